@@ -1,0 +1,2 @@
+//! The kernel/userspace contract: `#[repr(C)]` types with fixed-width fields only.
+#![no_std]

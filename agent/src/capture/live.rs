@@ -1,0 +1,1 @@
+//! Live capture: loads the TC programs, reads the ring buffer, polls flow counters.

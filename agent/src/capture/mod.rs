@@ -1,0 +1,48 @@
+//! Packet sources. Only `capture::live` imports aya and only `capture::pcap` reads files;
+//! both hand the rest of the pipeline the same [`Segment`].
+
+use std::net::IpAddr;
+
+use crate::flow::Transport;
+use crate::time::Timestamp;
+
+/// TCP header fields the flow and stream stages need.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpMeta {
+    pub seq: u32,
+    pub ack: u32,
+    /// Raw flag byte: FIN=0x01, SYN=0x02, RST=0x04, PSH=0x08, ACK=0x10 (RFC 9293 §3.1).
+    pub flags: u8,
+}
+
+impl TcpMeta {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// One transport-layer segment, as either capture source sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub ts: Timestamp,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub transport: Transport,
+    /// Present for TCP only.
+    pub tcp: Option<TcpMeta>,
+    /// Transport payload as captured (may be shorter than on the wire).
+    pub payload: &'a [u8],
+    /// Length of the whole packet on the wire, for byte counters.
+    pub wire_len: u32,
+}
+
+pub mod live;
+pub mod pcap;

@@ -1,0 +1,1 @@
+//! Offline capture: pcap and pcapng files (optionally gzip-compressed) into [`Segment`]s.

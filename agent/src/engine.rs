@@ -1,0 +1,1 @@
+//! The one pipeline: segments in, flow records and findings out.

@@ -1,0 +1,1 @@
+//! Sinks: JSON-lines events, Prometheus metrics, the HTTP endpoint, the human summary.

@@ -1,0 +1,1 @@
+//! Capped per-direction TCP stream reassembly.

@@ -1,0 +1,14 @@
+//! Plainsight: finds plaintext traffic and weak TLS from the first bytes of each flow.
+//!
+//! One pipeline serves live and offline modes (see `docs/architecture.md`):
+//! `capture` → `flow` → `tls` / `plaintext` → `detect` → `export`.
+
+pub mod capture;
+pub mod config;
+pub mod detect;
+pub mod engine;
+pub mod export;
+pub mod flow;
+pub mod plaintext;
+pub mod time;
+pub mod tls;

@@ -1,0 +1,5 @@
+//! TLS finding definitions.
+
+use crate::detect::FindingDef;
+
+pub static DEFS: &[FindingDef] = &[];

@@ -1,0 +1,4 @@
+//! `cargo xtask <command>`: see `cargo xtask --help`.
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
