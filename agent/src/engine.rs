@@ -1,1 +1,252 @@
-//! The one pipeline: segments in, flow records and findings out.
+//! The one pipeline: segments in, finished flow records out.
+//!
+//! Live and pcap modes both drive [`Engine`]; everything here is synchronous and owns its
+//! state, and time comes only from the segments (or an explicit `advance`), so a capture
+//! replayed through it always yields the same records.
+
+use serde::Serialize;
+
+use crate::capture::{Segment, TcpMeta};
+use crate::config::{Config, Policy};
+use crate::detect::Finding;
+use crate::flow::table::{Flow, Limits, Table};
+use crate::flow::{Direction, FlowKey, Transport};
+use crate::plaintext::{self, PlaintextInfo};
+use crate::time::Timestamp;
+use crate::tls::{self, Close, TlsInfo};
+
+/// What the engine concluded about one flow, written when the flow ends.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRecord {
+    pub key: FlowKey,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// `tls`, a plaintext protocol name, `ssh`, `unknown_text`, `unknown_binary` or `none`.
+    pub protocol: &'static str,
+    /// True when the payload is protected by TLS (directly or after STARTTLS) or SSH.
+    pub encrypted: bool,
+    /// Indexed by [`Direction::index`].
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tls: Option<TlsInfo>,
+    pub plaintext: Option<PlaintextInfo>,
+    pub findings: Vec<Finding>,
+    /// Capture of the first bytes missed data (a hole the reassembler could not fill).
+    pub gap: bool,
+}
+
+/// Per-flow application state.
+#[derive(Debug)]
+struct App {
+    plain: plaintext::Session,
+    tls: Option<tls::Session>,
+    /// Where TLS starts in each direction's stream (non-zero after STARTTLS).
+    tls_start: [usize; 2],
+    /// Set once the engine told the capture layer it has seen enough.
+    done_reported: bool,
+}
+
+impl App {
+    fn new(server_port: u16) -> Self {
+        App {
+            plain: plaintext::Session::new(server_port),
+            tls: None,
+            tls_start: [0; 2],
+            done_reported: false,
+        }
+    }
+
+    /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
+    fn on_data(&mut self, dir: Direction, data: &[u8]) {
+        if self.tls.is_none() {
+            if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
+                self.tls = Some(tls::Session::new());
+            } else {
+                self.plain.feed(dir, data);
+                if let Some(offsets) = self.plain.tls_offsets() {
+                    self.tls_start = offsets;
+                    self.tls = Some(tls::Session::new());
+                }
+            }
+        }
+        if let Some(tls) = self.tls.as_mut() {
+            let start = self.tls_start[dir.index()];
+            if let Some(rest) = data.get(start..) {
+                if !rest.is_empty() {
+                    tls.feed(dir, rest);
+                }
+            }
+        }
+    }
+
+    fn done(&self) -> bool {
+        match &self.tls {
+            Some(t) => t.done(),
+            None => self.plain.done(),
+        }
+    }
+}
+
+/// Counters of the engine's own work, exported as metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineStats {
+    pub segments: u64,
+    /// Segments of flows the table had no room for.
+    pub dropped_table_full: u64,
+    pub records: u64,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    table: Table<App>,
+    policy: Policy,
+    stats: EngineStats,
+    /// Flows whose capture can stop (live mode tells the kernel).
+    done: Vec<FlowKey>,
+}
+
+impl Engine {
+    pub fn new(config: &Config) -> Self {
+        Engine {
+            table: Table::new(Limits::from(&config.limits)),
+            policy: config.policy.clone(),
+            stats: EngineStats::default(),
+            done: Vec::new(),
+        }
+    }
+
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Flows currently held.
+    pub fn flows_tracked(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Feeds one segment; finished flows (closed or idle) are appended to `out`.
+    pub fn process(&mut self, seg: &Segment<'_>, out: &mut Vec<FlowRecord>) {
+        self.stats.segments += 1;
+        let outcome = match self
+            .table
+            .packet(seg, |key| App::new(key.server.port()))
+        {
+            Ok(o) => o,
+            Err(_) => {
+                self.stats.dropped_table_full += 1;
+                return;
+            }
+        };
+        let flow = outcome.flow;
+        let dir = outcome.dir;
+        match seg.transport {
+            Transport::Tcp => {
+                if outcome.grew {
+                    let data = flow.streams[dir.index()].contiguous();
+                    flow.app.on_data(dir, data);
+                }
+                if let (Some(tcp), Some(tls)) = (seg.tcp, flow.app.tls.as_mut()) {
+                    if tcp.has(TcpMeta::RST) {
+                        tls.on_close(Close::Rst(dir));
+                    } else if tcp.has(TcpMeta::FIN) {
+                        tls.on_close(Close::Fin(dir));
+                    }
+                }
+            }
+            Transport::Udp => {
+                // Datagrams are self-contained: classify the first one of each direction.
+                if flow.packets[dir.index()] == 1 && !seg.payload.is_empty() {
+                    flow.app.plain.feed(dir, seg.payload);
+                }
+            }
+        }
+        if !flow.app.done_reported && flow.app.done() {
+            flow.app.done_reported = true;
+            self.done.push(flow.key);
+        }
+        self.advance(seg.ts, out);
+    }
+
+    /// Expires idle and closed flows as of `now`.
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
+        for flow in self.table.expire(now) {
+            out.push(self.finish_flow(flow));
+        }
+    }
+
+    /// Ends every flow (end of capture, or shutdown).
+    pub fn finish(&mut self, out: &mut Vec<FlowRecord>) {
+        for flow in self.table.drain_all() {
+            out.push(self.finish_flow(flow));
+        }
+    }
+
+    /// Keys of flows that need no more payload since the last call.
+    pub fn take_done(&mut self) -> Vec<FlowKey> {
+        std::mem::take(&mut self.done)
+    }
+
+    fn finish_flow(&mut self, mut flow: Flow<App>) -> FlowRecord {
+        self.stats.records += 1;
+        let now = flow.last_seen;
+        let gap = flow.streams.iter().any(|s| s.has_gap());
+        if let Some(tls) = flow.app.tls.as_mut() {
+            tls.on_close(Close::Timeout);
+        }
+        let mut findings = Vec::new();
+        if let Some(tls) = &flow.app.tls {
+            findings.extend(tls.findings(now));
+        }
+        findings.extend(flow.app.plain.findings(&flow.key, &self.policy));
+        let protocol = protocol_name(&flow.app);
+        let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
+        let encrypted = flow.app.tls.is_some() || protocol == "ssh";
+        FlowRecord {
+            key: flow.key,
+            first_seen: flow.first_seen,
+            last_seen: flow.last_seen,
+            protocol,
+            encrypted,
+            packets: flow.packets,
+            bytes: flow.bytes,
+            tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
+            plaintext: flow
+                .app
+                .plain
+                .protocol()
+                .map(|_| flow.app.plain.info().clone()),
+            findings,
+            gap,
+        }
+    }
+}
+
+fn protocol_name(app: &App) -> &'static str {
+    match (app.plain.protocol(), &app.tls) {
+        (Some(p), _) => p,
+        (None, Some(_)) => "tls",
+        (None, None) => "none",
+    }
+}
+
+/// Applies the allowlist and severity overrides of the policy.
+fn apply_policy(
+    policy: &Policy,
+    key: &FlowKey,
+    protocol: &'static str,
+    findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let allowed = policy.allowed(protocol, key.server.ip(), key.server.port());
+    findings
+        .into_iter()
+        .filter(|f| !(allowed && f.id.starts_with("plaintext.") && f.id != "plaintext.credentials"))
+        .map(|f| {
+            let sev = policy.severity(f.id, f.severity);
+            f.with_severity(sev)
+        })
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! JSON-lines events: one line per finished flow, the same schema in pcap and live modes.
+//!
+//! The top-level names (`ts`, `src_ip`, `src_port`, `dst_ip`, `dst_port`, `transport`,
+//! `protocol`, `tls`, `findings`) are a public contract for other tools; add, never rename.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::detect::Finding;
+use crate::engine::FlowRecord;
+use crate::plaintext::PlaintextInfo;
+use crate::time::Timestamp;
+use crate::tls::TlsInfo;
+
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    pub ts: Timestamp,
+    pub src_ip: String,
+    pub src_port: u16,
+    pub dst_ip: String,
+    pub dst_port: u16,
+    pub transport: &'static str,
+    pub protocol: &'static str,
+    pub encrypted: bool,
+    pub tls: Option<&'a TlsInfo>,
+    pub plaintext: Option<&'a PlaintextInfo>,
+    /// Finding ids, for simple consumers.
+    pub findings: Vec<&'static str>,
+    /// The same findings with severity and evidence.
+    pub finding_details: &'a [Finding],
+    pub flow: FlowCounters,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlowCounters {
+    pub duration: f64,
+    pub packets_to_server: u64,
+    pub packets_to_client: u64,
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    /// The first bytes had a hole; findings may be incomplete.
+    pub gap: bool,
+}
+
+impl<'a> Event<'a> {
+    pub fn from_record(r: &'a FlowRecord) -> Self {
+        Event {
+            ts: r.first_seen,
+            src_ip: r.key.client.ip().to_string(),
+            src_port: r.key.client.port(),
+            dst_ip: r.key.server.ip().to_string(),
+            dst_port: r.key.server.port(),
+            transport: r.key.transport.as_str(),
+            protocol: r.protocol,
+            encrypted: r.encrypted,
+            tls: r.tls.as_ref(),
+            plaintext: r.plaintext.as_ref(),
+            findings: r.findings.iter().map(|f| f.id).collect(),
+            finding_details: &r.findings,
+            flow: FlowCounters {
+                duration: r.last_seen.saturating_sub(r.first_seen) as f64 / 1e9,
+                packets_to_server: r.packets[0],
+                packets_to_client: r.packets[1],
+                bytes_to_server: r.bytes[0],
+                bytes_to_client: r.bytes[1],
+                gap: r.gap,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("cannot open event file {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("cannot rotate event file {path}: {source}")]
+    Rotate { path: PathBuf, source: io::Error },
+    #[error("cannot write events: {0}")]
+    Write(#[from] io::Error),
+    #[error("cannot encode an event: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Writes events as JSON lines to stdout or to a file rotated by size.
+#[derive(Debug)]
+pub struct EventWriter {
+    out: Output,
+    written: u64,
+}
+
+#[derive(Debug)]
+enum Output {
+    Stdout(io::Stdout),
+    File {
+        path: PathBuf,
+        file: BufWriter<File>,
+        rotate_bytes: u64,
+        keep: u32,
+    },
+    Sink,
+}
+
+impl EventWriter {
+    pub fn stdout() -> Self {
+        EventWriter {
+            out: Output::Stdout(io::stdout()),
+            written: 0,
+        }
+    }
+
+    /// Discards events (when only metrics or the summary are wanted).
+    pub fn sink() -> Self {
+        EventWriter {
+            out: Output::Sink,
+            written: 0,
+        }
+    }
+
+    /// Appends to `path`; when it grows past `rotate_bytes` (0 = never) it becomes
+    /// `path.1`, older files shift up, and at most `keep` rotated files remain.
+    pub fn file(path: &Path, rotate_bytes: u64, keep: u32) -> Result<Self, EventsError> {
+        let file = open_append(path)?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(EventWriter {
+            out: Output::File {
+                path: path.to_owned(),
+                file: BufWriter::new(file),
+                rotate_bytes,
+                keep,
+            },
+            written,
+        })
+    }
+
+    pub fn write(&mut self, record: &FlowRecord) -> Result<(), EventsError> {
+        let mut line = serde_json::to_vec(&Event::from_record(record))?;
+        line.push(b'\n');
+        self.maybe_rotate(line.len() as u64)?;
+        match &mut self.out {
+            Output::Stdout(s) => s.lock().write_all(&line)?,
+            Output::File { file, .. } => file.write_all(&line)?,
+            Output::Sink => {}
+        }
+        self.written += line.len() as u64;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<(), EventsError> {
+        match &mut self.out {
+            Output::Stdout(s) => s.flush()?,
+            Output::File { file, .. } => file.flush()?,
+            Output::Sink => {}
+        }
+        Ok(())
+    }
+
+    fn maybe_rotate(&mut self, next: u64) -> Result<(), EventsError> {
+        let Output::File {
+            path,
+            file,
+            rotate_bytes,
+            keep,
+        } = &mut self.out
+        else {
+            return Ok(());
+        };
+        if *rotate_bytes == 0 || self.written == 0 || self.written + next <= *rotate_bytes {
+            return Ok(());
+        }
+        file.flush()?;
+        let rotate_err = |source| EventsError::Rotate {
+            path: path.clone(),
+            source,
+        };
+        if *keep == 0 {
+            fs::remove_file(&*path).map_err(rotate_err)?;
+        } else {
+            for i in (1..*keep).rev() {
+                let from = rotated(path, i);
+                if from.exists() {
+                    fs::rename(&from, rotated(path, i + 1)).map_err(rotate_err)?;
+                }
+            }
+            fs::rename(&*path, rotated(path, 1)).map_err(rotate_err)?;
+        }
+        *file = BufWriter::new(open_append(path)?);
+        self.written = 0;
+        Ok(())
+    }
+}
+
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+fn open_append(path: &Path) -> Result<File, EventsError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| EventsError::Open {
+            path: path.to_owned(),
+            source,
+        })
+}

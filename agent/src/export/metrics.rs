@@ -1,0 +1,395 @@
+//! Every Prometheus metric Plainsight exports, defined in this one module.
+//!
+//! Label values come from closed sets (`&'static str`), so cardinality is bounded by
+//! construction. The one open-valued family, certificate expiry by server name, is capped
+//! and counts its overflow. Names are stable: dashboards and alert rules depend on them,
+//! and a test checks that every name they use exists here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// `# TYPE` of a family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        }
+    }
+}
+
+/// A metric family whose label values are all static strings.
+#[derive(Debug)]
+pub struct Family<const N: usize> {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub labels: [&'static str; N],
+    series: BTreeMap<[&'static str; N], f64>,
+}
+
+impl<const N: usize> Family<N> {
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: [&'static str; N],
+    ) -> Self {
+        Family {
+            name,
+            help,
+            kind,
+            labels,
+            series: BTreeMap::new(),
+        }
+    }
+
+    pub fn inc(&mut self, values: [&'static str; N]) {
+        self.add(values, 1.0);
+    }
+
+    pub fn add(&mut self, values: [&'static str; N], v: f64) {
+        *self.series.entry(values).or_insert(0.0) += v;
+    }
+
+    pub fn set(&mut self, values: [&'static str; N], v: f64) {
+        self.series.insert(values, v);
+    }
+
+    pub fn get(&self, values: [&'static str; N]) -> f64 {
+        self.series.get(&values).copied().unwrap_or(0.0)
+    }
+
+    fn render(&self, out: &mut String) {
+        header(out, self.name, self.help, self.kind);
+        for (values, v) in &self.series {
+            let pairs = self.labels.iter().zip(values.iter()).map(|(k, v)| (*k, *v));
+            sample(out, self.name, pairs, *v);
+        }
+    }
+}
+
+/// A gauge family keyed by one open-valued label, capped at `cap` series.
+#[derive(Debug)]
+pub struct CappedGauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub label: &'static str,
+    cap: usize,
+    series: BTreeMap<String, f64>,
+    /// Values refused because the cap was reached; exported as a drop.
+    pub overflow: u64,
+}
+
+impl CappedGauge {
+    pub fn new(name: &'static str, help: &'static str, label: &'static str, cap: usize) -> Self {
+        CappedGauge {
+            name,
+            help,
+            label,
+            cap,
+            series: BTreeMap::new(),
+            overflow: 0,
+        }
+    }
+
+    /// Sets `value` for `key`; returns false (and counts it) when the cap refuses a new key.
+    pub fn set(&mut self, key: &str, value: f64) -> bool {
+        if let Some(v) = self.series.get_mut(key) {
+            *v = value;
+            return true;
+        }
+        if self.series.len() >= self.cap {
+            self.overflow += 1;
+            return false;
+        }
+        self.series.insert(key.to_owned(), value);
+        true
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.series.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    fn render(&self, out: &mut String) {
+        header(out, self.name, self.help, Kind::Gauge);
+        for (k, v) in &self.series {
+            sample(out, self.name, [(self.label, k.as_str())], *v);
+        }
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: Kind) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
+}
+
+fn sample<'a>(
+    out: &mut String,
+    name: &str,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    v: f64,
+) {
+    out.push_str(name);
+    let mut first = true;
+    for (k, val) in labels {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        let _ = write!(out, "{k}=\"");
+        escape_label(out, val);
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        let _ = writeln!(out, " {}", v as i64);
+    } else {
+        let _ = writeln!(out, " {v}");
+    }
+}
+
+/// Label escaping per the text exposition format: backslash, double quote, newline.
+fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The registry: one field per exported family.
+#[derive(Debug)]
+pub struct Metrics {
+    pub flows: Family<4>,
+    pub flow_bytes: Family<4>,
+    pub tls_handshakes: Family<4>,
+    pub handshake_failures: Family<1>,
+    pub findings: Family<2>,
+    pub cert_expiry: CappedGauge,
+    pub dropped: Family<2>,
+    pub parse_errors: Family<1>,
+    pub events_read: Family<1>,
+    pub flows_tracked: Family<0>,
+    pub handshake_failure_rate: Family<1>,
+    pub failure_spike_active: Family<1>,
+    pub kernel_ns_per_packet: Family<1>,
+    pub resident_memory: Family<0>,
+    pub build_info: Family<1>,
+}
+
+/// How many distinct server names the certificate-expiry gauge keeps.
+pub const CERT_EXPIRY_CAP: usize = 500;
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        use Kind::{Counter, Gauge};
+        let mut m = Metrics {
+            flows: Family::new(
+                "plainsight_flows_total",
+                "Flows seen, by application protocol, whether encrypted, and network scope.",
+                Counter,
+                ["protocol", "encrypted", "scope", "transport"],
+            ),
+            flow_bytes: Family::new(
+                "plainsight_flow_bytes_total",
+                "Bytes seen in finished flows, by protocol, encryption, scope and direction.",
+                Counter,
+                ["protocol", "encrypted", "scope", "direction"],
+            ),
+            tls_handshakes: Family::new(
+                "plainsight_tls_handshakes_total",
+                "TLS handshakes by negotiated version, cipher class, key-exchange group class and ALPN.",
+                Counter,
+                ["tls_version", "cipher_class", "group_class", "alpn"],
+            ),
+            handshake_failures: Family::new(
+                "plainsight_tls_handshake_failures_total",
+                "TLS handshakes that failed, by reason (alert name, reset, close).",
+                Counter,
+                ["reason"],
+            ),
+            findings: Family::new(
+                "plainsight_findings_total",
+                "Findings raised, by finding id and severity.",
+                Counter,
+                ["id", "severity"],
+            ),
+            cert_expiry: CappedGauge::new(
+                "plainsight_tls_cert_expiry_seconds",
+                "Seconds until the server certificate's notAfter, by server name (capped).",
+                "server_name",
+                CERT_EXPIRY_CAP,
+            ),
+            dropped: Family::new(
+                "plainsight_dropped_total",
+                "Items dropped by a bounded stage, by stage and reason. Nothing is lost silently.",
+                Counter,
+                ["stage", "reason"],
+            ),
+            parse_errors: Family::new(
+                "plainsight_parse_errors_total",
+                "Inputs that could not be parsed, by parser.",
+                Counter,
+                ["parser"],
+            ),
+            events_read: Family::new(
+                "plainsight_events_read_total",
+                "Capture events read, by source.",
+                Counter,
+                ["source"],
+            ),
+            flows_tracked: Family::new(
+                "plainsight_flows_tracked",
+                "Flows currently held in the userspace flow table.",
+                Gauge,
+                [],
+            ),
+            handshake_failure_rate: Family::new(
+                "plainsight_tls_handshake_failure_ratio",
+                "Recent handshake-failure ratio per destination service bucket, for alerting.",
+                Gauge,
+                ["service"],
+            ),
+            failure_spike_active: Family::new(
+                "plainsight_tls_handshake_failure_spike",
+                "1 while a handshake-failure spike is active for the service, else 0.",
+                Gauge,
+                ["service"],
+            ),
+            kernel_ns_per_packet: Family::new(
+                "plainsight_kernel_ns_per_packet",
+                "Average kernel program run time per packet (needs kernel.bpf_stats_enabled=1).",
+                Gauge,
+                ["program"],
+            ),
+            resident_memory: Family::new(
+                "plainsight_resident_memory_bytes",
+                "Resident memory of the agent process.",
+                Gauge,
+                [],
+            ),
+            build_info: Family::new(
+                "plainsight_build_info",
+                "Always 1; the version label says which build is running.",
+                Gauge,
+                ["version"],
+            ),
+        };
+        m.build_info.set([env!("CARGO_PKG_VERSION")], 1.0);
+        m
+    }
+
+    /// Names of every family, for the dashboards/alerts consistency test.
+    pub fn names(&self) -> Vec<&'static str> {
+        vec![
+            self.flows.name,
+            self.flow_bytes.name,
+            self.tls_handshakes.name,
+            self.handshake_failures.name,
+            self.findings.name,
+            self.cert_expiry.name,
+            self.dropped.name,
+            self.parse_errors.name,
+            self.events_read.name,
+            self.flows_tracked.name,
+            self.handshake_failure_rate.name,
+            self.failure_spike_active.name,
+            self.kernel_ns_per_packet.name,
+            self.resident_memory.name,
+            self.build_info.name,
+        ]
+    }
+
+    /// The text exposition format (version 0.0.4), deterministic order.
+    pub fn render(&mut self) -> String {
+        // The capped gauge's overflow is a drop like any other.
+        if self.cert_expiry.overflow > 0 {
+            let n = self.cert_expiry.overflow as f64;
+            self.dropped.set(["metrics", "cert_expiry_cap"], n);
+        }
+        let mut out = String::with_capacity(4096);
+        self.flows.render(&mut out);
+        self.flow_bytes.render(&mut out);
+        self.tls_handshakes.render(&mut out);
+        self.handshake_failures.render(&mut out);
+        self.findings.render(&mut out);
+        self.cert_expiry.render(&mut out);
+        self.dropped.render(&mut out);
+        self.parse_errors.render(&mut out);
+        self.events_read.render(&mut out);
+        self.flows_tracked.render(&mut out);
+        self.handshake_failure_rate.render(&mut out);
+        self.failure_spike_active.render(&mut out);
+        self.kernel_ns_per_packet.render(&mut out);
+        self.resident_memory.render(&mut out);
+        self.build_info.render(&mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_sorted() {
+        let mut f = Family::<1>::new("x_total", "h", Kind::Counter, ["a"]);
+        f.inc(["z"]);
+        f.add(["b\"q"], 2.0);
+        let mut out = String::new();
+        f.render(&mut out);
+        assert_eq!(
+            out,
+            "# HELP x_total h\n# TYPE x_total counter\nx_total{a=\"b\\\"q\"} 2\nx_total{a=\"z\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn capped_gauge_counts_overflow_as_drop() {
+        let mut m = Metrics::new();
+        m.cert_expiry = CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 1);
+        assert!(m.cert_expiry.set("a.example", 10.0));
+        assert!(m.cert_expiry.set("a.example", 5.0));
+        assert!(!m.cert_expiry.set("b.example", 10.0));
+        let text = m.render();
+        assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"a.example\"} 5\n"));
+        assert!(!text.contains("b.example"));
+        assert!(text.contains("plainsight_dropped_total{stage=\"metrics\",reason=\"cert_expiry_cap\"} 1\n"));
+    }
+
+    #[test]
+    fn every_name_has_the_prefix_and_a_unit_suffix_where_counted() {
+        let mut m = Metrics::new();
+        for name in m.names() {
+            assert!(name.starts_with("plainsight_"), "{name}");
+        }
+        let text = m.render();
+        for line in text.lines().filter(|l| l.starts_with("# TYPE") && l.ends_with("counter")) {
+            assert!(line.split(' ').nth(2).is_some_and(|n| n.ends_with("_total")), "{line}");
+        }
+    }
+}
