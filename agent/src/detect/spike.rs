@@ -1,0 +1,237 @@
+//! Handshake-failure spikes per destination service, against a learned baseline.
+//!
+//! Time is cut into fixed windows. Each service keeps an EWMA of failures per window;
+//! a spike starts when the current window's failures reach both `min_failures` and
+//! `threshold × (baseline + 1)` (the `+ 1` keeps a quiet service from alarming on its
+//! first stray failure). It ends when a window closes below that bar. The finding rides
+//! on the flow whose failure started the spike, so it keeps the per-flow event schema.
+
+use std::collections::HashMap;
+
+use crate::time::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    pub window_ns: u64,
+    /// EWMA weight of the newest window, in (0, 1].
+    pub alpha: f64,
+    pub threshold: f64,
+    pub min_failures: u32,
+    /// Services tracked at once; the rest share the `other` bucket.
+    pub max_services: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            window_ns: 10 * Timestamp::NANOS_PER_SEC,
+            alpha: 0.3,
+            threshold: 3.0,
+            min_failures: 5,
+            max_services: 256,
+        }
+    }
+}
+
+/// The label used once `max_services` are tracked.
+pub const OTHER: &str = "other";
+
+#[derive(Clone, Debug, Default)]
+struct Service {
+    window_start: u64,
+    failures: u32,
+    attempts: u32,
+    baseline: f64,
+    active: bool,
+}
+
+/// A spike that just started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spike {
+    pub service: String,
+    pub failures: u32,
+    pub baseline: f64,
+}
+
+#[derive(Debug)]
+pub struct Detector {
+    params: Params,
+    services: HashMap<String, Service>,
+    /// Services folded into `other` because of the cap.
+    pub overflow: u64,
+}
+
+impl Detector {
+    pub fn new(params: Params) -> Self {
+        Detector {
+            params,
+            services: HashMap::new(),
+            overflow: 0,
+        }
+    }
+
+    /// Records one handshake outcome for `service`; returns the spike it starts, if any.
+    pub fn observe(&mut self, now: Timestamp, service: &str, failed: bool) -> Option<Spike> {
+        let key = if self.services.contains_key(service)
+            || self.services.len() < self.params.max_services
+        {
+            service
+        } else {
+            self.overflow += 1;
+            OTHER
+        };
+        let p = self.params;
+        let s = self.services.entry(key.to_owned()).or_insert_with(|| Service {
+            window_start: now.0,
+            ..Service::default()
+        });
+        roll(s, now.0, &p);
+        s.attempts += 1;
+        if !failed {
+            return None;
+        }
+        s.failures += 1;
+        if !s.active && over(s, &p) {
+            s.active = true;
+            return Some(Spike {
+                service: key.to_owned(),
+                failures: s.failures,
+                baseline: s.baseline,
+            });
+        }
+        None
+    }
+
+    /// Closes elapsed windows so spikes end and baselines decay without new traffic.
+    pub fn advance(&mut self, now: Timestamp) {
+        let p = self.params;
+        for s in self.services.values_mut() {
+            roll(s, now.0, &p);
+        }
+    }
+
+    /// (service, failure ratio in the current window, spike active) for the metrics.
+    pub fn series(&self) -> impl Iterator<Item = (&str, f64, bool)> {
+        self.services.iter().map(|(k, s)| {
+            let ratio = if s.attempts == 0 {
+                0.0
+            } else {
+                f64::from(s.failures) / f64::from(s.attempts)
+            };
+            (k.as_str(), ratio, s.active)
+        })
+    }
+}
+
+fn over(s: &Service, p: &Params) -> bool {
+    s.failures >= p.min_failures && f64::from(s.failures) >= p.threshold * (s.baseline + 1.0)
+}
+
+/// Folds every window that ended before `now` into the baseline.
+fn roll(s: &mut Service, now: u64, p: &Params) {
+    if p.window_ns == 0 || now < s.window_start.saturating_add(p.window_ns) {
+        return;
+    }
+    let elapsed = (now - s.window_start) / p.window_ns;
+    // The window that just closed, then `elapsed - 1` empty ones.
+    s.active = s.active && over(s, p);
+    s.baseline = p.alpha * f64::from(s.failures) + (1.0 - p.alpha) * s.baseline;
+    let empty = elapsed.saturating_sub(1).min(1_000);
+    s.baseline *= (1.0 - p.alpha).powi(i32::try_from(empty).unwrap_or(1_000));
+    if empty > 0 {
+        s.active = false;
+    }
+    s.failures = 0;
+    s.attempts = 0;
+    s.window_start = s.window_start.saturating_add(elapsed.saturating_mul(p.window_ns));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = Timestamp::NANOS_PER_SEC;
+
+    fn t(s: u64) -> Timestamp {
+        Timestamp(s * SEC)
+    }
+
+    #[test]
+    fn burst_on_a_quiet_service_is_a_spike_once() {
+        let mut d = Detector::new(Params::default());
+        let mut spikes = Vec::new();
+        for i in 0..10 {
+            spikes.extend(d.observe(t(100 + i / 5), "api", true));
+        }
+        assert_eq!(spikes.len(), 1);
+        assert_eq!(spikes[0].failures, 5);
+        assert_eq!(spikes[0].service, "api");
+    }
+
+    #[test]
+    fn steady_failures_raise_the_baseline_and_stop_alarming() {
+        let p = Params {
+            min_failures: 3,
+            ..Params::default()
+        };
+        let mut d = Detector::new(p);
+        let mut spikes = 0;
+        // 4 failures every window for 30 windows: the first windows alarm, then the
+        // baseline learns that 4 is normal.
+        for w in 0..30 {
+            for k in 0..4 {
+                if d.observe(t(w * 10 + k), "db", true).is_some() {
+                    spikes += 1;
+                }
+            }
+        }
+        assert!(spikes >= 1);
+        let mut d2 = d;
+        let mut late_spikes = 0;
+        for w in 30..40 {
+            for k in 0..4 {
+                if d2.observe(t(w * 10 + k), "db", true).is_some() {
+                    late_spikes += 1;
+                }
+            }
+        }
+        assert_eq!(late_spikes, 0, "a learned baseline must not keep alarming");
+        // A tenfold burst over that baseline is a spike again.
+        let mut burst = 0;
+        for k in 0..40 {
+            if d2.observe(t(400 + k / 10), "db", true).is_some() {
+                burst += 1;
+            }
+        }
+        assert_eq!(burst, 1);
+    }
+
+    #[test]
+    fn successes_do_not_count_and_services_are_capped() {
+        let p = Params {
+            max_services: 2,
+            ..Params::default()
+        };
+        let mut d = Detector::new(p);
+        for i in 0..20 {
+            assert!(d.observe(t(1), "ok", false).is_none(), "{i}");
+        }
+        d.observe(t(1), "b", false);
+        d.observe(t(1), "c", false);
+        assert_eq!(d.overflow, 1);
+        let names: Vec<&str> = d.series().map(|(n, _, _)| n).collect();
+        assert_eq!(names.len(), 3);
+        assert!(names.contains(&OTHER));
+    }
+
+    #[test]
+    fn spike_ends_after_a_quiet_window() {
+        let mut d = Detector::new(Params::default());
+        for _ in 0..6 {
+            d.observe(t(1), "s", true);
+        }
+        assert!(d.series().any(|(_, _, active)| active));
+        d.advance(t(35));
+        assert!(d.series().all(|(_, _, active)| !active));
+    }
+}
