@@ -42,7 +42,10 @@ fn dashboards_and_alerts_use_only_registered_metrics() {
             checked += 1;
         }
     }
-    assert!(checked >= 20, "the dashboards should use the metrics; found {checked} uses");
+    assert!(
+        checked >= 20,
+        "the dashboards should use the metrics; found {checked} uses"
+    );
 }
 
 #[test]
