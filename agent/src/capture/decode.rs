@@ -6,8 +6,10 @@
 //! never stop the capture, because the findings already made and the ones still to come matter
 //! more than one bad frame.
 //!
-//! Decoding stops at the first transport header; tunnels (GRE, VXLAN, ...) are seen as their
-//! outer packet. Only the first fragment of a fragmented IP datagram carries the transport
+//! Decoding stops at the first TCP/UDP header. IP-in-IP (IPv4 or IPv6 inside IPv4 or IPv6)
+//! and plain GRE (with an IP, Ethernet or ERSPAN type II payload) are unwrapped, a few levels
+//! deep at most, because the inner flow is the one that carries the handshake; UDP tunnels
+//! (VXLAN, GTP, CAPWAP) are seen as their outer UDP flow. Only the first fragment of a fragmented IP datagram carries the transport
 //! header, so non-first fragments are skipped and counted.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -52,6 +54,10 @@ mod ethertype {
     pub const PPPOE_SESSION: u16 = 0x8864;
     /// MPLS unicast (RFC 3032 §5).
     pub const MPLS: u16 = 0x8847;
+    /// Transparent Ethernet bridging: an Ethernet frame inside GRE (RFC 1701 §3.3 type list).
+    pub const TEB: u16 = 0x6558;
+    /// ERSPAN type II inside GRE (draft-foschiano-erspan §4.1).
+    pub const ERSPAN2: u16 = 0x88BE;
     /// Values up to 1500 are an 802.3 length, not a type (IEEE 802.3 §3.2.6).
     pub const MAX_LENGTH: u16 = 1500;
 }
@@ -59,7 +65,13 @@ mod ethertype {
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers"; TCP RFC 9293, UDP RFC 768).
 mod ipproto {
     pub const HOPOPTS: u8 = 0;
+    /// IPv4 encapsulated in IP (RFC 2003).
+    pub const IPIP: u8 = 4;
     pub const TCP: u8 = 6;
+    /// IPv6 encapsulated in IP (RFC 2473, RFC 4213).
+    pub const IPV6: u8 = 41;
+    /// Generic Routing Encapsulation (RFC 2784, RFC 2890).
+    pub const GRE: u8 = 47;
     pub const UDP: u8 = 17;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
@@ -184,11 +196,52 @@ pub fn decode(
         linktype::NULL => null(frame)?,
         _ => return Err(Skip::UnsupportedLinktype),
     };
+    let l4 = network(l3, 0)?;
+    transport(l4, ts, wire_len)
+}
+
+/// How many tunnel layers are unwrapped before the packet counts as "other L4".
+const MAX_TUNNEL_DEPTH: u8 = 4;
+
+/// IP layer, unwrapping IP-in-IP and GRE tunnels (bounded depth).
+fn network(l3: L3<'_>, depth: u8) -> Result<L4<'_>, Skip> {
     let l4 = match l3 {
         L3::V4(p) => ipv4(p)?,
         L3::V6(p) => ipv6(p)?,
     };
-    transport(l4, ts, wire_len)
+    if depth >= MAX_TUNNEL_DEPTH {
+        return Ok(l4);
+    }
+    match l4.proto {
+        ipproto::IPIP => network(L3::V4(l4.data), depth + 1),
+        ipproto::IPV6 => network(L3::V6(l4.data), depth + 1),
+        ipproto::GRE => network(gre(l4.data)?, depth + 1),
+        _ => Ok(l4),
+    }
+}
+
+/// GRE version 0 (RFC 2784 §2.1, optional key and sequence fields RFC 2890 §2).
+fn gre(g: &[u8]) -> Result<L3<'_>, Skip> {
+    let flags = be16(g, 0).ok_or(Skip::Truncated)?;
+    let proto = be16(g, 2).ok_or(Skip::Truncated)?;
+    if flags & 0x0007 != 0 {
+        // Version 1 is PPTP's enhanced GRE (RFC 2637): PPP inside, not decoded.
+        return Err(Skip::OtherL4);
+    }
+    let mut len = 4;
+    for bit in [0x8000u16, 0x2000, 0x1000] {
+        // Checksum(+reserved), key, sequence number: 4 bytes each when present.
+        if flags & bit != 0 {
+            len += 4;
+        }
+    }
+    let rest = g.get(len..).ok_or(Skip::Truncated)?;
+    match proto {
+        ethertype::TEB => ethernet(rest),
+        // ERSPAN II: an 8-byte header, then the mirrored Ethernet frame.
+        ethertype::ERSPAN2 => ethernet(rest.get(8..).ok_or(Skip::Truncated)?),
+        t => by_ethertype(t, rest).map_err(|e| if e == Skip::NonIp { Skip::OtherL4 } else { e }),
+    }
 }
 
 enum L3<'a> {
@@ -666,6 +719,44 @@ mod tests {
         assert_eq!(
             decode(linktype::IPV4, Timestamp(0), &doff, 0).err(),
             Some(Skip::Malformed)
+        );
+    }
+
+    #[test]
+    fn ip_in_ip_and_gre_are_unwrapped() {
+        let inner = ipv4_tcp(b"in", 0, &[]);
+        // Outer IPv4 header, protocol 4 (IP-in-IP).
+        let outer = |proto: u8, body: &[u8]| {
+            let mut p = vec![0x45, 0];
+            p.extend_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0, 64, proto, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+            p.extend_from_slice(body);
+            p
+        };
+        let ipip = outer(4, &inner);
+        let s = decode(linktype::IPV4, Timestamp(0), &ipip, 0).expect("ipip");
+        assert_eq!(s.payload, b"in");
+        assert_eq!(s.src_ip, "10.0.0.1".parse::<IpAddr>().expect("ip"));
+        // GRE with a key field (K bit), carrying IPv4.
+        let mut gre = vec![0x20, 0x00, 0x08, 0x00, 0, 0, 0, 42];
+        gre.extend_from_slice(&inner);
+        let gre = outer(47, &gre);
+        let s = decode(linktype::IPV4, Timestamp(0), &gre, 0).expect("gre");
+        assert_eq!(s.payload, b"in");
+        // PPTP's GRE version 1 is not decoded.
+        let pptp = [0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0];
+        assert_eq!(
+            decode(linktype::IPV4, Timestamp(0), &outer(47, &pptp), 0).err(),
+            Some(Skip::OtherL4)
+        );
+        // Nesting deeper than the bound stops unwrapping.
+        let mut p = inner.clone();
+        for _ in 0..6 {
+            p = outer(4, &p);
+        }
+        assert_eq!(
+            decode(linktype::IPV4, Timestamp(0), &p, 0).err(),
+            Some(Skip::OtherL4)
         );
     }
 }

@@ -642,7 +642,10 @@ mod tests {
             t.expire(Timestamp(6 * SEC)).is_empty(),
             "idle, but no scan due yet"
         );
-        assert!(t.expire(Timestamp(10 * SEC)).is_empty(), "next scan at 10 s + 1 ns");
+        assert!(
+            t.expire(Timestamp(10 * SEC)).is_empty(),
+            "next scan at 10 s + 1 ns"
+        );
         assert_eq!(t.expire(Timestamp(10 * SEC + 1)).len(), 1);
     }
 
