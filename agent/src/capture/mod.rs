@@ -44,5 +44,6 @@ pub struct Segment<'a> {
     pub wire_len: u32,
 }
 
+pub mod decode;
 pub mod live;
 pub mod pcap;

@@ -1,1 +1,569 @@
 //! Offline capture: pcap and pcapng files (optionally gzip-compressed) into [`Segment`]s.
+//!
+//! Why this shape:
+//! - **Streaming.** Captures can be far larger than memory, so the file goes through
+//!   pcap-parser's circular buffer; memory stays bounded by the buffer plus the largest block.
+//! - **Format by content, not by name.** gzip is recognised by its magic `1f 8b` (RFC 1952 §2.3.1),
+//!   pcap by its magic (either byte order, micro- or nanosecond, and the "modified" variant),
+//!   pcapng by its Section Header Block (draft-ietf-opsawg-pcapng §4.1). `-` reads stdin.
+//! - **Partial results survive.** Every segment before a corrupt or truncated block has already
+//!   been delivered when the [`PcapError`] comes back, and the error names the byte offset of the
+//!   bad block (for gzip input, the offset in the decompressed stream), so whatever findings were
+//!   already made can still be written.
+//! - **Bad packets are counted, not fatal.** A frame that is not TCP/UDP over IP, or is cut
+//!   short, is a [`Skip`] reason in [`Stats`].
+//!
+//! The reader is a lending iterator ([`PcapSource::next_segment`]) because a [`Segment`] borrows
+//! the read buffer; [`PcapSource::for_each_segment`] wraps it for callers that want a callback.
+
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{PcapBlockOwned, PcapError as ParserError};
+
+use super::decode::decode;
+pub use super::decode::{Skip, SkipCounts};
+use super::{Segment, TcpMeta};
+use crate::flow::Transport;
+use crate::time::Timestamp;
+
+/// Initial size of the circular read buffer: large enough for any ordinary frame, and big
+/// enough that refills are rare.
+const BUFFER_SIZE: usize = 256 * 1024;
+/// A block larger than this is treated as corruption rather than grown into: a bogus length
+/// field must not make us allocate gigabytes.
+const MAX_BLOCK_SIZE: usize = 16 * 1024 * 1024;
+/// gzip member magic (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Why a capture could not be read (further). Every variant after opening names a byte offset.
+#[derive(Debug, thiserror::Error)]
+pub enum PcapError {
+    #[error("cannot open capture {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("read error at byte offset {offset}: {source}")]
+    Io { offset: u64, source: io::Error },
+    #[error("not a pcap or pcapng capture (no known magic at byte offset {offset})")]
+    UnknownFormat { offset: u64 },
+    #[error("capture is empty (byte offset 0)")]
+    Empty,
+    #[error("capture truncated or corrupt: incomplete block at byte offset {offset}")]
+    Truncated { offset: u64 },
+    #[error("corrupt block at byte offset {offset} (parser: {parser})")]
+    Corrupt { offset: u64, parser: String },
+    #[error("block at byte offset {offset} is larger than the {limit}-byte limit")]
+    BlockTooLarge { offset: u64, limit: usize },
+}
+
+impl PcapError {
+    /// The byte offset the error refers to, where there is one (all but `Open`).
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            PcapError::Open { .. } => None,
+            PcapError::Empty => Some(0),
+            PcapError::Io { offset, .. }
+            | PcapError::UnknownFormat { offset }
+            | PcapError::Truncated { offset }
+            | PcapError::Corrupt { offset, .. }
+            | PcapError::BlockTooLarge { offset, .. } => Some(*offset),
+        }
+    }
+}
+
+/// What the reader did, for the report and the drop counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packet records read (pcap records, pcapng EPB/SPB/legacy packet blocks).
+    pub packets: u64,
+    /// Segments handed to the caller.
+    pub segments: u64,
+    /// Packets that gave no segment, by reason.
+    pub skipped: SkipCounts,
+    /// Bytes of capture consumed (decompressed bytes for gzip input).
+    pub bytes: u64,
+    /// Packets whose captured length is below the wire length (snap length cut them).
+    pub snapped: u64,
+}
+
+/// The container format, as detected from content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    PcapNg,
+}
+
+/// One pcapng interface (IDB): what is needed to decode its packets.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: u32,
+    /// Timestamp units per second (if_tsresol, default 10^6).
+    units_per_sec: u64,
+    /// Seconds added to every timestamp (if_tsoffset).
+    offset_secs: i64,
+}
+
+/// A segment without its payload, so it outlives the borrow of the block.
+struct Head {
+    ts: Timestamp,
+    src_ip: IpAddr,
+    dst_ip: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    transport: Transport,
+    tcp: Option<TcpMeta>,
+    wire_len: u32,
+}
+
+impl Head {
+    fn of(s: &Segment<'_>) -> Head {
+        Head {
+            ts: s.ts,
+            src_ip: s.src_ip,
+            dst_ip: s.dst_ip,
+            src_port: s.src_port,
+            dst_port: s.dst_port,
+            transport: s.transport,
+            tcp: s.tcp,
+            wire_len: s.wire_len,
+        }
+    }
+
+    fn with_payload(self, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            ts: self.ts,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            transport: self.transport,
+            tcp: self.tcp,
+            payload,
+            wire_len: self.wire_len,
+        }
+    }
+}
+
+/// The decoded part of a segment, kept while the payload stays in the reader's buffer.
+struct Pending {
+    head: Head,
+    /// Payload location inside `reader.data()`.
+    start: usize,
+    end: usize,
+}
+
+/// An io error seen by the read adapter, kept because pcap-parser reduces it to `ReadError`.
+type IoSlot = Arc<Mutex<Option<io::Error>>>;
+
+/// Read adapter: fills the whole destination when it can (pcap-parser parses the file header
+/// from the first `read` only, and a pipe or a gzip decoder may return short reads), and
+/// remembers the last io error so it can be reported with its cause.
+struct FillReader<R> {
+    inner: R,
+    error: IoSlot,
+}
+
+impl<R: Read> Read for FillReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(dst) = buf.get_mut(n..) else { break };
+            match self.inner.read(dst) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if n > 0 {
+                        // Deliver what we have; the error repeats on the next call.
+                        if let Ok(mut slot) = self.error.lock() {
+                            *slot = Some(e);
+                        }
+                        return Ok(n);
+                    }
+                    let copy = io::Error::new(e.kind(), e.to_string());
+                    if let Ok(mut slot) = self.error.lock() {
+                        *slot = Some(e);
+                    }
+                    return Err(copy);
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A streaming reader of one capture.
+pub struct PcapSource {
+    reader: Box<dyn PcapReaderIterator + Send>,
+    compressed: bool,
+    io_error: IoSlot,
+    /// Bytes of the block whose payload the last returned segment borrows; consumed on the
+    /// next call.
+    pending_consume: usize,
+    done: bool,
+    state: State,
+}
+
+/// Per-capture decoding state, apart from the reader so a block borrowed from the reader can
+/// update it.
+#[derive(Debug)]
+struct State {
+    format: Format,
+    /// Legacy pcap: link type and whether fractions are nanoseconds.
+    legacy_linktype: u32,
+    legacy_nanos: bool,
+    /// pcapng: interfaces of the current section (an SHB resets them).
+    interfaces: Vec<Interface>,
+    /// Last packet time, used for pcapng Simple Packet Blocks, which carry none.
+    last_ts: Timestamp,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for PcapSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapSource")
+            .field("compressed", &self.compressed)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PcapSource {
+    /// Open a capture file, or stdin for `-`.
+    pub fn open(path: &Path) -> Result<Self, PcapError> {
+        if path.as_os_str() == "-" {
+            return Self::from_reader(io::stdin());
+        }
+        let file = File::open(path).map_err(|source| PcapError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_reader(file)
+    }
+
+    /// Read a capture from any byte stream (file, stdin, memory).
+    pub fn from_reader<R: Read + Send + 'static>(mut input: R) -> Result<Self, PcapError> {
+        let io_error: IoSlot = Arc::new(Mutex::new(None));
+        // Peek at the first two bytes to recognise gzip, then put them back in front.
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        while got < head.len() {
+            let Some(dst) = head.get_mut(got..) else {
+                break;
+            };
+            match input.read(dst) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(PcapError::Io { offset: 0, source }),
+            }
+        }
+        let prefix = Cursor::new(head.get(..got).unwrap_or_default().to_vec());
+        let compressed = got == 2 && head == GZIP_MAGIC;
+        let stream: Box<dyn Read + Send> = if compressed {
+            Box::new(flate2::read::MultiGzDecoder::new(prefix.chain(input)))
+        } else {
+            Box::new(prefix.chain(input))
+        };
+        let fill = FillReader {
+            inner: stream,
+            error: Arc::clone(&io_error),
+        };
+        let reader = match pcap_parser::create_reader(BUFFER_SIZE, fill) {
+            Ok(r) => r,
+            Err(e) => {
+                let taken = io_error.lock().ok().and_then(|mut s| s.take());
+                return Err(match (e, taken) {
+                    (_, Some(source)) => PcapError::Io { offset: 0, source },
+                    (ParserError::Eof, None) => PcapError::Empty,
+                    (ParserError::Incomplete(_), None) => PcapError::Truncated { offset: 0 },
+                    _ => PcapError::UnknownFormat { offset: 0 },
+                });
+            }
+        };
+        Ok(PcapSource {
+            reader,
+            compressed,
+            io_error,
+            pending_consume: 0,
+            done: false,
+            state: State {
+                format: Format::Pcap,
+                legacy_linktype: 0,
+                legacy_nanos: false,
+                interfaces: Vec::new(),
+                last_ts: Timestamp(0),
+                stats: Stats::default(),
+            },
+        })
+    }
+
+    /// Counters so far (also valid after an error).
+    pub fn stats(&self) -> Stats {
+        self.state.stats
+    }
+
+    /// The container format (known once the first block was read).
+    pub fn format(&self) -> Format {
+        self.state.format
+    }
+
+    /// Whether the input was gzip-compressed (error offsets are then decompressed offsets).
+    pub fn compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Call `f` for every segment, in file order. On error, every segment before the bad
+    /// block has been delivered; [`PcapSource::stats`] still has the counts.
+    pub fn for_each_segment(
+        &mut self,
+        mut f: impl FnMut(&Segment<'_>),
+    ) -> Result<Stats, PcapError> {
+        while let Some(seg) = self.next_segment()? {
+            f(&seg);
+        }
+        Ok(self.state.stats)
+    }
+
+    /// The next segment, `None` at the end of the capture. The segment borrows the read buffer,
+    /// so it lives until the next call.
+    pub fn next_segment(&mut self) -> Result<Option<Segment<'_>>, PcapError> {
+        if self.pending_consume > 0 {
+            self.reader.consume(self.pending_consume);
+            self.pending_consume = 0;
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let mut stalls = 0u32;
+        let found = loop {
+            let offset = self.reader.consumed() as u64;
+            // The buffer does not move between here and the parse, so payload positions can be
+            // taken relative to it.
+            let data_start = self.reader.data().as_ptr() as usize;
+            let at_end = self.reader.data().is_empty();
+            let step = match self.reader.next() {
+                Ok((len, block)) => {
+                    stalls = 0;
+                    Step::Block(len, self.state.handle_block(block, data_start))
+                }
+                Err(ParserError::Eof) => Step::Eof,
+                Err(ParserError::Incomplete(_)) => Step::Refill,
+                Err(ParserError::BufferTooSmall) => Step::Grow,
+                // An empty buffer at the end of input is a clean end, not a cut block.
+                Err(ParserError::UnexpectedEof) if at_end => Step::Eof,
+                Err(ParserError::UnexpectedEof) => Step::Fail(PcapError::Truncated { offset }),
+                Err(ParserError::ReadError) => Step::ReadError,
+                Err(ParserError::HeaderNotRecognized) => {
+                    Step::Fail(PcapError::UnknownFormat { offset })
+                }
+                Err(ParserError::NomError(_, kind)) | Err(ParserError::OwnedNomError(_, kind)) => {
+                    Step::Fail(PcapError::Corrupt {
+                        offset,
+                        parser: format!("{kind:?}"),
+                    })
+                }
+            };
+            match step {
+                Step::Block(len, Some(p)) => {
+                    self.state.stats.bytes = offset + len as u64;
+                    self.pending_consume = len;
+                    break p;
+                }
+                Step::Block(len, None) => {
+                    self.state.stats.bytes = offset + len as u64;
+                    self.reader.consume(len);
+                }
+                Step::Eof => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Step::Refill => {
+                    stalls += 1;
+                    let before = self.reader.data().len();
+                    if self.reader.refill().is_err() {
+                        return Err(self.read_error(offset));
+                    }
+                    // A refill that adds nothing twice in a row means the parser wants more than
+                    // the buffer can ever hold: treat as a block that is too large.
+                    if self.reader.data().len() == before && stalls > 2 {
+                        return Err(self.fail(PcapError::BlockTooLarge {
+                            offset,
+                            limit: MAX_BLOCK_SIZE,
+                        }));
+                    }
+                }
+                Step::Grow => {
+                    let cap = self.reader.data().len().max(BUFFER_SIZE);
+                    let want = cap.saturating_mul(2);
+                    if want > MAX_BLOCK_SIZE || !self.reader.grow(want) {
+                        return Err(self.fail(PcapError::BlockTooLarge {
+                            offset,
+                            limit: MAX_BLOCK_SIZE,
+                        }));
+                    }
+                    if self.reader.refill().is_err() {
+                        return Err(self.read_error(offset));
+                    }
+                }
+                Step::ReadError => return Err(self.read_error(offset)),
+                Step::Fail(e) => return Err(self.fail(e)),
+            }
+        };
+        self.state.stats.segments += 1;
+        let data = self.reader.data();
+        // The payload was a sub-slice of the block, so this always succeeds; no panic if not.
+        let payload = data.get(found.start..found.end).unwrap_or_default();
+        Ok(Some(found.head.with_payload(payload)))
+    }
+
+    fn fail(&mut self, e: PcapError) -> PcapError {
+        self.done = true;
+        e
+    }
+
+    fn read_error(&mut self, offset: u64) -> PcapError {
+        self.done = true;
+        let taken = self.io_error.lock().ok().and_then(|mut s| s.take());
+        let source = taken.unwrap_or_else(|| io::Error::other("read failed"));
+        // A gzip stream cut short surfaces as an io error; it is still a truncated capture.
+        PcapError::Io { offset, source }
+    }
+}
+
+impl State {
+    /// Handle one block: update format state, decode packets. Returns the segment head when
+    /// the block yielded one.
+    fn handle_block(&mut self, block: PcapBlockOwned<'_>, data_start: usize) -> Option<Pending> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.format = Format::Pcap;
+                self.legacy_linktype = h.network.0 as u32;
+                self.legacy_nanos = h.is_nanosecond_precision();
+                None
+            }
+            PcapBlockOwned::Legacy(b) => {
+                self.stats.packets += 1;
+                let nanos = if self.legacy_nanos {
+                    b.ts_usec
+                } else {
+                    b.ts_usec.saturating_mul(1000)
+                };
+                let ts = Timestamp::from_secs_nanos(u64::from(b.ts_sec), nanos);
+                self.last_ts = ts;
+                let caplen = usize::try_from(b.caplen).unwrap_or(usize::MAX);
+                let frame = b.data.get(..caplen).unwrap_or(b.data);
+                self.frame(self.legacy_linktype, ts, frame, b.origlen, data_start)
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                self.format = Format::PcapNg;
+                self.interfaces.clear();
+                None
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    linktype: idb.linktype.0 as u32,
+                    // An invalid if_tsresol falls back to the default microseconds.
+                    units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+                    offset_secs: idb.ts_offset(),
+                });
+                None
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                self.stats.packets += 1;
+                let Some(iface) = usize::try_from(epb.if_id)
+                    .ok()
+                    .and_then(|i| self.interfaces.get(i))
+                    .copied()
+                else {
+                    self.stats.skipped.add(Skip::UnknownInterface);
+                    return None;
+                };
+                let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
+                self.last_ts = ts;
+                self.frame(
+                    iface.linktype,
+                    ts,
+                    epb.packet_data(),
+                    epb.orig_len(),
+                    data_start,
+                )
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                self.stats.packets += 1;
+                // An SPB belongs to the section's first interface and has no timestamp
+                // (pcapng §4.4): reuse the last packet time so time never goes backwards.
+                let Some(iface) = self.interfaces.first().copied() else {
+                    self.stats.skipped.add(Skip::UnknownInterface);
+                    return None;
+                };
+                let ts = self.last_ts;
+                self.frame(
+                    iface.linktype,
+                    ts,
+                    spb.packet_data(),
+                    spb.orig_len(),
+                    data_start,
+                )
+            }
+            PcapBlockOwned::NG(_) => None,
+        }
+    }
+
+    fn frame(
+        &mut self,
+        linktype: u32,
+        ts: Timestamp,
+        frame: &[u8],
+        origlen: u32,
+        data_start: usize,
+    ) -> Option<Pending> {
+        if (frame.len() as u64) < u64::from(origlen) {
+            self.stats.snapped += 1;
+        }
+        match decode(linktype, ts, frame, origlen) {
+            Ok(seg) => {
+                let start = (seg.payload.as_ptr() as usize).checked_sub(data_start)?;
+                let end = start.checked_add(seg.payload.len())?;
+                Some(Pending {
+                    head: Head::of(&seg),
+                    start,
+                    end,
+                })
+            }
+            Err(reason) => {
+                self.stats.skipped.add(reason);
+                None
+            }
+        }
+    }
+}
+
+enum Step {
+    Block(usize, Option<Pending>),
+    Eof,
+    Refill,
+    Grow,
+    ReadError,
+    Fail(PcapError),
+}
+
+/// pcapng timestamp: a 64-bit count of `units_per_sec` units, plus if_tsoffset seconds
+/// (pcapng §4.6, options if_tsresol and if_tsoffset).
+fn ng_timestamp(high: u32, low: u32, iface: Interface) -> Timestamp {
+    let raw = (u64::from(high) << 32) | u64::from(low);
+    let units = iface.units_per_sec.max(1);
+    let secs = raw / units;
+    let frac = raw % units;
+    let nanos = u128::from(frac) * 1_000_000_000 / u128::from(units);
+    let secs = if iface.offset_secs >= 0 {
+        secs.saturating_add(iface.offset_secs.unsigned_abs())
+    } else {
+        secs.saturating_sub(iface.offset_secs.unsigned_abs())
+    };
+    Timestamp::from_secs_nanos(secs, u32::try_from(nanos).unwrap_or(0))
+}

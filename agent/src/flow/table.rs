@@ -1,1 +1,682 @@
 //! The bounded flow table.
+//!
+//! Why it looks like this:
+//! - **Bounded.** `max_flows` caps memory. When the table is full a new flow is *not* admitted
+//!   (and counted in `dropped_flows`) rather than evicting a live one: evicting would cut the
+//!   very handshakes we look at and make results depend on table pressure in subtle ways.
+//! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
+//!   lookup serves both layers.
+//! - **Client/server.** SYN without ACK: the sender is the client. SYN+ACK: the sender is the
+//!   server. Otherwise, if exactly one port is a service port (below 1024, or in
+//!   [`WELL_KNOWN_SERVICE_PORTS`]), that side is the server; else the first sender is the client.
+//!   The orientation is fixed when the flow is created.
+//! - **Time is packet time.** Expiry uses the timestamps it is given, so pcap runs are
+//!   deterministic; flows are returned sorted (first seen, then key), never in hash order.
+//! - **Cheap expiry.** [`Table::expire`] scans at most once per `scan_interval_ns` of packet
+//!   time; between scans it only hands back flows already finished (a closed TCP flow replaced
+//!   by a new connection on the same 4-tuple).
+//! - **Closed TCP flows** (FIN both ways, or RST) are removed `close_linger_ns` after the close,
+//!   so final ACKs and retransmissions still land in the same flow.
+//! - UDP payloads are not reassembled: datagram boundaries matter (DTLS, QUIC) and the caller
+//!   has the datagram in the segment. UDP flows' streams stay empty.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::stream::Stream;
+use super::{CanonicalKey, Direction, FlowKey, Transport};
+use crate::capture::{Segment, TcpMeta};
+use crate::time::Timestamp;
+
+/// Service ports at or above 1024 that identify the server side of a flow seen mid-stream
+/// (IANA service name registry): MSSQL 1433, MQTT 1883, Oracle 1521, ZooKeeper 2181,
+/// MySQL 3306, RDP 3389, XMPP 5222, PostgreSQL 5432, SIP 5060/5061, AMQP 5671/5672,
+/// IRC 6667/6697, Redis 6379, HTTP alternates 8000/8080/8443/8888, MQTT-TLS 8883,
+/// Kafka 9092, Elasticsearch 9200, memcached 11211, MongoDB 27017.
+pub const WELL_KNOWN_SERVICE_PORTS: &[u16] = &[
+    1433, 1521, 1883, 2181, 3306, 3389, 5060, 5061, 5222, 5432, 5671, 5672, 6379, 6667, 6697, 8000,
+    8080, 8443, 8883, 8888, 9092, 9200, 11211, 27017,
+];
+
+/// Whether a port identifies a server (see [`WELL_KNOWN_SERVICE_PORTS`]).
+pub fn is_service_port(port: u16) -> bool {
+    port < 1024 || WELL_KNOWN_SERVICE_PORTS.contains(&port)
+}
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// Table bounds and timeouts (nanoseconds of packet time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_flows: usize,
+    /// An idle TCP flow is expired after this long without packets.
+    pub tcp_idle: u64,
+    /// An idle UDP flow is expired after this long without packets.
+    pub udp_idle: u64,
+    /// A closed TCP flow (FIN both ways, or RST) is removed this long after the close.
+    pub close_linger: u64,
+    /// Bytes kept per stream direction.
+    pub stream_cap: usize,
+    /// Minimum packet time between two expiry scans.
+    pub scan_interval: u64,
+}
+
+impl Default for Limits {
+    /// Timeouts in the range Suricata and Zeek use by default: 5 min TCP, 1 min UDP.
+    fn default() -> Self {
+        Limits {
+            max_flows: 65_536,
+            tcp_idle: 300 * NANOS_PER_SEC,
+            udp_idle: 60 * NANOS_PER_SEC,
+            close_linger: 2 * NANOS_PER_SEC,
+            stream_cap: 16 * 1024,
+            scan_interval: NANOS_PER_SEC,
+        }
+    }
+}
+
+/// The table is at `max_flows`; the packet's new flow was not admitted (and was counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("flow table full ({max_flows} flows): new flow dropped")]
+pub struct TableFull {
+    pub max_flows: usize,
+}
+
+/// Table-wide counters, for metrics and the run summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableCounters {
+    pub flows_created: u64,
+    /// Flows removed for being idle.
+    pub flows_expired: u64,
+    /// TCP flows removed after FIN both ways or RST (after the linger, or replaced by a new SYN).
+    pub flows_closed: u64,
+    /// Flows removed by [`Table::remove`].
+    pub flows_removed: u64,
+    /// New flows not admitted because the table was full.
+    pub dropped_flows: u64,
+    /// Packets given to [`Table::packet`] that found or created a flow.
+    pub packets: u64,
+}
+
+/// Why a flow left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Idle,
+    Closed,
+    Removed,
+    EndOfCapture,
+}
+
+/// One bidirectional flow. Index 0 of every pair is [`Direction::ToServer`], 1 is
+/// [`Direction::ToClient`] (see [`Direction::index`]).
+#[derive(Debug)]
+pub struct Flow<V> {
+    /// Oriented client → server.
+    pub key: FlowKey,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub packets: [u64; 2],
+    /// Wire bytes.
+    pub bytes: [u64; 2],
+    /// Transport payload bytes (as captured).
+    pub payload_bytes: [u64; 2],
+    /// OR of the TCP flag bytes seen in each direction.
+    pub tcp_flags: [u8; 2],
+    pub fin: [bool; 2],
+    pub rst: [bool; 2],
+    pub streams: [Stream; 2],
+    /// Set when the flow leaves the table.
+    pub end_reason: Option<EndReason>,
+    /// When the TCP flow was seen closed (FIN both ways or RST).
+    pub closed_at: Option<Timestamp>,
+    pub app: V,
+}
+
+impl<V> Flow<V> {
+    fn new(key: FlowKey, ts: Timestamp, stream_cap: usize, app: V) -> Self {
+        Flow {
+            key,
+            first_seen: ts,
+            last_seen: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            payload_bytes: [0; 2],
+            tcp_flags: [0; 2],
+            fin: [false; 2],
+            rst: [false; 2],
+            streams: [Stream::new(stream_cap), Stream::new(stream_cap)],
+            end_reason: None,
+            closed_at: None,
+            app,
+        }
+    }
+
+    pub fn stream(&self, dir: Direction) -> &Stream {
+        match dir {
+            Direction::ToServer => &self.streams[0],
+            Direction::ToClient => &self.streams[1],
+        }
+    }
+
+    pub fn stream_mut(&mut self, dir: Direction) -> &mut Stream {
+        match dir {
+            Direction::ToServer => &mut self.streams[0],
+            Direction::ToClient => &mut self.streams[1],
+        }
+    }
+
+    /// Whether the TCP connection has ended (FIN both ways or any RST).
+    pub fn is_closed(&self) -> bool {
+        self.closed_at.is_some()
+    }
+
+    fn finish(&mut self, reason: EndReason) {
+        self.end_reason = Some(reason);
+        for s in &mut self.streams {
+            s.close();
+        }
+    }
+
+    fn sort_key(&self) -> (Timestamp, FlowKey) {
+        (self.first_seen, self.key)
+    }
+}
+
+/// What [`Table::packet`] did with a segment.
+#[derive(Debug)]
+pub struct PacketOutcome<'a, V> {
+    pub flow: &'a mut Flow<V>,
+    pub direction: Direction,
+    /// Whether this packet created the flow.
+    pub created: bool,
+    /// Whether the direction's contiguous stream prefix grew (TCP only).
+    pub grew: bool,
+}
+
+/// The flow table.
+#[derive(Debug)]
+pub struct Table<V> {
+    limits: Limits,
+    flows: HashMap<CanonicalKey, Flow<V>>,
+    /// Flows that left the table between expiry calls (e.g. replaced by a new connection).
+    finished: Vec<Flow<V>>,
+    next_scan: Option<Timestamp>,
+    counters: TableCounters,
+}
+
+impl<V> Table<V> {
+    pub fn new(limits: Limits) -> Self {
+        Table {
+            limits,
+            flows: HashMap::new(),
+            finished: Vec::new(),
+            next_scan: None,
+            counters: TableCounters::default(),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn counters(&self) -> TableCounters {
+        self.counters
+    }
+
+    /// Flows currently in the table.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Look a flow up by its key (either orientation).
+    pub fn get(&self, key: &FlowKey) -> Option<&Flow<V>> {
+        self.flows.get(&key.canonical())
+    }
+
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<V>> {
+        self.flows.get_mut(&key.canonical())
+    }
+
+    /// Account one segment: find or create its flow, update counters, reassemble TCP payload.
+    pub fn packet(
+        &mut self,
+        seg: &Segment<'_>,
+        make: impl FnOnce(&FlowKey) -> V,
+    ) -> Result<PacketOutcome<'_, V>, TableFull> {
+        let src = SocketAddr::new(seg.src_ip, seg.src_port);
+        let dst = SocketAddr::new(seg.dst_ip, seg.dst_port);
+        let ckey = CanonicalKey::new(src, dst, seg.transport);
+        let tcp = seg.tcp.filter(|_| seg.transport == Transport::Tcp);
+        let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
+
+        // A new connection on the 4-tuple of a closed one: finish the old flow first.
+        if opens {
+            let reuse = self.flows.get(&ckey).is_some_and(|f| f.is_closed());
+            if reuse {
+                if let Some(mut old) = self.flows.remove(&ckey) {
+                    old.finish(EndReason::Closed);
+                    self.counters.flows_closed += 1;
+                    self.finished.push(old);
+                }
+            }
+        }
+
+        let created = !self.flows.contains_key(&ckey);
+        if created && self.flows.len() >= self.limits.max_flows {
+            self.counters.dropped_flows += 1;
+            return Err(TableFull {
+                max_flows: self.limits.max_flows,
+            });
+        }
+        let stream_cap = self.limits.stream_cap;
+        let flow = self.flows.entry(ckey).or_insert_with(|| {
+            let key = orient(src, dst, seg.transport, tcp, seg.src_port, seg.dst_port);
+            let app = make(&key);
+            Flow::new(key, seg.ts, stream_cap, app)
+        });
+        if created {
+            self.counters.flows_created += 1;
+        }
+        self.counters.packets += 1;
+
+        let direction = flow.key.direction_of(src);
+        let i = direction.index();
+        flow.last_seen = flow.last_seen.max(seg.ts);
+        if let Some(c) = flow.packets.get_mut(i) {
+            *c += 1;
+        }
+        if let Some(c) = flow.bytes.get_mut(i) {
+            *c += u64::from(seg.wire_len);
+        }
+        if let Some(c) = flow.payload_bytes.get_mut(i) {
+            *c += seg.payload.len() as u64;
+        }
+        let mut grew = false;
+        if let Some(t) = tcp {
+            if let Some(f) = flow.tcp_flags.get_mut(i) {
+                *f |= t.flags;
+            }
+            if t.has(TcpMeta::FIN) {
+                if let Some(f) = flow.fin.get_mut(i) {
+                    *f = true;
+                }
+            }
+            if t.has(TcpMeta::RST) {
+                if let Some(f) = flow.rst.get_mut(i) {
+                    *f = true;
+                }
+            }
+            if let Some(s) = flow.streams.get_mut(i) {
+                grew = s.push(t.seq, t.has(TcpMeta::SYN), seg.payload);
+            }
+            let closed = (flow.fin[0] && flow.fin[1]) || flow.rst[0] || flow.rst[1];
+            if closed && flow.closed_at.is_none() {
+                flow.closed_at = Some(seg.ts);
+            }
+        }
+        Ok(PacketOutcome {
+            flow,
+            direction,
+            created,
+            grew,
+        })
+    }
+
+    /// Flows that ended by `now`: idle ones, closed TCP flows past their linger, and flows
+    /// finished since the last call. Sorted by first seen, then key.
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Flow<V>> {
+        let mut out = std::mem::take(&mut self.finished);
+        let due = self.next_scan.is_none_or(|t| now >= t);
+        if due {
+            self.next_scan = Some(Timestamp(now.0.saturating_add(self.limits.scan_interval)));
+            let limits = self.limits;
+            let ended: Vec<(CanonicalKey, EndReason)> = self
+                .flows
+                .iter()
+                .filter_map(|(k, f)| ended_by(f, now, &limits).map(|r| (*k, r)))
+                .collect();
+            for (k, reason) in ended {
+                if let Some(mut f) = self.flows.remove(&k) {
+                    match reason {
+                        EndReason::Closed => self.counters.flows_closed += 1,
+                        _ => self.counters.flows_expired += 1,
+                    }
+                    f.finish(reason);
+                    out.push(f);
+                }
+            }
+        }
+        out.sort_by_key(Flow::sort_key);
+        out
+    }
+
+    /// Take one flow out (e.g. the engine is done with it).
+    pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<V>> {
+        let mut f = self.flows.remove(&key.canonical())?;
+        self.counters.flows_removed += 1;
+        f.finish(EndReason::Removed);
+        Some(f)
+    }
+
+    /// End of capture: every flow, sorted by first seen, then key.
+    pub fn drain_all(&mut self) -> Vec<Flow<V>> {
+        let mut out = std::mem::take(&mut self.finished);
+        for (_, mut f) in self.flows.drain() {
+            f.finish(EndReason::EndOfCapture);
+            out.push(f);
+        }
+        out.sort_by_key(Flow::sort_key);
+        out
+    }
+}
+
+/// Why a flow should leave the table at `now`, if it should.
+fn ended_by<V>(f: &Flow<V>, now: Timestamp, limits: &Limits) -> Option<EndReason> {
+    if let Some(closed) = f.closed_at {
+        if now.saturating_sub(closed) >= limits.close_linger {
+            return Some(EndReason::Closed);
+        }
+    }
+    let idle = match f.key.transport {
+        Transport::Tcp => limits.tcp_idle,
+        Transport::Udp => limits.udp_idle,
+    };
+    (now.saturating_sub(f.last_seen) >= idle).then_some(EndReason::Idle)
+}
+
+/// Decide who is the client for a new flow (see the module doc).
+fn orient(
+    src: SocketAddr,
+    dst: SocketAddr,
+    transport: Transport,
+    tcp: Option<TcpMeta>,
+    src_port: u16,
+    dst_port: u16,
+) -> FlowKey {
+    let sender_is_client = match tcp {
+        Some(t) if t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK) => true,
+        Some(t) if t.has(TcpMeta::SYN) && t.has(TcpMeta::ACK) => false,
+        _ => match (is_service_port(src_port), is_service_port(dst_port)) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => true,
+        },
+    };
+    if sender_is_client {
+        FlowKey {
+            client: src,
+            server: dst,
+            transport,
+        }
+    } else {
+        FlowKey {
+            client: dst,
+            server: src,
+            transport,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    const C: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    const S: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    const SEC: u64 = NANOS_PER_SEC;
+
+    fn tcp<'a>(t: u64, from_client: bool, flags: u8, seq: u32, payload: &'a [u8]) -> Segment<'a> {
+        let (src_ip, dst_ip, src_port, dst_port) = if from_client {
+            (C, S, 40000, 443)
+        } else {
+            (S, C, 443, 40000)
+        };
+        Segment {
+            ts: Timestamp(t),
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            transport: Transport::Tcp,
+            tcp: Some(TcpMeta { seq, ack: 0, flags }),
+            payload,
+            wire_len: 54 + payload.len() as u32,
+        }
+    }
+
+    fn udp(t: u64, sport: u16, dport: u16) -> Segment<'static> {
+        Segment {
+            ts: Timestamp(t),
+            src_ip: C,
+            dst_ip: S,
+            src_port: sport,
+            dst_port: dport,
+            transport: Transport::Udp,
+            tcp: None,
+            payload: b"q",
+            wire_len: 43,
+        }
+    }
+
+    const SYN: u8 = TcpMeta::SYN;
+    const SYNACK: u8 = TcpMeta::SYN | TcpMeta::ACK;
+    const ACK: u8 = TcpMeta::ACK;
+    const FINACK: u8 = TcpMeta::FIN | TcpMeta::ACK;
+
+    fn limits() -> Limits {
+        Limits {
+            max_flows: 4,
+            tcp_idle: 10 * SEC,
+            udp_idle: 5 * SEC,
+            close_linger: SEC,
+            stream_cap: 64,
+            scan_interval: 0,
+        }
+    }
+
+    #[test]
+    fn handshake_orients_and_reassembles_both_directions() {
+        let mut t: Table<u32> = Table::new(limits());
+        let o = t
+            .packet(&tcp(1, true, SYN, 100, b""), |_| 7)
+            .expect("admitted");
+        assert!(o.created);
+        assert_eq!(o.direction, Direction::ToServer);
+        assert_eq!(o.flow.key.server.port(), 443);
+        let o = t
+            .packet(&tcp(2, false, SYNACK, 900, b""), |_| 0)
+            .expect("ok");
+        assert_eq!(o.direction, Direction::ToClient);
+        assert!(!o.created);
+        let o = t
+            .packet(&tcp(3, true, ACK, 101, b"GET"), |_| 0)
+            .expect("ok");
+        assert!(o.grew);
+        let o = t
+            .packet(&tcp(4, false, ACK, 901, b"200"), |_| 0)
+            .expect("ok");
+        assert!(o.grew);
+        let f = o.flow;
+        assert_eq!(f.app, 7, "made once, by the first packet");
+        assert_eq!(f.stream(Direction::ToServer).contiguous(), b"GET");
+        assert_eq!(f.stream(Direction::ToClient).contiguous(), b"200");
+        assert_eq!(f.packets, [2, 2]);
+        assert_eq!(f.bytes, [54 + 54 + 3, 54 + 54 + 3]);
+        assert_eq!(f.tcp_flags, [SYN | ACK, SYNACK]);
+        assert_eq!(f.first_seen, Timestamp(1));
+        assert_eq!(f.last_seen, Timestamp(4));
+        assert_eq!(t.counters().flows_created, 1);
+    }
+
+    #[test]
+    fn synack_first_makes_sender_the_server() {
+        let mut t: Table<()> = Table::new(limits());
+        // Server port 443 is high here on purpose: flags win over ports.
+        let o = t
+            .packet(&tcp(1, false, SYNACK, 5, b""), |_| ())
+            .expect("ok");
+        assert_eq!(o.direction, Direction::ToClient);
+        assert_eq!(o.flow.key.client.ip(), C);
+    }
+
+    #[test]
+    fn midstream_uses_service_ports_then_first_sender() {
+        let mut t: Table<()> = Table::new(limits());
+        // Server speaks first mid-stream: port 443 still makes it the server.
+        let o = t.packet(&tcp(1, false, ACK, 5, b"x"), |_| ()).expect("ok");
+        assert_eq!(o.direction, Direction::ToClient);
+        assert_eq!(o.flow.key.server.port(), 443);
+        // Well-known high port.
+        let o = t.packet(&udp(1, 50000, 5432), |_| ()).expect("ok");
+        assert_eq!(o.flow.key.server.port(), 5432);
+        // Neither a service port: the first sender is the client.
+        let o = t.packet(&udp(1, 50001, 50002), |_| ()).expect("ok");
+        assert_eq!(o.flow.key.client.port(), 50001);
+        assert_eq!(o.direction, Direction::ToServer);
+        // Both service ports: first sender again.
+        let o = t.packet(&udp(1, 53, 123), |_| ()).expect("ok");
+        assert_eq!(o.flow.key.client.port(), 53);
+    }
+
+    #[test]
+    fn full_table_drops_new_flows_and_keeps_old_ones() {
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 2,
+            ..limits()
+        });
+        t.packet(&udp(1, 1000, 53), |_| ()).expect("first");
+        t.packet(&udp(1, 1001, 53), |_| ()).expect("second");
+        let err = t.packet(&udp(1, 1002, 53), |_| ()).expect_err("full");
+        assert_eq!(err, TableFull { max_flows: 2 });
+        assert_eq!(t.counters().dropped_flows, 1);
+        assert_eq!(t.len(), 2);
+        // Existing flows still take packets.
+        assert!(t.packet(&udp(2, 1000, 53), |_| ()).is_ok());
+        assert_eq!(t.counters().flows_created, 2);
+    }
+
+    #[test]
+    fn idle_expiry_by_transport() {
+        let mut t: Table<()> = Table::new(limits());
+        t.packet(&tcp(0, true, SYN, 1, b""), |_| ()).expect("ok");
+        t.packet(&udp(0, 1000, 53), |_| ()).expect("ok");
+        assert!(t.expire(Timestamp(4 * SEC)).is_empty());
+        let gone = t.expire(Timestamp(5 * SEC));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].key.transport, Transport::Udp);
+        assert_eq!(gone[0].end_reason, Some(EndReason::Idle));
+        let gone = t.expire(Timestamp(10 * SEC));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].key.transport, Transport::Tcp);
+        assert_eq!(t.counters().flows_expired, 2);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn closed_flows_leave_after_linger() {
+        let mut t: Table<()> = Table::new(limits());
+        t.packet(&tcp(0, true, SYN, 1, b""), |_| ()).expect("ok");
+        t.packet(&tcp(SEC, true, FINACK, 2, b""), |_| ())
+            .expect("ok");
+        assert!(
+            t.expire(Timestamp(3 * SEC)).is_empty(),
+            "one FIN is not a close"
+        );
+        let o = t
+            .packet(&tcp(3 * SEC, false, FINACK, 9, b""), |_| ())
+            .expect("ok");
+        assert_eq!(o.flow.fin, [true, true]);
+        assert!(
+            t.expire(Timestamp(3 * SEC + SEC / 2)).is_empty(),
+            "lingering"
+        );
+        let gone = t.expire(Timestamp(4 * SEC));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].end_reason, Some(EndReason::Closed));
+        assert_eq!(t.counters().flows_closed, 1);
+        // RST closes at once (plus linger).
+        t.packet(&tcp(10 * SEC, true, SYN, 1, b""), |_| ())
+            .expect("ok");
+        let o = t
+            .packet(&tcp(10 * SEC, false, TcpMeta::RST, 0, b""), |_| ())
+            .expect("ok");
+        assert_eq!(o.flow.rst, [false, true]);
+        assert_eq!(t.expire(Timestamp(11 * SEC)).len(), 1);
+    }
+
+    #[test]
+    fn new_syn_on_closed_tuple_starts_a_new_flow() {
+        let mut t: Table<u8> = Table::new(limits());
+        t.packet(&tcp(0, true, SYN, 1, b""), |_| 1).expect("ok");
+        t.packet(&tcp(1, true, ACK, 2, b"old"), |_| 1).expect("ok");
+        t.packet(&tcp(2, false, TcpMeta::RST, 0, b""), |_| 1)
+            .expect("ok");
+        let o = t.packet(&tcp(3, true, SYN, 5000, b""), |_| 2).expect("ok");
+        assert!(o.created);
+        assert_eq!(o.flow.app, 2);
+        let o = t
+            .packet(&tcp(4, true, ACK, 5001, b"new"), |_| 2)
+            .expect("ok");
+        assert_eq!(o.flow.stream(Direction::ToServer).contiguous(), b"new");
+        let gone = t.expire(Timestamp(5));
+        assert_eq!(gone.len(), 1, "the old connection is handed back");
+        assert_eq!(gone[0].app, 1);
+        assert_eq!(gone[0].stream(Direction::ToServer).contiguous(), b"old");
+    }
+
+    #[test]
+    fn expiry_scans_are_rate_limited() {
+        let mut t: Table<()> = Table::new(Limits {
+            scan_interval: 10 * SEC,
+            ..limits()
+        });
+        t.packet(&udp(0, 1000, 53), |_| ()).expect("ok");
+        assert!(t.expire(Timestamp(1)).is_empty()); // scans, nothing idle; next scan at 10 s
+        assert!(
+            t.expire(Timestamp(6 * SEC)).is_empty(),
+            "idle, but no scan due yet"
+        );
+        assert!(
+            t.expire(Timestamp(10 * SEC)).is_empty(),
+            "next scan at 10 s + 1 ns"
+        );
+        assert_eq!(t.expire(Timestamp(10 * SEC + 1)).len(), 1);
+    }
+
+    #[test]
+    fn drain_all_is_sorted_and_closes_streams() {
+        let mut t: Table<()> = Table::new(limits());
+        t.packet(&udp(5, 1001, 53), |_| ()).expect("ok");
+        t.packet(&udp(3, 1000, 53), |_| ()).expect("ok");
+        t.packet(&tcp(4, true, SYN, 0, b""), |_| ()).expect("ok");
+        t.packet(&tcp(6, true, ACK, 10, b"hole"), |_| ())
+            .expect("ok");
+        let all = t.drain_all();
+        let firsts: Vec<u64> = all.iter().map(|f| f.first_seen.0).collect();
+        assert_eq!(firsts, vec![3, 4, 5]);
+        assert!(all
+            .iter()
+            .all(|f| f.end_reason == Some(EndReason::EndOfCapture)));
+        assert!(
+            all[1].stream(Direction::ToServer).has_gap(),
+            "pending data at close"
+        );
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn remove_takes_one_flow() {
+        let mut t: Table<()> = Table::new(limits());
+        let key = t.packet(&udp(0, 1000, 53), |_| ()).expect("ok").flow.key;
+        let f = t.remove(&key).expect("present");
+        assert_eq!(f.end_reason, Some(EndReason::Removed));
+        assert!(t.remove(&key).is_none());
+        assert_eq!(t.counters().flows_removed, 1);
+    }
+}
