@@ -154,6 +154,9 @@ pub struct AlertEvent {
     pub during_handshake: bool,
 }
 
+/// Minimum heartbeat padding (RFC 6520 §4).
+const HEARTBEAT_MIN_PADDING: usize = 16;
+
 /// One plaintext heartbeat message (RFC 6520 §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatEvent {
@@ -165,11 +168,13 @@ pub struct HeartbeatEvent {
 }
 
 impl HeartbeatEvent {
-    /// The Heartbleed pattern (CVE-2014-0160): a request claiming more payload than the record
-    /// holds. RFC 6520 §4 says such a message must be discarded; a vulnerable peer echoes
-    /// its own memory instead.
+    /// The Heartbleed pattern (CVE-2014-0160): a request whose payload_length does not fit in
+    /// its record together with the type, the length and the mandatory 16 bytes of padding
+    /// (RFC 6520 §4: such a message must be discarded). A vulnerable peer instead answers
+    /// with payload_length bytes of its own memory.
     pub fn overlong(&self) -> bool {
-        self.kind == 1 && usize::from(self.payload_length) + 3 > self.record_length
+        self.kind == 1
+            && usize::from(self.payload_length) + 3 + HEARTBEAT_MIN_PADDING > self.record_length
     }
 }
 
@@ -325,6 +330,9 @@ impl Session {
             (Direction::ToServer, true) => 2,
             (Direction::ToClient, _) => 4,
         };
+        if rest.first().is_some_and(|b| b & 0x80 != 0) && rest.len() < 3 {
+            return Err(Some(())); // too short to tell an SSLv2 header from anything else
+        }
         if !record::looks_ssl2(rest, msg_type) {
             if msg_type == 2 && rest.first().is_some_and(|b| b & 0x80 != 0) {
                 // Some other SSLv2 record after the hello: the client went encrypted.
