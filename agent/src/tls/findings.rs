@@ -364,13 +364,14 @@ fn client(hs: &Handshake, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(&CLIENT_WEAK_OFFERED)
                 .with("count", weak.len().to_string())
-                .with("examples", weak.iter().take(5).copied().collect::<Vec<_>>().join(",")),
+                .with(
+                    "examples",
+                    weak.iter().take(5).copied().collect::<Vec<_>>().join(","),
+                ),
         );
     }
     if ch.offers_cipher(super::handshake::SCSV_FALLBACK) {
-        out.push(
-            Finding::new(&DOWNGRADE_FALLBACK_SCSV).with("client_version", version_label(max)),
-        );
+        out.push(Finding::new(&DOWNGRADE_FALLBACK_SCSV).with("client_version", version_label(max)));
     }
     if ch.sni.is_none() && !ch.esni && !ch.sslv2_record {
         out.push(Finding::new(&SNI_MISSING));
@@ -398,7 +399,14 @@ fn downgrade(hs: &Handshake, out: &mut Vec<Finding>) {
                 Finding::new(&DOWNGRADE_SENTINEL)
                     .with("version", version_label(chosen))
                     .with("client_max_version", version_label(offered))
-                    .with("sentinel", if s == 1 { "TLS 1.2" } else { "TLS 1.1 or below" }),
+                    .with(
+                        "sentinel",
+                        if s == 1 {
+                            "TLS 1.2"
+                        } else {
+                            "TLS 1.1 or below"
+                        },
+                    ),
             );
             return;
         }
@@ -532,10 +540,7 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
 
 fn heartbeat(hs: &Handshake, out: &mut Vec<Finding>) {
     if let Some(h) = hs.heartbeats.iter().find(|h| h.overlong()) {
-        let answered = hs
-            .heartbeats
-            .iter()
-            .any(|r| r.kind == 2 && r.dir != h.dir);
+        let answered = hs.heartbeats.iter().any(|r| r.kind == 2 && r.dir != h.dir);
         out.push(
             Finding::new(&HEARTBEAT_HEARTBLEED)
                 .with("sent_by", side(h.dir))
@@ -565,9 +570,16 @@ mod tests {
     #[test]
     fn every_id_documented() {
         let doc = include_str!("../../../docs/findings.md");
-        let tls = doc.split("## TLS").nth(1).expect("docs/findings.md has a ## TLS section");
+        let tls = doc
+            .split("## TLS")
+            .nth(1)
+            .expect("docs/findings.md has a ## TLS section");
         for d in DEFS {
-            assert!(tls.contains(&format!("`{}`", d.id)), "{} missing from docs", d.id);
+            assert!(
+                tls.contains(&format!("`{}`", d.id)),
+                "{} missing from docs",
+                d.id
+            );
         }
     }
 }

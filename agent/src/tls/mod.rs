@@ -72,8 +72,7 @@ pub fn probe(data: &[u8]) -> Probe {
             Some(false) => return Probe::No,
             None => {
                 // Check what is there so far: major version 3, minor ≤ 4.
-                let ok = data.get(1).is_none_or(|m| *m == 3)
-                    && data.get(2).is_none_or(|m| *m <= 4);
+                let ok = data.get(1).is_none_or(|m| *m == 3) && data.get(2).is_none_or(|m| *m <= 4);
                 return if ok { Probe::NeedMore } else { Probe::No };
             }
             Some(true) => {}

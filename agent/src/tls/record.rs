@@ -128,7 +128,11 @@ mod tests {
     fn incomplete_then_complete() {
         let rec = [22u8, 3, 1, 0, 3, 1, 2, 3, 0xff];
         for cut in 0..8 {
-            assert_eq!(next_record(&rec[..cut]).ok(), Some(Next::Incomplete), "cut {cut}");
+            assert_eq!(
+                next_record(&rec[..cut]).ok(),
+                Some(Next::Incomplete),
+                "cut {cut}"
+            );
         }
         match next_record(&rec) {
             Ok(Next::Record(r, used)) => {
@@ -144,7 +148,10 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(next_record(b"GET / HTTP/1.1\r\n").is_err());
-        assert!(next_record(&[22, 3, 1, 0xff, 0xff]).is_err(), "oversized length");
+        assert!(
+            next_record(&[22, 3, 1, 0xff, 0xff]).is_err(),
+            "oversized length"
+        );
         assert!(next_record(&[22, 2, 0]).is_err());
     }
 

@@ -262,14 +262,62 @@ pub struct Ssl2Spec {
 
 /// SSL 2.0 cipher kinds (draft-hickman-netscape-ssl-00, appendix C.4); all use MD5 and RSA.
 pub static SSL2_SPECS: &[Ssl2Spec] = &[
-    Ssl2Spec { code: 0x01_0080, name: "SSL2_RC4_128_WITH_MD5", cipher: Cipher::Rc4, bits: 128, export: false },
-    Ssl2Spec { code: 0x02_0080, name: "SSL2_RC4_128_EXPORT40_WITH_MD5", cipher: Cipher::Rc4, bits: 40, export: true },
-    Ssl2Spec { code: 0x03_0080, name: "SSL2_RC2_128_CBC_WITH_MD5", cipher: Cipher::Rc2, bits: 128, export: false },
-    Ssl2Spec { code: 0x04_0080, name: "SSL2_RC2_128_CBC_EXPORT40_WITH_MD5", cipher: Cipher::Rc2, bits: 40, export: true },
-    Ssl2Spec { code: 0x05_0080, name: "SSL2_IDEA_128_CBC_WITH_MD5", cipher: Cipher::Idea, bits: 128, export: false },
-    Ssl2Spec { code: 0x06_0040, name: "SSL2_DES_64_CBC_WITH_MD5", cipher: Cipher::Des, bits: 56, export: false },
-    Ssl2Spec { code: 0x07_00C0, name: "SSL2_DES_192_EDE3_CBC_WITH_MD5", cipher: Cipher::TripleDes, bits: 112, export: false },
-    Ssl2Spec { code: 0x08_0080, name: "SSL2_RC4_64_WITH_MD5", cipher: Cipher::Rc4, bits: 64, export: false },
+    Ssl2Spec {
+        code: 0x01_0080,
+        name: "SSL2_RC4_128_WITH_MD5",
+        cipher: Cipher::Rc4,
+        bits: 128,
+        export: false,
+    },
+    Ssl2Spec {
+        code: 0x02_0080,
+        name: "SSL2_RC4_128_EXPORT40_WITH_MD5",
+        cipher: Cipher::Rc4,
+        bits: 40,
+        export: true,
+    },
+    Ssl2Spec {
+        code: 0x03_0080,
+        name: "SSL2_RC2_128_CBC_WITH_MD5",
+        cipher: Cipher::Rc2,
+        bits: 128,
+        export: false,
+    },
+    Ssl2Spec {
+        code: 0x04_0080,
+        name: "SSL2_RC2_128_CBC_EXPORT40_WITH_MD5",
+        cipher: Cipher::Rc2,
+        bits: 40,
+        export: true,
+    },
+    Ssl2Spec {
+        code: 0x05_0080,
+        name: "SSL2_IDEA_128_CBC_WITH_MD5",
+        cipher: Cipher::Idea,
+        bits: 128,
+        export: false,
+    },
+    Ssl2Spec {
+        code: 0x06_0040,
+        name: "SSL2_DES_64_CBC_WITH_MD5",
+        cipher: Cipher::Des,
+        bits: 56,
+        export: false,
+    },
+    Ssl2Spec {
+        code: 0x07_00C0,
+        name: "SSL2_DES_192_EDE3_CBC_WITH_MD5",
+        cipher: Cipher::TripleDes,
+        bits: 112,
+        export: false,
+    },
+    Ssl2Spec {
+        code: 0x08_0080,
+        name: "SSL2_RC4_64_WITH_MD5",
+        cipher: Cipher::Rc4,
+        bits: 64,
+        export: false,
+    },
 ];
 
 pub fn ssl2_lookup(code: u32) -> Option<&'static Ssl2Spec> {
@@ -646,9 +694,18 @@ mod tests {
 
     #[test]
     fn codes_sorted_and_unique() {
-        assert!(SUITES.len() > 340, "table looks truncated: {}", SUITES.len());
+        assert!(
+            SUITES.len() > 340,
+            "table looks truncated: {}",
+            SUITES.len()
+        );
         for w in SUITES.windows(2) {
-            assert!(w[0].code < w[1].code, "{:04x} !< {:04x}", w[0].code, w[1].code);
+            assert!(
+                w[0].code < w[1].code,
+                "{:04x} !< {:04x}",
+                w[0].code,
+                w[1].code
+            );
         }
         let mut names: Vec<_> = SUITES.iter().map(|s| s.name).collect();
         names.sort_unstable();
@@ -660,7 +717,10 @@ mod tests {
     fn known_entries() {
         let s = lookup(0xC02F).expect("ECDHE-RSA-AES128-GCM");
         assert_eq!(s.name, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!((s.kx, s.auth, s.cipher, s.bits, s.mac), (Kx::Ecdhe, Auth::Rsa, Cipher::AesGcm, 128, Mac::Aead));
+        assert_eq!(
+            (s.kx, s.auth, s.cipher, s.bits, s.mac),
+            (Kx::Ecdhe, Auth::Rsa, Cipher::AesGcm, 128, Mac::Aead)
+        );
         assert_eq!(s.weakness(), None);
 
         let s = lookup(0x0004).expect("RC4-MD5");
@@ -697,12 +757,18 @@ mod tests {
         assert_eq!(lookup(0x5600).map(|s| s.kx), Some(Kx::Scsv));
         assert_eq!(lookup(0x0a0a), None, "GREASE is not a suite");
         assert_eq!(name(0x0a0a), "0x0A0A");
-        assert_eq!(lookup(0x0001).and_then(|s| s.weakness()), Some("null cipher"));
+        assert_eq!(
+            lookup(0x0001).and_then(|s| s.weakness()),
+            Some("null cipher")
+        );
     }
 
     #[test]
     fn ssl2_specs() {
-        assert_eq!(ssl2_lookup(0x07_00C0).map(|s| s.cipher), Some(Cipher::TripleDes));
+        assert_eq!(
+            ssl2_lookup(0x07_00C0).map(|s| s.cipher),
+            Some(Cipher::TripleDes)
+        );
         assert!(ssl2_lookup(0x02_0080).is_some_and(|s| s.export));
         assert!(ssl2_lookup(0x00_0000).is_none());
     }

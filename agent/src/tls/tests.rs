@@ -84,7 +84,10 @@ fn chrome_kyber_grease_ech() {
     assert_eq!(i.ja3.as_deref(), Some("9d33d8206d4fec4c8b1423c728f4cd3c"));
     assert_eq!(i.ja3s.as_deref(), Some("eb1d94daa7e0344597e756a1fb6e7054"));
     // Suricata 7.0.10 peer (FoxIO has no snapshot for this capture).
-    assert_eq!(i.ja4.as_deref(), Some("t13d1516h2_8daaf6152771_02713d6af862"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1516h2_8daaf6152771_02713d6af862")
+    );
     assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
     assert_eq!(i.client_versions, ["TLS 1.3", "TLS 1.2"]);
     assert_eq!(i.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
@@ -115,7 +118,10 @@ fn non_ascii_alpn_follows_spec() {
     assert_eq!(i.ja3s.as_deref(), Some("eb1d94daa7e0344597e756a1fb6e7054"));
     // FoxIO's snapshot says t13d151699_…; the spec's hex rule (our choice) gives `bd` for the
     // first ALPN value 0xBA 0xAD. The hashes are FoxIO's.
-    assert_eq!(i.ja4.as_deref(), Some("t13d1516bd_8daaf6152771_e5627efa2ab1"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1516bd_8daaf6152771_e5627efa2ab1")
+    );
     assert_eq!(i.sni.as_deref(), Some("clientservices.googleapis.com"));
 }
 
@@ -124,7 +130,10 @@ fn tls10_no_extensions_left_after_sni_alpn() {
     let (c, s) = fixture!("tls10_github");
     let sess = run(c, s);
     let i = sess.info();
-    assert_eq!(i.ja4.as_deref(), Some("t10d230100_6a57a6f57151_000000000000"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t10d230100_6a57a6f57151_000000000000")
+    );
     assert_eq!(i.ja3.as_deref(), Some("06a92bf69b367389d2feb0d70501ddfe"));
     assert_eq!(i.ja3s.as_deref(), Some("d2e6f7ef558ea8036c7e21b163b2d1af"));
     assert_eq!(i.version.as_deref(), Some("TLS 1.0"));
@@ -135,7 +144,10 @@ fn tls10_no_extensions_left_after_sni_alpn() {
     let now = T2020;
     let f = finding(&sess, now, "tls.version.deprecated");
     assert_eq!(f.severity, Severity::Medium);
-    assert_eq!(f.evidence.get("version").map(String::as_str), Some("TLS 1.0"));
+    assert_eq!(
+        f.evidence.get("version").map(String::as_str),
+        Some("TLS 1.0")
+    );
     let f = finding(&sess, now, "tls.cipher.weak");
     assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
     let found = ids(&sess, now);
@@ -159,7 +171,10 @@ fn tls10_without_signature_algorithms() {
     let sess = run(c, s);
     let i = sess.info();
     // Spec form (FoxIO's rules; nDPI agrees on the hash): no trailing `_` without sig algs.
-    assert_eq!(i.ja4.as_deref(), Some("t10i120300_b275ccc1cd51_a875e5012fde"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t10i120300_b275ccc1cd51_a875e5012fde")
+    );
     assert_eq!(i.ja3.as_deref(), Some("4b79ae67eb3b2cf1c75e68ea0100ca1b"));
     assert_eq!(i.ja3s.as_deref(), Some("4ea82b75038dd27e8a1cb69d8b839b26"));
     assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
@@ -181,7 +196,10 @@ fn firefox_hello_only() {
     let (c, s) = fixture!("firefox_tls12");
     let sess = run(c, s);
     let i = sess.info();
-    assert_eq!(i.ja4.as_deref(), Some("t13d1715h2_5b57614c22b0_3d5424432f57"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1715h2_5b57614c22b0_3d5424432f57")
+    );
     assert_eq!(i.ja3.as_deref(), Some("579ccef312d18482fc42e2b822ca2430"));
     assert_eq!(i.version, None);
     assert!(!i.established);
@@ -196,7 +214,10 @@ fn badcurveball_alert_and_cert() {
     let (c, s) = fixture!("badcurveball");
     let sess = run(c, s);
     let i = sess.info();
-    assert_eq!(i.ja4.as_deref(), Some("t13d1615h2_46e7e9700bed_45f260be83e2"));
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1615h2_46e7e9700bed_45f260be83e2")
+    );
     assert_eq!(i.ja3.as_deref(), Some("66918128f1b9b03303d77c6f2eefd128"));
     assert_eq!(i.ja3s.as_deref(), Some("2d1eb5817ece335c24904f516ad5da12"));
     assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
@@ -205,8 +226,14 @@ fn badcurveball_alert_and_cert() {
     assert!(i.cert.is_some());
     assert!(sess.done());
     let f = finding(&sess, T2020, "tls.handshake.failure");
-    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("certificate_unknown"));
-    assert_eq!(f.evidence.get("sent_by").map(String::as_str), Some("client"));
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("certificate_unknown")
+    );
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("client")
+    );
     // The client offered TLS 1.3, the server picked 1.2.
     assert!(ids(&sess, T2020).contains("tls.downgrade.version"));
 }
@@ -226,7 +253,10 @@ fn sslv2_connection() {
     let found = ids(&sess, T2020);
     assert!(found.contains("tls.cipher.weak"), "{found:?}");
     assert!(found.contains("tls.client.max_version_low"));
-    assert!(!found.contains("tls.sni.missing"), "SSLv2 has no SNI to send");
+    assert!(
+        !found.contains("tls.sni.missing"),
+        "SSLv2 has no SNI to send"
+    );
 }
 
 #[test]
@@ -234,7 +264,11 @@ fn sslv2_compatible_hello_then_tls10() {
     let (c, s) = fixture!("sslv2_compat");
     let sess = run(c, s);
     let i = sess.info();
-    assert!(sess.handshake().client_hello.as_ref().is_some_and(|c| c.sslv2_record));
+    assert!(sess
+        .handshake()
+        .client_hello
+        .as_ref()
+        .is_some_and(|c| c.sslv2_record));
     assert_eq!(i.client_versions, ["TLS 1.0"]);
     assert_eq!(i.version.as_deref(), Some("TLS 1.0"));
     assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_MD5"));
@@ -253,9 +287,18 @@ fn heartbleed_request() {
     // payload_length 16365 in a 16368-byte record: no room for the 16 bytes of padding.
     let f = finding(&sess, T2020, "tls.heartbeat.heartbleed");
     assert_eq!(f.severity, Severity::Critical);
-    assert_eq!(f.evidence.get("payload_length").map(String::as_str), Some("16365"));
-    assert_eq!(f.evidence.get("record_length").map(String::as_str), Some("16368"));
-    assert_eq!(f.evidence.get("sent_by").map(String::as_str), Some("client"));
+    assert_eq!(
+        f.evidence.get("payload_length").map(String::as_str),
+        Some("16365")
+    );
+    assert_eq!(
+        f.evidence.get("record_length").map(String::as_str),
+        Some("16368")
+    );
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("client")
+    );
     assert!(ids(&sess, T2020).contains("tls.heartbeat.enabled"));
 }
 
@@ -270,7 +313,10 @@ fn protocol_version_alert_with_fallback_scsv() {
     let found = ids(&sess, T2020);
     assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
     let f = finding(&sess, T2020, "tls.handshake.failure");
-    assert_eq!(f.evidence.get("sent_by").map(String::as_str), Some("server"));
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("server")
+    );
 }
 
 #[test]
@@ -301,14 +347,21 @@ fn reset_after_client_hello_is_a_failure() {
         f.evidence.get("reason").map(String::as_str),
         Some("reset after ClientHello")
     );
-    assert_eq!(f.evidence.get("sent_by").map(String::as_str), Some("server"));
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("server")
+    );
     assert!(sess.done());
 }
 
 fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
     names
         .iter()
-        .flat_map(|n| corpus(&format!("illustrated/illustrated-{version}/captures/caps/{n}")))
+        .flat_map(|n| {
+            corpus(&format!(
+                "illustrated/illustrated-{version}/captures/caps/{n}"
+            ))
+        })
         .collect()
 }
 
@@ -316,7 +369,13 @@ fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
 fn illustrated_tls12_full_flow() {
     let c = illustrated(
         "tls12",
-        &["clienthello", "clientkeyexchange", "clientccs", "clientfinished", "clientdata"],
+        &[
+            "clienthello",
+            "clientkeyexchange",
+            "clientccs",
+            "clientfinished",
+            "clientdata",
+        ],
     );
     let s = illustrated(
         "tls12",
@@ -333,7 +392,10 @@ fn illustrated_tls12_full_flow() {
     let sess = run(&c, &s);
     let i = sess.info();
     assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
-    assert_eq!(i.cipher.as_deref(), Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"));
+    assert_eq!(
+        i.cipher.as_deref(),
+        Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+    );
     assert_eq!(i.group_selected.as_deref(), Some("x25519"));
     assert!(i.established);
     assert!(!i.resumed);
@@ -342,7 +404,11 @@ fn illustrated_tls12_full_flow() {
     assert_eq!(cert.key_bits, Some(2048));
     assert_eq!(cert.sig_alg, "sha256WithRSAEncryption");
     assert!(cert.issuer.contains("Example CA"), "{}", cert.issuer);
-    assert!(cert.subject.contains("example.ulfheim.net"), "{}", cert.subject);
+    assert!(
+        cert.subject.contains("example.ulfheim.net"),
+        "{}",
+        cert.subject
+    );
     assert!(!cert.self_signed);
     assert!(sess.done());
     // In its validity period nothing is wrong with the certificate itself.
@@ -351,13 +417,19 @@ fn illustrated_tls12_full_flow() {
     );
     let found = ids(&sess, nb);
     assert!(found.contains("tls.cipher.cbc"), "{found:?}");
-    assert!(!found.iter().any(|f| f.starts_with("tls.cert.")), "{found:?}");
+    assert!(
+        !found.iter().any(|f| f.starts_with("tls.cert.")),
+        "{found:?}"
+    );
     // After notAfter: expired.
     let late = Timestamp(
         u64::try_from(cert.not_after_unix + 10 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
     );
     let f = finding(&sess, late, "tls.cert.expired");
-    assert_eq!(f.evidence.get("days_expired").map(String::as_str), Some("10"));
+    assert_eq!(
+        f.evidence.get("days_expired").map(String::as_str),
+        Some("10")
+    );
     // Five days before notAfter: expiring, high.
     let soon = Timestamp(
         u64::try_from(cert.not_after_unix - 5 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
@@ -371,7 +443,12 @@ fn illustrated_tls12_full_flow() {
 fn illustrated_tls13_flow() {
     let c = illustrated(
         "tls13",
-        &["clienthello", "clientccs", "clientencfinished", "clientencdata"],
+        &[
+            "clienthello",
+            "clientccs",
+            "clientencfinished",
+            "clientencdata",
+        ],
     );
     let s = illustrated(
         "tls13",
@@ -400,7 +477,10 @@ fn tls13_client_alert_instead_of_finished_is_not_established() {
     // An encrypted alert: 2 bytes + content type + 16-byte tag.
     c.extend_from_slice(&[23, 3, 3, 0, 19]);
     c.extend_from_slice(&[0x42; 19]);
-    let s = illustrated("tls13", &["serverhello", "serverccs", "serverencextensions"]);
+    let s = illustrated(
+        "tls13",
+        &["serverhello", "serverccs", "serverencextensions"],
+    );
     let sess = run(&c, &s);
     assert!(!sess.info().established);
 }
@@ -411,7 +491,11 @@ fn handshake_message_split_over_records() {
     let mut c = corpus("tls-parser/assets/tls_record_ch_fragmented_1.bin");
     c.extend(corpus("tls-parser/assets/tls_record_ch_fragmented_2.bin"));
     let sess = run(&c, &[]);
-    let ch = sess.handshake().client_hello.as_ref().expect("reassembled hello");
+    let ch = sess
+        .handshake()
+        .client_hello
+        .as_ref()
+        .expect("reassembled hello");
     assert!(!ch.ciphers.is_empty());
     assert!(sess.info().ja3.is_some());
 }
