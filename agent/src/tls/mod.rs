@@ -1,14 +1,57 @@
 //! TLS handshake analysis: records, handshake messages, certificates, fingerprints, findings.
 //!
-//! Owner: the TLS work (issue 3). The engine uses only the API below.
+//! Owner: the TLS work (issue 3). The engine uses only [`probe`], [`Session`], [`Close`] and
+//! [`TlsInfo`].
+//!
+//! Only what travels in the clear is read: the hellos, the TLS 1.2-and-below Certificate and
+//! ServerKeyExchange, plaintext alerts and heartbeats, and the bare headers of the first
+//! encrypted records (to know that the handshake finished). Nothing is decrypted.
+//!
+//! Each direction is parsed record by record from an offset into the growing prefix the
+//! engine passes in, so a record split over segments is simply waited for, and a handshake
+//! message split over records is reassembled in a small bounded buffer.
 
+pub mod cert;
 pub mod findings;
+pub mod fingerprint;
+pub mod handshake;
+pub mod names;
+pub mod record;
+pub mod suites;
 
 use serde::Serialize;
 
 use crate::detect::Finding;
 use crate::flow::Direction;
 use crate::time::Timestamp;
+
+use cert::CertInfo;
+use handshake::{ClientHello, ServerHello, Ssl2ServerHello};
+use record::{Next, Record};
+
+/// Errors of the TLS parsers. They never escape [`Session`]: a parse error ends the analysis
+/// of that direction and is remembered as the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    #[error("not a TLS record header")]
+    BadRecordHeader,
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    #[error("unexpected {0}")]
+    Unexpected(&'static str),
+    #[error("handshake message larger than the reassembly cap")]
+    TooLarge,
+    #[error("certificate is not valid DER X.509")]
+    Certificate,
+}
+
+/// Handshake reassembly cap per direction. A certificate chain is a few KiB; anything past
+/// this is not worth holding for a monitor.
+const MAX_HANDSHAKE_BUFFER: usize = 64 * 1024;
+
+/// How many encrypted record headers to look at per direction before stopping: enough to see
+/// the Finished (and TLS 1.3 early data) without following the application stream.
+const MAX_ENCRYPTED_RECORDS: u32 = 4;
 
 /// Whether a direction's first bytes look like TLS (or SSLv2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,11 +61,50 @@ pub enum Probe {
     NeedMore,
 }
 
-pub fn probe(_data: &[u8]) -> Probe {
+/// Classify the first bytes of a direction: a TLS handshake or alert record (RFC 8446 §5.1),
+/// or an SSL 2.0 CLIENT-HELLO / SERVER-HELLO record.
+pub fn probe(data: &[u8]) -> Probe {
+    let Some(&b0) = data.first() else {
+        return Probe::NeedMore;
+    };
+    if b0 == record::CT_HANDSHAKE || b0 == record::CT_ALERT {
+        match record::plausible_header(data) {
+            Some(false) => return Probe::No,
+            None => {
+                // Check what is there so far: major version 3, minor ≤ 4.
+                let ok = data.get(1).is_none_or(|m| *m == 3) && data.get(2).is_none_or(|m| *m <= 4);
+                return if ok { Probe::NeedMore } else { Probe::No };
+            }
+            Some(true) => {}
+        }
+        if b0 == record::CT_ALERT {
+            return if data.get(3..5) == Some(&[0, 2][..]) {
+                Probe::Yes
+            } else {
+                Probe::No
+            };
+        }
+        return match data.get(5) {
+            None => Probe::NeedMore,
+            Some(&t) if t == handshake::HS_CLIENT_HELLO || t == handshake::HS_SERVER_HELLO => {
+                Probe::Yes
+            }
+            Some(_) => Probe::No,
+        };
+    }
+    if b0 & 0x80 != 0 {
+        return match (data.get(2), data.get(3)) {
+            (None, _) | (Some(1), None) => Probe::NeedMore,
+            (Some(1), Some(&major)) if major == 0 || major == 3 => Probe::Yes,
+            (Some(4), _) => Probe::Yes,
+            _ => Probe::No,
+        };
+    }
     Probe::No
 }
 
-/// How a flow ended, for handshake-failure detection.
+/// How a flow ended, for handshake-failure detection. The direction is the one the segment
+/// carrying the FIN or RST travelled in (`ToServer`: the client closed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Close {
     Fin(Direction),
@@ -31,14 +113,137 @@ pub enum Close {
     Timeout,
 }
 
-/// The `tls` object of a JSON event. Field names are a public contract.
+/// The `tls` object of a JSON event. Field names are a public contract (docs/findings.md).
+/// Absent values serialise as `null` and empty lists as `[]`, so consumers see a fixed shape.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct TlsInfo {}
+pub struct TlsInfo {
+    /// Negotiated version (`SSL 2.0` … `TLS 1.3`), `null` until a ServerHello says it.
+    pub version: Option<String>,
+    /// Versions the client offered: `supported_versions` (GREASE removed) when present,
+    /// else its single legacy maximum.
+    pub client_versions: Vec<String>,
+    /// IANA name of the negotiated suite (or SSLv2 cipher kind).
+    pub cipher: Option<String>,
+    pub sni: Option<String>,
+    /// The client's ALPN list (non-UTF-8 bytes shown lossily).
+    pub alpn: Vec<String>,
+    pub alpn_selected: Option<String>,
+    /// The client's supported groups, GREASE removed.
+    pub groups: Vec<String>,
+    /// From the ServerHello key_share (TLS 1.3) or the ServerKeyExchange curve (TLS ≤ 1.2).
+    pub group_selected: Option<String>,
+    pub ja3: Option<String>,
+    pub ja3s: Option<String>,
+    pub ja4: Option<String>,
+    pub fallback_scsv: bool,
+    pub established: bool,
+    pub resumed: bool,
+    /// Description of the last plaintext alert, e.g. `handshake_failure`.
+    pub alert: Option<String>,
+    pub cert: Option<CertInfo>,
+}
+
+/// One plaintext alert (RFC 5246 §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertEvent {
+    pub dir: Direction,
+    pub level: u8,
+    pub description: u8,
+    /// Sent before the handshake was known to be complete.
+    pub during_handshake: bool,
+}
+
+/// Minimum heartbeat padding (RFC 6520 §4).
+const HEARTBEAT_MIN_PADDING: usize = 16;
+
+/// One plaintext heartbeat message (RFC 6520 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeartbeatEvent {
+    pub dir: Direction,
+    /// 1 = request, 2 = response.
+    pub kind: u8,
+    pub payload_length: u16,
+    pub record_length: usize,
+}
+
+impl HeartbeatEvent {
+    /// The Heartbleed pattern (CVE-2014-0160): a request whose payload_length does not fit in
+    /// its record together with the type, the length and the mandatory 16 bytes of padding
+    /// (RFC 6520 §4: such a message must be discarded). A vulnerable peer instead answers
+    /// with payload_length bytes of its own memory.
+    pub fn overlong(&self) -> bool {
+        self.kind == 1
+            && usize::from(self.payload_length) + 3 + HEARTBEAT_MIN_PADDING > self.record_length
+    }
+}
+
+/// Everything kept from the handshake beyond [`TlsInfo`], for findings and the golden harness.
+#[derive(Clone, Debug, Default)]
+pub struct Handshake {
+    /// The first ClientHello (fingerprints and offers come from it).
+    pub client_hello: Option<ClientHello>,
+    /// A second ClientHello, sent after a HelloRetryRequest.
+    pub client_hello_retry: Option<ClientHello>,
+    pub server_hello: Option<ServerHello>,
+    pub hello_retry_request: Option<ServerHello>,
+    pub ssl2_server_hello: Option<Ssl2ServerHello>,
+    /// SSLv2 CLIENT-MASTER-KEY cipher kind.
+    pub ssl2_cipher: Option<u32>,
+    /// Certificates in the server's chain (complete ones only).
+    pub cert_chain_len: usize,
+    pub key_exchange: Option<handshake::KeyExchangeParams>,
+    pub server_hello_done: bool,
+    pub client_key_exchange: bool,
+    pub new_session_ticket: bool,
+    pub alerts: Vec<AlertEvent>,
+    /// Alert records seen after encryption started (their content is unreadable).
+    pub encrypted_alerts: [u32; 2],
+    pub heartbeats: Vec<HeartbeatEvent>,
+    /// ChangeCipherSpec seen, per direction (index = `Direction::index`).
+    pub ccs: [bool; 2],
+    /// Encrypted records seen after encryption started, per direction.
+    pub encrypted_records: [u32; 2],
+    /// Application-data records seen, per direction.
+    pub app_data: [u32; 2],
+    /// A TLS 1.3 client record too short to be a Finished: an encrypted alert, most likely.
+    pub client_short_encrypted: bool,
+    /// Why each direction stopped being parsed, if it did.
+    pub stopped: [Option<Stop>; 2],
+    pub close: Option<Close>,
+}
+
+/// Why parsing of a direction stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Encryption started and the interesting headers were seen.
+    Encrypted,
+    /// A fatal alert was sent.
+    FatalAlert,
+    /// Bytes that are not TLS.
+    Garbage(TlsError),
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    off: usize,
+    hs: Vec<u8>,
+    encrypted: bool,
+    /// A ChangeCipherSpec came before the ServerHello told us whether it is the TLS 1.3
+    /// middlebox-compatibility one (RFC 8446 appendix D.4) or a real one.
+    ambiguous_ccs: bool,
+    sslv2: bool,
+}
 
 /// Per-connection TLS state.
 #[derive(Debug, Default)]
 pub struct Session {
     info: TlsInfo,
+    hs: Handshake,
+    dirs: [DirState; 2],
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 impl Session {
@@ -46,10 +251,476 @@ impl Session {
         Session::default()
     }
 
-    /// `data` is the whole contiguous prefix of `dir` so far; the session remembers what it parsed.
-    pub fn feed(&mut self, _dir: Direction, _data: &[u8]) {}
+    /// Details beyond the JSON contract: every offer, alert and record seen.
+    pub fn handshake(&self) -> &Handshake {
+        &self.hs
+    }
 
-    pub fn on_close(&mut self, _close: Close) {}
+    /// `data` is the whole contiguous prefix of `dir` so far; the session remembers what it parsed.
+    pub fn feed(&mut self, dir: Direction, data: &[u8]) {
+        let i = dir.index();
+        if self.hs.stopped.get(i).copied().flatten().is_some() {
+            return;
+        }
+        loop {
+            let Some(st) = self.dirs.get(i) else { return };
+            let Some(rest) = data.get(st.off..) else {
+                return;
+            };
+            if rest.is_empty() {
+                return;
+            }
+            if st.off == 0 || st.sslv2 {
+                match self.try_ssl2(dir, rest) {
+                    Ok(Some(used)) => {
+                        self.advance(i, used);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(Some(())) => return, // incomplete SSLv2 record
+                    Err(None) => return,
+                }
+            }
+            match record::next_record(rest) {
+                Ok(Next::Incomplete) => return,
+                Ok(Next::Record(rec, used)) => {
+                    self.advance(i, used);
+                    self.on_record(dir, rec);
+                }
+                Err(e) => {
+                    self.stop(dir, Stop::Garbage(e));
+                }
+            }
+            if self.hs.stopped.get(i).copied().flatten().is_some() {
+                return;
+            }
+        }
+    }
+
+    fn advance(&mut self, i: usize, used: usize) {
+        if let Some(st) = self.dirs.get_mut(i) {
+            st.off = st.off.saturating_add(used);
+        }
+    }
+
+    fn stop(&mut self, dir: Direction, why: Stop) {
+        if let Some(s) = self.hs.stopped.get_mut(dir.index()) {
+            s.get_or_insert(why);
+        }
+    }
+
+    fn dir(&mut self, dir: Direction) -> &mut DirState {
+        // Direction::index is 0 or 1, so both arms are in bounds; the fallback keeps the
+        // compiler (and clippy) free of indexing.
+        let [a, b] = &mut self.dirs;
+        if dir.index() == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// SSL 2.0 records: the client's CLIENT-HELLO and CLIENT-MASTER-KEY, the server's
+    /// SERVER-HELLO. `Ok(Some(n))`: consumed `n` bytes; `Ok(None)`: not SSLv2, parse as TLS;
+    /// `Err(_)`: wait for more bytes or stop.
+    fn try_ssl2(&mut self, dir: Direction, rest: &[u8]) -> Result<Option<usize>, Option<()>> {
+        let msg_type = match (dir, self.dir(dir).sslv2) {
+            (Direction::ToServer, false) => 1,
+            (Direction::ToServer, true) => 2,
+            (Direction::ToClient, _) => 4,
+        };
+        if rest.first().is_some_and(|b| b & 0x80 != 0) && rest.len() < 3 {
+            return Err(Some(())); // too short to tell an SSLv2 header from anything else
+        }
+        if !record::looks_ssl2(rest, msg_type) {
+            if msg_type == 2 && rest.first().is_some_and(|b| b & 0x80 != 0) {
+                // Some other SSLv2 record after the hello: the client went encrypted.
+                self.stop(dir, Stop::Encrypted);
+                return Err(None);
+            }
+            return Ok(None);
+        }
+        let (rec, used) = match record::next_ssl2_record(rest) {
+            Ok(Some(x)) => x,
+            Ok(None) => return Err(Some(())),
+            Err(e) => {
+                self.stop(dir, Stop::Garbage(e));
+                return Err(None);
+            }
+        };
+        match msg_type {
+            1 => match handshake::parse_ssl2_client_hello(rec.payload) {
+                Ok(ch) => {
+                    self.dir(dir).sslv2 = true;
+                    self.on_client_hello(ch);
+                }
+                Err(e) => {
+                    self.stop(dir, Stop::Garbage(e));
+                    return Err(None);
+                }
+            },
+            2 => {
+                // CLIENT-MASTER-KEY: msg type then the cipher kind chosen, in the clear.
+                if let Some([a, b, c]) = rec.payload.get(1..4) {
+                    let kind = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
+                    self.hs.ssl2_cipher = Some(kind);
+                    self.info.cipher = suites::ssl2_lookup(kind).map(|s| s.name.to_owned());
+                }
+                self.stop(dir, Stop::Encrypted);
+                self.update_established();
+            }
+            _ => match handshake::parse_ssl2_server_hello(rec.payload) {
+                Ok(sh) => {
+                    self.info.version = names::version_name(names::SSL2).map(str::to_owned);
+                    if !sh.certificate.is_empty() {
+                        self.hs.cert_chain_len = 1;
+                        self.info.cert = cert::parse(&sh.certificate).ok();
+                    }
+                    self.hs.ssl2_server_hello = Some(sh);
+                    // Everything the server sends next (SERVER-VERIFY…) is encrypted.
+                    self.stop(dir, Stop::Encrypted);
+                    self.update_established();
+                }
+                Err(e) => {
+                    self.stop(dir, Stop::Garbage(e));
+                    return Err(None);
+                }
+            },
+        }
+        Ok(Some(used))
+    }
+
+    fn negotiated(&self) -> Option<u16> {
+        self.hs.server_hello.as_ref().map(ServerHello::negotiated)
+    }
+
+    fn is_tls13(&self) -> bool {
+        self.negotiated().is_some_and(names::is_tls13_family)
+    }
+
+    fn on_record(&mut self, dir: Direction, rec: Record<'_>) {
+        let i = dir.index();
+        if self.dir(dir).encrypted {
+            self.on_encrypted_record(dir, rec);
+            return;
+        }
+        match rec.content_type {
+            record::CT_HANDSHAKE => {
+                if self.dir(dir).ambiguous_ccs && !self.plaintext_after_ccs(rec.payload) {
+                    self.dir(dir).encrypted = true;
+                    self.on_encrypted_record(dir, rec);
+                    return;
+                }
+                let st = self.dir(dir);
+                if st.hs.len().saturating_add(rec.payload.len()) > MAX_HANDSHAKE_BUFFER {
+                    self.stop(dir, Stop::Garbage(TlsError::TooLarge));
+                    return;
+                }
+                st.hs.extend_from_slice(rec.payload);
+                self.drain_handshake(dir);
+            }
+            record::CT_CHANGE_CIPHER_SPEC => {
+                if let Some(c) = self.hs.ccs.get_mut(i) {
+                    *c = true;
+                }
+                if self.is_tls13() {
+                    // Middlebox-compatibility CCS (RFC 8446 appendix D.4): not an encryption switch.
+                } else if self.hs.server_hello.is_none()
+                    && self
+                        .hs
+                        .client_hello
+                        .as_ref()
+                        .is_some_and(|c| c.max_version() == names::TLS13)
+                {
+                    self.dir(dir).ambiguous_ccs = true;
+                } else {
+                    self.dir(dir).encrypted = true;
+                }
+                self.update_established();
+            }
+            record::CT_ALERT => self.on_plain_alerts(dir, rec.payload),
+            record::CT_HEARTBEAT => {
+                let mut r = handshake::Reader::new(rec.payload, "heartbeat");
+                if let (Ok(kind), Ok(len)) = (r.u8(), r.u16()) {
+                    self.hs.heartbeats.push(HeartbeatEvent {
+                        dir,
+                        kind,
+                        payload_length: len,
+                        record_length: rec.payload.len(),
+                    });
+                }
+            }
+            _ => {
+                // Application data: in TLS 1.3 the first encrypted record; before a
+                // ServerHello from the server, or before CCS in TLS ≤ 1.2, it means the
+                // handshake is hidden from us (e.g. a mid-stream start).
+                self.dir(dir).encrypted = true;
+                self.on_encrypted_record(dir, rec);
+            }
+        }
+    }
+
+    /// After an ambiguous CCS, a handshake record is plaintext only if it parses as a whole
+    /// ClientHello (the retry after a HelloRetryRequest); an encrypted Finished will not.
+    fn plaintext_after_ccs(&self, payload: &[u8]) -> bool {
+        let mut r = handshake::Reader::new(payload, "handshake");
+        match (r.u8(), r.vec24()) {
+            (Ok(handshake::HS_CLIENT_HELLO), Ok(body)) => {
+                handshake::parse_client_hello(body).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    fn on_encrypted_record(&mut self, dir: Direction, rec: Record<'_>) {
+        let i = dir.index();
+        let n = match self.hs.encrypted_records.get_mut(i) {
+            Some(n) => {
+                *n = n.saturating_add(1);
+                *n
+            }
+            None => return,
+        };
+        match rec.content_type {
+            record::CT_APPLICATION_DATA => {
+                if let Some(a) = self.hs.app_data.get_mut(i) {
+                    *a = a.saturating_add(1);
+                }
+                // A TLS 1.3 Finished is at least 32 bytes plus the content type and a tag;
+                // an encrypted alert is 2 + 1 + tag (19 with a 16-byte tag).
+                let first = self.hs.app_data.first() == Some(&1);
+                if dir == Direction::ToServer && rec.payload.len() < 32 && first {
+                    self.hs.client_short_encrypted = true;
+                }
+            }
+            record::CT_ALERT => {
+                if let Some(a) = self.hs.encrypted_alerts.get_mut(i) {
+                    *a = a.saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+        self.update_established();
+        if n >= MAX_ENCRYPTED_RECORDS || self.info.established {
+            self.stop(dir, Stop::Encrypted);
+        }
+    }
+
+    fn on_plain_alerts(&mut self, dir: Direction, payload: &[u8]) {
+        for pair in payload.chunks_exact(2) {
+            let (level, description) = match pair {
+                [l, d] => (*l, *d),
+                _ => continue,
+            };
+            self.hs.alerts.push(AlertEvent {
+                dir,
+                level,
+                description,
+                during_handshake: !self.info.established,
+            });
+            self.info.alert = Some(names::alert_name(description));
+            if level == names::ALERT_FATAL {
+                self.stop(dir, Stop::FatalAlert);
+            }
+        }
+    }
+
+    fn drain_handshake(&mut self, dir: Direction) {
+        loop {
+            let st = self.dir(dir);
+            let mut r = handshake::Reader::new(&st.hs, "handshake header");
+            let (Ok(typ), Ok(len)) = (r.u8(), r.u24()) else {
+                return;
+            };
+            let end = len.saturating_add(4);
+            if len > MAX_HANDSHAKE_BUFFER {
+                self.stop(dir, Stop::Garbage(TlsError::TooLarge));
+                return;
+            }
+            let Some(body) = st.hs.get(4..end).map(<[u8]>::to_vec) else {
+                return; // wait for the rest of the message
+            };
+            st.hs.drain(..end.min(st.hs.len()));
+            self.on_handshake_message(dir, typ, &body);
+            let stopped = self.hs.stopped.get(dir.index()).copied().flatten();
+            if self.dir(dir).encrypted || stopped.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn on_handshake_message(&mut self, dir: Direction, typ: u8, body: &[u8]) {
+        match (dir, typ) {
+            (Direction::ToServer, handshake::HS_CLIENT_HELLO) => {
+                match handshake::parse_client_hello(body) {
+                    Ok(ch) => self.on_client_hello(ch),
+                    Err(e) => self.stop(dir, Stop::Garbage(e)),
+                }
+            }
+            (Direction::ToClient, handshake::HS_SERVER_HELLO) => {
+                match handshake::parse_server_hello(body) {
+                    Ok(sh) => self.on_server_hello(sh),
+                    Err(e) => self.stop(dir, Stop::Garbage(e)),
+                }
+            }
+            (Direction::ToClient, handshake::HS_CERTIFICATE) if !self.is_tls13() => {
+                let chain = handshake::parse_certificate_list(body);
+                self.hs.cert_chain_len = chain.len();
+                if let Some(leaf) = chain.first() {
+                    self.info.cert = cert::parse(leaf).ok();
+                }
+            }
+            (Direction::ToClient, handshake::HS_SERVER_KEY_EXCHANGE) => {
+                let kx = self
+                    .hs
+                    .server_hello
+                    .as_ref()
+                    .and_then(|sh| suites::lookup(sh.cipher))
+                    .map(|s| s.kx);
+                let params = match kx {
+                    Some(suites::Kx::Ecdhe | suites::Kx::EcdhAnon) => {
+                        handshake::parse_server_key_exchange(body, true)
+                    }
+                    Some(suites::Kx::Dhe | suites::Kx::DhAnon) => {
+                        handshake::parse_server_key_exchange(body, false)
+                    }
+                    _ => None,
+                };
+                if let Some(handshake::KeyExchangeParams::NamedCurve(g)) = params {
+                    self.info.group_selected = Some(names::group_name(g));
+                }
+                self.hs.key_exchange = params;
+            }
+            (Direction::ToClient, handshake::HS_SERVER_HELLO_DONE) => {
+                self.hs.server_hello_done = true;
+            }
+            (Direction::ToClient, handshake::HS_NEW_SESSION_TICKET) => {
+                self.hs.new_session_ticket = true;
+            }
+            (Direction::ToServer, handshake::HS_CLIENT_KEY_EXCHANGE) => {
+                self.hs.client_key_exchange = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_client_hello(&mut self, ch: ClientHello) {
+        if self.hs.client_hello.is_some() {
+            if self.hs.client_hello_retry.is_none() {
+                self.hs.client_hello_retry = Some(ch);
+            }
+            return;
+        }
+        let info = &mut self.info;
+        info.client_versions = if ch.supported_versions.is_empty() {
+            vec![names::version_label(ch.version)]
+        } else {
+            ch.supported_versions
+                .iter()
+                .filter(|v| !handshake::is_grease(**v))
+                .map(|v| names::version_label(*v))
+                .collect()
+        };
+        info.sni.clone_from(&ch.sni);
+        info.alpn = ch.alpn.iter().map(|a| lossy(a)).collect();
+        info.groups = ch
+            .groups
+            .iter()
+            .filter(|g| !handshake::is_grease(**g))
+            .map(|g| names::group_name(*g))
+            .collect();
+        info.fallback_scsv = ch.offers_cipher(handshake::SCSV_FALLBACK);
+        if !ch.sslv2_record {
+            info.ja3 = Some(fingerprint::ja3(&ch));
+            info.ja4 = Some(fingerprint::ja4(&ch));
+        }
+        self.hs.client_hello = Some(ch);
+    }
+
+    fn on_server_hello(&mut self, sh: ServerHello) {
+        if sh.hello_retry {
+            self.hs.hello_retry_request = Some(sh);
+            return;
+        }
+        if self.hs.server_hello.is_some() {
+            return;
+        }
+        let v = sh.negotiated();
+        let info = &mut self.info;
+        info.version = names::version_name(v)
+            .or_else(|| names::is_tls13_draft(v).then_some("TLS 1.3"))
+            .map(str::to_owned);
+        info.cipher = Some(suites::name(sh.cipher));
+        info.alpn_selected = sh.alpn.as_deref().map(lossy);
+        if let Some(g) = sh.key_share_group {
+            info.group_selected = Some(names::group_name(g));
+        }
+        info.ja3s = Some(fingerprint::ja3s(&sh));
+        let tls13 = names::is_tls13_family(v);
+        if tls13 {
+            info.resumed = sh.psk;
+        } else if let Some(ch) = &self.hs.client_hello {
+            // Session-ID resumption (RFC 5246 §7.4.1.3); ticket resumption is caught at CCS.
+            info.resumed = !sh.session_id.is_empty() && sh.session_id == ch.session_id;
+        }
+        self.hs.server_hello = Some(sh);
+        if tls13 {
+            // Everything the server sends after its ServerHello is encrypted (RFC 8446 §2).
+            self.dir(Direction::ToClient).encrypted = true;
+        }
+        // A client CCS seen before we knew the version can now be resolved.
+        let client = self.dir(Direction::ToServer);
+        if client.ambiguous_ccs && !tls13 {
+            client.encrypted = true;
+        }
+        client.ambiguous_ccs = false;
+        self.update_established();
+    }
+
+    fn update_established(&mut self) {
+        if self.info.established {
+            return;
+        }
+        let hs = &self.hs;
+        let established = if hs.ssl2_server_hello.is_some() {
+            // SSLv2: the client chose a cipher and went on encrypted.
+            hs.ssl2_cipher.is_some()
+        } else if let Some(sh) = &hs.server_hello {
+            if names::is_tls13_family(sh.negotiated()) {
+                // The client's first encrypted record is its Finished (or, with accepted
+                // 0-RTT, early data first), unless it is an encrypted alert.
+                let early = hs
+                    .client_hello
+                    .as_ref()
+                    .is_some_and(|c| c.early_data && sh.psk);
+                let need = 1 + u32::from(early);
+                hs.app_data.first().is_some_and(|n| *n >= need) && !hs.client_short_encrypted
+            } else {
+                // Both ChangeCipherSpecs, each followed by an encrypted Finished.
+                hs.ccs == [true, true] && hs.encrypted_records.iter().all(|n| *n >= 1)
+            }
+        } else {
+            false
+        };
+        if established {
+            self.info.established = true;
+            if let Some(sh) = &self.hs.server_hello {
+                if !names::is_tls13_family(sh.negotiated())
+                    && self.info.cert.is_none()
+                    && !self.hs.server_hello_done
+                {
+                    // Abbreviated handshake (RFC 5246 §7.3): straight from ServerHello to CCS.
+                    self.info.resumed = true;
+                }
+            }
+        }
+    }
+
+    pub fn on_close(&mut self, close: Close) {
+        if self.hs.close.is_none() {
+            self.hs.close = Some(close);
+        }
+    }
 
     pub fn info(&self) -> &TlsInfo {
         &self.info
@@ -57,11 +728,16 @@ impl Session {
 
     /// True once nothing more in the clear is expected (handshake encrypted or failed).
     pub fn done(&self) -> bool {
-        false
+        let both_stopped = self.hs.stopped.iter().all(Option::is_some);
+        let fatal = self.hs.stopped.contains(&Some(Stop::FatalAlert));
+        self.info.established || both_stopped || fatal || self.hs.close.is_some()
     }
 
     /// Findings for this connection, with `now` the packet (or wall) clock.
-    pub fn findings(&self, _now: Timestamp) -> Vec<Finding> {
-        Vec::new()
+    pub fn findings(&self, now: Timestamp) -> Vec<Finding> {
+        findings::evaluate(&self.info, &self.hs, now)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Client and server fingerprints: JA3 and JA3S (Salesforce, BSD-3-Clause) and JA4 (FoxIO,
+//! BSD-3-Clause, `technical_details/JA4.md`).
+//!
+//! Why these and only these: they are what the peers in the corpus (tshark, Suricata, Zeek,
+//! Arkime) emit, so flows can be joined across tools. JA4S and the rest of JA4+ are under the
+//! FoxIO licence, which is not open source, and are deliberately not implemented.
+
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+use super::handshake::{is_grease, ClientHello, ServerHello, EXT_ALPN, EXT_SERVER_NAME};
+use super::names;
+
+fn join<T: ToString>(v: impl Iterator<Item = T>, sep: &str) -> String {
+    v.map(|x| x.to_string()).collect::<Vec<_>>().join(sep)
+}
+
+/// The JA3 string: `version,ciphers,extensions,groups,point_formats`, decimal values joined by
+/// `-`, GREASE values (RFC 8701) removed.
+pub fn ja3_string(ch: &ClientHello) -> String {
+    let ciphers = join(ch.ciphers.iter().filter(|c| !is_grease(**c)), "-");
+    let exts = join(
+        ch.extensions
+            .iter()
+            .map(|e| e.typ)
+            .filter(|t| !is_grease(*t)),
+        "-",
+    );
+    let groups = join(ch.groups.iter().filter(|g| !is_grease(**g)), "-");
+    let pf = join(ch.point_formats.iter(), "-");
+    format!("{},{ciphers},{exts},{groups},{pf}", ch.version)
+}
+
+pub fn ja3(ch: &ClientHello) -> String {
+    hex::encode(Md5::digest(ja3_string(ch).as_bytes()))
+}
+
+/// The JA3S string: `version,cipher,extensions`.
+pub fn ja3s_string(sh: &ServerHello) -> String {
+    let exts = join(
+        sh.extensions
+            .iter()
+            .map(|e| e.typ)
+            .filter(|t| !is_grease(*t)),
+        "-",
+    );
+    format!("{},{},{exts}", sh.version, sh.cipher)
+}
+
+pub fn ja3s(sh: &ServerHello) -> String {
+    hex::encode(Md5::digest(ja3s_string(sh).as_bytes()))
+}
+
+/// JA4's two-character version: the highest non-GREASE `supported_versions` value, else
+/// `legacy_version`.
+fn ja4_version(ch: &ClientHello) -> &'static str {
+    let v = ch
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .max_by_key(|v| names::version_rank(*v))
+        .unwrap_or(ch.version);
+    match v {
+        names::TLS13 => "13",
+        names::TLS12 => "12",
+        names::TLS11 => "11",
+        names::TLS10 => "10",
+        names::SSL3 => "s3",
+        names::SSL2 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// JA4's ALPN part: first and last character of the first ALPN value; `00` without one.
+///
+/// When the first or last byte is not an ASCII letter or digit, the current spec text uses the
+/// first and last character of the value's hex form (`0xBAAD` → `bd`). We follow the spec (as
+/// Suricata and Arkime do); FoxIO's own Rust tool writes `99` for that case instead.
+fn ja4_alpn(ch: &ClientHello) -> String {
+    let Some(first) = ch.alpn.first() else {
+        return "00".to_owned();
+    };
+    match (first.first(), first.last()) {
+        (Some(&a), Some(&b)) if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+            format!("{}{}", char::from(a), char::from(b))
+        }
+        (Some(_), Some(_)) => {
+            let h = hex::encode(first);
+            let a = h.chars().next().unwrap_or('0');
+            let b = h.chars().last().unwrap_or('0');
+            format!("{a}{b}")
+        }
+        _ => "00".to_owned(),
+    }
+}
+
+/// First 12 hex characters of SHA-256, or twelve zeros for an empty input list.
+fn sha12(s: &str) -> String {
+    if s.is_empty() {
+        return "000000000000".to_owned();
+    }
+    let mut h = hex::encode(Sha256::digest(s.as_bytes()));
+    h.truncate(12);
+    h
+}
+
+/// The JA4 raw parts (the `JA4_r` form): prefix, sorted ciphers, sorted extensions, sig algs.
+pub fn ja4_parts(ch: &ClientHello) -> (String, String, String, String) {
+    let mut ciphers: Vec<u16> = ch
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|c| !is_grease(*c))
+        .collect();
+    let ext_all: Vec<u16> = ch
+        .extensions
+        .iter()
+        .map(|e| e.typ)
+        .filter(|t| !is_grease(*t))
+        .collect();
+    let sni = if ch.has_extension(EXT_SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    };
+    let prefix = format!(
+        "t{}{sni}{:02}{:02}{}",
+        ja4_version(ch),
+        ciphers.len().min(99),
+        ext_all.len().min(99),
+        ja4_alpn(ch)
+    );
+    ciphers.sort_unstable();
+    let mut exts: Vec<u16> = ext_all
+        .into_iter()
+        .filter(|t| *t != EXT_SERVER_NAME && *t != EXT_ALPN)
+        .collect();
+    exts.sort_unstable();
+    let hexlist = |v: &[u16]| join(v.iter().map(|x| format!("{x:04x}")), ",");
+    let sigs: Vec<u16> = ch
+        .sig_algs
+        .iter()
+        .copied()
+        .filter(|s| !is_grease(*s))
+        .collect();
+    (prefix, hexlist(&ciphers), hexlist(&exts), hexlist(&sigs))
+}
+
+/// JA4 for a ClientHello over TCP (`t` prefix).
+pub fn ja4(ch: &ClientHello) -> String {
+    let (prefix, ciphers, exts, sigs) = ja4_parts(ch);
+    let ext_hash = if exts.is_empty() {
+        "000000000000".to_owned()
+    } else if sigs.is_empty() {
+        sha12(&exts)
+    } else {
+        sha12(&format!("{exts}_{sigs}"))
+    };
+    format!("{prefix}_{}_{ext_hash}", sha12(&ciphers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::handshake::Extension;
+
+    fn ext(typ: u16) -> Extension {
+        Extension { typ, len: 0 }
+    }
+
+    #[test]
+    fn ja3_removes_grease() {
+        let ch = ClientHello {
+            version: 0x0303,
+            ciphers: vec![0x2a2a, 0x1301, 0xc02f],
+            extensions: vec![ext(0x3a3a), ext(0), ext(10), ext(11)],
+            groups: vec![0x4a4a, 29, 23],
+            point_formats: vec![0],
+            ..ClientHello::default()
+        };
+        assert_eq!(ja3_string(&ch), "771,4865-49199,0-10-11,29-23,0");
+        assert_eq!(ja3(&ch).len(), 32);
+    }
+
+    #[test]
+    fn ja4_alpn_rules() {
+        let mut ch = ClientHello::default();
+        assert_eq!(ja4_alpn(&ch), "00");
+        ch.alpn = vec![b"http/1.1".to_vec()];
+        assert_eq!(ja4_alpn(&ch), "h1");
+        ch.alpn = vec![b"h".to_vec()];
+        assert_eq!(ja4_alpn(&ch), "hh");
+        ch.alpn = vec![vec![0xba, 0xad]];
+        assert_eq!(ja4_alpn(&ch), "bd");
+        ch.alpn = vec![vec![]];
+        assert_eq!(ja4_alpn(&ch), "00");
+    }
+
+    #[test]
+    fn ja4_empty_lists() {
+        let ch = ClientHello {
+            version: 0x0301,
+            extensions: vec![ext(0)],
+            ..ClientHello::default()
+        };
+        assert_eq!(ja4(&ch), "t10d000100_000000000000_000000000000");
+    }
+}

@@ -1,0 +1,648 @@
+//! Session tests over real bytes.
+//!
+//! Fixtures under `agent/tests/fixtures/tls/` are both directions of one TCP connection,
+//! extracted from the public corpus (`../shared/corpus`, see its README) with
+//! `tshark -z follow,tcp,raw`. Expected fingerprints come from the corpus' peer outputs:
+//! JA3/JA3S from tshark 4.0.17, JA4 from FoxIO's snapshots (or the spec where FoxIO's tool
+//! and the spec disagree, as noted per test).
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::detect::Severity;
+use crate::time::Timestamp;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        (
+            &include_bytes!(concat!("../../tests/fixtures/tls/", $name, ".c2s.bin"))[..],
+            &include_bytes!(concat!("../../tests/fixtures/tls/", $name, ".s2c.bin"))[..],
+        )
+    };
+}
+
+/// Read a file of the shared corpus at test time; fail loudly when it is missing.
+fn corpus(rel: &str) -> Vec<u8> {
+    let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {path} missing: {e}"))
+}
+
+/// Feed both directions with growing prefixes, `step` bytes at a time, alternating the way
+/// segments would interleave on a real connection.
+fn run_chunked(c2s: &[u8], s2c: &[u8], step: usize) -> Session {
+    let mut s = Session::new();
+    let (mut a, mut b) = (0, 0);
+    while a < c2s.len() || b < s2c.len() {
+        a = (a + step).min(c2s.len());
+        s.feed(Direction::ToServer, &c2s[..a]);
+        b = (b + step).min(s2c.len());
+        s.feed(Direction::ToClient, &s2c[..b]);
+    }
+    s
+}
+
+/// Run the flow with several segmentations (and both whole-direction orders) and check that
+/// they all agree; return the whole-flow session.
+fn run(c2s: &[u8], s2c: &[u8]) -> Session {
+    let whole = run_chunked(c2s, s2c, usize::MAX);
+    let want = serde_json::to_string(whole.info()).expect("serialise");
+    let mut server_first = Session::new();
+    server_first.feed(Direction::ToClient, s2c);
+    server_first.feed(Direction::ToServer, c2s);
+    let mut variants = vec![("server first", server_first)];
+    for step in [1usize, 5, 100, 1448] {
+        variants.push(("chunked", run_chunked(c2s, s2c, step)));
+    }
+    for (what, s) in variants {
+        let got = serde_json::to_string(s.info()).expect("serialise");
+        assert_eq!(got, want, "{what} feeding disagrees");
+    }
+    whole
+}
+
+fn ids(s: &Session, now: Timestamp) -> BTreeSet<&'static str> {
+    s.findings(now).into_iter().map(|f| f.id).collect()
+}
+
+fn finding(s: &Session, now: Timestamp, id: &str) -> Finding {
+    s.findings(now)
+        .into_iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {:?}", ids(s, now)))
+}
+
+/// 2020-01-01, a "now" inside most corpus certificates' lifetimes is not needed: tests that
+/// check dates pick their own.
+const T2020: Timestamp = Timestamp(1_577_836_800 * Timestamp::NANOS_PER_SEC);
+
+#[test]
+fn chrome_kyber_grease_ech() {
+    let (c, s) = fixture!("chrome_kyber");
+    let sess = run(c, s);
+    let i = sess.info();
+    // tshark 4.0.17 (peers/…/chrome-1250-tls-x25519-kyber.pcap.tsv).
+    assert_eq!(i.ja3.as_deref(), Some("9d33d8206d4fec4c8b1423c728f4cd3c"));
+    assert_eq!(i.ja3s.as_deref(), Some("eb1d94daa7e0344597e756a1fb6e7054"));
+    // Suricata 7.0.10 peer (FoxIO has no snapshot for this capture).
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1516h2_8daaf6152771_02713d6af862")
+    );
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.client_versions, ["TLS 1.3", "TLS 1.2"]);
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    assert_eq!(i.sni.as_deref(), Some("lh3.google.com"));
+    assert_eq!(i.alpn, ["h2", "http/1.1"]);
+    assert_eq!(
+        i.groups,
+        ["X25519Kyber768Draft00", "x25519", "secp256r1", "secp384r1"]
+    );
+    assert_eq!(i.group_selected.as_deref(), Some("X25519Kyber768Draft00"));
+    assert!(i.established);
+    assert!(!i.resumed);
+    assert!(i.cert.is_none(), "TLS 1.3 certificates are encrypted");
+    let hs = sess.handshake();
+    let ch = hs.client_hello.as_ref().expect("client hello");
+    assert!(ch.ech);
+    assert!(ch.key_share_groups.contains(&0x6399));
+    assert!(sess.done());
+    let found = ids(&sess, T2020);
+    assert!(found.is_empty(), "modern Chrome to Google: {found:?}");
+}
+
+#[test]
+fn non_ascii_alpn_follows_spec() {
+    let (c, s) = fixture!("nonascii_alpn");
+    let i = run(c, s).info().clone();
+    assert_eq!(i.ja3.as_deref(), Some("1c258ebef8eee2dfa3df6d8d07285af9"));
+    assert_eq!(i.ja3s.as_deref(), Some("eb1d94daa7e0344597e756a1fb6e7054"));
+    // FoxIO's snapshot says t13d151699_…; the spec's hex rule (our choice) gives `bd` for the
+    // first ALPN value 0xBA 0xAD. The hashes are FoxIO's.
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1516bd_8daaf6152771_e5627efa2ab1")
+    );
+    assert_eq!(i.sni.as_deref(), Some("clientservices.googleapis.com"));
+}
+
+#[test]
+fn tls10_no_extensions_left_after_sni_alpn() {
+    let (c, s) = fixture!("tls10_github");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t10d230100_6a57a6f57151_000000000000")
+    );
+    assert_eq!(i.ja3.as_deref(), Some("06a92bf69b367389d2feb0d70501ddfe"));
+    assert_eq!(i.ja3s.as_deref(), Some("d2e6f7ef558ea8036c7e21b163b2d1af"));
+    assert_eq!(i.version.as_deref(), Some("TLS 1.0"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_SHA"));
+    assert!(i.established);
+    let cert = i.cert.as_ref().expect("certificate");
+    assert!(cert.san.iter().any(|n| n == "github.com"), "{:?}", cert.san);
+    let now = T2020;
+    let f = finding(&sess, now, "tls.version.deprecated");
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(
+        f.evidence.get("version").map(String::as_str),
+        Some("TLS 1.0")
+    );
+    let f = finding(&sess, now, "tls.cipher.weak");
+    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
+    let found = ids(&sess, now);
+    for id in [
+        "tls.cipher.no_forward_secrecy",
+        "tls.client.max_version_low",
+        "tls.client.weak_offered",
+        "tls.cert.weak_signature",
+    ] {
+        assert!(found.contains(id), "{id} missing from {found:?}");
+    }
+    // The server acknowledged renegotiation_info (0xff01) in its ServerHello.
+    assert!(!found.contains("tls.renegotiation.insecure"));
+    assert!(!found.contains("tls.cipher.cbc"));
+    assert!(!found.contains("tls.sni.missing"));
+}
+
+#[test]
+fn tls10_without_signature_algorithms() {
+    let (c, s) = fixture!("kakao_tls10");
+    let sess = run(c, s);
+    let i = sess.info();
+    // Spec form (FoxIO's rules; nDPI agrees on the hash): no trailing `_` without sig algs.
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t10i120300_b275ccc1cd51_a875e5012fde")
+    );
+    assert_eq!(i.ja3.as_deref(), Some("4b79ae67eb3b2cf1c75e68ea0100ca1b"));
+    assert_eq!(i.ja3s.as_deref(), Some("4ea82b75038dd27e8a1cb69d8b839b26"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
+    assert_eq!(i.sni, None);
+    assert!(sess.handshake().new_session_ticket);
+    let found = ids(&sess, T2020);
+    for id in [
+        "tls.sni.missing",
+        "tls.cipher.cbc",
+        "tls.cipher.no_forward_secrecy",
+        "tls.session_ticket",
+    ] {
+        assert!(found.contains(id), "{id} missing from {found:?}");
+    }
+}
+
+#[test]
+fn firefox_hello_only() {
+    let (c, s) = fixture!("firefox_tls12");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1715h2_5b57614c22b0_3d5424432f57")
+    );
+    assert_eq!(i.ja3.as_deref(), Some("579ccef312d18482fc42e2b822ca2430"));
+    assert_eq!(i.version, None);
+    assert!(!i.established);
+    assert!(i.groups.contains(&"ffdhe2048".to_owned()));
+    assert!(!sess.done());
+    // No close seen: no failure claimed.
+    assert!(!ids(&sess, T2020).contains("tls.handshake.failure"));
+}
+
+#[test]
+fn badcurveball_alert_and_cert() {
+    let (c, s) = fixture!("badcurveball");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(
+        i.ja4.as_deref(),
+        Some("t13d1615h2_46e7e9700bed_45f260be83e2")
+    );
+    assert_eq!(i.ja3.as_deref(), Some("66918128f1b9b03303d77c6f2eefd128"));
+    assert_eq!(i.ja3s.as_deref(), Some("2d1eb5817ece335c24904f516ad5da12"));
+    assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(i.alert.as_deref(), Some("certificate_unknown"));
+    assert!(!i.established);
+    assert!(i.cert.is_some());
+    assert!(sess.done());
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("certificate_unknown")
+    );
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("client")
+    );
+    // The client offered TLS 1.3, the server picked 1.2.
+    assert!(ids(&sess, T2020).contains("tls.downgrade.version"));
+}
+
+#[test]
+fn sslv2_connection() {
+    let (c, s) = fixture!("sslv2");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("SSL 2.0"));
+    assert_eq!(i.client_versions, ["SSL 2.0"]);
+    assert_eq!(i.ja3, None);
+    assert!(i.cipher.is_some(), "CLIENT-MASTER-KEY names the cipher");
+    assert!(i.established);
+    let f = finding(&sess, T2020, "tls.version.deprecated");
+    assert_eq!(f.severity, Severity::Critical);
+    let found = ids(&sess, T2020);
+    assert!(found.contains("tls.cipher.weak"), "{found:?}");
+    assert!(found.contains("tls.client.max_version_low"));
+    assert!(
+        !found.contains("tls.sni.missing"),
+        "SSLv2 has no SNI to send"
+    );
+}
+
+#[test]
+fn sslv2_compatible_hello_then_tls10() {
+    let (c, s) = fixture!("sslv2_compat");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert!(sess
+        .handshake()
+        .client_hello
+        .as_ref()
+        .is_some_and(|c| c.sslv2_record));
+    assert_eq!(i.client_versions, ["TLS 1.0"]);
+    assert_eq!(i.version.as_deref(), Some("TLS 1.0"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_MD5"));
+    assert_eq!(i.ja3s.as_deref(), Some("53611273a714cb4789c8222932efd5a7"));
+    assert!(i.established);
+    assert!(i.cert.is_some());
+}
+
+#[test]
+fn heartbleed_request() {
+    let (c, s) = fixture!("heartbleed");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3.as_deref(), Some("0fbff214b79f536d55d3d39fb31f4d8d"));
+    assert_eq!(i.ja3s.as_deref(), Some("a95ca7eab4d47d051a5cd4fb7b6005dc"));
+    // payload_length 16365 in a 16368-byte record: no room for the 16 bytes of padding.
+    let f = finding(&sess, T2020, "tls.heartbeat.heartbleed");
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(
+        f.evidence.get("payload_length").map(String::as_str),
+        Some("16365")
+    );
+    assert_eq!(
+        f.evidence.get("record_length").map(String::as_str),
+        Some("16368")
+    );
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("client")
+    );
+    assert!(ids(&sess, T2020).contains("tls.heartbeat.enabled"));
+}
+
+#[test]
+fn protocol_version_alert_with_fallback_scsv() {
+    let (c, s) = fixture!("fallback_alert");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3.as_deref(), Some("d78489b860c8bf7838a6ff0b4d131541"));
+    assert!(i.fallback_scsv);
+    assert_eq!(i.alert.as_deref(), Some("protocol_version"));
+    let found = ids(&sess, T2020);
+    assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("server")
+    );
+}
+
+#[test]
+fn handshake_failure_alert() {
+    let (c, s) = fixture!("hs_failure");
+    let sess = run(c, s);
+    assert_eq!(sess.info().alert.as_deref(), Some("handshake_failure"));
+    assert_eq!(
+        sess.info().ja3.as_deref(),
+        Some("62bd27c43a9a4d7fcbc45d8c9e7e04dd")
+    );
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("handshake_failure")
+    );
+    assert!(sess.done());
+}
+
+#[test]
+fn reset_after_client_hello_is_a_failure() {
+    let (c, _) = fixture!("firefox_tls12");
+    let mut sess = Session::new();
+    sess.feed(Direction::ToServer, c);
+    sess.on_close(Close::Rst(Direction::ToClient));
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("reset after ClientHello")
+    );
+    assert_eq!(
+        f.evidence.get("sent_by").map(String::as_str),
+        Some("server")
+    );
+    assert!(sess.done());
+}
+
+fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
+    names
+        .iter()
+        .flat_map(|n| {
+            corpus(&format!(
+                "illustrated/illustrated-{version}/captures/caps/{n}"
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn illustrated_tls12_full_flow() {
+    let c = illustrated(
+        "tls12",
+        &[
+            "clienthello",
+            "clientkeyexchange",
+            "clientccs",
+            "clientfinished",
+            "clientdata",
+        ],
+    );
+    let s = illustrated(
+        "tls12",
+        &[
+            "serverhello",
+            "servercert",
+            "serverkeyexchange",
+            "serverhellodone",
+            "serverccs",
+            "serverfinished",
+            "serverdata",
+        ],
+    );
+    let sess = run(&c, &s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(
+        i.cipher.as_deref(),
+        Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+    );
+    assert_eq!(i.group_selected.as_deref(), Some("x25519"));
+    assert!(i.established);
+    assert!(!i.resumed);
+    let cert = i.cert.as_ref().expect("certificate");
+    assert_eq!(cert.key_type, "RSA");
+    assert_eq!(cert.key_bits, Some(2048));
+    assert_eq!(cert.sig_alg, "sha256WithRSAEncryption");
+    assert!(cert.issuer.contains("Example CA"), "{}", cert.issuer);
+    assert!(
+        cert.subject.contains("example.ulfheim.net"),
+        "{}",
+        cert.subject
+    );
+    assert!(!cert.self_signed);
+    assert!(sess.done());
+    // In its validity period nothing is wrong with the certificate itself.
+    let nb = Timestamp(
+        u64::try_from(cert.not_before_unix + 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
+    );
+    let found = ids(&sess, nb);
+    assert!(found.contains("tls.cipher.cbc"), "{found:?}");
+    assert!(
+        !found.iter().any(|f| f.starts_with("tls.cert.")),
+        "{found:?}"
+    );
+    // After notAfter: expired.
+    let late = Timestamp(
+        u64::try_from(cert.not_after_unix + 10 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
+    );
+    let f = finding(&sess, late, "tls.cert.expired");
+    assert_eq!(
+        f.evidence.get("days_expired").map(String::as_str),
+        Some("10")
+    );
+    // Five days before notAfter: expiring, high.
+    let soon = Timestamp(
+        u64::try_from(cert.not_after_unix - 5 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
+    );
+    let f = finding(&sess, soon, "tls.cert.expiring");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.evidence.get("days_left").map(String::as_str), Some("5"));
+}
+
+#[test]
+fn illustrated_tls13_flow() {
+    let c = illustrated(
+        "tls13",
+        &[
+            "clienthello",
+            "clientccs",
+            "clientencfinished",
+            "clientencdata",
+        ],
+    );
+    let s = illustrated(
+        "tls13",
+        &[
+            "serverhello",
+            "serverccs",
+            "serverencextensions",
+            "serverenccert",
+            "serverenccertverify",
+            "serverencfinished",
+        ],
+    );
+    let sess = run(&c, &s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(i.group_selected.as_deref(), Some("x25519"));
+    assert_eq!(i.sni.as_deref(), Some("example.ulfheim.net"));
+    assert!(i.established);
+    assert!(sess.done());
+}
+
+#[test]
+fn tls13_client_alert_instead_of_finished_is_not_established() {
+    let mut c = illustrated("tls13", &["clienthello", "clientccs"]);
+    // An encrypted alert: 2 bytes + content type + 16-byte tag.
+    c.extend_from_slice(&[23, 3, 3, 0, 19]);
+    c.extend_from_slice(&[0x42; 19]);
+    let s = illustrated(
+        "tls13",
+        &["serverhello", "serverccs", "serverencextensions"],
+    );
+    let sess = run(&c, &s);
+    assert!(!sess.info().established);
+}
+
+#[test]
+fn handshake_message_split_over_records() {
+    // tls-parser's fixture: one ClientHello in two records.
+    let mut c = corpus("tls-parser/assets/tls_record_ch_fragmented_1.bin");
+    c.extend(corpus("tls-parser/assets/tls_record_ch_fragmented_2.bin"));
+    let sess = run(&c, &[]);
+    let ch = sess
+        .handshake()
+        .client_hello
+        .as_ref()
+        .expect("reassembled hello");
+    assert!(!ch.ciphers.is_empty());
+    assert!(sess.info().ja3.is_some());
+}
+
+#[test]
+fn dhe_client_hello_asset() {
+    let c = corpus("tls-parser/assets/client_hello_dhe.bin");
+    let sess = run(&c, &[]);
+    let ch = sess.handshake().client_hello.as_ref().expect("hello");
+    assert!(ch
+        .ciphers
+        .iter()
+        .filter_map(|c| suites::lookup(*c))
+        .any(|s| s.kx == suites::Kx::Dhe));
+}
+
+#[test]
+fn probe_classifies() {
+    let (c, s) = fixture!("chrome_kyber");
+    assert_eq!(probe(c), Probe::Yes);
+    assert_eq!(probe(s), Probe::Yes);
+    assert_eq!(probe(&c[..3]), Probe::NeedMore);
+    assert_eq!(probe(&c[..5]), Probe::NeedMore);
+    assert_eq!(probe(&[]), Probe::NeedMore);
+    let (v2, _) = fixture!("sslv2");
+    assert_eq!(probe(v2), Probe::Yes);
+    assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Probe::No);
+    assert_eq!(probe(b"SSH-2.0-OpenSSH"), Probe::No);
+    assert_eq!(probe(&[0x16, 0x03, 0x09]), Probe::No);
+    let (_, alert) = fixture!("hs_failure");
+    assert_eq!(probe(alert), Probe::Yes);
+}
+
+/// A tiny deterministic generator, so the fuzz-like tests are reproducible.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn truncated_and_garbled_input_never_panics() {
+    let flows = [
+        fixture!("chrome_kyber"),
+        fixture!("tls10_github"),
+        fixture!("sslv2"),
+        fixture!("heartbleed"),
+        fixture!("badcurveball"),
+        fixture!("kakao_tls10"),
+    ];
+    let mut rng = Lcg(0x5eed);
+    for (c, s) in flows {
+        // Every truncation of the client side.
+        for cut in 0..c.len().min(700) {
+            let mut sess = Session::new();
+            sess.feed(Direction::ToServer, &c[..cut]);
+            sess.feed(Direction::ToClient, s);
+            let _ = sess.findings(T2020);
+            let _ = serde_json::to_string(sess.info());
+        }
+        // Random byte flips, in both directions.
+        for _ in 0..300 {
+            let mut c2 = c.to_vec();
+            let mut s2 = s.to_vec();
+            for _ in 0..4 {
+                if !c2.is_empty() {
+                    let i = (rng.next() as usize) % c2.len();
+                    c2[i] = rng.next() as u8;
+                }
+                if !s2.is_empty() {
+                    let i = (rng.next() as usize) % s2.len();
+                    s2[i] = rng.next() as u8;
+                }
+            }
+            let sess = run_chunked(&c2, &s2, 1 + (rng.next() as usize) % 700);
+            let _ = sess.findings(T2020);
+            let _ = sess.done();
+        }
+    }
+    // Pure noise, and noise behind a valid-looking header.
+    for n in 0..200 {
+        let mut buf: Vec<u8> = (0..n * 7).map(|_| rng.next() as u8).collect();
+        let mut sess = Session::new();
+        sess.feed(Direction::ToServer, &buf);
+        buf.splice(0..0, [22, 3, 1, 0, 200, 1, 0, 0, 196]);
+        sess.feed(Direction::ToClient, &buf);
+        let _ = sess.findings(T2020);
+    }
+}
+
+#[test]
+fn shrinking_prefix_is_ignored() {
+    let (c, s) = fixture!("tls10_github");
+    let mut sess = run_chunked(c, s, usize::MAX);
+    let before = serde_json::to_string(sess.info()).expect("json");
+    sess.feed(Direction::ToServer, &c[..10]);
+    sess.feed(Direction::ToClient, &[]);
+    assert_eq!(serde_json::to_string(sess.info()).expect("json"), before);
+}
+
+#[test]
+fn json_shape_is_the_contract() {
+    let (c, s) = fixture!("tls10_github");
+    let v = serde_json::to_value(run(c, s).info()).expect("json");
+    let obj = v.as_object().expect("object");
+    for k in [
+        "version",
+        "client_versions",
+        "cipher",
+        "sni",
+        "alpn",
+        "alpn_selected",
+        "groups",
+        "group_selected",
+        "ja3",
+        "ja3s",
+        "ja4",
+        "fallback_scsv",
+        "established",
+        "resumed",
+        "alert",
+        "cert",
+    ] {
+        assert!(obj.contains_key(k), "missing {k}");
+    }
+    assert!(obj["alpn_selected"].is_null());
+    let cert = obj["cert"].as_object().expect("cert object");
+    for k in [
+        "subject",
+        "issuer",
+        "serial",
+        "not_before",
+        "not_after",
+        "key_type",
+        "key_bits",
+        "sig_alg",
+        "san",
+        "self_signed",
+    ] {
+        assert!(cert.contains_key(k), "missing cert.{k}");
+    }
+    assert!(!cert.contains_key("common_names"));
+    let empty = serde_json::to_value(Session::new().info()).expect("json");
+    assert!(empty["version"].is_null() && empty["cert"].is_null());
+}
