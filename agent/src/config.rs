@@ -1,7 +1,734 @@
 //! Configuration and policy (TOML, validated; unknown keys are errors).
+//!
+//! Every section has defaults, so an empty file is a valid configuration. Unknown
+//! keys are rejected everywhere (`deny_unknown_fields`): a typo in a security
+//! policy must fail loudly, not silently fall back to a default.
+//! `docs/configuration.md` documents every key; [`Config::default_toml`] is the
+//! commented default file and a test proves it parses back to [`Config::default`].
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+use serde::{Deserialize, Deserializer};
+
+use crate::detect::Severity;
+
+/// Errors from loading or validating the configuration. Each names the file
+/// and, for validation errors, the offending key and value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid config: {key} = {value}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// Errors from parsing a CIDR block such as `10.0.0.0/8`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CidrError {
+    #[error("missing '/prefix' (write 10.0.0.1/32 for one address)")]
+    MissingPrefix,
+    #[error("bad address")]
+    BadAddress,
+    #[error("bad prefix length (max 32 for IPv4, 128 for IPv6)")]
+    BadPrefix,
+}
+
+/// An IP network (RFC 4632 CIDR notation). Host bits are masked off on parse.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                mask32(u32::from(net), self.prefix) == mask32(u32::from(a), self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                mask128(u128::from(net), self.prefix) == mask128(u128::from(a), self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are matched as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+fn mask32(v: u32, prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        v & (u32::MAX << (32 - u32::from(prefix.min(32))))
+    }
+}
+
+fn mask128(v: u128, prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        v & (u128::MAX << (128 - u32::from(prefix.min(128))))
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, p) = s.trim().split_once('/').ok_or(CidrError::MissingPrefix)?;
+        let addr: IpAddr = a.parse().map_err(|_| CidrError::BadAddress)?;
+        let prefix: u8 = p.parse().map_err(|_| CidrError::BadPrefix)?;
+        let addr = match addr {
+            IpAddr::V4(v) if prefix <= 32 => IpAddr::V4(mask32(u32::from(v), prefix).into()),
+            IpAddr::V6(v) if prefix <= 128 => IpAddr::V6(mask128(u128::from(v), prefix).into()),
+            _ => return Err(CidrError::BadPrefix),
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl fmt::Debug for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e| serde::de::Error::custom(format!("invalid CIDR {s:?}: {e}")))
+    }
+}
+
+/// Internal networks by default: RFC 1918, RFC 6598 shared space, RFC 4193 ULA,
+/// loopback (RFC 1122, RFC 4291) and link-local (RFC 3927, RFC 4291).
+pub const DEFAULT_INTERNAL: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "::1/128",
+    "fe80::/10",
+];
+
+fn default_internal() -> Vec<Cidr> {
+    DEFAULT_INTERNAL
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// `[network]`
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Networks whose hosts count as internal (both ends internal ⇒ base severity).
+    pub internal: Vec<Cidr>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            internal: default_internal(),
+        }
+    }
+}
+
+/// One `[[allow]]` entry: plaintext of this protocol to this destination is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Policy {}
+pub struct AllowRule {
+    /// A protocol name from docs/findings.md (`dns`, `http`, `smtp`, `unknown_text`…).
+    pub protocol: String,
+    /// Server address range; any when absent.
+    #[serde(default)]
+    pub destination: Option<Cidr>,
+    /// Server port; any when absent.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Why this is allowed (kept for reviewers; not used by the agent).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn default_allow() -> Vec<AllowRule> {
+    vec![AllowRule {
+        protocol: "dns".into(),
+        destination: None,
+        port: None,
+        comment: Some("DNS over cleartext TCP is expected inside the cluster".into()),
+    }]
+}
+
+/// The part of the configuration the analysers need to turn facts into findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    internal: Vec<Cidr>,
+    allow: Vec<AllowRule>,
+    severity: BTreeMap<String, Severity>,
+    report_usernames: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Config::default().policy()
+    }
+}
+
+impl Policy {
+    pub fn is_internal(&self, ip: IpAddr) -> bool {
+        self.internal.iter().any(|n| n.contains(ip))
+    }
+
+    /// Is cleartext `protocol` to `dst`:`port` accepted by an `[[allow]]` rule?
+    pub fn allowed(&self, protocol: &str, dst: IpAddr, port: u16) -> bool {
+        self.allow.iter().any(|r| {
+            r.protocol.eq_ignore_ascii_case(protocol)
+                && r.destination.is_none_or(|n| n.contains(dst))
+                && r.port.is_none_or(|p| p == port)
+        })
+    }
+
+    /// The configured severity for finding `id`, or `default`.
+    pub fn severity(&self, id: &str, default: Severity) -> Severity {
+        self.severity.get(id).copied().unwrap_or(default)
+    }
+
+    /// May user names appear in finding evidence? Off by default: a user name is
+    /// half of a credential and personal data.
+    pub fn report_usernames(&self) -> bool {
+        self.report_usernames
+    }
+
+    pub fn with_report_usernames(mut self, on: bool) -> Self {
+        self.report_usernames = on;
+        self
+    }
+}
+
+/// How TC programs are attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachMode {
+    /// tcx where the kernel has it (6.6+), netlink clsact otherwise.
+    #[default]
+    Auto,
+    Tcx,
+    Netlink,
+}
+
+/// `[capture]`
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Interface name glob patterns (`*`, `?`) to attach to.
+    pub interfaces_include: Vec<String>,
+    /// Patterns excluded even when included.
+    pub interfaces_exclude: Vec<String>,
+    pub attach: AttachMode,
+    /// Payload bytes copied per flow direction. Must hold two full segments so a
+    /// post-quantum ClientHello fits (design.md).
+    pub budget_bytes: u32,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interfaces_include: vec!["*".into()],
+            interfaces_exclude: vec!["lo".into()],
+            attach: AttachMode::Auto,
+            budget_bytes: 8192,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_flows: u32,
+    /// Bytes reassembled per direction.
+    pub stream_cap_bytes: u32,
+    pub tcp_idle_secs: u32,
+    pub udp_idle_secs: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_flows: 65536,
+            stream_cap_bytes: 8192,
+            tcp_idle_secs: 300,
+            udp_idle_secs: 60,
+        }
+    }
+}
+
+/// `[http]`: the metrics and status endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mTLS scraping).
+    pub client_ca: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9909)),
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+        }
+    }
+}
+
+/// `[events]`: JSON-lines event sink.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// File path, or `-` for standard output.
+    pub path: String,
+    /// Rotate after this many bytes (0 = never).
+    pub rotate_bytes: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            path: "-".into(),
+            rotate_bytes: 100 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
+/// `[spike]`: TLS handshake-failure spike detector.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpikeConfig {
+    /// Fire when the failure rate exceeds `threshold` times its moving average.
+    pub threshold: f64,
+    /// EWMA smoothing factor, in (0, 1].
+    pub ewma_alpha: f64,
+    /// Ignore windows with fewer failures than this.
+    pub min_failures: u32,
+    /// Services tracked at once (bounded memory).
+    pub max_services: u32,
+}
+
+impl Default for SpikeConfig {
+    fn default() -> Self {
+        SpikeConfig {
+            threshold: 3.0,
+            ewma_alpha: 0.1,
+            min_failures: 10,
+            max_services: 1024,
+        }
+    }
+}
+
+/// The whole agent configuration.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Include user names in credential findings.
+    pub report_usernames: bool,
+    pub network: NetworkConfig,
+    pub allow: Vec<AllowRule>,
+    /// Severity overrides by finding id.
+    pub severity: BTreeMap<String, Severity>,
+    pub capture: CaptureConfig,
+    pub limits: LimitsConfig,
+    pub http: HttpConfig,
+    pub events: EventsConfig,
+    pub spike: SpikeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            report_usernames: false,
+            network: NetworkConfig::default(),
+            allow: default_allow(),
+            severity: BTreeMap::new(),
+            capture: CaptureConfig::default(),
+            limits: LimitsConfig::default(),
+            http: HttpConfig::default(),
+            events: EventsConfig::default(),
+            spike: SpikeConfig::default(),
+        }
+    }
+}
+
+const DEFAULT_TOML: &str = include_str!("config_default.toml");
+
+impl Config {
+    /// Read, parse and validate a TOML file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parse and validate TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<string>"),
+            source: Box::new(e),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The documented default configuration file, with comments.
+    pub fn default_toml() -> String {
+        DEFAULT_TOML.to_owned()
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            internal: self.network.internal.clone(),
+            allow: self.allow.clone(),
+            severity: self.severity.clone(),
+            report_usernames: self.report_usernames,
+        }
+    }
+
+    /// Checks serde cannot express: known names, non-zero limits, sane ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn bad(key: String, value: impl fmt::Display, reason: &'static str) -> ConfigError {
+            ConfigError::Invalid {
+                key,
+                value: value.to_string(),
+                reason,
+            }
+        }
+        for (i, r) in self.allow.iter().enumerate() {
+            if r.protocol.parse::<crate::plaintext::Protocol>().is_err() {
+                return Err(bad(
+                    format!("allow[{i}].protocol"),
+                    format!("{:?}", r.protocol),
+                    "unknown protocol (see docs/findings.md for names such as dns, http, smtp)",
+                ));
+            }
+        }
+        for id in self.severity.keys() {
+            if crate::detect::catalogue::get(id).is_none() {
+                return Err(bad(
+                    format!("severity.\"{id}\""),
+                    format!("{id:?}"),
+                    "unknown finding id (see docs/findings.md)",
+                ));
+            }
+        }
+        for (key, pats) in [
+            (
+                "capture.interfaces_include",
+                &self.capture.interfaces_include,
+            ),
+            (
+                "capture.interfaces_exclude",
+                &self.capture.interfaces_exclude,
+            ),
+        ] {
+            for (i, p) in pats.iter().enumerate() {
+                if p.is_empty() || p.len() > 15 || p.chars().any(|c| c.is_whitespace() || c == '/')
+                {
+                    return Err(bad(
+                        format!("{key}[{i}]"),
+                        format!("{p:?}"),
+                        "not an interface name pattern (1-15 chars, no '/' or spaces; * and ? allowed)",
+                    ));
+                }
+            }
+        }
+        if self.capture.budget_bytes < 3000 {
+            return Err(bad(
+                "capture.budget_bytes".into(),
+                self.capture.budget_bytes,
+                "must be at least 3000 (two full segments, for large ClientHellos)",
+            ));
+        }
+        for (key, v) in [
+            ("limits.max_flows", self.limits.max_flows),
+            ("limits.stream_cap_bytes", self.limits.stream_cap_bytes),
+            ("limits.tcp_idle_secs", self.limits.tcp_idle_secs),
+            ("limits.udp_idle_secs", self.limits.udp_idle_secs),
+            ("spike.max_services", self.spike.max_services),
+        ] {
+            if v == 0 {
+                return Err(bad(key.into(), v, "must be greater than 0"));
+            }
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(bad(
+                "http.tls_cert/http.tls_key".into(),
+                "one of them",
+                "set both or neither",
+            ));
+        }
+        if self.http.client_ca.is_some() && self.http.tls_cert.is_none() {
+            return Err(bad(
+                "http.client_ca".into(),
+                "set",
+                "needs http.tls_cert and http.tls_key",
+            ));
+        }
+        if self.events.path.is_empty() {
+            return Err(bad(
+                "events.path".into(),
+                "\"\"",
+                "use a file path or \"-\" for stdout",
+            ));
+        }
+        if !(self.spike.ewma_alpha > 0.0 && self.spike.ewma_alpha <= 1.0) {
+            return Err(bad(
+                "spike.ewma_alpha".into(),
+                self.spike.ewma_alpha,
+                "must be in (0, 1]",
+            ));
+        }
+        if !(self.spike.threshold.is_finite() && self.spike.threshold > 1.0) {
+            return Err(bad(
+                "spike.threshold".into(),
+                self.spike.threshold,
+                "must be a finite number greater than 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Does interface `name` match glob `pattern` (`*` any run, `?` one char)?
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| n.get(i..).is_some_and(|t| go(rest, t))),
+            Some((b'?', rest)) => n.split_first().is_some_and(|(_, t)| go(rest, t)),
+            Some((c, rest)) => n.split_first().is_some_and(|(d, t)| c == d && go(rest, t)),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+impl CaptureConfig {
+    /// Should the agent attach to interface `name`?
+    pub fn wants(&self, name: &str) -> bool {
+        self.interfaces_include.iter().any(|p| glob_match(p, name))
+            && !self.interfaces_exclude.iter().any(|p| glob_match(p, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn default_toml_round_trips() {
+        let parsed = Config::parse(&Config::default_toml()).expect("default toml parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_default() {
+        assert_eq!(Config::parse("").expect("empty"), Config::default());
+    }
+
+    #[test]
+    fn default_internal_ranges() {
+        let p = Policy::default();
+        for a in [
+            "10.1.2.3",
+            "172.31.255.255",
+            "192.168.0.1",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "fd00::1",
+            "::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(p.is_internal(ip(a)), "{a} should be internal");
+        }
+        for a in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2001:db8::1",
+            "11.0.0.1",
+        ] {
+            assert!(!p.is_internal(ip(a)), "{a} should be external");
+        }
+    }
+
+    #[test]
+    fn allow_rules_match_protocol_destination_port() {
+        let cfg = Config::parse(
+            r#"
+            [[allow]]
+            protocol = "http"
+            destination = "10.0.5.0/24"
+            port = 8080
+            comment = "kubelet health checks"
+            "#,
+        )
+        .expect("parse");
+        let p = cfg.policy();
+        assert!(p.allowed("http", ip("10.0.5.7"), 8080));
+        assert!(!p.allowed("http", ip("10.0.6.7"), 8080));
+        assert!(!p.allowed("http", ip("10.0.5.7"), 80));
+        assert!(!p.allowed("redis", ip("10.0.5.7"), 8080));
+        // An explicit [[allow]] list replaces the default one.
+        assert!(!p.allowed("dns", ip("10.0.0.10"), 53));
+        assert!(Policy::default().allowed("dns", ip("10.0.0.10"), 53));
+    }
+
+    #[test]
+    fn severity_overrides() {
+        let cfg = Config::parse("[severity]\n\"plaintext.http\" = \"critical\"\n").expect("parse");
+        let p = cfg.policy();
+        assert_eq!(
+            p.severity("plaintext.http", Severity::Low),
+            Severity::Critical
+        );
+        assert_eq!(p.severity("plaintext.ftp", Severity::Low), Severity::Low);
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse(text).expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err("[network]\ninternals = [\"10.0.0.0/8\"]\n");
+        assert!(e.contains("internals"), "{e}");
+        let e = err("report_username = true\n");
+        assert!(e.contains("report_username"), "{e}");
+        let e = err("[[allow]]\nprotocol = \"dns\"\nports = 53\n");
+        assert!(e.contains("ports"), "{e}");
+        let e = err("[captur]\n");
+        assert!(e.contains("captur"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = err("[network]\ninternal = [\"10.0.0/8\"]\n");
+        assert!(e.contains("10.0.0/8") && e.contains("CIDR"), "{e}");
+        let e = err("[network]\ninternal = [\"10.0.0.0/33\"]\n");
+        assert!(e.contains("prefix"), "{e}");
+        let e = err("[[allow]]\nprotocol = \"gopher\"\n");
+        assert!(
+            e.contains("allow[0].protocol") && e.contains("gopher"),
+            "{e}"
+        );
+        let e = err("[severity]\n\"plaintext.nope\" = \"high\"\n");
+        assert!(e.contains("plaintext.nope"), "{e}");
+        let e = err("[severity]\n\"plaintext.http\" = \"urgent\"\n");
+        assert!(e.contains("urgent"), "{e}");
+        let e = err("[capture]\nattach = \"xdp\"\n");
+        assert!(e.contains("xdp"), "{e}");
+        let e = err("[limits]\nmax_flows = 0\n");
+        assert!(e.contains("limits.max_flows"), "{e}");
+        let e = err("[spike]\newma_alpha = 1.5\n");
+        assert!(e.contains("spike.ewma_alpha"), "{e}");
+        let e = err("[http]\nlisten = \"nowhere\"\n");
+        assert!(e.contains("listen"), "{e}");
+        let e = err("[http]\ntls_cert = \"/c.pem\"\n");
+        assert!(e.contains("tls_key"), "{e}");
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let e = err("this is not toml ][");
+        assert!(e.starts_with("invalid config"), "{e}");
+        let e = err("report_usernames = \"yes\"\n");
+        assert!(e.contains("report_usernames") || e.contains("bool"), "{e}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let e = Config::load("/nonexistent/plainsight.toml").expect_err("missing");
+        assert!(e.to_string().contains("/nonexistent/plainsight.toml"));
+    }
+
+    #[test]
+    fn interface_globs() {
+        let c = CaptureConfig::default();
+        assert!(c.wants("eth0"));
+        assert!(!c.wants("lo"));
+        assert!(glob_match("veth*", "veth1a2b"));
+        assert!(glob_match("eth?", "eth1"));
+        assert!(!glob_match("eth?", "eth10"));
+    }
+
+    #[test]
+    fn cidr_parse_and_contains() {
+        let n: Cidr = "192.168.1.77/24".parse().expect("cidr");
+        assert_eq!(n.to_string(), "192.168.1.0/24");
+        assert!(n.contains(ip("192.168.1.1")));
+        assert!(!n.contains(ip("192.168.2.1")));
+        assert_eq!("10.0.0.1".parse::<Cidr>(), Err(CidrError::MissingPrefix));
+        let all: Cidr = "0.0.0.0/0".parse().expect("cidr");
+        assert!(all.contains(ip("1.2.3.4")));
+        assert!(!all.contains(ip("::2")));
+    }
+}

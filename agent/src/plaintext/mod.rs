@@ -1,53 +1,703 @@
 //! Plaintext protocol recognition from the first bytes of each direction, STARTTLS
 //! tracking and cleartext-credential detection (secrets redacted at the source).
 //!
-//! Owner: the plaintext work (issue 4). The engine uses only the API below.
+//! Owner: the plaintext work (issue 4). The engine uses only the API of [`Session`].
+//!
+//! How it works:
+//! - Until a protocol is known, each `feed` runs every recogniser's `sniff` on the
+//!   first bytes of that direction. Recognition never depends on the port: the
+//!   server port only breaks ties between weak matches (a bare `220 ` banner is
+//!   SMTP or FTP).
+//! - Once known, a per-protocol [`Analyzer`] parses complete messages incrementally.
+//!   It keeps offsets and small facts, never the stream: `feed` hands the whole
+//!   prefix again each time, so nothing needs buffering, and no password byte is
+//!   ever copied into a struct.
+//! - Both directions are parsed independently and correlated by order (reply N
+//!   answers command N) or by tag, so the result does not depend on how the
+//!   engine interleaves the two directions.
+//! - [`Session::findings`] turns the facts into findings under a [`Policy`].
 
 pub mod findings;
+
+mod amqp;
+mod dns;
+mod ftp;
+mod http;
+mod http2;
+mod imap;
+mod kafka;
+mod ldap;
+mod memcached;
+mod mongodb;
+mod mqtt;
+mod mysql;
+mod pop3;
+mod postgres;
+mod redis;
+mod smtp;
+mod ssh;
+mod telnet;
+mod textproto;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 
 use crate::config::Policy;
-use crate::detect::Finding;
+use crate::detect::{Finding, FindingDef, Severity};
 use crate::flow::{Direction, FlowKey};
 
-/// The `plaintext` object of a JSON event.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct PlaintextInfo {}
+/// Every protocol the recognisers can name. `as_str` is the stable name used in
+/// events, metrics labels and `[[allow]] protocol = ...` in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Postgres,
+    Mysql,
+    Redis,
+    Mongodb,
+    Kafka,
+    Amqp,
+    Mqtt,
+    Ldap,
+    Smtp,
+    Imap,
+    Pop3,
+    Ftp,
+    Telnet,
+    Memcached,
+    Dns,
+    Ssh,
+    UnknownText,
+    UnknownBinary,
+}
 
-#[derive(Debug, Default)]
+impl Protocol {
+    pub const ALL: [Protocol; 20] = [
+        Protocol::Http,
+        Protocol::Http2,
+        Protocol::Postgres,
+        Protocol::Mysql,
+        Protocol::Redis,
+        Protocol::Mongodb,
+        Protocol::Kafka,
+        Protocol::Amqp,
+        Protocol::Mqtt,
+        Protocol::Ldap,
+        Protocol::Smtp,
+        Protocol::Imap,
+        Protocol::Pop3,
+        Protocol::Ftp,
+        Protocol::Telnet,
+        Protocol::Memcached,
+        Protocol::Dns,
+        Protocol::Ssh,
+        Protocol::UnknownText,
+        Protocol::UnknownBinary,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Http2 => "http2",
+            Protocol::Postgres => "postgres",
+            Protocol::Mysql => "mysql",
+            Protocol::Redis => "redis",
+            Protocol::Mongodb => "mongodb",
+            Protocol::Kafka => "kafka",
+            Protocol::Amqp => "amqp",
+            Protocol::Mqtt => "mqtt",
+            Protocol::Ldap => "ldap",
+            Protocol::Smtp => "smtp",
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Ftp => "ftp",
+            Protocol::Telnet => "telnet",
+            Protocol::Memcached => "memcached",
+            Protocol::Dns => "dns",
+            Protocol::Ssh => "ssh",
+            Protocol::UnknownText => "unknown_text",
+            Protocol::UnknownBinary => "unknown_binary",
+        }
+    }
+
+    /// The `plaintext.<protocol>` finding id, or `None` when this class is never a
+    /// plaintext finding (SSH is encrypted; unknown binary may well be encrypted).
+    pub fn finding_id(self) -> Option<&'static str> {
+        Some(match self {
+            Protocol::Ssh | Protocol::UnknownBinary => return None,
+            Protocol::UnknownText => "plaintext.unknown",
+            Protocol::Http => "plaintext.http",
+            Protocol::Http2 => "plaintext.http2",
+            Protocol::Postgres => "plaintext.postgres",
+            Protocol::Mysql => "plaintext.mysql",
+            Protocol::Redis => "plaintext.redis",
+            Protocol::Mongodb => "plaintext.mongodb",
+            Protocol::Kafka => "plaintext.kafka",
+            Protocol::Amqp => "plaintext.amqp",
+            Protocol::Mqtt => "plaintext.mqtt",
+            Protocol::Ldap => "plaintext.ldap",
+            Protocol::Smtp => "plaintext.smtp",
+            Protocol::Imap => "plaintext.imap",
+            Protocol::Pop3 => "plaintext.pop3",
+            Protocol::Ftp => "plaintext.ftp",
+            Protocol::Telnet => "plaintext.telnet",
+            Protocol::Memcached => "plaintext.memcached",
+            Protocol::Dns => "plaintext.dns",
+        })
+    }
+
+    /// Well-known server ports: used only to break ties between weak matches.
+    fn default_ports(self) -> &'static [u16] {
+        match self {
+            Protocol::Http => &[80, 8000, 8008, 8080, 3128],
+            Protocol::Postgres => &[5432],
+            Protocol::Mysql => &[3306],
+            Protocol::Redis => &[6379],
+            Protocol::Mongodb => &[27017],
+            Protocol::Kafka => &[9092],
+            Protocol::Amqp => &[5672],
+            Protocol::Mqtt => &[1883],
+            Protocol::Ldap => &[389, 3268],
+            Protocol::Smtp => &[25, 587, 2525],
+            Protocol::Imap => &[143],
+            Protocol::Pop3 => &[110],
+            Protocol::Ftp => &[21, 2121],
+            Protocol::Telnet => &[23],
+            Protocol::Memcached => &[11211],
+            Protocol::Dns => &[53],
+            Protocol::Ssh => &[22],
+            Protocol::Http2 | Protocol::UnknownText | Protocol::UnknownBinary => &[],
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown protocol {0:?}")]
+pub struct UnknownProtocol(String);
+
+impl FromStr for Protocol {
+    type Err = UnknownProtocol;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownProtocol(s.to_owned()))
+    }
+}
+
+/// STARTTLS-style upgrade state (SMTP/IMAP/POP3/FTP/LDAP STARTTLS, PostgreSQL
+/// SSLRequest, MySQL SSL request): what the server offered and what happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StartTlsInfo {
+    /// `Some(false)`: the server listed its capabilities without the upgrade.
+    /// `None`: no capability listing was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered: Option<bool>,
+    /// A capability that looks like a STARTTLS keyword overwritten in transit
+    /// (e.g. `XXXXXXXA`), the signature of a stripping middlebox.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mangled: Option<String>,
+    pub requested: bool,
+    /// The server's reply to the upgrade request (status code or keyword).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+    /// Whether the bytes after the go-ahead were a TLS record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_followed: Option<bool>,
+    /// The client kept talking in the clear although the upgrade was offered.
+    pub cleartext_after_offer: bool,
+}
+
+/// The `plaintext` object of a JSON event. Holds no secret and no user name.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PlaintextInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
+    /// The session is encrypted by the protocol itself (SSH, GSSAPI encryption,
+    /// AMQP-over-TLS header): no plaintext finding.
+    pub encrypted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Command verbs / methods / API names seen, in order, de-duplicated and capped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verbs: Vec<String>,
+    /// Non-secret protocol facts (host, database, client id, mechanisms offered…).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<StartTlsInfo>,
+    /// Mechanisms of cleartext credentials seen (`basic`, `pass`, `simple`…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_offsets: Option<[usize; 2]>,
+}
+
+/// A user name. Reported only when the policy says so; `Debug` never shows it,
+/// so that a stray `{:?}` in a log cannot leak it either.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct UserName(pub(crate) String);
+
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserName(<redacted>)")
+    }
+}
+
+/// One cleartext credential exchange. The secret itself is never kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Cred {
+    pub mechanism: &'static str,
+    pub user: Option<UserName>,
+}
+
+impl Cred {
+    pub(crate) fn new(mechanism: &'static str, user: Option<String>) -> Self {
+        Cred {
+            mechanism,
+            user: user.filter(|u| !u.is_empty()).map(UserName),
+        }
+    }
+}
+
+/// A protocol-specific finding raised by an analyzer (e.g. `postgres.ssl_refused`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Extra {
+    pub id: &'static str,
+    pub evidence: Vec<(&'static str, String)>,
+}
+
+/// Everything an analyzer concluded so far. Rebuilt after every `feed`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Facts {
+    pub protocol: Option<Protocol>,
+    pub version: Option<String>,
+    pub verbs: Vec<String>,
+    pub attrs: BTreeMap<&'static str, String>,
+    pub encrypted: bool,
+    pub starttls: Option<StartTlsInfo>,
+    pub creds: Vec<Cred>,
+    pub tls_offsets: Option<[usize; 2]>,
+    pub extras: Vec<Extra>,
+    pub done: bool,
+}
+
+/// Maximum verbs kept per session: enough to characterise it, bounded for events.
+const MAX_VERBS: usize = 16;
+/// Maximum credential records per session.
+const MAX_CREDS: usize = 8;
+
+impl Facts {
+    pub(crate) fn starttls(&mut self) -> &mut StartTlsInfo {
+        self.starttls.get_or_insert_with(StartTlsInfo::default)
+    }
+
+    fn info(&self) -> PlaintextInfo {
+        let mut mechs: Vec<&'static str> = Vec::new();
+        for c in &self.creds {
+            if !mechs.contains(&c.mechanism) {
+                mechs.push(c.mechanism);
+            }
+        }
+        PlaintextInfo {
+            protocol: self.protocol.map(Protocol::as_str),
+            encrypted: self.encrypted,
+            version: self.version.clone(),
+            verbs: self.verbs.clone(),
+            attrs: self.attrs.clone(),
+            starttls: self.starttls.clone(),
+            credentials: mechs,
+            tls_offsets: self.tls_offsets,
+        }
+    }
+}
+
+/// Append a verb if new and if there is room.
+pub(crate) fn push_verb(verbs: &mut Vec<String>, v: Option<String>) {
+    if let Some(v) = v {
+        if verbs.len() < MAX_VERBS && !verbs.contains(&v) {
+            verbs.push(v);
+        }
+    }
+}
+
+/// Append a credential record if there is room.
+pub(crate) fn push_cred(creds: &mut Vec<Cred>, c: Cred) {
+    if creds.len() < MAX_CREDS {
+        creds.push(c);
+    }
+}
+
+/// A per-protocol incremental parser. `data` is the whole contiguous prefix of
+/// `dir`; implementations keep their own offsets and never store payload bytes.
+pub(crate) trait Analyzer: fmt::Debug + Send {
+    fn feed(&mut self, dir: Direction, data: &[u8]);
+    /// Write what is known into `facts` (already holding the sniffed protocol).
+    fn facts(&self, facts: &mut Facts);
+}
+
+/// A recogniser's verdict on the first bytes of one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Cannot be this protocol.
+    No,
+    /// A prefix of a possible match: wait for more bytes.
+    Maybe,
+    /// A generic pattern shared with other protocols (port breaks the tie).
+    Weak,
+    /// A distinctive signature.
+    Yes,
+}
+
+/// Bytes in one direction after which an unrecognised stream is called unknown.
+const UNKNOWN_MIN: usize = 16;
+/// After this many bytes a `Maybe` is no longer worth waiting for.
+const SNIFF_MAX: usize = 512;
+/// Minimum text ratio for `unknown_text`.
+const TEXT_RATIO: f64 = 0.9;
+
+#[derive(Debug)]
+enum Stage {
+    Sniffing,
+    /// The first bytes were a TLS record: the TLS module owns this flow.
+    Tls,
+    Unknown,
+    Active(Box<dyn Analyzer>),
+}
+
+/// Per-flow plaintext state, fed by the engine with each direction's prefix.
+#[derive(Debug)]
 pub struct Session {
+    server_port: u16,
+    stage: Stage,
+    first_dir: Option<Direction>,
+    seen: [usize; 2],
+    /// Text ratio of the first bytes per direction, for `unknown_*`.
+    unknown_text: [Option<bool>; 2],
+    facts: Facts,
     info: PlaintextInfo,
 }
 
+impl Default for Session {
+    fn default() -> Self {
+        Session::new(0)
+    }
+}
+
+/// Run every recogniser on the first bytes of one direction.
+fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol, Verdict> {
+    type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
+    // Order matters only among `Yes` answers, which are designed to be disjoint.
+    const SNIFFERS: &[(Protocol, Sniffer)] = &[
+        (Protocol::Ssh, ssh::sniff),
+        (Protocol::Http2, http2::sniff),
+        (Protocol::Http, http::sniff),
+        (Protocol::Amqp, amqp::sniff),
+        (Protocol::Postgres, postgres::sniff),
+        (Protocol::Mysql, mysql::sniff),
+        (Protocol::Mongodb, mongodb::sniff),
+        (Protocol::Mqtt, mqtt::sniff),
+        (Protocol::Ldap, ldap::sniff),
+        (Protocol::Kafka, kafka::sniff),
+        (Protocol::Telnet, telnet::sniff),
+        (Protocol::Imap, imap::sniff),
+        (Protocol::Pop3, pop3::sniff),
+        (Protocol::Smtp, smtp::sniff),
+        (Protocol::Ftp, ftp::sniff),
+        (Protocol::Redis, redis::sniff),
+        (Protocol::Memcached, memcached::sniff),
+        (Protocol::Dns, dns::sniff),
+    ];
+    let mut weak: Vec<Protocol> = Vec::new();
+    let mut maybe = false;
+    for (proto, f) in SNIFFERS {
+        match f(dir, data, first) {
+            Verdict::Yes => return Ok(*proto),
+            Verdict::Weak => weak.push(*proto),
+            Verdict::Maybe => maybe = true,
+            Verdict::No => {}
+        }
+    }
+    if let Some(p) = weak
+        .iter()
+        .find(|p| p.default_ports().contains(&port))
+        .or(weak.first())
+    {
+        // A weak match waits for a possibly stronger one while the prefix is short.
+        if !(maybe && data.len() < UNKNOWN_MIN) {
+            return Ok(*p);
+        }
+    }
+    Err(if maybe && data.len() < SNIFF_MAX {
+        Verdict::Maybe
+    } else {
+        Verdict::No
+    })
+}
+
+fn new_analyzer(p: Protocol, port: u16) -> Box<dyn Analyzer> {
+    match p {
+        Protocol::Http => Box::<http::Http>::default(),
+        Protocol::Http2 => Box::<http2::Http2>::default(),
+        Protocol::Postgres => Box::<postgres::Postgres>::default(),
+        Protocol::Mysql => Box::<mysql::Mysql>::default(),
+        Protocol::Redis => Box::<redis::Redis>::default(),
+        Protocol::Mongodb => Box::<mongodb::Mongodb>::default(),
+        Protocol::Kafka => Box::<kafka::Kafka>::default(),
+        Protocol::Amqp => Box::<amqp::Amqp>::default(),
+        Protocol::Mqtt => Box::<mqtt::Mqtt>::default(),
+        Protocol::Ldap => Box::<ldap::Ldap>::default(),
+        Protocol::Smtp => Box::<smtp::Smtp>::default(),
+        Protocol::Imap => Box::<imap::Imap>::default(),
+        Protocol::Pop3 => Box::<pop3::Pop3>::default(),
+        Protocol::Ftp => Box::<ftp::Ftp>::default(),
+        Protocol::Telnet => Box::<telnet::Telnet>::default(),
+        Protocol::Memcached => Box::<memcached::Memcached>::default(),
+        Protocol::Dns => Box::new(dns::Dns::new(port)),
+        Protocol::Ssh | Protocol::UnknownText | Protocol::UnknownBinary => {
+            Box::<ssh::Ssh>::default()
+        }
+    }
+}
+
 impl Session {
-    pub fn new(_server_port: u16) -> Self {
-        Session::default()
+    pub fn new(server_port: u16) -> Self {
+        Session {
+            server_port,
+            stage: Stage::Sniffing,
+            first_dir: None,
+            seen: [0; 2],
+            unknown_text: [None; 2],
+            facts: Facts::default(),
+            info: PlaintextInfo::default(),
+        }
     }
 
     /// `data` is the whole contiguous prefix of `dir` so far.
-    pub fn feed(&mut self, _dir: Direction, _data: &[u8]) {}
+    pub fn feed(&mut self, dir: Direction, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let i = dir.index();
+        if let Some(s) = self.seen.get_mut(i) {
+            *s = (*s).max(data.len());
+        }
+        if self.first_dir.is_none() {
+            self.first_dir = Some(dir);
+        }
+        let first = self.first_dir == Some(dir);
+        match &mut self.stage {
+            Stage::Tls => return,
+            Stage::Active(a) => a.feed(dir, data),
+            Stage::Sniffing | Stage::Unknown => {
+                if matches!(self.stage, Stage::Sniffing) && wire::starts_tls(data) == Some(true) {
+                    self.stage = Stage::Tls;
+                    self.facts = Facts::default();
+                    self.info = PlaintextInfo::default();
+                    return;
+                }
+                match sniff(dir, data, first, self.server_port) {
+                    Ok(p) => {
+                        let mut a = new_analyzer(p, self.server_port);
+                        a.feed(dir, data);
+                        self.facts.protocol = Some(p);
+                        self.stage = Stage::Active(a);
+                    }
+                    Err(Verdict::Maybe) => {}
+                    Err(_) => {
+                        if data.len() >= UNKNOWN_MIN {
+                            let head = data.get(..256).unwrap_or(data);
+                            if let Some(t) = self.unknown_text.get_mut(i) {
+                                *t = Some(wire::text_ratio(head) >= TEXT_RATIO);
+                            }
+                            self.stage = Stage::Unknown;
+                        }
+                    }
+                }
+            }
+        }
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        let mut facts = Facts {
+            protocol: self.facts.protocol,
+            ..Facts::default()
+        };
+        match &self.stage {
+            Stage::Active(a) => a.facts(&mut facts),
+            Stage::Unknown => {
+                let text = self.unknown_text.iter().any(|t| *t == Some(true));
+                facts.protocol = Some(if text {
+                    Protocol::UnknownText
+                } else {
+                    Protocol::UnknownBinary
+                });
+                facts.done = self.seen.iter().all(|&n| n >= UNKNOWN_MIN)
+                    || self.seen.iter().any(|&n| n >= SNIFF_MAX);
+            }
+            Stage::Sniffing | Stage::Tls => {}
+        }
+        self.info = facts.info();
+        self.facts = facts;
+    }
 
     /// Protocol name once recognised (`http`, `postgres`, `ssh`, `unknown_text`…).
     pub fn protocol(&self) -> Option<&'static str> {
-        None
+        self.facts.protocol.map(Protocol::as_str)
     }
 
     /// After a STARTTLS go-ahead: the byte offsets, per direction (to_server, to_client),
     /// where TLS begins.
     pub fn tls_offsets(&self) -> Option<[usize; 2]> {
-        None
+        self.facts.tls_offsets
     }
 
+    /// Nothing more worth reading: the verdict will not change.
     pub fn done(&self) -> bool {
-        false
+        match self.stage {
+            Stage::Tls => true,
+            _ => self.facts.done,
+        }
     }
 
     pub fn info(&self) -> &PlaintextInfo {
         &self.info
     }
 
-    pub fn findings(&self, _key: &FlowKey, _policy: &Policy) -> Vec<Finding> {
-        Vec::new()
+    /// Findings for this flow under `policy`. Credentials are always reported
+    /// (allow rules accept a plaintext protocol, never a leaked password); user
+    /// names appear only with `report_usernames`.
+    pub fn findings(&self, key: &FlowKey, policy: &Policy) -> Vec<Finding> {
+        let f = &self.facts;
+        let Some(proto) = f.protocol else {
+            return Vec::new();
+        };
+        if f.encrypted {
+            return Vec::new();
+        }
+        let internal = policy.is_internal(key.client_ip()) && policy.is_internal(key.server_ip());
+        let allowed = policy.allowed(proto.as_str(), key.server_ip(), key.server.port());
+        let locality = if internal { "internal" } else { "external" };
+        let mut out: Vec<Finding> = Vec::new();
+        let st = f.starttls.as_ref();
+        let upgraded = f.tls_offsets.is_some() && st.is_none_or(|s| s.tls_followed != Some(false));
+
+        if !allowed {
+            if let Some(def) = proto.finding_id().and_then(findings::def) {
+                if !upgraded {
+                    let mut fi = Finding::new(def)
+                        .with("protocol", proto.as_str())
+                        .with("locality", locality)
+                        .with_severity(escalate(def.severity, internal));
+                    if let Some(v) = &f.version {
+                        fi = fi.with("version", v.clone());
+                    }
+                    if let Some(first) = f.verbs.first() {
+                        fi = fi.with("verb", first.clone());
+                    }
+                    out.push(fi);
+                }
+            }
+            if let Some(s) = st {
+                starttls_findings(proto, s, &mut out);
+            }
+            for e in &f.extras {
+                if let Some(def) = findings::def(e.id) {
+                    let mut fi = Finding::new(def).with("protocol", proto.as_str());
+                    for (k, v) in &e.evidence {
+                        fi = fi.with(k, v.clone());
+                    }
+                    out.push(fi);
+                }
+            }
+        }
+
+        let mut mechs: BTreeSet<&'static str> = BTreeSet::new();
+        for c in &f.creds {
+            if !mechs.insert(c.mechanism) {
+                continue;
+            }
+            let Some(def) = findings::def(findings::CREDENTIALS) else {
+                continue;
+            };
+            let mut fi = Finding::new(def)
+                .with("protocol", proto.as_str())
+                .with("mechanism", c.mechanism)
+                .with("locality", locality)
+                .with_severity(escalate(def.severity, internal));
+            if policy.report_usernames() {
+                if let Some(u) = &c.user {
+                    fi = fi.with("user", u.0.clone());
+                }
+            }
+            out.push(fi);
+        }
+        for fi in &mut out {
+            fi.severity = policy.severity(fi.id, fi.severity);
+        }
+        out
     }
+}
+
+/// Traffic leaving the internal networks is one severity level worse.
+fn escalate(sev: Severity, internal: bool) -> Severity {
+    if internal {
+        return sev;
+    }
+    match sev {
+        Severity::Info => Severity::Low,
+        Severity::Low => Severity::Medium,
+        Severity::Medium => Severity::High,
+        Severity::High | Severity::Critical => Severity::Critical,
+    }
+}
+
+fn starttls_findings(proto: Protocol, s: &StartTlsInfo, out: &mut Vec<Finding>) {
+    let mk = |id: &str| findings::def(id).map(|d| Finding::new(d).with("protocol", proto.as_str()));
+    if let Some(token) = &s.mangled {
+        if let Some(fi) = mk(findings::STARTTLS_STRIPPED) {
+            out.push(fi.with("capability", token.clone()));
+        }
+    } else if s.requested && s.accepted == Some(false) {
+        if let Some(fi) = mk(findings::STARTTLS_STRIPPED) {
+            out.push(fi.with("reply", s.reply.clone().unwrap_or_default()));
+        }
+    }
+    if s.requested && s.accepted == Some(true) && s.tls_followed == Some(false) {
+        if let Some(fi) = mk(findings::STARTTLS_FAILED) {
+            out.push(fi.with("reply", s.reply.clone().unwrap_or_default()));
+        }
+    }
+    if s.offered == Some(true) && !s.requested && s.cleartext_after_offer {
+        if let Some(fi) = mk(findings::STARTTLS_NOT_USED) {
+            out.push(fi);
+        }
+    }
+    if s.offered == Some(false) && s.mangled.is_none() && !s.requested {
+        if let Some(fi) = mk(findings::STARTTLS_NOT_OFFERED) {
+            out.push(fi);
+        }
+    }
+}
+
+/// The catalogue entry for a finding id (helper for the engine and docs tests).
+pub fn def(id: &str) -> Option<&'static FindingDef> {
+    findings::def(id)
 }

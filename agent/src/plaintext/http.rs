@@ -1,0 +1,320 @@
+//! HTTP/1.x (RFC 9112) requests and responses: method, version, Host, and
+//! credentials in `Authorization` / `Proxy-Authorization` (Basic RFC 7617,
+//! Digest RFC 7616, Bearer RFC 6750). An `Upgrade: h2c` answered by `101`
+//! (RFC 7540 §3.2) turns the session into cleartext HTTP/2.
+
+use super::wire::{self, lines};
+use super::{push_cred, push_verb, Analyzer, Cred, Facts, Protocol, Verdict};
+use crate::flow::Direction;
+
+/// Request methods (RFC 9110 §9 plus WebDAV RFC 4918 and PATCH RFC 5789).
+const METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"REPORT",
+];
+
+pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
+    if data.starts_with(b"HTTP/1.") {
+        return Verdict::Yes;
+    }
+    if b"HTTP/1.".starts_with(data) {
+        return Verdict::Maybe;
+    }
+    let _ = dir;
+    let sp = data.iter().position(|&b| b == b' ');
+    let Some(sp) = sp else {
+        let partial = METHODS.iter().any(|m| m.starts_with(data));
+        return if partial { Verdict::Maybe } else { Verdict::No };
+    };
+    let method = data.get(..sp).unwrap_or(&[]);
+    if !METHODS.contains(&method) {
+        return Verdict::No;
+    }
+    match lines(data, 0).next() {
+        Some((line, _)) => {
+            if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
+                Verdict::Yes
+            } else {
+                Verdict::No
+            }
+        }
+        None if data.iter().all(|&b| wire::is_text_byte(b)) => {
+            if data.len() >= 64 {
+                Verdict::Weak
+            } else {
+                Verdict::Maybe
+            }
+        }
+        None => Verdict::No,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum St {
+    #[default]
+    Start,
+    Headers,
+    Body(usize),
+}
+
+/// One direction's message framing state.
+#[derive(Debug, Default)]
+struct Side {
+    pos: usize,
+    st: St,
+    stop: bool,
+    msgs: usize,
+    content_length: usize,
+    chunked: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Http {
+    req: Side,
+    resp: Side,
+    version: Option<String>,
+    verbs: Vec<String>,
+    host: Option<String>,
+    status: Option<u16>,
+    server: Option<String>,
+    www_auth: Option<String>,
+    h2c_requested: bool,
+    h2c_switched: bool,
+    grpc: bool,
+    creds: Vec<Cred>,
+}
+
+/// Stop after this many messages per direction: the verdict is settled by then.
+const MAX_MESSAGES: usize = 16;
+
+impl Http {
+    fn walk(&mut self, dir: Direction, data: &[u8]) {
+        loop {
+            let side = match dir {
+                Direction::ToServer => &mut self.req,
+                Direction::ToClient => &mut self.resp,
+            };
+            if side.stop || side.msgs >= MAX_MESSAGES {
+                return;
+            }
+            if let St::Body(n) = side.st {
+                if data.len() < side.pos.saturating_add(n) {
+                    return;
+                }
+                side.pos += n;
+                side.st = St::Start;
+                continue;
+            }
+            let Some((line, end)) = lines(data, side.pos).next() else {
+                return;
+            };
+            side.pos = end;
+            match side.st {
+                St::Start => {
+                    if line.is_empty() {
+                        continue;
+                    }
+                    side.content_length = 0;
+                    side.chunked = false;
+                    side.st = St::Headers;
+                    self.start_line(dir, line);
+                }
+                St::Headers if line.is_empty() => {
+                    let side = match dir {
+                        Direction::ToServer => &mut self.req,
+                        Direction::ToClient => &mut self.resp,
+                    };
+                    side.msgs += 1;
+                    if side.chunked {
+                        side.stop = true;
+                    } else {
+                        side.st = St::Body(side.content_length);
+                    }
+                    if dir == Direction::ToClient && self.status == Some(101) && self.h2c_requested
+                    {
+                        self.h2c_switched = true;
+                        self.resp.stop = true;
+                        self.req.stop = true;
+                    }
+                }
+                St::Headers => self.header(dir, line),
+                St::Body(_) => {}
+            }
+        }
+    }
+
+    fn start_line(&mut self, dir: Direction, line: &[u8]) {
+        let mut ws = wire::words(line);
+        match dir {
+            Direction::ToServer => {
+                let method = ws.next().unwrap_or(&[]);
+                if !METHODS.contains(&method) {
+                    self.req.stop = true;
+                    return;
+                }
+                push_verb(&mut self.verbs, wire::token(method));
+                let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
+                if self.version.is_none() && version.starts_with(b"HTTP/") {
+                    self.version = Some(wire::printable(version, 16));
+                }
+            }
+            Direction::ToClient => {
+                let version = ws.next().unwrap_or(&[]);
+                if !version.starts_with(b"HTTP/1.") {
+                    self.resp.stop = true;
+                    return;
+                }
+                if self.version.is_none() {
+                    self.version = Some(wire::printable(version, 16));
+                }
+                let code = ws
+                    .next()
+                    .and_then(|c| std::str::from_utf8(c).ok())
+                    .and_then(|c| c.parse::<u16>().ok());
+                if self.status.is_none() || code == Some(101) {
+                    self.status = code;
+                }
+            }
+        }
+    }
+
+    fn header(&mut self, dir: Direction, line: &[u8]) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return;
+        };
+        let name = line.get(..colon).unwrap_or(&[]).to_ascii_lowercase();
+        let value = line.get(colon + 1..).unwrap_or(&[]);
+        let value = value.trim_ascii();
+        let side = match dir {
+            Direction::ToServer => &mut self.req,
+            Direction::ToClient => &mut self.resp,
+        };
+        match name.as_slice() {
+            b"content-length" => {
+                side.content_length = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+            }
+            b"transfer-encoding" => {
+                side.chunked = value
+                    .to_ascii_lowercase()
+                    .windows(7)
+                    .any(|w| w == b"chunked");
+            }
+            b"content-type" => {
+                if value.to_ascii_lowercase().starts_with(b"application/grpc") {
+                    self.grpc = true;
+                }
+            }
+            b"host" if dir == Direction::ToServer && self.host.is_none() => {
+                self.host = Some(wire::printable(value, 128));
+            }
+            b"upgrade" => {
+                if value.to_ascii_lowercase().windows(3).any(|w| w == b"h2c") {
+                    self.h2c_requested = self.h2c_requested || dir == Direction::ToServer;
+                }
+            }
+            b"server" if dir == Direction::ToClient && self.server.is_none() => {
+                self.server = Some(wire::printable(value, 64));
+            }
+            b"www-authenticate" if self.www_auth.is_none() => {
+                self.www_auth = wire::words(value).next().and_then(wire::token);
+            }
+            b"authorization" | b"proxy-authorization" if dir == Direction::ToServer => {
+                if let Some(c) = authorization(value) {
+                    push_cred(&mut self.creds, c);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parse an Authorization value into a credential record; the secret is dropped.
+fn authorization(value: &[u8]) -> Option<Cred> {
+    let mut parts = value.splitn(2, |&b| b == b' ');
+    let scheme = parts.next()?.to_ascii_lowercase();
+    let rest = parts.next().unwrap_or(&[]).trim_ascii();
+    match scheme.as_slice() {
+        b"basic" => {
+            let raw = wire::base64_decode(rest);
+            let user = raw.as_deref().and_then(|r| {
+                let colon = r.iter().position(|&b| b == b':')?;
+                Some(wire::printable(r.get(..colon)?, 128))
+            });
+            Some(Cred::new("basic", user))
+        }
+        b"digest" => Some(Cred::new("digest", digest_param(rest, b"username"))),
+        b"bearer" => Some(Cred::new("bearer", None)),
+        _ => None,
+    }
+}
+
+/// A `name="value"` or `name=value` parameter of a Digest header (RFC 7616 §3.4).
+fn digest_param(params: &[u8], name: &[u8]) -> Option<String> {
+    for p in params.split(|&b| b == b',') {
+        let p = p.trim_ascii();
+        let eq = p.iter().position(|&b| b == b'=')?;
+        if p.get(..eq)?.trim_ascii().eq_ignore_ascii_case(name) {
+            let v = p.get(eq + 1..)?.trim_ascii();
+            let v = v.strip_prefix(b"\"").unwrap_or(v);
+            let v = v.strip_suffix(b"\"").unwrap_or(v);
+            return Some(wire::printable(v, 128));
+        }
+    }
+    None
+}
+
+impl Analyzer for Http {
+    fn feed(&mut self, dir: Direction, data: &[u8]) {
+        self.walk(dir, data);
+    }
+
+    fn facts(&self, f: &mut Facts) {
+        if self.h2c_switched || self.grpc {
+            f.protocol = Some(Protocol::Http2);
+        }
+        f.version = self.version.clone();
+        f.verbs = self.verbs.clone();
+        f.creds = self.creds.clone();
+        if let Some(h) = &self.host {
+            f.attrs.insert("host", h.clone());
+        }
+        if let Some(s) = self.status {
+            f.attrs.insert("status", s.to_string());
+        }
+        if let Some(s) = &self.server {
+            f.attrs.insert("server", s.clone());
+        }
+        if let Some(s) = &self.www_auth {
+            f.attrs.insert("www_authenticate", s.clone());
+        }
+        if self.h2c_requested {
+            f.attrs.insert("upgrade", "h2c".into());
+        }
+        if self.grpc {
+            f.attrs.insert("grpc", "true".into());
+        }
+        // Credentials often arrive on the second request (after a 401), so keep reading
+        // until one is seen or a few exchanges passed.
+        f.done = self.h2c_switched
+            || !self.creds.is_empty()
+            || (self.req.msgs >= 3 && self.resp.msgs >= 3);
+    }
+}
