@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::detect::Severity;
 
 #[derive(Debug, Parser)]
-#[command(name = "plainsight", version, about = "Finds plaintext traffic and weak TLS, live (eBPF) or in pcap files.")]
+#[command(
+    name = "plainsight",
+    version,
+    about = "Finds plaintext traffic and weak TLS, live (eBPF) or in pcap files."
+)]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax); also RUST_LOG.
     #[arg(long, global = true, default_value = "info")]

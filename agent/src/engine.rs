@@ -4,8 +4,6 @@
 //! state, and time comes only from the segments (or an explicit `advance`), so a capture
 //! replayed through it always yields the same records.
 
-use serde::Serialize;
-
 use crate::capture::{Segment, TcpMeta};
 use crate::config::{Config, Policy};
 use crate::detect::Finding;
@@ -16,7 +14,7 @@ use crate::time::Timestamp;
 use crate::tls::{self, Close, TlsInfo};
 
 /// What the engine concluded about one flow, written when the flow ends.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct FlowRecord {
     pub key: FlowKey,
     pub first_seen: Timestamp,
@@ -108,8 +106,8 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: &Config) -> Self {
         Engine {
-            table: Table::new(Limits::from(&config.limits)),
-            policy: config.policy.clone(),
+            table: Table::new(limits(config)),
+            policy: config.policy(),
             stats: EngineStats::default(),
             done: Vec::new(),
         }
@@ -131,10 +129,7 @@ impl Engine {
     /// Feeds one segment; finished flows (closed or idle) are appended to `out`.
     pub fn process(&mut self, seg: &Segment<'_>, out: &mut Vec<FlowRecord>) {
         self.stats.segments += 1;
-        let outcome = match self
-            .table
-            .packet(seg, |key| App::new(key.server.port()))
-        {
+        let outcome = match self.table.packet(seg, |key| App::new(key.server.port())) {
             Ok(o) => o,
             Err(_) => {
                 self.stats.dropped_table_full += 1;
@@ -142,7 +137,7 @@ impl Engine {
             }
         };
         let flow = outcome.flow;
-        let dir = outcome.dir;
+        let dir = outcome.direction;
         match seg.transport {
             Transport::Tcp => {
                 if outcome.grew {
@@ -249,4 +244,17 @@ fn apply_policy(
             f.with_severity(sev)
         })
         .collect()
+}
+
+/// Table limits from the `[limits]` section.
+fn limits(config: &Config) -> Limits {
+    const NS: u64 = Timestamp::NANOS_PER_SEC;
+    let l = &config.limits;
+    Limits {
+        max_flows: l.max_flows as usize,
+        tcp_idle: u64::from(l.tcp_idle_secs) * NS,
+        udp_idle: u64::from(l.udp_idle_secs) * NS,
+        stream_cap: l.stream_cap_bytes as usize,
+        ..Limits::default()
+    }
 }

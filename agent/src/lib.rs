@@ -4,11 +4,13 @@
 //! `capture` → `flow` → `tls` / `plaintext` → `detect` → `export`.
 
 pub mod capture;
+pub mod cli;
 pub mod config;
 pub mod detect;
-// Wired in once flow::table lands: pub mod engine;
+pub mod engine;
 pub mod export;
 pub mod flow;
+pub mod offline;
 pub mod plaintext;
 pub mod time;
 pub mod tls;

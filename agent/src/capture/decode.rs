@@ -150,6 +150,13 @@ impl SkipCounts {
         }
     }
 
+    /// Adds another set of counts (several inputs in one run).
+    pub fn merge(&mut self, other: &SkipCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+
     pub fn get(&self, reason: Skip) -> u64 {
         self.0.get(reason.index()).copied().unwrap_or(0)
     }

@@ -19,7 +19,10 @@ pub struct Summary {
 impl Summary {
     pub fn add(&mut self, r: &FlowRecord) {
         self.flows += 1;
-        let e = self.by_protocol.entry(r.protocol).or_insert((0, r.encrypted));
+        let e = self
+            .by_protocol
+            .entry(r.protocol)
+            .or_insert((0, r.encrypted));
         e.0 += 1;
         if let Some(v) = r.tls.as_ref().and_then(|t| t.version.clone()) {
             *self.tls_versions.entry(v).or_insert(0) += 1;
