@@ -11,6 +11,7 @@ use crate::flow::table::{Flow, Limits, Table};
 use crate::flow::{Direction, FlowKey, Transport};
 use crate::plaintext::{self, PlaintextInfo};
 use crate::time::Timestamp;
+use crate::tls::handshake::KeyExchangeParams;
 use crate::tls::{self, Close, TlsInfo};
 
 /// What the engine concluded about one flow, written when the flow ends.
@@ -31,6 +32,26 @@ pub struct FlowRecord {
     pub findings: Vec<Finding>,
     /// Capture of the first bytes missed data (a hole the reassembler could not fill).
     pub gap: bool,
+    /// Bounded metric labels for the handshake, when a ClientHello was seen.
+    pub tls_labels: Option<TlsLabels>,
+    /// Seconds from the flow's last packet to the server certificate's notAfter.
+    pub cert_expiry: Option<CertExpiry>,
+}
+
+/// Metric labels of one handshake; every value comes from a closed set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsLabels {
+    pub version: &'static str,
+    pub cipher_class: &'static str,
+    pub group_class: &'static str,
+    pub alpn: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertExpiry {
+    /// The name clients use: SNI, else the first SAN, else the subject.
+    pub server_name: String,
+    pub not_after_unix: i64,
 }
 
 /// Per-flow application state.
@@ -200,6 +221,20 @@ impl Engine {
         let protocol = protocol_name(&flow.app);
         let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
         let encrypted = flow.app.tls.is_some() || protocol == "ssh";
+        let tls_labels = flow.app.tls.as_ref().and_then(tls_labels);
+        let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
+            let info = t.info();
+            let cert = info.cert.as_ref()?;
+            let server_name = info
+                .sni
+                .clone()
+                .or_else(|| cert.san.first().cloned())
+                .unwrap_or_else(|| cert.subject.clone());
+            Some(CertExpiry {
+                server_name,
+                not_after_unix: cert.not_after_unix,
+            })
+        });
         FlowRecord {
             key: flow.key,
             first_seen: flow.first_seen,
@@ -216,6 +251,8 @@ impl Engine {
                 .map(|_| flow.app.plain.info().clone()),
             findings,
             gap,
+            tls_labels,
+            cert_expiry,
         }
     }
 }
@@ -256,5 +293,60 @@ fn limits(config: &Config) -> Limits {
         udp_idle: u64::from(l.udp_idle_secs) * NS,
         stream_cap: l.stream_cap_bytes as usize,
         ..Limits::default()
+    }
+}
+
+/// Labels for `plainsight_tls_handshakes_total`; `None` when no ClientHello was seen.
+fn tls_labels(session: &tls::Session) -> Option<TlsLabels> {
+    let hs = session.handshake();
+    let ch = hs.client_hello.as_ref()?;
+    let sh = hs.server_hello.as_ref();
+    let version = sh
+        .and_then(|sh| tls::names::version_name(sh.negotiated()))
+        .or_else(|| hs.ssl2_server_hello.as_ref().map(|_| "SSL 2.0"))
+        .unwrap_or("none");
+    let cipher_class = sh
+        .and_then(|sh| tls::suites::lookup(sh.cipher))
+        .map(|s| s.cipher.class())
+        .unwrap_or("none");
+    let group = sh
+        .and_then(|sh| sh.key_share_group)
+        .or(match hs.key_exchange {
+            Some(KeyExchangeParams::NamedCurve(g)) => Some(g),
+            _ => None,
+        });
+    let group_class = match (group, hs.key_exchange) {
+        (Some(g), _) if tls::names::group_is_post_quantum(g) => "post_quantum",
+        (Some(_), _) | (None, Some(_)) => "classical",
+        (None, None) => "none",
+    };
+    let alpn = sh
+        .and_then(|sh| sh.alpn.as_deref())
+        .or_else(|| ch.alpn.first().map(Vec::as_slice));
+    Some(TlsLabels {
+        version,
+        cipher_class,
+        group_class,
+        alpn: alpn_bucket(alpn),
+    })
+}
+
+/// ALPN ids worth a series of their own (IANA registry); the rest are `other`.
+fn alpn_bucket(alpn: Option<&[u8]>) -> &'static str {
+    match alpn {
+        None => "none",
+        Some(b"h2") => "h2",
+        Some(b"http/1.1") => "http/1.1",
+        Some(b"http/1.0") => "http/1.0",
+        Some(b"h3") => "h3",
+        Some(b"spdy/3.1") => "spdy/3.1",
+        Some(b"acme-tls/1") => "acme-tls/1",
+        Some(b"dot") => "dot",
+        Some(b"imap") => "imap",
+        Some(b"pop3") => "pop3",
+        Some(b"smtp") => "smtp",
+        Some(b"postgresql") => "postgresql",
+        Some(b"mqtt") => "mqtt",
+        Some(_) => "other",
     }
 }

@@ -8,6 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::config::Policy;
+use crate::engine::FlowRecord;
+use crate::flow::Direction;
+
 /// `# TYPE` of a family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -348,6 +352,94 @@ impl Metrics {
         self.resident_memory.render(&mut out);
         self.build_info.render(&mut out);
         out
+    }
+}
+
+/// Handshake-failure reasons with a series of their own; anything else is `other`.
+const FAILURE_REASONS: &[&str] = &[
+    "close_notify",
+    "unexpected_message",
+    "bad_record_mac",
+    "decryption_failed",
+    "record_overflow",
+    "decompression_failure",
+    "handshake_failure",
+    "no_certificate",
+    "bad_certificate",
+    "unsupported_certificate",
+    "certificate_revoked",
+    "certificate_expired",
+    "certificate_unknown",
+    "illegal_parameter",
+    "unknown_ca",
+    "access_denied",
+    "decode_error",
+    "decrypt_error",
+    "export_restriction",
+    "protocol_version",
+    "insufficient_security",
+    "internal_error",
+    "inappropriate_fallback",
+    "user_canceled",
+    "no_renegotiation",
+    "missing_extension",
+    "unsupported_extension",
+    "unrecognized_name",
+    "certificate_required",
+    "no_application_protocol",
+    "ech_required",
+    "reset after ClientHello",
+    "closed after ClientHello",
+];
+
+fn failure_reason(reason: &str) -> &'static str {
+    FAILURE_REASONS
+        .iter()
+        .find(|r| **r == reason)
+        .copied()
+        .unwrap_or("other")
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+impl Metrics {
+    /// Counts one finished flow. `now_unix` is the clock certificate expiry is measured on.
+    pub fn observe(&mut self, r: &FlowRecord, policy: &Policy, now_unix: i64) {
+        let internal =
+            policy.is_internal(r.key.client.ip()) && policy.is_internal(r.key.server.ip());
+        let scope = if internal { "internal" } else { "external" };
+        let enc = flag(r.encrypted);
+        self.flows
+            .inc([r.protocol, enc, scope, r.key.transport.as_str()]);
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let bytes = r.bytes[dir.index()] as f64;
+            self.flow_bytes
+                .add([r.protocol, enc, scope, dir.as_str()], bytes);
+        }
+        if let Some(l) = r.tls_labels {
+            self.tls_handshakes
+                .inc([l.version, l.cipher_class, l.group_class, l.alpn]);
+        }
+        for f in &r.findings {
+            self.findings.inc([f.id, f.severity.as_str()]);
+            if f.id == "tls.handshake.failure" {
+                let reason = f
+                    .evidence
+                    .get("reason")
+                    .map_or("other", |r| failure_reason(r));
+                self.handshake_failures.inc([reason]);
+            }
+        }
+        if let Some(c) = &r.cert_expiry {
+            let secs = (c.not_after_unix - now_unix) as f64;
+            self.cert_expiry.set(&c.server_name, secs);
+        }
     }
 }
 
