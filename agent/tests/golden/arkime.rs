@@ -126,7 +126,11 @@ mod tests {
           "destination":{"ip":"10.0.0.2","port":443},"firstPacket":1000,"protocol":["tcp","http"],
           "http":{"host":["plain.example"]}}}]}"#;
         let e = parse("c", "o", text).unwrap();
-        let find = |f: Field| e.iter().find(|x| x.field == f).map(|x| (x.value.as_str(), x.ordinal));
+        let find = |f: Field| {
+            e.iter()
+                .find(|x| x.field == f)
+                .map(|x| (x.value.as_str(), x.ordinal))
+        };
         assert_eq!(find(Field::Version), Some(("TLS 1.2", 1)));
         assert_eq!(find(Field::Protocol), Some(("http", 0)));
         assert_eq!(find(Field::Sni), Some(("a.example", 1)));

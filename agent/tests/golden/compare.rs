@@ -55,7 +55,9 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
                     })
                     .unwrap_or_default();
                 match cands.get(x.ordinal) {
-                    None if cands.is_empty() => (Verdict::Missing, None, "no event for this flow".to_string()),
+                    None if cands.is_empty() => {
+                        (Verdict::Missing, None, "no event for this flow".to_string())
+                    }
                     None => (
                         Verdict::Missing,
                         None,
@@ -75,17 +77,28 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
                 }
             }
             None => {
-                let vals: Vec<&String> = events.iter().filter_map(|e| e.values.get(&x.field)).collect();
+                let vals: Vec<&String> = events
+                    .iter()
+                    .filter_map(|e| e.values.get(&x.field))
+                    .collect();
                 if let Some(v) = vals.iter().find(|v| values_agree(x.field, &x.value, v)) {
                     (Verdict::Agree, Some((*v).clone()), String::new())
                 } else if vals.is_empty() {
-                    (Verdict::Missing, None, "no event has this field".to_string())
+                    (
+                        Verdict::Missing,
+                        None,
+                        "no event has this field".to_string(),
+                    )
                 } else {
                     let mut d: Vec<&str> = vals.iter().map(|s| s.as_str()).collect();
                     d.sort();
                     d.dedup();
                     d.truncate(5);
-                    (Verdict::Disagree, Some(d.join(" / ")), "any flow".to_string())
+                    (
+                        Verdict::Disagree,
+                        Some(d.join(" / ")),
+                        "any flow".to_string(),
+                    )
                 }
             }
         };
@@ -120,7 +133,9 @@ impl Tally {
     }
 }
 
-pub fn tally<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> BTreeMap<(Source, Field), Tally> {
+pub fn tally<'a>(
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
+) -> BTreeMap<(Source, Field), Tally> {
     let mut t: BTreeMap<(Source, Field), Tally> = BTreeMap::new();
     for o in outcomes {
         let e = t.entry((o.expect.source, o.expect.field)).or_default();
@@ -191,7 +206,10 @@ mod tests {
         // Ours: later event listed first.
         let events = vec![ev(20.0, 1234, "redis"), ev(10.0, 1234, "http")];
         let o = compare(&x, &events, &Exceptions::default());
-        let v: Vec<(String, Verdict)> = o.iter().map(|o| (o.expect.value.clone(), o.verdict)).collect();
+        let v: Vec<(String, Verdict)> = o
+            .iter()
+            .map(|o| (o.expect.value.clone(), o.verdict))
+            .collect();
         assert_eq!(
             v,
             vec![
@@ -212,7 +230,11 @@ mod tests {
         let mut r2 = Record::new(None, 1.0);
         r2.push(Field::Protocol, "ftp");
         let x = records_to_expects("cap", "o", Source::SuricataVerify, vec![r, r2]);
-        let o = compare(&x, &[ev(1.0, 1, "smtp"), ev(2.0, 2, "http")], &Exceptions::default());
+        let o = compare(
+            &x,
+            &[ev(1.0, 1, "smtp"), ev(2.0, 2, "http")],
+            &Exceptions::default(),
+        );
         assert_eq!(o[0].verdict, Verdict::Agree);
         assert_eq!(o[1].verdict, Verdict::Disagree);
         assert_eq!(o[1].ours.as_deref(), Some("http / smtp"));

@@ -82,8 +82,9 @@ impl Exceptions {
             if raw.reason.trim().len() < 10 || raw.evidence.trim().len() < 10 {
                 return Err(format!("{at}: reason and evidence must explain the entry"));
             }
-            let expected = normalize(field, &raw.expected)
-                .ok_or_else(|| format!("{at}: expected value {:?} does not normalise", raw.expected))?;
+            let expected = normalize(field, &raw.expected).ok_or_else(|| {
+                format!("{at}: expected value {:?} does not normalise", raw.expected)
+            })?;
             let ours = match raw.ours.trim() {
                 "" | "null" => None,
                 v => Some(
@@ -160,9 +161,14 @@ evidence = "zeek/Baseline/x/_TEST_LINES.txt loads a custom script"
         };
         assert!(e.find(&x, None).is_some());
         assert!(e.find(&x, Some("TLS 1.1")).is_none(), "must name our value");
-        let bad = ok.replace("reason = \"the baseline comes from a script that rewrites the version\"", "reason = \"x\"");
+        let bad = ok.replace(
+            "reason = \"the baseline comes from a script that rewrites the version\"",
+            "reason = \"x\"",
+        );
         assert!(Exceptions::parse(&bad).is_err());
         let bad = ok.replace("field = \"version\"", "field = \"versoin\"");
-        assert!(Exceptions::parse(&bad).unwrap_err().contains("unknown field"));
+        assert!(Exceptions::parse(&bad)
+            .unwrap_err()
+            .contains("unknown field"));
     }
 }

@@ -13,7 +13,10 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
     let body = text
         .splitn(3, "\n---")
         .nth(2)
-        .or_else(|| text.strip_prefix("---").and_then(|t| t.splitn(2, "\n---").nth(1)))
+        .or_else(|| {
+            text.strip_prefix("---")
+                .and_then(|t| t.split_once("\n---").map(|x| x.1))
+        })
         .ok_or_else(|| format!("{origin}: no second `---` in snapshot"))?;
     let items: Value =
         serde_yaml::from_str(body).map_err(|e| format!("{origin}: bad YAML: {e}"))?;
@@ -90,7 +93,10 @@ mod tests {
         let text = "---\nsource: ja4/src/lib.rs\nexpression: output\n---\n- stream: 0\n  transport: tcp\n  src: 10.0.0.1\n  dst: 10.0.0.2\n  src_port: 5000\n  dst_port: 443\n  tls_server_name: Example.com\n  ja4: t13d1516h2_8daaf6152771_e5627efa2ab1\n  tls_certs:\n  - x509:\n    - subjectCommonName: example.com\n      issuerOrganizationName: CA Inc\n- stream: 1\n  transport: udp\n  src: 10.0.0.1\n  dst: 10.0.0.2\n  src_port: 5001\n  dst_port: 53\n";
         let e = parse("x.pcap", "x.snap", text).unwrap();
         let get = |f: Field| e.iter().find(|x| x.field == f).map(|x| x.value.as_str());
-        assert_eq!(get(Field::Ja4), Some("t13d1516h2_8daaf6152771_e5627efa2ab1"));
+        assert_eq!(
+            get(Field::Ja4),
+            Some("t13d1516h2_8daaf6152771_e5627efa2ab1")
+        );
         assert_eq!(get(Field::Sni), Some("example.com"));
         assert_eq!(get(Field::CertSubject), Some("CN=example.com"));
         assert_eq!(get(Field::CertIssuer), Some("O=CA Inc"));

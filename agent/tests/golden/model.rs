@@ -342,6 +342,10 @@ pub fn norm_version(raw: &str) -> Option<String> {
     if lower == "undetermined" || lower == "unknown" || lower == "null" {
         return None;
     }
+    // Zeek writes versions it has no name for as `unknown-<decimal code>`.
+    if let Some(dec) = lower.strip_prefix("unknown-") {
+        return dec.parse::<u16>().ok().and_then(version_from_code);
+    }
     // Numeric wire codes (tshark, Suricata's fallback `0x7e01`).
     if let Some(hex) = lower.strip_prefix("0x") {
         let code = u16::from_str_radix(hex, 16).ok()?;
@@ -384,8 +388,9 @@ pub fn norm_version(raw: &str) -> Option<String> {
     Some(version.to_string())
 }
 
-/// Version name of a wire code; TLS 1.3 drafts (0x7fNN) and Facebook's
-/// Fizz codes (0xfbNN) count as TLS 1.3.
+/// Version name of a wire code; TLS 1.3 drafts (0x7fNN), Google's TLS 1.3
+/// experiment codes (0x7e01, 0x7e02) and Facebook's Fizz codes (0xfbNN)
+/// count as TLS 1.3.
 pub fn version_from_code(code: u16) -> Option<String> {
     let v = match code {
         0x0002 => "SSL 2.0",
@@ -397,6 +402,7 @@ pub fn version_from_code(code: u16) -> Option<String> {
         0xfeff => "DTLS 1.0",
         0xfefd => "DTLS 1.2",
         0xfefc => "DTLS 1.3",
+        0x7e01 | 0x7e02 => "TLS 1.3",
         c if c >> 8 == 0x7f || c >> 8 == 0xfb => "TLS 1.3",
         _ => return None,
     };
@@ -639,8 +645,7 @@ pub fn dn_agrees(expected: &str, ours: &str) -> bool {
     }
     let e = dn_attrs(expected);
     let o = dn_attrs(ours);
-    let keyed: Vec<&(String, String)> =
-        e.iter().filter(|(k, _)| k == "CN" || k == "O").collect();
+    let keyed: Vec<&(String, String)> = e.iter().filter(|(k, _)| k == "CN" || k == "O").collect();
     if keyed.is_empty() {
         return false;
     }
@@ -713,6 +718,7 @@ mod tests {
             ("0x0303", "TLS 1.2"),
             ("0x7f1c", "TLS 1.3"),
             ("DTLSv1.0", "DTLS 1.0"),
+            ("unknown-32257", "TLS 1.3"),
         ] {
             assert_eq!(norm_version(raw).as_deref(), Some(want), "{raw}");
         }
@@ -725,7 +731,10 @@ mod tests {
             norm_cipher("0xc02b"),
             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
         );
-        assert_eq!(norm_cipher("49200"), "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+        assert_eq!(
+            norm_cipher("49200"),
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+        );
         assert_eq!(
             norm_cipher("TLS_RSA_WITH_RC4_128_SHA"),
             "TLS_RSA_WITH_RC4_128_SHA"
@@ -754,7 +763,10 @@ mod tests {
             "C=US, ST=California, L=San Francisco, O=GitHub, Inc., CN=www.github.com",
             "CN=www.github.com,O=GitHub\\, Inc.,L=San Francisco,ST=California,C=US"
         ));
-        assert!(dn_agrees("O=SANS,CN=sans isc dshield test", "CN=SANS ISC DShield Test, O=SANS"));
+        assert!(dn_agrees(
+            "O=SANS,CN=sans isc dshield test",
+            "CN=SANS ISC DShield Test, O=SANS"
+        ));
         assert!(!dn_agrees("CN=a,O=b", "CN=a,O=c"));
         assert_eq!(
             norm_ja3("771,4865,51-43"),
@@ -767,13 +779,8 @@ mod tests {
         let a = FlowKey::parse("10.0.0.1", "1234", "10.0.0.2", "443").unwrap();
         let b = FlowKey::parse("10.0.0.2", "443", "10.0.0.1", "1234").unwrap();
         assert_eq!(a.canonical(), b.canonical());
-        let v6 = FlowKey::parse(
-            "2607:f8b0:400a:0800:0000:0000:0000:200e",
-            "443",
-            "::1",
-            "5",
-        )
-        .unwrap();
+        let v6 =
+            FlowKey::parse("2607:f8b0:400a:0800:0000:0000:0000:200e", "443", "::1", "5").unwrap();
         assert_eq!(FlowKey::parse_display(&v6.to_string()), Some(v6));
     }
 }

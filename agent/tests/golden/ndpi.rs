@@ -112,7 +112,9 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
                     }
                 }
                 k if val.is_empty()
-                    && (k.starts_with("TLSv") || k.starts_with("DTLSv") || k.starts_with("SSLv")) =>
+                    && (k.starts_with("TLSv")
+                        || k.starts_with("DTLSv")
+                        || k.starts_with("SSLv")) =>
                 {
                     r.push(Field::Version, k)
                 }

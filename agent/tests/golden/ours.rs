@@ -87,12 +87,18 @@ mod tests {
 
     #[test]
     fn schema_fields_are_read_and_normalised() {
-        let line = include_str!("fixtures/events.jsonl").lines().next().unwrap();
+        let line = include_str!("fixtures/events.jsonl")
+            .lines()
+            .next()
+            .unwrap();
         let e = parse_event(line).unwrap();
         assert_eq!(e.flow.server.1, 443);
         assert_eq!(e.values[&Field::Version], "TLS 1.2");
         assert_eq!(e.values[&Field::Alpn], "h2,http/1.1");
-        assert_eq!(e.values[&Field::CertSerial], "5ECB7CEE8CA206BF9EC00728889AD99F4362CFD9");
+        assert_eq!(
+            e.values[&Field::CertSerial],
+            "5ECB7CEE8CA206BF9EC00728889AD99F4362CFD9"
+        );
         assert_eq!(e.values[&Field::CertNotAfter], "1584947742");
         assert_eq!(e.values[&Field::CertSan], "bad.curveballtest.com");
         assert!(parse_event("{\"ts\": 1}").unwrap_err().contains("src_ip"));

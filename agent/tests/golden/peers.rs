@@ -103,7 +103,12 @@ pub fn parse_eve(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>,
         .into_iter()
         .filter_map(|id| by_flow.remove(&id))
         .collect();
-    Ok(records_to_expects(capture, origin, Source::SuricataEve, records))
+    Ok(records_to_expects(
+        capture,
+        origin,
+        Source::SuricataEve,
+        records,
+    ))
 }
 
 pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, String> {
@@ -176,7 +181,8 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
         if types.iter().any(|t| t == "1") && !st.client {
             st.client = true;
             st.rec.flow = Some(flow);
-            st.rec.push(Field::Ja3, &first(col(&row, "tls.handshake.ja3")));
+            st.rec
+                .push(Field::Ja3, &first(col(&row, "tls.handshake.ja3")));
             st.rec.push(
                 Field::Sni,
                 &first(col(&row, "tls.handshake.extensions_server_name")),
@@ -185,7 +191,8 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
                 .push(Field::Alpn, &col(&row, "tls.handshake.extensions_alpn_str"));
         } else if types.iter().any(|t| t == "2") && !st.server {
             st.server = true;
-            st.rec.push(Field::Ja3s, &first(col(&row, "tls.handshake.ja3s")));
+            st.rec
+                .push(Field::Ja3s, &first(col(&row, "tls.handshake.ja3s")));
             st.rec.push(
                 Field::Cipher,
                 &first(col(&row, "tls.handshake.ciphersuite")),

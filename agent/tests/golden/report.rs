@@ -9,7 +9,8 @@ use crate::model::{Field, Source};
 use crate::runner::Status;
 use crate::CorpusRun;
 
-pub const COMMAND: &str = "PLAINSIGHT_WRITE_AGREEMENT=1 cargo test -p plainsight --test golden agreement_report";
+pub const COMMAND: &str =
+    "PLAINSIGHT_WRITE_AGREEMENT=1 cargo test -p plainsight --test golden agreement_report";
 
 fn pct(a: usize, n: usize) -> String {
     if n == 0 {
@@ -35,9 +36,20 @@ pub fn render(run: &CorpusRun) -> String {
     let t = tally(outcomes.iter().copied());
     let _ = writeln!(s, "<!-- Generated file, do not edit. Regenerate with:\n     {COMMAND}\n     (PLAINSIGHT_BIN=/path/to/plainsight to test another build; PLAINSIGHT_CORPUS=/path/to/corpus) -->");
     let _ = writeln!(s, "# Corpus agreement\n");
-    let _ = writeln!(s, "Regenerate with `{COMMAND}` (the harness is `agent/tests/golden/`).\n");
-    let failed = run.runs.iter().filter(|r| matches!(r.status, Status::Failed(_))).count();
-    let input_err = run.runs.iter().filter(|r| matches!(r.status, Status::InputError(_))).count();
+    let _ = writeln!(
+        s,
+        "Regenerate with `{COMMAND}` (the harness is `agent/tests/golden/`).\n"
+    );
+    let failed = run
+        .runs
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed(_)))
+        .count();
+    let input_err = run
+        .runs
+        .iter()
+        .filter(|r| matches!(r.status, Status::InputError(_)))
+        .count();
     let _ = writeln!(
         s,
         "Captures run: {} ({} failed, {} rejected as truncated input). Expectations compared: {}.\n",
@@ -50,7 +62,10 @@ pub fn render(run: &CorpusRun) -> String {
 
     // Per source.
     let _ = writeln!(s, "## Per source\n");
-    let _ = writeln!(s, "| source | agree | compared | % | disagree | missing | excused |");
+    let _ = writeln!(
+        s,
+        "| source | agree | compared | % | disagree | missing | excused |"
+    );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for src in Source::ALL {
         let mut sum = Tally::default();
@@ -76,7 +91,10 @@ pub fn render(run: &CorpusRun) -> String {
 
     // Per field and source.
     let _ = writeln!(s, "\n## Per field and source\n");
-    let _ = writeln!(s, "| field | source | agree | compared | % | disagree | missing | excused |");
+    let _ = writeln!(
+        s,
+        "| field | source | agree | compared | % | disagree | missing | excused |"
+    );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
     let mut by_field: BTreeMap<Field, Vec<(Source, Tally)>> = BTreeMap::new();
     for ((src, f), v) in &t {
@@ -99,11 +117,17 @@ pub fn render(run: &CorpusRun) -> String {
 
     // Explained.
     let _ = writeln!(s, "\n## Explained disagreements (exceptions.toml)\n");
-    let excused: Vec<&&Outcome> = outcomes.iter().filter(|o| o.verdict == Verdict::Excused).collect();
+    let excused: Vec<&&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Excused)
+        .collect();
     if excused.is_empty() {
         let _ = writeln!(s, "None.");
     } else {
-        let _ = writeln!(s, "| capture | flow | source | field | expected | ours | reason |");
+        let _ = writeln!(
+            s,
+            "| capture | flow | source | field | expected | ours | reason |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|");
         for o in excused {
             let _ = writeln!(
@@ -131,7 +155,12 @@ pub fn render(run: &CorpusRun) -> String {
                     && o.expect.flow.map(|f| f.canonical()) == Some(e.flow.canonical())
             })
         })
-        .map(|e| format!("- {} {} {} (ours now differs from `{}`)", e.raw.capture, e.raw.flow, e.raw.field, e.raw.ours))
+        .map(|e| {
+            format!(
+                "- {} {} {} (ours now differs from `{}`)",
+                e.raw.capture, e.raw.flow, e.raw.field, e.raw.ours
+            )
+        })
         .collect();
     if !stale.is_empty() {
         let _ = writeln!(s, "\nExceptions that matched nothing in this run (the analyser changed, or the flow now agrees):\n");
@@ -160,7 +189,11 @@ pub fn render(run: &CorpusRun) -> String {
             *missing.entry(o.expect.capture.as_str()).or_default() += 1;
         }
     }
-    let _ = writeln!(s, "\n## Missing values per capture ({} captures)\n", missing.len());
+    let _ = writeln!(
+        s,
+        "\n## Missing values per capture ({} captures)\n",
+        missing.len()
+    );
     let mut m: Vec<(&str, usize)> = missing.into_iter().collect();
     m.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (c, n) in m.iter().take(100) {
@@ -168,6 +201,34 @@ pub fn render(run: &CorpusRun) -> String {
     }
     if m.len() > 100 {
         let _ = writeln!(s, "- … and {} more captures", m.len() - 100);
+    }
+
+    // TLS captures without a TLS event.
+    let silent: Vec<&str> = run
+        .entries
+        .iter()
+        .zip(&run.runs)
+        .filter(|(e, r)| {
+            e.tags.iter().any(|t| t == "tls")
+                && !e.tags.iter().any(|t| t == "quic" || t == "dtls")
+                && r.status == Status::Ok
+                && !r
+                    .events
+                    .iter()
+                    .any(|ev| ev.values.get(&Field::Protocol).is_some_and(|p| p == "tls"))
+        })
+        .map(|(e, _)| e.path.as_str())
+        .collect();
+    let _ = writeln!(
+        s,
+        "\n## TCP captures tagged `tls` in INDEX.tsv with no `tls` event ({})\n",
+        silent.len()
+    );
+    for c in silent.iter().take(100) {
+        let _ = writeln!(s, "- {c}");
+    }
+    if silent.len() > 100 {
+        let _ = writeln!(s, "- … and {} more", silent.len() - 100);
     }
 
     // Failures.

@@ -49,6 +49,18 @@ fn tail(s: &str, n: usize) -> String {
     t.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
 
+/// Kills the child's process group (its own, see `process_group(0)`), so
+/// that grandchildren holding the output pipes die too.
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no
+        // memory is involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Runs `BIN pcap FILE --format json --all-flows --no-summary`.
 pub fn run_capture(bin: &Path, root: &Path, capture: &str, timeout: Duration) -> RunOutcome {
     let start = Instant::now();
@@ -59,7 +71,9 @@ pub fn run_capture(bin: &Path, root: &Path, capture: &str, timeout: Duration) ->
         bad_lines: Vec::new(),
         elapsed: Duration::ZERO,
     };
+    use std::os::unix::process::CommandExt;
     let child = Command::new(bin)
+        .process_group(0)
         .arg("pcap")
         .arg(root.join(capture))
         .args(["--format", "json", "--all-flows", "--no-summary"])
@@ -94,6 +108,7 @@ pub fn run_capture(bin: &Path, root: &Path, capture: &str, timeout: Duration) ->
         match child.try_wait() {
             Ok(Some(st)) => break Some(st),
             Ok(None) if start.elapsed() >= timeout => {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -205,13 +220,32 @@ mod tests {
         .collect();
         let t0 = Instant::now();
         let r = run_all(&fake(), root, &caps, Duration::from_secs(2));
-        assert!(t0.elapsed() < Duration::from_secs(20), "time box not applied");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "time box not applied"
+        );
         assert_eq!(r[0].status, Status::Ok);
         assert_eq!(r[0].events.len(), 3);
-        assert!(matches!(&r[1].status, Status::Failed(m) if m.contains("timed out")), "{:?}", r[1].status);
-        assert!(matches!(&r[2].status, Status::Failed(m) if m.contains("signal 11")), "{:?}", r[2].status);
-        assert!(matches!(&r[3].status, Status::Failed(m) if m.contains("exit status 101")), "{:?}", r[3].status);
-        assert!(matches!(&r[4].status, Status::InputError(m) if m.contains("offset")), "{:?}", r[4].status);
+        assert!(
+            matches!(&r[1].status, Status::Failed(m) if m.contains("timed out")),
+            "{:?}",
+            r[1].status
+        );
+        assert!(
+            matches!(&r[2].status, Status::Failed(m) if m.contains("signal 11")),
+            "{:?}",
+            r[2].status
+        );
+        assert!(
+            matches!(&r[3].status, Status::Failed(m) if m.contains("exit status 101")),
+            "{:?}",
+            r[3].status
+        );
+        assert!(
+            matches!(&r[4].status, Status::InputError(m) if m.contains("offset")),
+            "{:?}",
+            r[4].status
+        );
         assert_eq!(r[5].status, Status::Ok);
         assert_eq!(r[5].bad_lines.len(), 1);
         let missing = run_capture(Path::new("/nonexistent/plainsight"), root, "x", TIMEOUT);

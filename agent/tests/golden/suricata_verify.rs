@@ -16,12 +16,7 @@ fn scalar(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        Value::Sequence(seq) => Some(
-            seq.iter()
-                .filter_map(scalar)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
+        Value::Sequence(seq) => Some(seq.iter().filter_map(scalar).collect::<Vec<_>>().join(",")),
         _ => None,
     }
 }

@@ -55,7 +55,7 @@ pub fn attribute_files(test_lines: &str) -> HashMap<String, Vec<String>> {
             // Skip `VAR=value` prefixes.
             let first = toks
                 .iter()
-                .position(|t| !(t.contains('=') && !t.starts_with('-')))
+                .position(|t| !t.contains('=') || t.starts_with('-'))
                 .unwrap_or(0);
             let prog = toks[first];
             if prog == "zeek" || prog.ends_with("/zeek") {
@@ -114,7 +114,9 @@ pub fn attribute_files(test_lines: &str) -> HashMap<String, Vec<String>> {
     // Native logs of the last run that were never copied.
     if let Some(c) = current {
         for n in NATIVE {
-            files.entry(n.to_string()).or_insert_with(|| vec![c.clone()]);
+            files
+                .entry(n.to_string())
+                .or_insert_with(|| vec![c.clone()]);
         }
     }
     files
@@ -153,7 +155,9 @@ pub fn parse_blocks(text: &str) -> Vec<Block> {
             continue;
         }
         // `zeek-cut -m` writes a plain column line.
-        if line.split('\t').any(|c| c == "id.orig_h") && line.split('\t').any(|c| c == "uid" || c == "ts") {
+        if line.split('\t').any(|c| c == "id.orig_h")
+            && line.split('\t').any(|c| c == "uid" || c == "ts")
+        {
             cols = line.split('\t').map(str::to_string).collect();
             blocks.push(Block::default());
             continue;
@@ -174,7 +178,10 @@ pub fn parse_blocks(text: &str) -> Vec<Block> {
 }
 
 fn kind_of(block: &Block, file_name: &str) -> Option<&'static str> {
-    let by_path = block.path.as_deref().map(|p| p.trim_start_matches("manager."));
+    let by_path = block
+        .path
+        .as_deref()
+        .map(|p| p.trim_start_matches("manager."));
     let name = by_path.unwrap_or(file_name);
     if name.contains("x509") || name.starts_with("x5") {
         Some("x509")
@@ -239,7 +246,10 @@ pub fn load_folder(
         let Ok(text) = std::fs::read_to_string(dir.join(&name)) else {
             continue;
         };
-        if !text.contains("id.orig_h") && !text.contains("certificate.") && !text.contains("#path\tx509") {
+        if !text.contains("id.orig_h")
+            && !text.contains("certificate.")
+            && !text.contains("#path\tx509")
+        {
             continue;
         }
         let blocks = parse_blocks(&text);
@@ -310,7 +320,12 @@ pub fn load_folder(
             }
             records.push(r);
         }
-        out.extend(records_to_expects(capture, &origin, Source::ZeekSsl, records));
+        out.extend(records_to_expects(
+            capture,
+            &origin,
+            Source::ZeekSsl,
+            records,
+        ));
     }
     for (origin, rows) in conn {
         let mut records = Vec::new();
@@ -332,7 +347,12 @@ pub fn load_folder(
             r.push(Field::Protocol, &alts.join("|"));
             records.push(r);
         }
-        out.extend(records_to_expects(capture, &origin, Source::ZeekConn, records));
+        out.extend(records_to_expects(
+            capture,
+            &origin,
+            Source::ZeekConn,
+            records,
+        ));
     }
     Ok(out)
 }
