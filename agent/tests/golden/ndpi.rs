@@ -98,7 +98,8 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
                     }
                 }
                 "Hostname/SNI" if is_tls => r.push(Field::Sni, val),
-                "(Advertised) ALPNs" => r.push(Field::Alpn, val),
+                // nDPI separates ALPN values with `;` (or `,`).
+                "(Advertised) ALPNs" => r.push(Field::Alpn, &val.replace(';', ",")),
                 "(Negotiated) ALPN" => r.push(Field::AlpnSelected, val),
                 "JA3C" => r.push(Field::Ja3, val.split_whitespace().next().unwrap_or("")),
                 "JA3S" => r.push(Field::Ja3s, val.split_whitespace().next().unwrap_or("")),
@@ -132,7 +133,7 @@ mod tests {
 
     #[test]
     fn flow_lines_become_expectations() {
-        let text = "Guessed flow protos:\t0\n\n\t1\tTCP 192.168.1.160:54804 <-> 151.101.66.49:443 [proto: 91.283/TLS.Cybersec][Hostname/SNI: feodotracker.abuse.ch][(Advertised) ALPNs: h2,http/1.1][(Negotiated) ALPN: http/1.1][TLSv1.2][JA3C: 2a26b1a62e40d25d4de3babc9d532f30][JA4: t12d6707ht_x_y][JA3S: ae53107a2e47ea20c72ac44821a728bf][Issuer: C=BE, O=GlobalSign nv-sa, CN=GlobalSign CloudSSL CA][Validity: 2019-11-19 01:31:22 - 2020-08-29 17:19:32][Cipher: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n\t2\tTCP [2001:db8::1]:80 -> [2001:db8::2]:5555 [proto: 7/HTTP][Hostname/SNI: plain.example][ClearText]\n";
+        let text = "Guessed flow protos:\t0\n\n\t1\tTCP 192.168.1.160:54804 <-> 151.101.66.49:443 [proto: 91.283/TLS.Cybersec][Hostname/SNI: feodotracker.abuse.ch][(Advertised) ALPNs: h2;http/1.1][(Negotiated) ALPN: http/1.1][TLSv1.2][JA3C: 2a26b1a62e40d25d4de3babc9d532f30][JA4: t12d6707ht_x_y][JA3S: ae53107a2e47ea20c72ac44821a728bf][Issuer: C=BE, O=GlobalSign nv-sa, CN=GlobalSign CloudSSL CA][Validity: 2019-11-19 01:31:22 - 2020-08-29 17:19:32][Cipher: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n\t2\tTCP [2001:db8::1]:80 -> [2001:db8::2]:5555 [proto: 7/HTTP][Hostname/SNI: plain.example][ClearText]\n";
         let e = parse("c", "o", text).unwrap();
         let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
         for want in [

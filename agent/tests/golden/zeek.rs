@@ -30,6 +30,8 @@ const NATIVE: [&str; 3] = ["ssl.log", "x509.log", "conn.log"];
 /// in run order.
 pub fn attribute_files(test_lines: &str) -> HashMap<String, Vec<String>> {
     let mut files: HashMap<String, Vec<String>> = HashMap::new();
+    // What each file held when `btest-diff` compared it: the baseline.
+    let mut diffed: HashMap<String, Vec<String>> = HashMap::new();
     let mut current: Option<String> = None;
     let lookup = |files: &HashMap<String, Vec<String>>, cur: &Option<String>, name: &str| {
         if let Some(v) = files.get(name) {
@@ -76,11 +78,20 @@ pub fn attribute_files(test_lines: &str) -> HashMap<String, Vec<String>> {
                 toks.get(i + 1).copied()
             };
             match prog {
+                "btest-diff" => {
+                    if let Some(name) = toks.last() {
+                        let v = lookup(&files, &current, name);
+                        diffed.insert(name.to_string(), v);
+                    }
+                }
                 "cp" | "mv" if toks.len() >= first + 3 => {
                     let a = toks[toks.len() - 2];
                     let b = toks[toks.len() - 1];
                     let v = lookup(&files, &current, a);
                     files.insert(b.to_string(), v);
+                    if prog == "mv" {
+                        files.insert(a.to_string(), Vec::new());
+                    }
                 }
                 "cat" => {
                     let inputs: Vec<&str> = toks[first + 1..]
@@ -119,6 +130,7 @@ pub fn attribute_files(test_lines: &str) -> HashMap<String, Vec<String>> {
                 .or_insert_with(|| vec![c.clone()]);
         }
     }
+    files.extend(diffed);
     files
 }
 
@@ -367,6 +379,7 @@ mod tests {
 # @TEST-EXEC: zeek -b -r $TRACES/tls/dtls1_0.pcap %INPUT
 # @TEST-EXEC: btest-diff ssl.log
 # @TEST-EXEC: zeek -b -r $TRACES/tls/dtls1_2.pcap %INPUT
+# @TEST-EXEC: mv x509.log x1_2.log
 # @TEST-EXEC: cp ssl.log ssl1_2.log
 # @TEST-EXEC: cat ssl.log > all.log
 # @TEST-EXEC: OPENSSL_X=1 zeek -b -C -r ${TRACES}/tls/b.pcap %INPUT
@@ -380,7 +393,10 @@ mod tests {
             vec!["zeek/Traces/tls/dtls1_2.pcap", "zeek/Traces/tls/b.pcap"]
         );
         assert_eq!(a["conn.cut"], vec!["zeek/Traces/tls/b.pcap"]);
-        assert_eq!(a["ssl.log"], vec!["zeek/Traces/tls/b.pcap"]);
+        // The baseline is what the file held when btest-diff ran.
+        assert_eq!(a["ssl.log"], vec!["zeek/Traces/tls/dtls1_0.pcap"]);
+        assert_eq!(a["x1_2.log"], vec!["zeek/Traces/tls/dtls1_2.pcap"]);
+        assert_eq!(a["x509.log"], vec!["zeek/Traces/tls/b.pcap"]);
     }
 
     #[test]
