@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::compare::{describe, tally, Outcome, Tally, Verdict};
+use crate::compare::{tally, Outcome, Tally, Verdict};
 use crate::model::{Field, Source};
 use crate::runner::Status;
 use crate::CorpusRun;
@@ -22,8 +22,8 @@ fn pct(a: usize, n: usize) -> String {
 
 fn cell(s: &str) -> String {
     let s = s.replace('|', "\\|").replace('\n', " ");
-    if s.chars().count() > 90 {
-        let t: String = s.chars().take(87).collect();
+    if s.chars().count() > 120 {
+        let t: String = s.chars().take(117).collect();
         format!("{t}…")
     } else {
         s
@@ -175,11 +175,36 @@ pub fn render(run: &CorpusRun) -> String {
         .filter(|o| o.verdict == Verdict::Disagree)
         .collect();
     let _ = writeln!(s, "\n## Unexplained disagreements ({})\n", bad.len());
+    if !bad.is_empty() {
+        let _ = writeln!(
+            s,
+            "| capture | flow | source | field | expected | ours | expected output |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    }
     for o in bad.iter().take(300) {
-        let _ = writeln!(s, "- {}", cell(&describe(o)).replace('`', "'"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {}#{} | {} | `{}` | `{}` | {} |",
+            cell(&o.expect.capture),
+            o.expect
+                .flow
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "(any flow)".to_string()),
+            o.expect.source,
+            o.expect.ordinal,
+            o.expect.field,
+            cell(&o.expect.value),
+            cell(o.ours.as_deref().unwrap_or("null")),
+            cell(&o.expect.origin)
+        );
     }
     if bad.len() > 300 {
-        let _ = writeln!(s, "- … and {} more", bad.len() - 300);
+        let _ = writeln!(
+            s,
+            "\n… and {} more (run the test to see them all).",
+            bad.len() - 300
+        );
     }
 
     // Missing summary per capture.

@@ -209,11 +209,11 @@ mod tests {
         let root = Path::new("/nonexistent-corpus");
         let caps: Vec<String> = [
             "ok.pcap",
-            "hang.pcap",
-            "crash.pcap",
-            "panic.pcap",
-            "truncated.pcap",
-            "badjson.pcap",
+            "fake-hang.pcap",
+            "fake-crash.pcap",
+            "fake-panic.pcap",
+            "fake-truncated.pcap",
+            "fake-badjson.pcap",
         ]
         .iter()
         .map(|s| s.to_string())
