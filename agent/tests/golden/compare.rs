@@ -3,7 +3,11 @@
 //! Join: on the direction-free 5-tuple (and the transport when the source
 //! names it). Our events with the same tuple are ordered by `ts`; the
 //! expectation with ordinal k (the source's k-th record for that tuple, in
-//! time or file order) is compared with our k-th event. An expectation
+//! time or file order) is compared with our k-th event. For TLS fields only
+//! our events with a `tls` object count when there is any (so a failed
+//! connection attempt that reuses the tuple, which TLS logs do not list,
+//! does not shift the pairing); likewise protocol expectations skip our
+//! events with protocol `none` (no payload) when there is another. An expectation
 //! without a flow (Suricata-verify checks without addresses) agrees when any
 //! event of the capture has the value.
 
@@ -45,7 +49,7 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
     for x in expects {
         let (verdict, ours, note) = match x.flow {
             Some(flow) => {
-                let cands: Vec<&Event> = by_tuple
+                let mut cands: Vec<&Event> = by_tuple
                     .get(&flow.canonical())
                     .map(|v| {
                         v.iter()
@@ -54,6 +58,15 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
                             .collect()
                     })
                     .unwrap_or_default();
+                if x.field != Field::Protocol && cands.iter().any(|e| e.has_tls) {
+                    cands.retain(|e| e.has_tls);
+                }
+                // A source names a flow's protocol only when it saw payload.
+                let payload =
+                    |e: &&Event| e.values.get(&Field::Protocol).is_some_and(|p| p != "none");
+                if x.field == Field::Protocol && cands.iter().any(payload) {
+                    cands.retain(payload);
+                }
                 match cands.get(x.ordinal) {
                     None if cands.is_empty() => {
                         (Verdict::Missing, None, "no event for this flow".to_string())
@@ -189,6 +202,7 @@ mod tests {
             ts,
             flow: FlowKey::parse("10.0.0.2", "80", "10.0.0.1", &port.to_string()).unwrap(),
             transport: "tcp".to_string(),
+            has_tls: false,
             values,
         }
     }
@@ -221,6 +235,24 @@ mod tests {
         let t = tally(&o);
         let t = t[&(Source::Arkime, Field::Protocol)];
         assert_eq!((t.agree, t.disagree, t.missing, t.compared()), (2, 0, 1, 3));
+    }
+
+    #[test]
+    fn tls_fields_skip_non_tls_events_with_the_same_tuple() {
+        let flow = FlowKey::parse("10.0.0.1", "1234", "10.0.0.2", "80").unwrap();
+        let mut r = Record::new(Some(flow), 0.0);
+        r.push(Field::Version, "TLSv12");
+        r.push(Field::Protocol, "tls");
+        let x = records_to_expects("cap", "o", Source::ZeekSsl, vec![r]);
+        let mut tls = ev(20.0, 1234, "tls");
+        tls.has_tls = true;
+        tls.values.insert(Field::Version, "TLS 1.2".to_string());
+        // An earlier attempt without payload reuses the tuple.
+        let events = vec![ev(10.0, 1234, "none"), tls];
+        let o = compare(&x, &events, &Exceptions::default());
+        assert_eq!(o[0].verdict, Verdict::Agree, "{:?}", o[0]);
+        // Protocol skips the payload-less attempt too.
+        assert_eq!(o[1].verdict, Verdict::Agree);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Event {
     pub ts: f64,
     pub flow: FlowKey,
     pub transport: String,
+    /// The event has a `tls` object.
+    pub has_tls: bool,
     /// Normalised values; absent = null/missing in the event.
     pub values: HashMap<Field, String>,
 }
@@ -53,7 +55,8 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
         }
     };
     put(Field::Protocol, v.get("protocol").and_then(as_text));
-    if let Some(tls) = v.get("tls").filter(|t| t.is_object()) {
+    let tls_obj = v.get("tls").filter(|t| t.is_object());
+    if let Some(tls) = tls_obj {
         let t = |k: &str| tls.get(k).and_then(as_text);
         put(Field::Version, t("version"));
         put(Field::Cipher, t("cipher"));
@@ -77,6 +80,7 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
         ts,
         flow,
         transport,
+        has_tls: tls_obj.is_some(),
         values,
     })
 }
@@ -101,6 +105,7 @@ mod tests {
         );
         assert_eq!(e.values[&Field::CertNotAfter], "1584947742");
         assert_eq!(e.values[&Field::CertSan], "bad.curveballtest.com");
+        assert!(e.has_tls);
         assert!(parse_event("{\"ts\": 1}").unwrap_err().contains("src_ip"));
     }
 }
