@@ -132,6 +132,70 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
     out
 }
 
+/// Source pairs whose overlap is checked (`loaders_agree_across_sources`)
+/// and shown in the report, with the lowest acceptable agreement rate.
+pub const PEER_PAIRS: [(Source, Field, Source, f64); 15] = [
+    (Source::Tshark, Field::Ja3, Source::SuricataEve, 0.99),
+    (Source::Tshark, Field::Ja3, Source::Ndpi, 0.99),
+    (Source::Tshark, Field::Ja3s, Source::SuricataEve, 0.99),
+    (Source::Tshark, Field::Sni, Source::SuricataEve, 0.99),
+    (Source::Tshark, Field::Sni, Source::FoxIo, 0.99),
+    (Source::Tshark, Field::Version, Source::SuricataEve, 0.99),
+    (Source::Tshark, Field::Cipher, Source::Ndpi, 0.99),
+    (Source::Tshark, Field::Alpn, Source::Ndpi, 0.95),
+    (Source::Tshark, Field::AlpnSelected, Source::Ndpi, 0.99),
+    (Source::ZeekSsl, Field::Version, Source::Tshark, 0.99),
+    (Source::ZeekSsl, Field::Cipher, Source::Tshark, 0.99),
+    (Source::ZeekSsl, Field::Sni, Source::SuricataEve, 0.99),
+    (Source::FoxIo, Field::Ja4, Source::SuricataEve, 0.97),
+    (Source::ZeekConn, Field::Protocol, Source::SuricataEve, 0.95),
+    (Source::Arkime, Field::Protocol, Source::SuricataEve, 0.95),
+];
+
+/// How two sources agree where both have a value for the same flow.
+#[derive(Debug, Default, Clone)]
+pub struct Cross {
+    pub agree: usize,
+    pub total: usize,
+    pub examples: Vec<String>,
+}
+
+pub fn crosscheck<'a>(
+    captures: impl Iterator<Item = &'a [Expect]>,
+    a: Source,
+    field: Field,
+    b: Source,
+) -> Cross {
+    let mut c = Cross::default();
+    for x in captures {
+        for ea in x.iter().filter(|e| e.source == a && e.field == field) {
+            for eb in x.iter().filter(|e| {
+                e.source == b
+                    && e.field == field
+                    && e.ordinal == ea.ordinal
+                    && e.flow.is_some()
+                    && e.flow.map(|f| f.canonical()) == ea.flow.map(|f| f.canonical())
+            }) {
+                c.total += 1;
+                if values_agree(field, &ea.value, &eb.value)
+                    || values_agree(field, &eb.value, &ea.value)
+                {
+                    c.agree += 1;
+                } else if c.examples.len() < 5 {
+                    c.examples.push(format!(
+                        "{} {}: {a} {:?} vs {b} {:?}",
+                        ea.capture,
+                        ea.flow.map(|f| f.to_string()).unwrap_or_default(),
+                        ea.value,
+                        eb.value
+                    ));
+                }
+            }
+        }
+    }
+    c
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
     pub agree: usize,

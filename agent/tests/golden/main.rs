@@ -242,7 +242,7 @@ fn d_version_cipher_sni_match_zeek_ssl_log() {
 #[test]
 fn agreement_report() {
     let run = corpus_run();
-    let text = report::render(run);
+    let text = report::render(run, &loaded().1);
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-agreement.md");
     std::fs::write(&tmp, &text).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
     eprintln!("golden: agreement report written to {}", tmp.display());
@@ -590,53 +590,13 @@ evidence = "FoxIO and Suricata give t13d1615h2_ for the same hello"
 #[test]
 fn loaders_agree_across_sources() {
     let (_, l) = loaded();
-    let pairs = [
-        (Source::Tshark, Field::Ja3, Source::SuricataEve, 0.99),
-        (Source::Tshark, Field::Ja3, Source::Ndpi, 0.99),
-        (Source::Tshark, Field::Ja3s, Source::SuricataEve, 0.99),
-        (Source::Tshark, Field::Sni, Source::SuricataEve, 0.99),
-        (Source::Tshark, Field::Sni, Source::FoxIo, 0.99),
-        (Source::Tshark, Field::Version, Source::SuricataEve, 0.99),
-        (Source::Tshark, Field::Cipher, Source::Ndpi, 0.99),
-        (Source::Tshark, Field::Alpn, Source::Ndpi, 0.95),
-        (Source::Tshark, Field::AlpnSelected, Source::Ndpi, 0.99),
-        (Source::ZeekSsl, Field::Version, Source::Tshark, 0.99),
-        (Source::ZeekSsl, Field::Cipher, Source::Tshark, 0.99),
-        (Source::ZeekSsl, Field::Sni, Source::SuricataEve, 0.99),
-        (Source::FoxIo, Field::Ja4, Source::SuricataEve, 0.97),
-        (Source::ZeekConn, Field::Protocol, Source::SuricataEve, 0.95),
-        (Source::Arkime, Field::Protocol, Source::SuricataEve, 0.95),
-    ];
     let mut problems = Vec::new();
-    for (a, field, b, floor) in pairs {
-        let (mut agree, mut total, mut first) = (0usize, 0usize, Vec::new());
-        for (_, x) in l {
-            for ea in x
-                .expects
-                .iter()
-                .filter(|e| e.source == a && e.field == field)
-            {
-                for eb in x.expects.iter().filter(|e| {
-                    e.source == b
-                        && e.field == field
-                        && e.ordinal == ea.ordinal
-                        && e.flow.is_some()
-                        && e.flow.map(|f| f.canonical()) == ea.flow.map(|f| f.canonical())
-                }) {
-                    total += 1;
-                    if model::values_agree(field, &ea.value, &eb.value)
-                        || model::values_agree(field, &eb.value, &ea.value)
-                    {
-                        agree += 1;
-                    } else if first.len() < 5 {
-                        first.push(format!("{} {:?} vs {:?}", ea.capture, ea.value, eb.value));
-                    }
-                }
-            }
-        }
-        if total < 10 || (agree as f64) < floor * total as f64 {
+    for (a, field, b, floor) in compare::PEER_PAIRS {
+        let c = compare::crosscheck(l.iter().map(|(_, x)| x.expects.as_slice()), a, field, b);
+        if c.total < 10 || (c.agree as f64) < floor * c.total as f64 {
             problems.push(format!(
-                "{a} vs {b} on {field}: {agree}/{total} agree (floor {floor}); e.g. {first:?}"
+                "{a} vs {b} on {field}: {}/{} agree (floor {floor}); e.g. {:?}",
+                c.agree, c.total, c.examples
             ));
         }
     }

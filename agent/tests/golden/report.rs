@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::compare::{tally, Outcome, Tally, Verdict};
+use crate::compare::{crosscheck, tally, Outcome, Tally, Verdict, PEER_PAIRS};
+use crate::corpus::{Entry, Loaded};
 use crate::model::{Field, Source};
 use crate::runner::Status;
 use crate::CorpusRun;
@@ -30,7 +31,7 @@ fn cell(s: &str) -> String {
     }
 }
 
-pub fn render(run: &CorpusRun) -> String {
+pub fn render(run: &CorpusRun, loaded: &[(Entry, Loaded)]) -> String {
     let mut s = String::new();
     let outcomes: Vec<&Outcome> = run.outcomes.iter().collect();
     let t = tally(outcomes.iter().copied());
@@ -113,6 +114,31 @@ pub fn render(run: &CorpusRun) -> String {
                 v.excused
             );
         }
+    }
+
+    // Sources against each other.
+    let _ = writeln!(s, "\n## The sources against each other\n");
+    let _ = writeln!(s, "Context for the tables above: where two sources give a value for the same flow, how often they agree (no analyser involved; corpus README, Known disagreements).\n");
+    let _ = writeln!(
+        s,
+        "| field | source | other source | agree | both have it | % | first disagreement |"
+    );
+    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---|");
+    for (a, field, b, _) in PEER_PAIRS {
+        let c = crosscheck(
+            loaded.iter().map(|(_, l)| l.expects.as_slice()),
+            a,
+            field,
+            b,
+        );
+        let _ = writeln!(
+            s,
+            "| {field} | {a} | {b} | {} | {} | {} | {} |",
+            c.agree,
+            c.total,
+            pct(c.agree, c.total),
+            cell(c.examples.first().map(String::as_str).unwrap_or(""))
+        );
     }
 
     // Explained.
