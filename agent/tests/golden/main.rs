@@ -151,10 +151,33 @@ fn assert_all_agree(what: &str, selected: Vec<&Outcome>) {
         .iter()
         .filter(|o| o.verdict == Verdict::Excused)
         .count();
+    let missing = bad.iter().filter(|o| o.verdict == Verdict::Missing).count();
+    let mut by_field: BTreeMap<Field, usize> = BTreeMap::new();
+    let mut by_capture: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &bad {
+        *by_field.entry(o.expect.field).or_default() += 1;
+        *by_capture.entry(o.expect.capture.as_str()).or_default() += 1;
+    }
+    let mut worst: Vec<(&str, usize)> = by_capture.into_iter().collect();
+    worst.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let mut msg = format!(
-        "{what}: {} of {} expectations not met ({agree} agree, {excused} excused in exceptions.toml). First {}:\n",
+        "{what}: {} of {} expectations not met: {} disagree, {missing} missing in ours \
+         ({agree} agree, {excused} excused in exceptions.toml).\n\
+         By field: {}.\nMost affected captures: {}.\nFirst {}:\n",
         bad.len(),
         selected.len(),
+        bad.len() - missing,
+        by_field
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        worst
+            .iter()
+            .take(5)
+            .map(|(c, n)| format!("{c} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", "),
         show_n().min(bad.len())
     );
     for o in bad.iter().take(show_n()) {
