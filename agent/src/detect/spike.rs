@@ -81,10 +81,13 @@ impl Detector {
             OTHER
         };
         let p = self.params;
-        let s = self.services.entry(key.to_owned()).or_insert_with(|| Service {
-            window_start: now.0,
-            ..Service::default()
-        });
+        let s = self
+            .services
+            .entry(key.to_owned())
+            .or_insert_with(|| Service {
+                window_start: now.0,
+                ..Service::default()
+            });
         roll(s, now.0, &p);
         s.attempts += 1;
         if !failed {
@@ -143,7 +146,9 @@ fn roll(s: &mut Service, now: u64, p: &Params) {
     }
     s.failures = 0;
     s.attempts = 0;
-    s.window_start = s.window_start.saturating_add(elapsed.saturating_mul(p.window_ns));
+    s.window_start = s
+        .window_start
+        .saturating_add(elapsed.saturating_mul(p.window_ns));
 }
 
 #[cfg(test)]

@@ -55,10 +55,18 @@ pub enum HttpError {
 }
 
 /// A bound endpoint, ready to serve.
-#[derive(Debug)]
 pub struct Endpoint {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -141,7 +149,10 @@ fn route(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
             }
         }
-        _ => text(StatusCode::NOT_FOUND, "not found: try /metrics, /healthz, /readyz\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /metrics, /healthz, /readyz\n",
+        ),
     }
 }
 
@@ -159,8 +170,8 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, HttpError> {
     let certs = read_certs(&files.cert)?;
     let key = read_key(&files.key)?;
     // TLS 1.2 and 1.3 with rustls' defaults: forward-secret AEAD suites only.
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?;
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let builder = match &files.client_ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();

@@ -371,14 +371,17 @@ mod tests {
     #[test]
     fn capped_gauge_counts_overflow_as_drop() {
         let mut m = Metrics::new();
-        m.cert_expiry = CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 1);
+        m.cert_expiry =
+            CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 1);
         assert!(m.cert_expiry.set("a.example", 10.0));
         assert!(m.cert_expiry.set("a.example", 5.0));
         assert!(!m.cert_expiry.set("b.example", 10.0));
         let text = m.render();
         assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"a.example\"} 5\n"));
         assert!(!text.contains("b.example"));
-        assert!(text.contains("plainsight_dropped_total{stage=\"metrics\",reason=\"cert_expiry_cap\"} 1\n"));
+        assert!(text.contains(
+            "plainsight_dropped_total{stage=\"metrics\",reason=\"cert_expiry_cap\"} 1\n"
+        ));
     }
 
     #[test]
@@ -388,8 +391,16 @@ mod tests {
             assert!(name.starts_with("plainsight_"), "{name}");
         }
         let text = m.render();
-        for line in text.lines().filter(|l| l.starts_with("# TYPE") && l.ends_with("counter")) {
-            assert!(line.split(' ').nth(2).is_some_and(|n| n.ends_with("_total")), "{line}");
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("# TYPE") && l.ends_with("counter"))
+        {
+            assert!(
+                line.split(' ')
+                    .nth(2)
+                    .is_some_and(|n| n.ends_with("_total")),
+                "{line}"
+            );
         }
     }
 }
