@@ -144,7 +144,24 @@ log "input: $PCAP, $PCAP_BYTES bytes, $PCAP_PKTS packets, sha256 $PCAP_SHA…"
 
 # ------------------------------------------------------------------ 3. measure
 RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-pcap.XXXXXX")
-trap 'rm -rf "$RUN_TMP"' EXIT
+# With scheduler autogroups (kernel.sched_autogroup_enabled=1) a process's nice
+# level only counts inside its own session; against the other sessions the
+# session's autogroup nice counts. Set that too for the duration of the runs.
+AUTOGROUP_OLD=""
+cleanup() {
+    rm -rf "$RUN_TMP"
+    if [[ -n "$AUTOGROUP_OLD" ]]; then echo "$AUTOGROUP_OLD" >"/proc/$$/autogroup" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+AUTOGROUP_NOTE=""
+if [[ "$NICE" != 0 && -w "/proc/$$/autogroup" ]] \
+    && [[ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" == 1 ]]; then
+    old=$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\).*/\1/p' "/proc/$$/autogroup")
+    if echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null; then
+        AUTOGROUP_OLD="${old:-0}"
+        AUTOGROUP_NOTE=" (and the same autogroup nice level for the benchmark's session)"
+    fi
+fi
 
 # The command of each tool, as an array; $PCAP is the input.
 tool_cmd() { # name outdir
@@ -303,7 +320,7 @@ $COMMAND_LINE
 
 (after \`scripts/install-peers.sh\`). Every tool reads the same capture in the same run,
 pinned to one core with \`taskset -c $CPU\` (all of its threads share that core) at
-\`nice -n $NICE\`, $REPS times, with the rounds interleaved (each tool once, then again)
+\`nice -n $NICE\`$AUTOGROUP_NOTE, $REPS times, with the rounds interleaved (each tool once, then again)
 and the capture in the page cache. Packets/s and MB/s are computed from the median wall
 time. "plainsight / tool" is the throughput ratio (the tool's time divided by
 plainsight's), from wall time and from CPU time: above 1 means plainsight is faster.
