@@ -28,6 +28,7 @@
 #   BENCH_PCAP     use this capture instead of generating one
 #   BENCH_DOC      where to write the report (default docs/bench-pcap.md; "-" = don't)
 #   PLAINSIGHT_CORPUS  the corpus folder (default ../shared/corpus next to the repo)
+#   PLAINSIGHT_BIN     measure this plainsight binary instead of building one
 set -euo pipefail
 
 die() { printf 'bench-pcap: error: %s\n' "$*" >&2; exit 1; }
@@ -46,7 +47,7 @@ CORPUS="${PLAINSIGHT_CORPUS:-$ROOT/../shared/corpus}"
 SURICATA_YAML="$CORPUS/peers/suricata-7.0.10/suricata.yaml"
 OUT_DIR="$ROOT/target/bench"
 LOG_DIR="$OUT_DIR/logs"
-PLAINSIGHT_BIN="$ROOT/target/release/plainsight"
+PLAINSIGHT_BIN="${PLAINSIGHT_BIN:-}"
 
 [[ "$SIZE_MB" =~ ^[0-9]+$ && "$SIZE_MB" -gt 0 ]] || die "BENCH_SIZE_MB must be a positive integer"
 [[ "$REPS" =~ ^[0-9]+$ && "$REPS" -gt 0 ]] || die "BENCH_REPS must be a positive integer"
@@ -64,13 +65,22 @@ done
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 COMMAND_LINE="scripts/bench-pcap.sh"
-for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP; do
+for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP PLAINSIGHT_BIN; do
     if [[ -n "${!v:-}" ]]; then COMMAND_LINE="$v=$(printf '%q' "${!v}") $COMMAND_LINE"; fi
 done
 
 # ------------------------------------------------------------------ 1. build
 declare -A AVAIL=() REASON=()
-if [[ " $TOOLS " == *" plainsight "* ]]; then
+if [[ " $TOOLS " == *" plainsight "* && -n "$PLAINSIGHT_BIN" ]]; then
+    if [[ -x "$PLAINSIGHT_BIN" ]]; then
+        AVAIL[plainsight]=1
+    else
+        AVAIL[plainsight]=0
+        REASON[plainsight]="PLAINSIGHT_BIN=$PLAINSIGHT_BIN is not executable"
+        log "plainsight: ${REASON[plainsight]}"
+    fi
+elif [[ " $TOOLS " == *" plainsight "* ]]; then
+    PLAINSIGHT_BIN="$ROOT/target/release/plainsight"
     log "building plainsight (cargo build --release -p plainsight)"
     if cargo build --release -p plainsight >"$LOG_DIR/cargo-build.log" 2>&1 && [[ -x "$PLAINSIGHT_BIN" ]]; then
         AVAIL[plainsight]=1
@@ -229,14 +239,14 @@ for ((rep = 1; rep <= REPS; rep++)); do
         outbytes=$(stat -c %s "$outdir/stdout")
         if ((rc != 0)); then
             log "$t run $rep: exit status $rc after ${wall}s (see $errlog)"
-            FAILS[$t]="${FAILS[$t]:-}run $rep exit $rc; "
+            FAILS[$t]="${FAILS[$t]:-}exit status $rc;"
             rm -rf "$outdir"
             continue
         fi
         # plainsight must write events: an empty output means it did not analyse the file.
         if [[ "$t" == plainsight ]] && ((outbytes == 0)); then
             log "$t run $rep: exit 0 after ${wall}s but wrote no event: not counted (see $errlog)"
-            FAILS[$t]="${FAILS[$t]:-}run $rep wrote no event; "
+            FAILS[$t]="${FAILS[$t]:-}exits 0 but writes no event (analysis not implemented in this build?);"
             rm -rf "$outdir"
             continue
         fi
@@ -268,6 +278,12 @@ if [[ -n "${WALLS[plainsight]:-}" ]]; then
     PS_CPU=$(median <<<"${CPUS[plainsight]}")
 fi
 
+# "a;a;b;" -> "a (2 of N runs), b (1 of N runs)"
+fail_summary() {
+    tr ';' '\n' <<<"$1" | grep -v '^$' | sort | uniq -c \
+        | awk -v n="$REPS" '{ c = $1; sub(/^ *[0-9]+ /, ""); printf "%s%s (%d of %d runs)", sep, $0, c, n; sep = "; " }'
+}
+
 table() {
     echo "| Tool | Wall time, median of $REPS (min–max) | CPU time (user+sys), median | Packets/s | MB/s | Max RSS | plainsight / tool (wall) | plainsight / tool (CPU) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -278,7 +294,7 @@ table() {
             continue
         fi
         if [[ -z "${WALLS[$t]:-}" ]]; then
-            echo "| $label | not available: ${FAILS[$t]%; } | | | | | | |"
+            echo "| $label | not available: $(fail_summary "${FAILS[$t]:-}") | | | | | | |"
             continue
         fi
         med=$(median <<<"${WALLS[$t]}")
@@ -296,7 +312,7 @@ table() {
             ratio="pending" cratio="pending"
         fi
         fail=""
-        [[ -n "${FAILS[$t]:-}" ]] && fail=" (${FAILS[$t]% })"
+        [[ -n "${FAILS[$t]:-}" ]] && fail=" (failed runs not counted: $(fail_summary "${FAILS[$t]}"))"
         echo "| $label | ${med} s (${rng})$fail | ${cpu} s | $pps | $mbs | $rss MiB | $ratio | $cratio |"
     done
 }

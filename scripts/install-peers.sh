@@ -148,8 +148,12 @@ else
     "${SUDO[@]}" apt-get "${APT_BPO[@]}" install "${APT_QUIET[@]}" -t "$BPO_SUITE" suricata \
         || die "apt-get install -t $BPO_SUITE suricata failed"
     # The benchmark runs suricata by hand; the packaged service is not needed.
-    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-        "${SUDO[@]}" systemctl disable --now suricata >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null 2>&1; then
+        if [[ -d /run/systemd/system ]]; then
+            "${SUDO[@]}" systemctl disable --now suricata >/dev/null 2>&1 || true
+        else
+            "${SUDO[@]}" systemctl disable suricata >/dev/null 2>&1 || true
+        fi
     fi
     [[ "$(suricata_major)" -ge 7 ]] || die "suricata >= 7 expected after install, got: $(suricata -V 2>&1 | head -n1)"
 fi
