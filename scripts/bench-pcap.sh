@@ -174,13 +174,14 @@ if [[ "$NICE" != 0 && -w "/proc/$$/autogroup" ]] \
 fi
 
 # The command of each tool, as an array; $PCAP is the input.
-tool_cmd() { # name outdir
+tool_cmd() { # name outdir [capture]
+    local f="${3:-$PCAP}"
     case "$1" in
-        plainsight) CMD=("$PLAINSIGHT_BIN" pcap "$PCAP" --format json) ;;
+        plainsight) CMD=("$PLAINSIGHT_BIN" pcap "$f" --format json) ;;
         suricata) CMD=(suricata -c "$SURICATA_YAML" -k none --runmode single
-                       --set stream.midstream=true -S /dev/null -r "$PCAP" -l "$2") ;;
-        ndpireader) CMD=(ndpiReader -i "$PCAP" -q) ;;
-        tshark) CMD=(tshark -n -r "$PCAP" -Y tls.handshake -T fields -e tls.handshake.type) ;;
+                       --set stream.midstream=true -S /dev/null -r "$f" -l "$2") ;;
+        ndpireader) CMD=(ndpiReader -i "$f" -q) ;;
+        tshark) CMD=(tshark -n -r "$f" -Y tls.handshake -T fields -e tls.handshake.type) ;;
     esac
 }
 # The same, for the report (paths shortened).
@@ -210,7 +211,7 @@ tool_label() {
     esac
 }
 
-declare -A WALLS=() CPUS=() RSS=() FAILS=() VERSION=() OUTBYTES=()
+declare -A WALLS=() CPUS=() RSS=() FAILS=() VERSION=() OUTBYTES=() STARTUP=()
 for t in $TOOLS; do
     [[ "${AVAIL[$t]}" == 1 ]] && VERSION[$t]=$(tool_version "$t" | tr -d '\n')
 done
@@ -218,6 +219,31 @@ done
 log "warming the page cache"
 cat "$PCAP" >/dev/null
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Start-up cost: each tool once on a capture holding only the first packet of the input.
+ONE_PCAP="$RUN_TMP/one-packet.pcap"
+python3 - "$PCAP" "$ONE_PCAP" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    hdr = f.read(24)
+    e = "<" if hdr[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    rec = f.read(16)
+    body = f.read(struct.unpack(e + "IIII", rec)[2])
+with open(sys.argv[2], "wb") as o:
+    o.write(hdr + rec + body)
+EOF
+for t in $TOOLS; do
+    [[ "${AVAIL[$t]}" == 1 ]] || continue
+    mkdir -p "$RUN_TMP/$t-startup"
+    tool_cmd "$t" "$RUN_TMP/$t-startup" "$ONE_PCAP"
+    t0=$(date +%s%N)
+    if nice -n "$NICE" taskset -c "$CPU" "${CMD[@]}" >/dev/null 2>"$LOG_DIR/$t-startup.stderr"; then
+        t1=$(date +%s%N)
+        STARTUP[$t]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+        log "$t start-up (1-packet capture): ${STARTUP[$t]}s"
+    fi
+    rm -rf "$RUN_TMP/$t-startup"
+done
 
 for ((rep = 1; rep <= REPS; rep++)); do
     for t in $TOOLS; do
@@ -285,16 +311,16 @@ fail_summary() {
 }
 
 table() {
-    echo "| Tool | Wall time, median of $REPS (min–max) | CPU time (user+sys), median | Packets/s | MB/s | Max RSS | plainsight / tool (wall) | plainsight / tool (CPU) |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| Tool | Wall time, median of $REPS (min–max) | CPU time (user+sys), median | Packets/s | MB/s | Max RSS | Start-up (1-packet file) | plainsight / tool (wall) | plainsight / tool (CPU) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for t in $TOOLS; do
         label=$(tool_label "$t")
         if [[ "${AVAIL[$t]}" != 1 ]]; then
-            echo "| $label | not available: ${REASON[$t]} | | | | | | |"
+            echo "| $label | not available: ${REASON[$t]} | | | | | | | |"
             continue
         fi
         if [[ -z "${WALLS[$t]:-}" ]]; then
-            echo "| $label | not available: $(fail_summary "${FAILS[$t]:-}") | | | | | | |"
+            echo "| $label | not available: $(fail_summary "${FAILS[$t]:-}") | | | | | | | |"
             continue
         fi
         med=$(median <<<"${WALLS[$t]}")
@@ -313,7 +339,8 @@ table() {
         fi
         fail=""
         [[ -n "${FAILS[$t]:-}" ]] && fail=" (failed runs not counted: $(fail_summary "${FAILS[$t]}"))"
-        echo "| $label | ${med} s (${rng})$fail | ${cpu} s | $pps | $mbs | $rss MiB | $ratio | $cratio |"
+        startup="${STARTUP[$t]:+${STARTUP[$t]} s}"
+        echo "| $label | ${med} s (${rng})$fail | ${cpu} s | $pps | $mbs | $rss MiB | ${startup:-–} | $ratio | $cratio |"
     done
 }
 
@@ -353,6 +380,8 @@ $TABLE
 - Machine: $CPU_MODEL, $NCPU cores, $(uname -sr), $OS_NAME.
 - MB is 10^6 bytes of capture file (record headers included); packets/s counts every record.
 - Wall time: \`date +%s%N\` around the run; CPU time and max RSS: GNU \`time -v\`.
+  Start-up: wall time of one run on a capture holding only the first packet of the input
+  (configuration loading, dissector registration…); it is included in the wall times above.
 - Every tool's standard output goes to a temporary file that is deleted after the run
   (Suricata writes its EVE log to a temporary folder). A plainsight run that exits 0 but
   writes no event is not counted (plainsight is then "not available").
