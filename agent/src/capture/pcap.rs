@@ -630,7 +630,10 @@ mod tests {
         f
     }
 
-    fn collect(bytes: Vec<u8>) -> (Vec<(u64, Vec<u8>)>, Result<Stats, PcapError>) {
+    /// Segments as (timestamp ns, payload), and how the read ended.
+    type Collected = (Vec<(u64, Vec<u8>)>, Result<Stats, PcapError>);
+
+    fn collect(bytes: Vec<u8>) -> Collected {
         let mut src = PcapSource::from_reader(Cursor::new(bytes)).expect("open");
         let mut out = Vec::new();
         let r = src.for_each_segment(|s| out.push((s.ts.0, s.payload.to_vec())));
@@ -656,7 +659,7 @@ mod tests {
 
     fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (12 + body.len()) as u32;
