@@ -192,3 +192,51 @@ fn tls_captures_yield_client_hellos() {
         "ClientHello not reassembled in {unexpected:?}"
     );
 }
+
+/// Distinct conversations per transport match tshark 4.0's `-z conv,tcp` / `-z conv,udp`
+/// (which group by address/port pair over the whole capture).
+#[test]
+fn conversation_counts_match_tshark() {
+    use std::collections::BTreeSet;
+    for (rel, tcp, udp) in [
+        (
+            "suricata-verify/tests/tls/tls-subjectaltname/input.pcap",
+            68,
+            40,
+        ),
+        ("ja4/pcap/http2-with-cookies.pcapng", 1, 0),
+        ("ja4/pcap/tls3.pcapng", 26, 34),
+        ("pcap-parser/assets/wireshark_samples-test.pcapng", 2, 1147),
+    ] {
+        let mut table: Table<()> = Table::new(Limits {
+            max_flows: 1 << 20,
+            tcp_idle: u64::MAX,
+            udp_idle: u64::MAX,
+            ..Limits::default()
+        });
+        let mut src = PcapSource::open(&corpus(rel)).expect("open");
+        let mut ended = Vec::new();
+        src.for_each_segment(|seg| {
+            table.packet(seg, |_| ()).expect("room");
+            ended.extend(table.expire(seg.ts));
+        })
+        .expect("reads");
+        ended.extend(table.drain_all());
+        let distinct = |t: Transport| {
+            ended
+                .iter()
+                .filter(|f| f.key.transport == t)
+                .map(|f| f.key.canonical())
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        assert_eq!(distinct(Transport::Tcp), tcp, "{rel}: TCP conversations");
+        assert_eq!(distinct(Transport::Udp), udp, "{rel}: UDP conversations");
+        let created = table.counters().flows_created as usize;
+        assert_eq!(
+            created,
+            ended.len(),
+            "{rel}: every created flow handed back once"
+        );
+    }
+}

@@ -217,3 +217,32 @@ fn skip_reasons_have_stable_labels() {
     let labels: Vec<_> = Skip::ALL.iter().map(|s| s.as_str()).collect();
     assert!(labels.contains(&"fragment") && labels.contains(&"non_ip"));
 }
+
+/// Segment counts and payload byte totals per transport agree with tshark 4.0
+/// (`tcp.len` and `udp.length - 8` summed over frames that are not ICMP errors).
+#[test]
+fn payload_totals_match_tshark() {
+    for (rel, tcp, udp) in [
+        (
+            "suricata-verify/tests/tls/tls-subjectaltname/input.pcap",
+            (2982, 1_369_609),
+            (104, 8671),
+        ),
+        ("ja4/pcap/tls3.pcapng", (386, 248_579), (794, 636_492)),
+    ] {
+        let mut src = PcapSource::open(&corpus(rel)).expect("open");
+        let mut got_tcp = (0u64, 0u64);
+        let mut got_udp = (0u64, 0u64);
+        src.for_each_segment(|s| {
+            let t = match s.transport {
+                Transport::Tcp => &mut got_tcp,
+                Transport::Udp => &mut got_udp,
+            };
+            t.0 += 1;
+            t.1 += s.payload.len() as u64;
+        })
+        .expect("reads");
+        assert_eq!(got_tcp, tcp, "{rel}: TCP (segments, payload bytes)");
+        assert_eq!(got_udp, udp, "{rel}: UDP (datagrams, payload bytes)");
+    }
+}
