@@ -56,11 +56,14 @@ pub struct CertExpiry {
 
 /// Per-flow application state.
 #[derive(Debug)]
-struct App {
+pub struct App {
     plain: plaintext::Session,
     tls: Option<tls::Session>,
-    /// Where TLS starts in each direction's stream (non-zero after STARTTLS).
-    tls_start: [usize; 2],
+    /// Where TLS starts in each direction's stream: 0 for TLS from the first byte,
+    /// later after STARTTLS or a proxy/tunnel header; `None` while not yet found.
+    tls_start: [Option<usize>; 2],
+    /// How far each direction was scanned for an embedded TLS hello.
+    scanned: [usize; 2],
     /// Set once the engine told the capture layer it has seen enough.
     done_reported: bool,
 }
@@ -70,32 +73,52 @@ impl App {
         App {
             plain: plaintext::Session::new(server_port),
             tls: None,
-            tls_start: [0; 2],
+            tls_start: [None; 2],
+            scanned: [0; 2],
             done_reported: false,
         }
     }
 
     /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
     fn on_data(&mut self, dir: Direction, data: &[u8]) {
+        let i = dir.index();
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
-                self.tls = Some(tls::Session::new());
+                self.start_tls([Some(0), Some(0)]);
             } else {
                 self.plain.feed(dir, data);
-                if let Some(offsets) = self.plain.tls_offsets() {
-                    self.tls_start = offsets;
-                    self.tls = Some(tls::Session::new());
+                if let Some([c, s]) = self.plain.tls_offsets() {
+                    self.start_tls([Some(c), Some(s)]);
+                } else if dir == Direction::ToServer {
+                    // TLS behind a proxy or tunnel header (HTTP CONNECT, SOCKS, XMPP or
+                    // IRC STARTTLS…): a ClientHello record later in the client stream.
+                    let from = self.scanned[i];
+                    self.scanned[i] = data.len().saturating_sub(HELLO_SIG_LEN);
+                    if let Some(at) = find_hello(data, from, HS_CLIENT_HELLO) {
+                        self.start_tls([Some(at), None]);
+                    }
                 }
             }
         }
-        if let Some(tls) = self.tls.as_mut() {
-            let start = self.tls_start[dir.index()];
-            if let Some(rest) = data.get(start..) {
-                if !rest.is_empty() {
-                    tls.feed(dir, rest);
-                }
+        let Some(tls) = self.tls.as_mut() else {
+            return;
+        };
+        if self.tls_start[i].is_none() {
+            let from = self.scanned[i];
+            self.scanned[i] = data.len().saturating_sub(HELLO_SIG_LEN);
+            self.tls_start[i] = find_hello(data, from, HS_SERVER_HELLO);
+        }
+        if let Some(rest) = self.tls_start[i].and_then(|start| data.get(start..)) {
+            if !rest.is_empty() {
+                tls.feed(dir, rest);
             }
         }
+    }
+
+    fn start_tls(&mut self, starts: [Option<usize>; 2]) {
+        self.tls = Some(tls::Session::new());
+        self.tls_start = starts;
+        self.scanned = [0; 2];
     }
 
     fn done(&self) -> bool {
@@ -104,6 +127,33 @@ impl App {
             None => self.plain.done(),
         }
     }
+}
+
+/// Handshake types searched for by [`find_hello`] (RFC 8446 §4).
+const HS_CLIENT_HELLO: u8 = 1;
+const HS_SERVER_HELLO: u8 = 2;
+/// Bytes of the signature [`find_hello`] matches.
+const HELLO_SIG_LEN: usize = 11;
+
+/// Finds a TLS record that starts a ClientHello or ServerHello at or after `from`:
+/// `16 03 0x LL LL <type> 00 LL LL 03 0x` (record header, handshake header, hello
+/// version). Eleven fixed-shape bytes make a false match in cleartext very unlikely.
+fn find_hello(data: &[u8], from: usize, hs_type: u8) -> Option<usize> {
+    let end = data.len().checked_sub(HELLO_SIG_LEN)?;
+    (from..=end).find(|&i| {
+        let Some(w) = data.get(i..i + HELLO_SIG_LEN) else {
+            return false;
+        };
+        let rec_len = usize::from(u16::from_be_bytes([w[3], w[4]]));
+        w[0] == 0x16
+            && w[1] == 3
+            && w[2] <= 4
+            && (4..=18_432).contains(&rec_len)
+            && w[5] == hs_type
+            && w[6] == 0
+            && w[9] == 3
+            && w[10] <= 4
+    })
 }
 
 /// Counters of the engine's own work, exported as metrics.
@@ -217,7 +267,15 @@ impl Engine {
         if let Some(tls) = &flow.app.tls {
             findings.extend(tls.findings(now));
         }
-        findings.extend(flow.app.plain.findings(&flow.key, &self.policy));
+        let plain = flow.app.plain.findings(&flow.key, &self.policy);
+        // A cleartext preamble before TLS (STARTTLS, proxy CONNECT, SOCKS) is not a
+        // cleartext session; credentials sent in it still are reported.
+        let tunnelled = flow.app.tls.is_some();
+        findings.extend(
+            plain
+                .into_iter()
+                .filter(|f| !tunnelled || !f.id.starts_with("plaintext.") || f.id == "plaintext.credentials"),
+        );
         let protocol = protocol_name(&flow.app);
         let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
         let encrypted = flow.app.tls.is_some() || protocol == "ssh";
@@ -257,8 +315,11 @@ impl Engine {
     }
 }
 
+/// The plaintext protocol when one was recognised (TLS after STARTTLS keeps it, e.g.
+/// `smtp`), else `tls` when a handshake was seen, else the unknown-payload class.
 fn protocol_name(app: &App) -> &'static str {
     match (app.plain.protocol(), &app.tls) {
+        (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
         (Some(p), _) => p,
         (None, Some(_)) => "tls",
         (None, None) => "none",
@@ -348,5 +409,42 @@ fn alpn_bucket(alpn: Option<&[u8]>) -> &'static str {
         Some(b"postgresql") => "postgresql",
         Some(b"mqtt") => "mqtt",
         Some(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first 11 bytes of a real ClientHello record (TLS 1.0 record, TLS 1.2 hello).
+    const CH: [u8; 11] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+
+    #[test]
+    fn finds_a_client_hello_behind_a_proxy_header() {
+        let mut data = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec();
+        let at = data.len();
+        data.extend_from_slice(&CH);
+        assert_eq!(find_hello(&data, 0, HS_CLIENT_HELLO), Some(at));
+        assert_eq!(find_hello(&data, 0, HS_SERVER_HELLO), None);
+        // Not found before `from`, and not found when cut short.
+        assert_eq!(find_hello(&data, at + 1, HS_CLIENT_HELLO), None);
+        assert_eq!(find_hello(&data[..data.len() - 1], 0, HS_CLIENT_HELLO), None);
+    }
+
+    #[test]
+    fn cleartext_that_starts_like_a_record_is_not_a_hello() {
+        let mut fake = CH;
+        fake[9] = b'G'; // the hello version must be 3.x
+        assert_eq!(find_hello(&fake, 0, HS_CLIENT_HELLO), None);
+        let mut huge = CH;
+        huge[3] = 0xff; // a record longer than TLS allows
+        assert_eq!(find_hello(&huge, 0, HS_CLIENT_HELLO), None);
+    }
+
+    #[test]
+    fn alpn_buckets_are_bounded() {
+        assert_eq!(alpn_bucket(Some(b"h2")), "h2");
+        assert_eq!(alpn_bucket(Some(b"anything-else")), "other");
+        assert_eq!(alpn_bucket(None), "none");
     }
 }
