@@ -256,12 +256,12 @@ impl Default for CaptureConfig {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
-const _: () = assert!(core::mem::align_of::<FlowKey>() == 2);
-const _: () = assert!(core::mem::size_of::<FlowStats>() == 40);
-const _: () = assert!(core::mem::size_of::<EventHeader>() == 80);
-const _: () = assert!(core::mem::align_of::<EventHeader>() == 8);
-const _: () = assert!(core::mem::size_of::<CaptureConfig>() == 16);
+const _: () = assert!(size_of::<FlowKey>() == 40);
+const _: () = assert!(align_of::<FlowKey>() == 2);
+const _: () = assert!(size_of::<FlowStats>() == 40);
+const _: () = assert!(size_of::<EventHeader>() == 80);
+const _: () = assert!(align_of::<EventHeader>() == 8);
+const _: () = assert!(size_of::<CaptureConfig>() == 16);
 const _: () = assert!(counter::NAMES.len() == counter::COUNT as usize);
 
 #[cfg(feature = "user")]
