@@ -8,7 +8,9 @@
 //! Errors are counter indices, so the caller can count them without a translation table.
 
 use agent_common::{counter, family, proto, FlowKey};
-use aya_ebpf::programs::TcContext;
+use core::ffi::c_void;
+
+use aya_ebpf::{helpers::bpf_skb_load_bytes, programs::TcContext};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IPV4: u16 = 0x0800;
@@ -47,6 +49,25 @@ fn load<T>(ctx: &TcContext, off: usize) -> Result<T, u32> {
 #[inline(always)]
 fn be16(b: [u8; 2]) -> u16 {
     u16::from_be_bytes(b)
+}
+
+#[inline(always)]
+fn load_addrs_v6(ctx: &TcContext, off: usize, key: &mut FlowKey) -> Result<(), u32> {
+    const _: () = assert!(core::mem::offset_of!(FlowKey, dst_addr) == 16);
+    // SAFETY: src_addr and dst_addr are the key's first 32 bytes, contiguous.
+    let ret = unsafe {
+        bpf_skb_load_bytes(
+            ctx.skb.skb.cast::<c_void>(),
+            off as u32,
+            key.src_addr.as_mut_ptr().cast::<c_void>(),
+            32,
+        )
+    };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(counter::UNPARSABLE)
+    }
 }
 
 /// Parses the frame in `ctx`. `Err` carries the counter that explains why not.
@@ -95,14 +116,15 @@ pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
             off += ihl;
         }
         ETH_P_IPV6 => {
-            let ip: [u8; IPV6_HLEN] = load(ctx, off)?;
+            let ip: [u8; 8] = load(ctx, off)?;
             if ip[0] >> 4 != 6 {
                 return Err(counter::UNPARSABLE);
             }
             let plen = be16([ip[4], ip[5]]) as usize;
             key.family = family::IPV6;
-            key.src_addr.copy_from_slice(&ip[8..24]);
-            key.dst_addr.copy_from_slice(&ip[24..40]);
+            // Source and destination are adjacent in both the header and the key:
+            // one load straight into the key keeps 32 bytes out of registers.
+            load_addrs_v6(ctx, off + 8, &mut key)?;
             off += IPV6_HLEN;
             let ext_start = off;
             let mut next = ip[6];
