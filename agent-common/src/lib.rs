@@ -111,10 +111,8 @@ pub mod counter {
     pub const CAPTURE_DONE: u32 = 13;
     /// Directions whose capture stopped because the budget was spent.
     pub const CAPTURE_BUDGET_SPENT: u32 = 14;
-    /// `bpf_skb_pull_data` failed when headers were outside the linear area.
-    pub const PULL_FAILED: u32 = 15;
     /// Number of counters (the array's size).
-    pub const COUNT: u32 = 16;
+    pub const COUNT: u32 = 15;
 
     /// Stable names, indexed by counter, for metrics and JSON output.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -133,7 +131,6 @@ pub mod counter {
         "end_events",
         "capture_done",
         "capture_budget_spent",
-        "pull_failed",
     ];
 }
 
