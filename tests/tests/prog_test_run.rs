@@ -40,7 +40,7 @@ impl Harness {
                 data_in: Some(frame),
                 ..TestRunOptions::default()
             })
-            .expect("test run");
+            .unwrap_or_else(|e| panic!("test run of {} bytes: {e}", frame.len()));
         assert_eq!(res.return_value, TC_ACT_PIPE, "{prog} must pass traffic on");
     }
 
@@ -204,8 +204,10 @@ fn arp_truncated_and_non_tcp_udp_are_counted_not_tracked() {
     let mut icmp = full.clone();
     icmp[14 + 9] = 1;
     h.egress(&icmp);
-    // An Ethernet header and one byte of IP (test-run refuses frames ≤ 14 bytes).
-    h.egress(&full[..15]);
+    // A UDP packet whose IP length is shorter than the UDP header.
+    let mut short = frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &L4::Udp { sport: 1, dport: 2 }, b"");
+    short[14 + 3] = 24;
+    h.egress(&short);
     assert!(h.records().is_empty());
     assert!(h.flows().is_empty());
     assert_eq!(
