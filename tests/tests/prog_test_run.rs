@@ -25,7 +25,8 @@ impl Harness {
     fn new(opts: LoadOptions) -> Self {
         require_root();
         let mut ebpf = load(&opts).expect("load object");
-        let ring = RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS")).expect("ringbuf");
+        let ring =
+            RingBuf::try_from(ebpf.take_map(names::EVENTS).expect("EVENTS")).expect("ringbuf");
         Harness { ebpf, ring }
     }
 
@@ -34,7 +35,12 @@ impl Harness {
     }
 
     fn run(&self, prog: &str, frame: &[u8]) {
-        let p: &SchedClassifier = self.ebpf.program(prog).expect("prog").try_into().expect("classifier");
+        let p: &SchedClassifier = self
+            .ebpf
+            .program(prog)
+            .expect("prog")
+            .try_into()
+            .expect("classifier");
         let res = p
             .test_run(TestRunOptions {
                 data_in: Some(frame),
@@ -115,7 +121,11 @@ fn ipv4_tcp_with_options_is_captured_exactly() {
     assert!(s.first_seen_ns > 0 && s.first_seen_ns == s.last_seen_ns);
     assert_eq!(
         h.counters(),
-        vec![("packets", 1), ("flow_created", 1), ("segments_captured", 1)]
+        vec![
+            ("packets", 1),
+            ("flow_created", 1),
+            ("segments_captured", 1)
+        ]
     );
 }
 
@@ -125,7 +135,16 @@ fn ipv6_extension_headers_are_skipped() {
     let src: Ipv6Addr = "fd00::1".parse().unwrap();
     let dst: Ipv6Addr = "fd00::2".parse().unwrap();
     // Hop-by-hop (8), destination options (16), fragment (first fragment, 8), then UDP.
-    let f = frames::ipv6(src, dst, &[(0, 8), (60, 16), (44, 8)], &L4::Udp { sport: 5353, dport: 53 }, b"dnsq");
+    let f = frames::ipv6(
+        src,
+        dst,
+        &[(0, 8), (60, 16), (44, 8)],
+        &L4::Udp {
+            sport: 5353,
+            dport: 53,
+        },
+        b"dnsq",
+    );
     h.run(names::PROG_INGRESS, &f);
     let tcp = L4::tcp(1234, 443, 7, 0, 0x02);
     // A routing header before TCP; SYN without payload: flow only, no event.
@@ -151,7 +170,11 @@ fn ipv6_extension_headers_are_skipped() {
     assert_eq!((flows[1].0.protocol, flows[1].0.dst_port), (17, 53));
     assert_eq!(
         h.counters(),
-        vec![("packets", 2), ("flow_created", 2), ("segments_captured", 1)]
+        vec![
+            ("packets", 2),
+            ("flow_created", 2),
+            ("segments_captured", 1)
+        ]
     );
 }
 
@@ -159,7 +182,13 @@ fn ipv6_extension_headers_are_skipped() {
 fn ipv6_chain_longer_than_bound_is_counted() {
     let mut h = Harness::default();
     let ext: Vec<(u8, usize)> = (0..7).map(|_| (60u8, 8usize)).collect();
-    let f = frames::ipv6("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap(), &ext, &L4::Udp { sport: 1, dport: 2 }, b"x");
+    let f = frames::ipv6(
+        "fd00::1".parse().unwrap(),
+        "fd00::2".parse().unwrap(),
+        &ext,
+        &L4::Udp { sport: 1, dport: 2 },
+        b"x",
+    );
     h.egress(&f);
     assert!(h.records().is_empty());
     assert!(h.flows().is_empty());
@@ -170,7 +199,14 @@ fn ipv6_chain_longer_than_bound_is_counted() {
 fn qinq_vlan_tags_are_skipped_and_a_third_is_not() {
     let mut h = Harness::default();
     let tcp = L4::tcp(40001, 25, 1, 1, ACK_PSH);
-    let f = frames::ipv4(&[(0x88A8, 100), (0x8100, 200)], v4([10, 1, 0, 1]), v4([10, 1, 0, 2]), 0, &tcp, b"EHLO x\r\n");
+    let f = frames::ipv4(
+        &[(0x88A8, 100), (0x8100, 200)],
+        v4([10, 1, 0, 1]),
+        v4([10, 1, 0, 2]),
+        0,
+        &tcp,
+        b"EHLO x\r\n",
+    );
     h.egress(&f);
     let recs = h.records();
     assert_eq!(recs.len(), 1);
@@ -179,12 +215,24 @@ fn qinq_vlan_tags_are_skipped_and_a_third_is_not() {
     assert_eq!(ev.payload, b"EHLO x\r\n");
 
     // Three tags: the parser stops after two and sees an 802.1Q ethertype: not IP.
-    let f3 = frames::ipv4(&[(0x88A8, 1), (0x8100, 2), (0x8100, 3)], v4([10, 1, 0, 1]), v4([10, 1, 0, 2]), 0, &tcp, b"x");
+    let f3 = frames::ipv4(
+        &[(0x88A8, 1), (0x8100, 2), (0x8100, 3)],
+        v4([10, 1, 0, 1]),
+        v4([10, 1, 0, 2]),
+        0,
+        &tcp,
+        b"x",
+    );
     h.egress(&f3);
     assert!(h.records().is_empty());
     assert_eq!(
         h.counters(),
-        vec![("packets", 2), ("non_ip", 1), ("flow_created", 1), ("segments_captured", 1)]
+        vec![
+            ("packets", 2),
+            ("non_ip", 1),
+            ("flow_created", 1),
+            ("segments_captured", 1)
+        ]
     );
 }
 
@@ -205,14 +253,26 @@ fn arp_truncated_and_non_tcp_udp_are_counted_not_tracked() {
     icmp[14 + 9] = 1;
     h.egress(&icmp);
     // A UDP packet whose IP length is shorter than the UDP header.
-    let mut short = frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &L4::Udp { sport: 1, dport: 2 }, b"");
+    let mut short = frames::ipv4(
+        &[],
+        v4([10, 0, 0, 1]),
+        v4([10, 0, 0, 2]),
+        0,
+        &L4::Udp { sport: 1, dport: 2 },
+        b"",
+    );
     short[14 + 3] = 24;
     h.egress(&short);
     assert!(h.records().is_empty());
     assert!(h.flows().is_empty());
     assert_eq!(
         h.counters(),
-        vec![("packets", 5), ("non_ip", 1), ("non_tcp_udp", 1), ("unparsable", 3)]
+        vec![
+            ("packets", 5),
+            ("non_ip", 1),
+            ("non_tcp_udp", 1),
+            ("unparsable", 3)
+        ]
     );
 }
 
@@ -230,26 +290,53 @@ fn ethernet_padding_is_not_payload_and_fin_rst_are_reported() {
     small.resize(60, 0);
     h.egress(&small);
     // FIN without payload, then RST on the reverse direction.
-    h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(5000, 80, 12, 20, 0x11), b""));
-    h.run(names::PROG_INGRESS, &frames::ipv4(&[], b, a, 0, &L4::tcp(80, 5000, 20, 13, 0x04), b""));
+    h.egress(&frames::ipv4(
+        &[],
+        a,
+        b,
+        0,
+        &L4::tcp(5000, 80, 12, 20, 0x11),
+        b"",
+    ));
+    h.run(
+        names::PROG_INGRESS,
+        &frames::ipv4(&[], b, a, 0, &L4::tcp(80, 5000, 20, 13, 0x04), b""),
+    );
 
     let evs: Vec<_> = h.records();
-    let evs: Vec<Event<'_>> = evs.iter().map(|r| Event::try_from(&r[..]).expect("event")).collect();
+    let evs: Vec<Event<'_>> = evs
+        .iter()
+        .map(|r| Event::try_from(&r[..]).expect("event"))
+        .collect();
     assert_eq!(evs.len(), 3);
-    assert_eq!((evs[0].kind, evs[0].payload, evs[0].payload_len), (EventKind::Segment, &b"hi"[..], 2));
+    assert_eq!(
+        (evs[0].kind, evs[0].payload, evs[0].payload_len),
+        (EventKind::Segment, &b"hi"[..], 2)
+    );
     assert_eq!(evs[0].wire_len, 60);
-    assert_eq!((evs[1].kind, evs[1].seq, evs[1].payload.len()), (EventKind::Fin, 12, 0));
+    assert_eq!(
+        (evs[1].kind, evs[1].seq, evs[1].payload.len()),
+        (EventKind::Fin, 12, 0)
+    );
     assert_eq!((evs[2].kind, evs[2].hook), (EventKind::Rst, Hook::Ingress));
     assert_eq!(evs[2].endpoints.src, "10.0.0.2:80".parse().unwrap());
     let flows = h.flows();
     assert_eq!(flows.len(), 2);
-    let fwd = flows.iter().find(|(k, _)| k.src_port == 5000).expect("forward");
+    let fwd = flows
+        .iter()
+        .find(|(k, _)| k.src_port == 5000)
+        .expect("forward");
     assert_eq!(fwd.1.packets, 3);
     assert_eq!(fwd.1.bytes, 60 + 60 + 54);
     assert_eq!(fwd.1.tcp_flags, 0x10 | ACK_PSH | 0x11);
     assert_eq!(
         h.counters(),
-        vec![("packets", 4), ("flow_created", 2), ("segments_captured", 1), ("end_events", 2)]
+        vec![
+            ("packets", 4),
+            ("flow_created", 2),
+            ("segments_captured", 1),
+            ("end_events", 2)
+        ]
     );
 }
 
@@ -268,15 +355,35 @@ fn segment_and_byte_budgets_stop_capture() {
     let payload = [0x42u8; 100];
     // Byte budget: 100 + 100 + 50 (truncated), then spent.
     for i in 0..4u32 {
-        h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(6000, 443, 1 + i * 100, 1, ACK_PSH), &payload));
+        h.egress(&frames::ipv4(
+            &[],
+            a,
+            b,
+            0,
+            &L4::tcp(6000, 443, 1 + i * 100, 1, ACK_PSH),
+            &payload,
+        ));
     }
     // Segment budget on another flow: 10-byte segments, 4 captured, then spent.
     for i in 0..6u32 {
-        h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(6001, 443, 1 + i * 10, 1, ACK_PSH), &payload[..10]));
+        h.egress(&frames::ipv4(
+            &[],
+            a,
+            b,
+            0,
+            &L4::tcp(6001, 443, 1 + i * 10, 1, ACK_PSH),
+            &payload[..10],
+        ));
     }
     let recs = h.records();
-    let evs: Vec<Event<'_>> = recs.iter().map(|r| Event::try_from(&r[..]).expect("event")).collect();
-    let lens: Vec<(u16, usize, u32)> = evs.iter().map(|e| (e.endpoints.src.port(), e.payload.len(), e.payload_len)).collect();
+    let evs: Vec<Event<'_>> = recs
+        .iter()
+        .map(|r| Event::try_from(&r[..]).expect("event"))
+        .collect();
+    let lens: Vec<(u16, usize, u32)> = evs
+        .iter()
+        .map(|e| (e.endpoints.src.port(), e.payload.len(), e.payload_len))
+        .collect();
     assert_eq!(
         lens,
         vec![
@@ -313,24 +420,54 @@ fn done_map_stops_capture_for_that_direction_only() {
     h.egress(&fwd);
     let key = {
         let recs = h.records();
-        Event::try_from(&recs[0][..]).expect("event").endpoints.to_key()
+        Event::try_from(&recs[0][..])
+            .expect("event")
+            .endpoints
+            .to_key()
     };
     {
         let mut done: BpfHashMap<_, FlowKey, u8> =
             BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
         done.insert(key, 1, 0).expect("insert");
     }
-    h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(7000, 5432, 6, 1, ACK_PSH), b"second"));
-    h.run(names::PROG_INGRESS, &frames::ipv4(&[], b, a, 0, &L4::tcp(5432, 7000, 1, 11, ACK_PSH), b"reply"));
+    h.egress(&frames::ipv4(
+        &[],
+        a,
+        b,
+        0,
+        &L4::tcp(7000, 5432, 6, 1, ACK_PSH),
+        b"second",
+    ));
+    h.run(
+        names::PROG_INGRESS,
+        &frames::ipv4(&[], b, a, 0, &L4::tcp(5432, 7000, 1, 11, ACK_PSH), b"reply"),
+    );
     let recs = h.records();
-    assert_eq!(recs.len(), 1, "only the reverse direction is still captured");
-    assert_eq!(Event::try_from(&recs[0][..]).expect("event").payload, b"reply");
-    let st = h.flows().into_iter().find(|(k, _)| *k == key).expect("flow").1;
+    assert_eq!(
+        recs.len(),
+        1,
+        "only the reverse direction is still captured"
+    );
+    assert_eq!(
+        Event::try_from(&recs[0][..]).expect("event").payload,
+        b"reply"
+    );
+    let st = h
+        .flows()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .expect("flow")
+        .1;
     assert_eq!(st.capture_state, capture_state::DONE);
     assert_eq!(st.packets, 2);
     assert_eq!(
         h.counters(),
-        vec![("packets", 3), ("flow_created", 2), ("segments_captured", 2), ("capture_done", 1)]
+        vec![
+            ("packets", 3),
+            ("flow_created", 2),
+            ("segments_captured", 2),
+            ("capture_done", 1)
+        ]
     );
 }
 
@@ -342,16 +479,37 @@ fn large_payloads_use_the_bigger_slots() {
     let payload: Vec<u8> = (0..3500u32).map(|i| (i % 251) as u8).collect();
     let a = v4([10, 0, 0, 1]);
     let b = v4([10, 0, 0, 2]);
-    h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(8000, 443, 1, 1, ACK_PSH), &payload));
-    h.egress(&frames::ipv4(&[], a, b, 0, &L4::tcp(8000, 443, 3501, 1, ACK_PSH), &payload[..1500]));
+    h.egress(&frames::ipv4(
+        &[],
+        a,
+        b,
+        0,
+        &L4::tcp(8000, 443, 1, 1, ACK_PSH),
+        &payload,
+    ));
+    h.egress(&frames::ipv4(
+        &[],
+        a,
+        b,
+        0,
+        &L4::tcp(8000, 443, 3501, 1, ACK_PSH),
+        &payload[..1500],
+    ));
     let recs = h.records();
-    let evs: Vec<Event<'_>> = recs.iter().map(|r| Event::try_from(&r[..]).expect("event")).collect();
+    let evs: Vec<Event<'_>> = recs
+        .iter()
+        .map(|r| Event::try_from(&r[..]).expect("event"))
+        .collect();
     assert_eq!(evs.len(), 2);
     assert_eq!(evs[0].payload, &payload[..]);
     assert_eq!(evs[1].payload, &payload[..1500]);
     assert_eq!(
         h.counters(),
-        vec![("packets", 2), ("flow_created", 1), ("segments_captured", 2)]
+        vec![
+            ("packets", 2),
+            ("flow_created", 1),
+            ("segments_captured", 2)
+        ]
     );
 }
 
@@ -359,7 +517,17 @@ fn large_payloads_use_the_bigger_slots() {
 fn empty_program_passes_everything() {
     let h = Harness::default();
     h.run(names::PROG_EMPTY, &frames::arp());
-    h.run(names::PROG_EMPTY, &frames::ipv4(&[], v4([1, 1, 1, 1]), v4([2, 2, 2, 2]), 0, &L4::tcp(1, 2, 3, 4, 0x18), b"x"));
+    h.run(
+        names::PROG_EMPTY,
+        &frames::ipv4(
+            &[],
+            v4([1, 1, 1, 1]),
+            v4([2, 2, 2, 2]),
+            0,
+            &L4::tcp(1, 2, 3, 4, 0x18),
+            b"x",
+        ),
+    );
     assert!(h.counters().is_empty(), "the empty program touches no map");
 }
 
@@ -372,19 +540,41 @@ fn full_ring_buffer_is_counted_exactly() {
         ..LoadOptions::default()
     });
     for port in 0..20u16 {
-        h.egress(&frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &L4::tcp(9000 + port, 80, 1, 1, ACK_PSH), b"0123456789"));
+        h.egress(&frames::ipv4(
+            &[],
+            v4([10, 0, 0, 1]),
+            v4([10, 0, 0, 2]),
+            0,
+            &L4::tcp(9000 + port, 80, 1, 1, ACK_PSH),
+            b"0123456789",
+        ));
     }
     assert_eq!(
         h.counters(),
-        vec![("packets", 20), ("flow_created", 20), ("ringbuf_full", 9), ("segments_captured", 11)]
+        vec![
+            ("packets", 20),
+            ("flow_created", 20),
+            ("ringbuf_full", 9),
+            ("segments_captured", 11)
+        ]
     );
     assert_eq!(h.records().len(), 11);
     // A lost event does not use up budget: the next segment of a starved flow is captured.
-    let starved = frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &L4::tcp(9019, 80, 11, 1, ACK_PSH), b"again");
+    let starved = frames::ipv4(
+        &[],
+        v4([10, 0, 0, 1]),
+        v4([10, 0, 0, 2]),
+        0,
+        &L4::tcp(9019, 80, 11, 1, ACK_PSH),
+        b"again",
+    );
     h.egress(&starved);
     let recs = h.records();
     assert_eq!(recs.len(), 1);
-    assert_eq!(Event::try_from(&recs[0][..]).expect("event").payload, b"again");
+    assert_eq!(
+        Event::try_from(&recs[0][..]).expect("event").payload,
+        b"again"
+    );
 }
 
 /// Pins the test to one CPU: the LRU's free lists are per CPU, so the outcome of a
@@ -394,7 +584,10 @@ fn pin_to_cpu0() {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(0, &mut set);
-        assert_eq!(libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set), 0);
+        assert_eq!(
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
     }
 }
 
@@ -407,7 +600,14 @@ fn full_flow_map_evicts_and_counts() {
         ..LoadOptions::default()
     });
     for port in 0..20u16 {
-        h.egress(&frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &L4::tcp(10000 + port, 80, 1, 1, ACK_PSH), b"x"));
+        h.egress(&frames::ipv4(
+            &[],
+            v4([10, 0, 0, 1]),
+            v4([10, 0, 0, 2]),
+            0,
+            &L4::tcp(10000 + port, 80, 1, 1, ACK_PSH),
+            b"x",
+        ));
     }
     let flows = h.flows();
     let ports: Vec<u16> = {
@@ -421,8 +621,13 @@ fn full_flow_map_evicts_and_counts() {
     assert_eq!(h.records().len(), 20);
     assert_eq!(
         h.counters(),
-        vec![("packets", 20), ("flow_created", 20), ("segments_captured", 20)]
+        vec![
+            ("packets", 20),
+            ("flow_created", 20),
+            ("segments_captured", 20)
+        ]
     );
-    let evicted = read_counters(&h.ebpf).expect("counters")[counter::FLOW_CREATED as usize] - flows.len() as u64;
+    let evicted = read_counters(&h.ebpf).expect("counters")[counter::FLOW_CREATED as usize]
+        - flows.len() as u64;
     assert_eq!(evicted, 12);
 }

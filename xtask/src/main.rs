@@ -66,12 +66,18 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&root, &args),
         Cmd::Run { args } => {
             setup()?;
-            run(
-                cargo()
-                    .current_dir(&root)
-                    .args(["run", "--quiet", "-p", "plainsight", "--bin", "plainsight", "--"])
-                    .args(&args),
-            )
+            run(cargo()
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "plainsight",
+                    "--bin",
+                    "plainsight",
+                    "--",
+                ])
+                .args(&args))
         }
         Cmd::BenchKernel => {
             setup()?;
@@ -127,12 +133,19 @@ fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
         .unwrap_or(false)
 }
 
 fn setup() -> Result<()> {
-    let mut missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    let mut missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
     if !installed("nginx-light") && !installed("nginx") {
         missing.push("nginx-light");
     }
@@ -156,7 +169,13 @@ fn setup() -> Result<()> {
         eprintln!("xtask setup: installing bpf-linker {BPF_LINKER_VERSION} against LLVM 22");
         run(cargo()
             .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION])
-            .args(["--locked", "--no-default-features", "--features", "llvm-22", "--force"])
+            .args([
+                "--locked",
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+                "--force",
+            ])
             .env("LLVM_PREFIX", LLVM_PREFIX))
         .context("cargo install bpf-linker failed (is llvm-22-dev installed?)")?;
     }
@@ -170,11 +189,19 @@ fn build_ebpf(root: &Path) -> Result<()> {
         .current_dir(root)
         .env("RUSTC", "/usr/bin/rustc")
         .env("PATH", path_with_cargo_bin())
-        .args(["build", "-p", "agent-ebpf", "--release", "--target", "bpfel-unknown-none"]))
+        .args([
+            "build",
+            "-p",
+            "agent-ebpf",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+        ]))
     .context("building agent-ebpf failed")?;
     eprintln!(
         "eBPF object: {}",
-        root.join("target/bpfel-unknown-none/release/agent-ebpf").display()
+        root.join("target/bpfel-unknown-none/release/agent-ebpf")
+            .display()
     );
     Ok(())
 }
@@ -197,9 +224,14 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
 }
 
 fn bench(root: &Path) -> Result<()> {
-    run(cargo()
-        .current_dir(root)
-        .args(["build", "--release", "-p", "plainsight-tests", "--bin", "bench-kernel"]))?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "plainsight-tests",
+        "--bin",
+        "bench-kernel",
+    ]))?;
     run(Command::new(root.join("target/release/bench-kernel"))
         .current_dir(root)
         .arg(root.join("docs/bench-kernel.md")))
