@@ -359,8 +359,18 @@ impl LiveCapture {
         })
     }
 
-    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
-        &mut self.ebpf
+    /// Kernel facts about one of the programs (run counts and time when
+    /// `kernel.bpf_stats_enabled` is on; used by the benchmark).
+    pub fn program_info(
+        &self,
+        name: &'static str,
+    ) -> Result<aya::programs::ProgramInfo, LiveError> {
+        let prog = self
+            .ebpf
+            .program(name)
+            .ok_or(LiveError::MissingProgram(name))?;
+        prog.info()
+            .map_err(|source| LiveError::Program { name, source })
     }
 
     /// Removes what a previous run left: clsact filters named `plainsight_*` (they
