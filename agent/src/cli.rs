@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse pcap/pcapng files (gzip too; `-` reads standard input).
     Pcap(PcapArgs),
+    /// Attach the TC programs and print flows and captured segments as JSON lines.
+    Capture(crate::capture::live::CaptureArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),

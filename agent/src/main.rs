@@ -29,6 +29,22 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::USAGE)
             }
         },
+        Command::Capture(args) => {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("plainsight: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(plainsight::capture::live::run_capture(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("plainsight: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{}", Config::default_toml());
             ExitCode::SUCCESS

@@ -1,4 +1,239 @@
 //! `cargo xtask <command>`: see `cargo xtask --help`.
-fn main() -> anyhow::Result<()> {
+//!
+//! The toolchain recipe these commands encode is `../shared/toolchain.md`: Debian's
+//! Rust 1.96 (with a prebuilt `core` for `bpfel-unknown-none`), LLVM 22 and
+//! bpf-linker 0.13.0. `setup` installs only what is missing, so every other command
+//! can call it and stay fast.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Debian packages the build and the kernel tests need. nginx is handled apart:
+/// either `nginx-light` or `nginx` will do.
+const APT_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "libstd-rust-web-dev-bpf",
+    "llvm-22-dev",
+    "tcpdump",
+    "iproute2",
+    "curl",
+    "openssl",
+];
+const BPF_LINKER_VERSION: &str = "0.13.0";
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Plainsight project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install missing toolchain pieces (apt packages, bpf-linker). Idempotent.
+    Setup,
+    /// Build the eBPF object alone (target/bpfel-unknown-none/release/agent-ebpf).
+    BuildEbpf,
+    /// Setup, `cargo test` of the default members, then the root kernel tests.
+    Test {
+        /// Extra arguments for the kernel tests' harness (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Setup, build and run the agent: `cargo xtask run -- capture --iface eth0`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Measure per-packet program cost with kernel.bpf_stats_enabled.
+    BenchKernel,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root()?;
+    match cli.command {
+        Cmd::Setup => setup(),
+        Cmd::BuildEbpf => {
+            setup()?;
+            build_ebpf(&root)
+        }
+        Cmd::Test { args } => test(&root, &args),
+        Cmd::Run { args } => {
+            setup()?;
+            run(cargo()
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "plainsight",
+                    "--bin",
+                    "plainsight",
+                    "--",
+                ])
+                .args(&args))
+        }
+        Cmd::BenchKernel => {
+            setup()?;
+            bench(&root)
+        }
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+/// The cargo that runs xtask (rustup's), with ~/.cargo/bin on PATH for bpf-linker.
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.env("PATH", path_with_cargo_bin());
+    c
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+    home.join("bin")
+}
+
+fn path_with_cargo_bin() -> String {
+    let bin = cargo_bin_dir();
+    let path = std::env::var("PATH").unwrap_or_default();
+    if path.split(':').any(|p| Path::new(p) == bin) {
+        path
+    } else {
+        format!("{}:{path}", bin.display())
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
     Ok(())
+}
+
+fn installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
+        .unwrap_or(false)
+}
+
+fn setup() -> Result<()> {
+    let mut missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
+    if !installed("nginx-light") && !installed("nginx") {
+        missing.push("nginx-light");
+    }
+    if !missing.is_empty() {
+        eprintln!("xtask setup: installing {}", missing.join(" "));
+        run(Command::new("apt-get").arg("update").arg("-qq"))
+            .context("apt-get update failed (network or apt sources?)")?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+        .with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
+    }
+    let linker = cargo_bin_dir().join("bpf-linker");
+    let have = Command::new(&linker)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
+        .unwrap_or(false);
+    if !have {
+        eprintln!("xtask setup: installing bpf-linker {BPF_LINKER_VERSION} against LLVM 22");
+        run(cargo()
+            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION])
+            .args([
+                "--locked",
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+                "--force",
+            ])
+            .env("LLVM_PREFIX", LLVM_PREFIX))
+        .context("cargo install bpf-linker failed (is llvm-22-dev installed?)")?;
+    }
+    Ok(())
+}
+
+fn build_ebpf(root: &Path) -> Result<()> {
+    // Debian's cargo and rustc together: the rustup proxies would pick a rustc
+    // without a `core` for the BPF target.
+    run(Command::new("/usr/bin/cargo")
+        .current_dir(root)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("PATH", path_with_cargo_bin())
+        .args([
+            "build",
+            "-p",
+            "agent-ebpf",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+        ]))
+    .context("building agent-ebpf failed")?;
+    eprintln!(
+        "eBPF object: {}",
+        root.join("target/bpfel-unknown-none/release/agent-ebpf")
+            .display()
+    );
+    Ok(())
+}
+
+fn test(root: &Path, args: &[String]) -> Result<()> {
+    setup()?;
+    run(cargo().current_dir(root).arg("test")).context("unit tests failed")?;
+    // The kernel tests drive the real binary inside network namespaces.
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["test", "-p", "plainsight-tests", "--"])
+        // Tests share the kernel (counters of one netns, bpf stats): run them one by one.
+        .arg("--test-threads=1")
+        .args(args)
+        .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight")))
+    .context("kernel tests failed")
+}
+
+fn bench(root: &Path) -> Result<()> {
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "plainsight-tests",
+        "--bin",
+        "bench-kernel",
+    ]))?;
+    run(Command::new(root.join("target/release/bench-kernel"))
+        .current_dir(root)
+        .arg(root.join("docs/bench-kernel.md")))
+    .context("bench-kernel failed")
 }

@@ -1,1 +1,892 @@
 //! Live capture: loads the TC programs, reads the ring buffer, polls flow counters.
+//!
+//! This is the only module that imports aya. It owns the kernel objects' whole life:
+//! load (with the capture budget patched in), attach to interfaces (tcx or netlink
+//! clsact), read events, tell the kernel which flows are done, and detach so that no
+//! link, filter or qdisc outlives the process.
+
+use std::collections::HashSet;
+use std::io::{self, Write as _};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use agent_common::parse::{Endpoints, Event, EventKind, Hook, ParseError, Protocol};
+use agent_common::{counter, names, CaptureConfig, FlowKey, FlowStats};
+use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError};
+use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
+use aya::{Ebpf, EbpfError, EbpfLoader};
+use serde::Serialize;
+use tokio::io::unix::AsyncFd;
+
+use crate::capture::{Segment, TcpMeta};
+use crate::flow::Transport;
+use crate::time::Timestamp;
+
+mod netlink;
+
+/// The eBPF object built by `agent/build.rs` from the `agent-ebpf` crate.
+pub static EBPF_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent-ebpf"));
+
+/// Everything that can go wrong between loading the object and detaching it.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("the embedded eBPF object is empty (built with AYA_BUILD_SKIP?)")]
+    EmptyObject,
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] EbpfError),
+    #[error("program {name}: {source}")]
+    Program {
+        name: &'static str,
+        #[source]
+        source: ProgramError,
+    },
+    #[error("the object has no program {0}")]
+    MissingProgram(&'static str),
+    #[error("the object has no map {0}")]
+    MissingMap(&'static str),
+    #[error("map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error("interface {iface}: {source}")]
+    Tc {
+        iface: String,
+        #[source]
+        source: TcError,
+    },
+    #[error("interface {iface}: {source}")]
+    Netlink {
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("interface {iface} already has a live plainsight tcx program ({prog}); refusing to attach twice")]
+    AlreadyAttached { iface: String, prog: String },
+    #[error("no such interface {0}")]
+    NoSuchInterface(String),
+    #[error("no interface to attach to")]
+    NoInterfaces,
+    #[error("bad ring-buffer record: {0}")]
+    Record(#[from] ParseError),
+    #[error("I/O: {0}")]
+    Io(#[from] io::Error),
+    #[error("writing output: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("detach left errors behind: {0}")]
+    Detach(String),
+}
+
+/// How programs are attached to an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachMode {
+    /// tcx links (kernel ≥ 6.6): no qdisc, detached automatically when the process dies.
+    Tcx,
+    /// A clsact qdisc with direct-action cls_bpf filters (any kernel).
+    Netlink,
+}
+
+/// Load-time knobs. The map sizes exist so tests can force the full-map and
+/// full-ring paths; the defaults come from the object.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    pub config: CaptureConfig,
+    pub flow_entries: Option<u32>,
+    pub ringbuf_bytes: Option<u32>,
+}
+
+/// Loads the object with `opts` patched in and loads (verifies) all three programs.
+/// Public so the kernel tests can run the very same object with BPF_PROG_TEST_RUN.
+pub fn load(opts: &LoadOptions) -> Result<Ebpf, LiveError> {
+    if EBPF_OBJECT.is_empty() {
+        return Err(LiveError::EmptyObject);
+    }
+    let mut loader = EbpfLoader::new();
+    loader.override_global(names::CONFIG, &opts.config, true);
+    if let Some(n) = opts.flow_entries {
+        loader.map_max_entries(names::FLOWS, n);
+    }
+    if let Some(n) = opts.ringbuf_bytes {
+        loader.map_max_entries(names::EVENTS, n);
+    }
+    let mut ebpf = loader.load(EBPF_OBJECT)?;
+    for name in [names::PROG_INGRESS, names::PROG_EGRESS, names::PROG_EMPTY] {
+        classifier(&mut ebpf, name)?
+            .load()
+            .map_err(|source| LiveError::Program { name, source })?;
+    }
+    Ok(ebpf)
+}
+
+fn classifier<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, LiveError> {
+    ebpf.program_mut(name)
+        .ok_or(LiveError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| LiveError::Program { name, source })
+}
+
+/// One program attached to one hook of one interface.
+#[derive(Debug)]
+struct Attachment {
+    iface: String,
+    prog: &'static str,
+    link: SchedClassifierLinkId,
+}
+
+/// An owned [`Segment`] plus where it was seen: what the ring buffer hands the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedSegment {
+    pub ts: Timestamp,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub transport: Transport,
+    pub tcp: Option<TcpMeta>,
+    pub payload: Vec<u8>,
+    pub wire_len: u32,
+    /// Payload length on the wire; `payload` may be shorter (budget, event cap).
+    pub payload_len: u32,
+    pub ifindex: u32,
+    pub hook: Hook,
+    pub kind: EventKind,
+}
+
+impl OwnedSegment {
+    pub fn as_segment(&self) -> Segment<'_> {
+        Segment {
+            ts: self.ts,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            transport: self.transport,
+            tcp: self.tcp,
+            payload: &self.payload,
+            wire_len: self.wire_len,
+        }
+    }
+
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            src: std::net::SocketAddr::new(self.src_ip, self.src_port),
+            dst: std::net::SocketAddr::new(self.dst_ip, self.dst_port),
+            protocol: match self.transport {
+                Transport::Tcp => Protocol::Tcp,
+                Transport::Udp => Protocol::Udp,
+            },
+        }
+    }
+}
+
+/// Converts kernel CLOCK_MONOTONIC nanoseconds to wall-clock [`Timestamp`]s.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    wall_minus_mono: i128,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        let mono = monotonic_ns();
+        let wall = Timestamp::now().0;
+        Clock {
+            wall_minus_mono: i128::from(wall) - i128::from(mono),
+        }
+    }
+
+    pub fn wall(&self, mono_ns: u64) -> Timestamp {
+        let t = i128::from(mono_ns) + self.wall_minus_mono;
+        Timestamp(u64::try_from(t.max(0)).unwrap_or(u64::MAX))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `CLOCK_MONOTONIC` now, the clock `bpf_ktime_get_ns` reads.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// Turns one ring-buffer record into an owned segment.
+pub fn convert(record: &[u8], clock: &Clock) -> Result<OwnedSegment, ParseError> {
+    let ev = Event::try_from(record)?;
+    let transport = match ev.endpoints.protocol {
+        Protocol::Tcp => Transport::Tcp,
+        Protocol::Udp => Transport::Udp,
+    };
+    Ok(OwnedSegment {
+        ts: clock.wall(ev.ts_ns),
+        src_ip: ev.endpoints.src.ip(),
+        dst_ip: ev.endpoints.dst.ip(),
+        src_port: ev.endpoints.src.port(),
+        dst_port: ev.endpoints.dst.port(),
+        transport,
+        tcp: (transport == Transport::Tcp).then_some(TcpMeta {
+            seq: ev.seq,
+            ack: ev.ack,
+            flags: ev.tcp_flags,
+        }),
+        payload: ev.payload.to_vec(),
+        wire_len: ev.wire_len,
+        payload_len: ev.payload_len,
+        ifindex: ev.ifindex,
+        hook: ev.hook,
+        kind: ev.kind,
+    })
+}
+
+/// Reads the ring buffer. Owns the map, so it can live in its own task.
+pub struct EventReader {
+    ring: AsyncFd<RingBuf<MapData>>,
+    clock: Clock,
+    /// Records that failed to parse (a contract bug, counted not fatal).
+    pub bad_records: u64,
+}
+
+impl std::fmt::Debug for EventReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReader")
+            .field("bad_records", &self.bad_records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventReader {
+    /// Waits until the kernel signals new records, then drains them into `out`.
+    pub async fn next_batch(&mut self, out: &mut Vec<OwnedSegment>) -> Result<(), LiveError> {
+        let mut guard = self.ring.readable_mut().await?;
+        let ring = guard.get_inner_mut();
+        while let Some(item) = ring.next() {
+            match convert(&item, &self.clock) {
+                Ok(seg) => out.push(seg),
+                Err(_) => self.bad_records += 1,
+            }
+        }
+        guard.clear_ready();
+        Ok(())
+    }
+
+    /// Drains whatever is in the ring now, without waiting.
+    pub fn drain(&mut self, out: &mut Vec<OwnedSegment>) {
+        let ring = self.ring.get_mut();
+        while let Some(item) = ring.next() {
+            match convert(&item, &self.clock) {
+                Ok(seg) => out.push(seg),
+                Err(_) => self.bad_records += 1,
+            }
+        }
+    }
+}
+
+/// A loaded, possibly attached, set of Plainsight programs.
+#[derive(Debug)]
+pub struct LiveCapture {
+    ebpf: Ebpf,
+    attachments: Vec<Attachment>,
+    /// Interfaces whose clsact qdisc we should remove when our filters go.
+    clsact_owned: Vec<(String, u32)>,
+    clock: Clock,
+}
+
+/// The names of all network interfaces, in index order.
+pub fn interfaces() -> Result<Vec<(String, u32)>, LiveError> {
+    let mut out = Vec::new();
+    // SAFETY: if_nameindex returns a heap array terminated by a zero entry, which we
+    // free with if_freenameindex after copying the names out.
+    unsafe {
+        let head = libc::if_nameindex();
+        if head.is_null() {
+            return Err(io::Error::last_os_error().into());
+        }
+        let mut p = head;
+        while (*p).if_index != 0 && !(*p).if_name.is_null() {
+            let name = std::ffi::CStr::from_ptr((*p).if_name)
+                .to_string_lossy()
+                .into_owned();
+            out.push((name, (*p).if_index));
+            p = p.add(1);
+        }
+        libc::if_freenameindex(head);
+    }
+    out.sort_by_key(|(_, i)| *i);
+    Ok(out)
+}
+
+fn ifindex(name: &str) -> Result<u32, LiveError> {
+    interfaces()?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, i)| i)
+        .ok_or_else(|| LiveError::NoSuchInterface(name.to_owned()))
+}
+
+/// Kernel program names are cut to 15 bytes (BPF_OBJ_NAME_LEN - 1).
+fn is_plainsight_prog(name: &str) -> bool {
+    name.starts_with("plainsight_")
+}
+
+const HOOKS: [(TcAttachType, &str); 2] = [
+    (TcAttachType::Ingress, names::PROG_INGRESS),
+    (TcAttachType::Egress, names::PROG_EGRESS),
+];
+
+impl LiveCapture {
+    pub fn load(opts: &LoadOptions) -> Result<Self, LiveError> {
+        Ok(LiveCapture {
+            ebpf: load(opts)?,
+            attachments: Vec::new(),
+            clsact_owned: Vec::new(),
+            clock: Clock::new(),
+        })
+    }
+
+    /// Kernel facts about one of the programs (run counts and time when
+    /// `kernel.bpf_stats_enabled` is on; used by the benchmark).
+    pub fn program_info(
+        &self,
+        name: &'static str,
+    ) -> Result<aya::programs::ProgramInfo, LiveError> {
+        let prog = self
+            .ebpf
+            .program(name)
+            .ok_or(LiveError::MissingProgram(name))?;
+        prog.info()
+            .map_err(|source| LiveError::Program { name, source })
+    }
+
+    /// Removes what a previous run left: clsact filters named `plainsight_*` (they
+    /// outlive their process), and the clsact qdisc if that leaves it empty. A tcx
+    /// link dies with its process, so a live plainsight tcx program means another agent
+    /// is running: that is an error, not something to take over.
+    pub fn remove_stale(iface: &str) -> Result<(), LiveError> {
+        let idx = ifindex(iface)?;
+        let mut removed_any = false;
+        for (hook, _) in HOOKS {
+            for prog in [names::PROG_INGRESS, names::PROG_EGRESS, names::PROG_EMPTY] {
+                match tc::qdisc_detach_program(iface, hook, prog) {
+                    Ok(()) => removed_any = true,
+                    Err(TcError::IoError(e)) if e.kind() == io::ErrorKind::NotFound => {}
+                    // No clsact qdisc at all: nothing to remove.
+                    Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EINVAL) => {}
+                    Err(source) => {
+                        return Err(LiveError::Tc {
+                            iface: iface.to_owned(),
+                            source,
+                        })
+                    }
+                }
+            }
+            if let Ok((_, progs)) = SchedClassifier::query_tcx(iface, hook) {
+                if let Some(p) = progs
+                    .iter()
+                    .filter_map(|p| p.name_as_str())
+                    .find(|n| is_plainsight_prog(n))
+                {
+                    return Err(LiveError::AlreadyAttached {
+                        iface: iface.to_owned(),
+                        prog: p.to_owned(),
+                    });
+                }
+            }
+        }
+        if removed_any {
+            delete_clsact_if_empty(iface, idx)?;
+        }
+        Ok(())
+    }
+
+    /// Attaches the ingress and egress programs to each interface in `ifaces`.
+    /// On failure everything attached so far is detached again.
+    pub fn attach(&mut self, ifaces: &[String], mode: AttachMode) -> Result<(), LiveError> {
+        if ifaces.is_empty() {
+            return Err(LiveError::NoInterfaces);
+        }
+        let res = ifaces
+            .iter()
+            .try_for_each(|iface| self.attach_one(iface, mode, &HOOKS));
+        if res.is_err() {
+            // Best effort: the attach error is the one worth reporting.
+            let _ = self.detach();
+        }
+        res
+    }
+
+    /// Attaches `hooks` (program per TC hook) to one interface.
+    pub fn attach_one(
+        &mut self,
+        iface: &str,
+        mode: AttachMode,
+        hooks: &[(TcAttachType, &'static str)],
+    ) -> Result<(), LiveError> {
+        Self::remove_stale(iface)?;
+        let idx = ifindex(iface)?;
+        if mode == AttachMode::Netlink {
+            match tc::qdisc_add_clsact(iface) {
+                Ok(()) => self.clsact_owned.push((iface.to_owned(), idx)),
+                Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(source) => {
+                    return Err(LiveError::Tc {
+                        iface: iface.to_owned(),
+                        source,
+                    })
+                }
+            }
+        }
+        for &(hook, prog) in hooks {
+            let options = match mode {
+                AttachMode::Tcx => TcAttachOptions::TcxOrder(LinkOrder::default()),
+                AttachMode::Netlink => TcAttachOptions::Netlink(NlOptions::default()),
+            };
+            let link = classifier(&mut self.ebpf, prog)?
+                .attach_with_options(iface, hook, options)
+                .map_err(|source| LiveError::Program { name: prog, source })?;
+            self.attachments.push(Attachment {
+                iface: iface.to_owned(),
+                prog,
+                link,
+            });
+        }
+        Ok(())
+    }
+
+    /// Detaches everything this instance attached and removes the clsact qdiscs it
+    /// created once they hold no filter. Tries every step; reports all failures.
+    pub fn detach(&mut self) -> Result<(), LiveError> {
+        let mut errors = Vec::new();
+        for a in self.attachments.drain(..) {
+            let res = match self.ebpf.program_mut(a.prog) {
+                Some(p) => match <&mut SchedClassifier>::try_from(p) {
+                    Ok(c) => c.detach(a.link).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                None => Err(format!("no program {}", a.prog)),
+            };
+            if let Err(e) = res {
+                errors.push(format!("{} {}: {e}", a.iface, a.prog));
+            }
+        }
+        for (iface, idx) in std::mem::take(&mut self.clsact_owned) {
+            if let Err(e) = delete_clsact_if_empty(&iface, idx) {
+                errors.push(e.to_string());
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(LiveError::Detach(errors.join("; ")))
+        }
+    }
+
+    /// Interfaces currently attached.
+    pub fn attached_interfaces(&self) -> Vec<String> {
+        let set: HashSet<&str> = self.attachments.iter().map(|a| a.iface.as_str()).collect();
+        let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
+        v.sort();
+        v
+    }
+
+    /// Takes the ring buffer out for a reader task. Can be called once.
+    pub fn events(&mut self) -> Result<EventReader, LiveError> {
+        let map = self
+            .ebpf
+            .take_map(names::EVENTS)
+            .ok_or(LiveError::MissingMap(names::EVENTS))?;
+        let ring = RingBuf::try_from(map).map_err(|source| LiveError::Map {
+            name: names::EVENTS,
+            source,
+        })?;
+        Ok(EventReader {
+            // SAFETY: the RingBuf owns its map fd and keeps it open, unreplaced,
+            // for as long as the AsyncFd that wraps it lives.
+            ring: unsafe { AsyncFd::register(ring) }.map_err(io::Error::from)?,
+            clock: self.clock,
+            bad_records: 0,
+        })
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Counters summed over CPUs, indexed by `agent_common::counter`.
+    pub fn counters(&self) -> Result<[u64; counter::COUNT as usize], LiveError> {
+        read_counters(&self.ebpf)
+    }
+
+    /// Every flow direction in the kernel map.
+    pub fn flows(&self) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
+        read_flows(&self.ebpf)
+    }
+
+    /// Tells the kernel both directions of a flow need no more capture.
+    pub fn mark_done(&mut self, flow: &Endpoints) -> Result<(), LiveError> {
+        let map = self
+            .ebpf
+            .map_mut(names::DONE)
+            .ok_or(LiveError::MissingMap(names::DONE))?;
+        let mut done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+                name: names::DONE,
+                source,
+            })?;
+        let key = flow.to_key();
+        for k in [key, key.reversed()] {
+            done.insert(k, 1, 0).map_err(|source| LiveError::Map {
+                name: names::DONE,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes flow directions idle for longer than `idle`, and `DONE` entries whose
+    /// flow is gone (the LRU may have evicted it). Returns the flows removed.
+    pub fn evict_idle(&mut self, idle: Duration) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
+        let now = monotonic_ns();
+        let cutoff = now.saturating_sub(u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX));
+        let flows = self.flows()?;
+        let stale: Vec<(FlowKey, FlowStats)> = flows
+            .iter()
+            .filter(|(_, s)| s.last_seen_ns < cutoff)
+            .copied()
+            .collect();
+        let live: HashSet<FlowKey> = flows
+            .iter()
+            .filter(|(_, s)| s.last_seen_ns >= cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        let map_err = |name, source| LiveError::Map { name, source };
+        {
+            let map = self
+                .ebpf
+                .map_mut(names::FLOWS)
+                .ok_or(LiveError::MissingMap(names::FLOWS))?;
+            let mut m: BpfHashMap<_, FlowKey, FlowStats> =
+                BpfHashMap::try_from(map).map_err(|e| map_err(names::FLOWS, e))?;
+            for (k, _) in &stale {
+                // Already gone (LRU or a racing packet path) is fine.
+                let _ = m.remove(k);
+            }
+        }
+        let map = self
+            .ebpf
+            .map_mut(names::DONE)
+            .ok_or(LiveError::MissingMap(names::DONE))?;
+        let mut done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(map).map_err(|e| map_err(names::DONE, e))?;
+        let orphaned: Vec<FlowKey> = done
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !live.contains(k))
+            .collect();
+        for k in orphaned {
+            let _ = done.remove(&k);
+        }
+        Ok(stale)
+    }
+}
+
+impl Drop for LiveCapture {
+    fn drop(&mut self) {
+        // aya detaches links when the programs drop, but not our clsact qdiscs.
+        let _ = self.detach();
+    }
+}
+
+fn delete_clsact_if_empty(iface: &str, idx: u32) -> Result<(), LiveError> {
+    let nl = |source| LiveError::Netlink {
+        iface: iface.to_owned(),
+        source,
+    };
+    let filters = netlink::filter_count(idx, netlink::PARENT_INGRESS).map_err(nl)?
+        + netlink::filter_count(idx, netlink::PARENT_EGRESS).map_err(nl)?;
+    if filters == 0 {
+        match netlink::delete_clsact(idx) {
+            Ok(()) => {}
+            // Already gone (interface removed, or deleted by someone else).
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)
+                ) => {}
+            Err(e) => return Err(nl(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Per-CPU counters summed; public for tests that hold a bare [`Ebpf`].
+pub fn read_counters(ebpf: &Ebpf) -> Result<[u64; counter::COUNT as usize], LiveError> {
+    let map = ebpf
+        .map(names::COUNTERS)
+        .ok_or(LiveError::MissingMap(names::COUNTERS))?;
+    let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(map).map_err(|source| LiveError::Map {
+        name: names::COUNTERS,
+        source,
+    })?;
+    let mut out = [0u64; counter::COUNT as usize];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let values = arr.get(&(i as u32), 0).map_err(|source| LiveError::Map {
+            name: names::COUNTERS,
+            source,
+        })?;
+        *slot = values.iter().sum();
+    }
+    Ok(out)
+}
+
+/// Every entry of the flow map; public for tests that hold a bare [`Ebpf`].
+pub fn read_flows(ebpf: &Ebpf) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
+    let map = ebpf
+        .map(names::FLOWS)
+        .ok_or(LiveError::MissingMap(names::FLOWS))?;
+    let m: BpfHashMap<_, FlowKey, FlowStats> =
+        BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+            name: names::FLOWS,
+            source,
+        })?;
+    // An entry evicted between key iteration and lookup is skipped, not an error.
+    Ok(m.iter().filter_map(Result::ok).collect())
+}
+
+/// `plainsight capture`: attach, print captured segments and flows as JSON lines.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaptureArgs {
+    /// Interface to watch (repeatable). Default: every interface except `lo`.
+    #[arg(long = "iface")]
+    pub ifaces: Vec<String>,
+    /// Attachment kind: tcx links or netlink clsact filters.
+    #[arg(long, value_enum, default_value_t = AttachMode::Tcx)]
+    pub attach: AttachMode,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Payload bytes captured per flow direction.
+    #[arg(long, default_value_t = CaptureConfig::DEFAULT.byte_budget)]
+    pub byte_budget: u32,
+    /// Segments captured per flow direction.
+    #[arg(long, default_value_t = CaptureConfig::DEFAULT.segment_budget)]
+    pub segment_budget: u32,
+    /// Flow directions idle this long (seconds) are removed from the kernel map.
+    #[arg(long, default_value_t = 120)]
+    pub idle_timeout: u64,
+}
+
+#[derive(Serialize)]
+struct SegmentLine<'a> {
+    r#type: &'static str,
+    ts: Timestamp,
+    kind: &'static str,
+    hook: &'static str,
+    ifindex: u32,
+    transport: Transport,
+    src: String,
+    dst: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp_flags: Option<u8>,
+    wire_len: u32,
+    payload_len: u32,
+    payload_hex: &'a str,
+}
+
+#[derive(Serialize)]
+struct FlowLine {
+    r#type: &'static str,
+    src: String,
+    dst: String,
+    transport: &'static str,
+    packets: u64,
+    bytes: u64,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    tcp_flags: u8,
+    captured_segments: u16,
+    captured_bytes: u32,
+    capture_state: u8,
+}
+
+#[derive(Serialize)]
+struct CountersLine {
+    r#type: &'static str,
+    counters: std::collections::BTreeMap<&'static str, u64>,
+    bad_records: u64,
+}
+
+fn kind_str(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Segment => "segment",
+        EventKind::Fin => "fin",
+        EventKind::Rst => "rst",
+    }
+}
+
+fn write_segment(out: &mut impl io::Write, s: &OwnedSegment) -> Result<(), LiveError> {
+    let hex = hex::encode(&s.payload);
+    let ep = s.endpoints();
+    let line = SegmentLine {
+        r#type: "segment",
+        ts: s.ts,
+        kind: kind_str(s.kind),
+        hook: s.hook.as_str(),
+        ifindex: s.ifindex,
+        transport: s.transport,
+        src: ep.src.to_string(),
+        dst: ep.dst.to_string(),
+        seq: s.tcp.map(|t| t.seq),
+        ack: s.tcp.map(|t| t.ack),
+        tcp_flags: s.tcp.map(|t| t.flags),
+        wire_len: s.wire_len,
+        payload_len: s.payload_len,
+        payload_hex: &hex,
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+fn write_flows(
+    out: &mut impl io::Write,
+    flows: &[(FlowKey, FlowStats)],
+    clock: &Clock,
+) -> Result<(), LiveError> {
+    for (k, s) in flows {
+        let Ok(ep) = Endpoints::try_from(k) else {
+            continue;
+        };
+        let line = FlowLine {
+            r#type: "flow",
+            src: ep.src.to_string(),
+            dst: ep.dst.to_string(),
+            transport: match ep.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            },
+            packets: s.packets,
+            bytes: s.bytes,
+            first_seen: clock.wall(s.first_seen_ns),
+            last_seen: clock.wall(s.last_seen_ns),
+            tcp_flags: s.tcp_flags,
+            captured_segments: s.captured_segments,
+            captured_bytes: s.captured_bytes,
+            capture_state: s.capture_state,
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Runs `plainsight capture` until the duration ends or SIGINT/SIGTERM arrives,
+/// then prints the flow table and the counters and detaches everything.
+pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Signals first: a SIGINT during attach must still lead to a clean detach.
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+
+    let ifaces = if args.ifaces.is_empty() {
+        interfaces()?
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n != "lo")
+            .collect()
+    } else {
+        args.ifaces.clone()
+    };
+    let config = CaptureConfig {
+        byte_budget: args.byte_budget,
+        segment_budget: args.segment_budget,
+        ..CaptureConfig::DEFAULT
+    };
+    let mut cap = LiveCapture::load(&LoadOptions {
+        config,
+        ..LoadOptions::default()
+    })?;
+    cap.attach(&ifaces, args.attach)?;
+    tracing::info!(interfaces = ?cap.attached_interfaces(), mode = ?args.attach, "attached");
+    let mut reader = cap.events()?;
+    let clock = cap.clock();
+
+    let duration = args
+        .duration
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::MAX / 4);
+    let deadline = tokio::time::sleep(duration);
+    tokio::pin!(deadline);
+    let mut evict = tokio::time::interval(Duration::from_secs(args.idle_timeout.max(1)));
+    let idle = Duration::from_secs(args.idle_timeout);
+
+    let stdout = io::stdout();
+    let mut batch = Vec::new();
+    let res: Result<(), LiveError> = async {
+        loop {
+            tokio::select! {
+                r = reader.next_batch(&mut batch) => {
+                    r?;
+                    let mut out = stdout.lock();
+                    for s in batch.drain(..) {
+                        write_segment(&mut out, &s)?;
+                    }
+                    out.flush()?;
+                }
+                _ = evict.tick() => {
+                    let gone = cap.evict_idle(idle)?;
+                    let mut out = stdout.lock();
+                    write_flows(&mut out, &gone, &clock)?;
+                }
+                _ = sigint.recv() => break,
+                _ = sigterm.recv() => break,
+                _ = &mut deadline => break,
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // Whatever happened, detach before reporting it.
+    let detached = cap.detach();
+    let mut out = stdout.lock();
+    reader.drain(&mut batch);
+    for s in batch.drain(..) {
+        write_segment(&mut out, &s)?;
+    }
+    write_flows(&mut out, &cap.flows()?, &clock)?;
+    let counters = cap.counters()?;
+    let line = CountersLine {
+        r#type: "counters",
+        counters: counter::NAMES
+            .iter()
+            .copied()
+            .zip(counters.iter().copied())
+            .collect(),
+        bad_records: reader.bad_records,
+    };
+    serde_json::to_writer(&mut out, &line)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    res?;
+    detached
+}
