@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod frames;
+pub mod lab;
 
 /// Runs a command and panics with its output unless it succeeds.
 pub fn sh(args: &[&str]) -> String {
