@@ -379,8 +379,24 @@ impl Lab {
             sh(&req);
             let serial = format!("{}", 1000 + std::process::id());
             sh(&[
-                "openssl", "x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key, "-set_serial",
-                &serial, "-days", "365", "-sha256", "-extfile", &ext, "-out", &crt,
+                "openssl",
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca,
+                "-CAkey",
+                &ca_key,
+                "-set_serial",
+                &serial,
+                "-days",
+                "365",
+                "-sha256",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
             ]);
         }
     }
@@ -398,9 +414,7 @@ impl Lab {
     fn nginx_conf(&self) -> String {
         let d = self.dir.to_str().expect("utf-8");
         let tls = |name: &str| {
-            format!(
-                "ssl_certificate {d}/{name}.pem; ssl_certificate_key {d}/{name}.key;\n",
-            )
+            format!("ssl_certificate {d}/{name}.pem; ssl_certificate_key {d}/{name}.key;\n",)
         };
         format!(
             r#"daemon off;
@@ -490,12 +504,15 @@ http {{
             "nginx -t rejects the lab config: {}",
             String::from_utf8_lossy(&test.stderr)
         );
-        let child = ns_cmd(&self.server_ns, &[&nginx, "-c", &conf, "-p", &self.path("")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
+        let child = ns_cmd(
+            &self.server_ns,
+            &[&nginx, "-c", &conf, "-p", &self.path("")],
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nginx");
         self.nginx = Some(Guard(child));
     }
 
@@ -510,7 +527,9 @@ http {{
             .map(|d| d.join("bin").join(tool))
             .find(|p| p.exists())
             .unwrap_or_else(|| {
-                panic!("PostgreSQL's {tool} not found: run `cargo xtask setup` (installs postgresql)")
+                panic!(
+                    "PostgreSQL's {tool} not found: run `cargo xtask setup` (installs postgresql)"
+                )
             });
         p.to_str().expect("utf-8").to_owned()
     }
@@ -528,8 +547,15 @@ http {{
         let data = format!("{pgs}/data");
         let initdb = Self::pg_bin("initdb");
         let out = Command::new("runuser")
-            .args(["-u", "postgres", "--", &initdb, "-D", &data, "-U", "postgres"])
-            .args(["--pwfile", &pwfile, "--auth-local=trust", "--auth-host=password"])
+            .args([
+                "-u", "postgres", "--", &initdb, "-D", &data, "-U", "postgres",
+            ])
+            .args([
+                "--pwfile",
+                &pwfile,
+                "--auth-local=trust",
+                "--auth-host=password",
+            ])
             .args(["-E", "UTF8", "--no-sync", "--no-instructions"])
             .current_dir(&pg)
             .output()
@@ -550,8 +576,21 @@ http {{
         let out = ns_cmd(
             &self.server_ns,
             &[
-                "runuser", "-u", "postgres", "--", &pg_ctl, "-D", &data, "-l",
-                &format!("{pgs}/log"), "-w", "-t", "30", "-o", &opts, "start",
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                &pg_ctl,
+                "-D",
+                &data,
+                "-l",
+                &format!("{pgs}/log"),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                &opts,
+                "start",
             ],
         )
         .current_dir(&pg)
@@ -574,7 +613,11 @@ http {{
         loop {
             let ok = ns_cmd(
                 &self.client_ns,
-                &["bash", "-c", &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}")],
+                &[
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}"),
+                ],
             )
             .stderr(Stdio::null())
             .status()
@@ -596,11 +639,7 @@ http {{
     fn client(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut a = vec!["timeout", "15"];
         a.extend_from_slice(args);
-        run_timeout(
-            ns_cmd(&self.client_ns, &a),
-            stdin,
-            Duration::from_secs(20),
-        )
+        run_timeout(ns_cmd(&self.client_ns, &a), stdin, Duration::from_secs(20))
     }
 
     fn expect_ok(&self, what: &str, out: &Output, body: &str) {
@@ -619,7 +658,14 @@ http {{
         let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED}:{SERVER_IP}");
         let url = format!("https://{SNI_HARDENED}:{PORT_HARDENED}/");
         let mut a = vec![
-            "curl", "-sS", "--fail", "--http1.1", "--cacert", &ca, "--resolve", &resolve,
+            "curl",
+            "-sS",
+            "--fail",
+            "--http1.1",
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
         ];
         if tls12 {
             a.extend_from_slice(&["--tlsv1.2", "--tls-max", "1.2"]);
@@ -637,7 +683,14 @@ http {{
         let target = format!("{SERVER_IP}:{PORT_WEAK}");
         let ca = self.path("ca.pem");
         let mut a = vec![
-            "openssl", "s_client", "-connect", &target, "-servername", SNI_WEAK, "-CAfile", &ca,
+            "openssl",
+            "s_client",
+            "-connect",
+            &target,
+            "-servername",
+            SNI_WEAK,
+            "-CAfile",
+            &ca,
             "-ign_eof",
         ];
         a.extend_from_slice(flags);
@@ -645,7 +698,11 @@ http {{
             &a,
             Some(format!("GET / HTTP/1.0\r\nHost: {SNI_WEAK}\r\n\r\n").as_bytes()),
         );
-        self.expect_ok(&format!("s_client {flags:?} to the weak server"), &out, "weak hello");
+        self.expect_ok(
+            &format!("s_client {flags:?} to the weak server"),
+            &out,
+            "weak hello",
+        );
     }
 
     /// The three weak handshakes: TLS 1.0 and 1.1 with AES128-SHA (SECLEVEL=0), and
@@ -671,7 +728,17 @@ http {{
         );
         let pw = format!("PGPASSWORD={}", self.pg_password);
         let out = self.client(
-            &["env", &pw, &psql, "-X", "-A", "-t", &conn, "-c", "select 'psql ' || 40 + 2"],
+            &[
+                "env",
+                &pw,
+                &psql,
+                "-X",
+                "-A",
+                "-t",
+                &conn,
+                "-c",
+                "select 'psql ' || 40 + 2",
+            ],
             None,
         );
         self.expect_ok("psql sslmode=disable", &out, "psql 42");
@@ -684,7 +751,15 @@ http {{
         let start = Instant::now();
         for i in 0..n {
             let out = self.client(
-                &["openssl", "s_client", "-connect", &target, "-servername", SNI_STRICT, "-tls1_3"],
+                &[
+                    "openssl",
+                    "s_client",
+                    "-connect",
+                    &target,
+                    "-servername",
+                    SNI_STRICT,
+                    "-tls1_3",
+                ],
                 None,
             );
             let err = String::from_utf8_lossy(&out.stderr);
@@ -832,7 +907,17 @@ impl LiveAgent {
 
     fn curl(&self, path: &str) -> Output {
         let url = format!("http://{}{path}", self.listen);
-        let args = ["curl", "-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", &url];
+        let args = [
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            &url,
+        ];
         let cmd = match &self.hub_ns {
             Some(h) => ns_cmd(h, &args),
             None => {
@@ -1010,4 +1095,55 @@ pub fn metric_sum(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> f64 
         .filter(|s| s.name == name && want.iter().all(|(k, v)| s.label(k) == Some(*v)))
         .map(|s| s.value)
         .sum()
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns` (`None`: this one).
+pub fn in_netns<T: Send + 'static>(ns: Option<&str>, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = ns.map(|ns| format!("/var/run/netns/{ns}"));
+    std::thread::spawn(move || {
+        if let Some(path) = path {
+            let file = std::fs::File::open(&path).unwrap();
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: setns on a valid netns fd affects only this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}");
+        }
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Everything attached to `iface`'s TC hooks in `ns`: tcx program names, then the
+/// `tc filter show` lines of clsact ingress/egress (empty when nothing is attached).
+pub fn attached(ns: Option<&str>, iface: &str) -> Vec<String> {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    let ifc = iface.to_owned();
+    let mut out = in_netns(ns, move || {
+        let mut names = Vec::new();
+        for hook in [TcAttachType::Ingress, TcAttachType::Egress] {
+            let (_, progs) = SchedClassifier::query_tcx(&ifc, hook)
+                .unwrap_or_else(|e| panic!("query tcx on {ifc}: {e}"));
+            names.extend(
+                progs
+                    .iter()
+                    .map(|p| format!("tcx {hook:?}: {}", p.name_as_str().unwrap_or("?"))),
+            );
+        }
+        names
+    });
+    for hook in ["ingress", "egress"] {
+        let mut a = vec!["tc"];
+        if let Some(ns) = ns {
+            a.extend_from_slice(&["-n", ns]);
+        }
+        a.extend_from_slice(&["filter", "show", "dev", iface, hook]);
+        out.extend(
+            sh(&a)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("tc {hook}: {l}")),
+        );
+    }
+    out
 }

@@ -1,0 +1,387 @@
+//! `plainsight run`, end to end, in the lab (tests/src/lab.rs): real nginx (hardened,
+//! weak, TLS 1.2-only), plain HTTP, PostgreSQL without TLS and failing handshakes,
+//! with the agent attached to the client's hub-side veth in a namespace of its own.
+//! The events file and /metrics are checked against what each scenario must produce,
+//! and a tcpdump capture of the same interface, fed to `plainsight pcap`, must give
+//! the same flows, findings and handshake fields (pcap/live parity).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use plainsight_tests::expect::ids;
+use plainsight_tests::lab::{
+    attached, metric_sum, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP, SERVER_IP,
+};
+use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard, VethPair};
+use serde_json::Value;
+
+/// Failing handshakes in the burst: well above `min_failures` below.
+const FAILURES: usize = 25;
+
+/// The spike detector's parameters for these tests (the defaults, spelled out).
+const CONFIG: &str =
+    "[spike]\nthreshold = 3.0\newma_alpha = 0.1\nmin_failures = 10\nmax_services = 1024\n";
+
+/// Polls /metrics until `pred` holds (or 20 s pass); returns the last scrape.
+fn scrape_until(agent: &LiveAgent, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = agent.metrics();
+        if pred(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/metrics never showed {what} within 20 s:\n{text}\nagent stderr:\n{}",
+            agent.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The scenario every live test drives, in a fixed order.
+fn drive(lab: &Lab, failures: usize) {
+    lab.hardened_curl(false);
+    lab.hardened_curl(true);
+    lab.weak_all();
+    lab.plain_http();
+    lab.psql();
+    let took = lab.failing_handshakes(failures);
+    assert!(
+        took < Duration::from_secs(9),
+        "the failure burst must fit one 10 s spike window; it took {took:?}"
+    );
+}
+
+/// What parity compares per flow: the 5-tuple, then the finding ids and handshake.
+type FlowKey = (String, u64, String, u64, String);
+
+fn parity_view(events: &[Value]) -> BTreeMap<FlowKey, (BTreeSet<String>, Vec<Value>)> {
+    let mut m = BTreeMap::new();
+    for e in events {
+        // pcap mode leaves out flows with neither a protocol nor a finding.
+        if e["protocol"] == "none" && ids(e).is_empty() {
+            continue;
+        }
+        let key = (
+            e["src_ip"].as_str().unwrap_or("?").to_owned(),
+            e["src_port"].as_u64().unwrap_or(0),
+            e["dst_ip"].as_str().unwrap_or("?").to_owned(),
+            e["dst_port"].as_u64().unwrap_or(0),
+            e["transport"].as_str().unwrap_or("?").to_owned(),
+        );
+        let t = &e["tls"];
+        let hs = ["version", "cipher", "sni", "ja3", "ja3s", "ja4"]
+            .iter()
+            .map(|f| t.get(*f).cloned().unwrap_or(Value::Null))
+            .collect();
+        let prev = m.insert(key.clone(), (ids(e), hs));
+        assert!(prev.is_none(), "two events for flow {key:?}");
+    }
+    m
+}
+
+fn write_config(lab: &Lab, text: &str) -> String {
+    let p = lab.path("plainsight.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn live_agent_reports_every_lab_scenario_and_matches_pcap() {
+    let mut lab = Lab::new(&format!("ps-lab-ag{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let hub = lab.hub_ns.clone().unwrap();
+    let cfg = write_config(&lab, CONFIG);
+    let pcap = lab.path("live.pcap");
+    let mut tcpdump = start_tcpdump(&hub, &lab.client_hub_if, &pcap);
+    let mut agent = LiveAgent::start(&lab, 9909, &["--config", &cfg]);
+    assert!(
+        !attached(Some(&hub), &lab.client_hub_if).is_empty(),
+        "/readyz said ready but nothing is attached to {}",
+        lab.client_hub_if
+    );
+    assert!(
+        attached(Some(&hub), &lab.server_hub_if).is_empty(),
+        "only the named interface is attached"
+    );
+    let (code, _) = agent.get("/healthz");
+    assert_eq!(code, 200, "/healthz");
+
+    drive(&lab, FAILURES);
+
+    // Flows are reported once finished: wait until the last ones are counted.
+    let text = scrape_until(&agent, "all failures and a spike", |t| {
+        let s = parse_metrics(t);
+        metric_sum(
+            &s,
+            "plainsight_findings_total",
+            &[("id", "tls.handshake.failure")],
+        ) >= FAILURES as f64
+            && metric_sum(
+                &s,
+                "plainsight_findings_total",
+                &[("id", "plaintext.credentials")],
+            ) >= 1.0
+    });
+    let s = parse_metrics(&text);
+    let spike: Vec<_> = s
+        .iter()
+        .filter(|x| x.name == "plainsight_tls_handshake_failure_spike")
+        .collect();
+    assert!(
+        spike.iter().any(|x| x.value == 1.0),
+        "plainsight_tls_handshake_failure_spike must be 1 right after the burst: {spike:?}"
+    );
+    let count = |id: &str| metric_sum(&s, "plainsight_findings_total", &[("id", id)]);
+    for (id, n) in [
+        ("tls.version.deprecated", 2.0),
+        ("tls.client.max_version_low", 2.0),
+        ("tls.cipher.no_forward_secrecy", 3.0),
+        ("tls.cipher.cbc", 3.0),
+        ("plaintext.http", 1.0),
+        ("plaintext.postgres", 1.0),
+        ("plaintext.credentials", 1.0),
+        ("tls.handshake.failure", FAILURES as f64),
+        ("tls.handshake.failure_spike", 1.0),
+    ] {
+        assert_eq!(
+            count(id),
+            n,
+            "plainsight_findings_total{{id=\"{id}\"}}:\n{text}"
+        );
+    }
+    assert_eq!(
+        metric_sum(
+            &s,
+            "plainsight_tls_handshake_failures_total",
+            &[("reason", "protocol_version")]
+        ),
+        FAILURES as f64,
+        "failures by reason:\n{text}"
+    );
+    for (v, n) in [
+        ("TLS 1.0", 1.0),
+        ("TLS 1.1", 1.0),
+        ("TLS 1.2", 2.0),
+        ("TLS 1.3", 1.0),
+    ] {
+        assert_eq!(
+            metric_sum(&s, "plainsight_tls_handshakes_total", &[("tls_version", v)]),
+            n,
+            "handshakes with {v}:\n{text}"
+        );
+    }
+    assert!(
+        metric_sum(&s, "plainsight_flows_total", &[("protocol", "tls")]) >= (5 + FAILURES) as f64,
+        "TLS flows counted:\n{text}"
+    );
+    let dropped: Vec<_> = s
+        .iter()
+        .filter(|x| x.name == "plainsight_dropped_total" && x.value > 0.0)
+        .collect();
+    assert!(
+        dropped.is_empty(),
+        "nothing may be dropped at this rate: {dropped:?}"
+    );
+    assert!(
+        metric_sum(&s, "plainsight_events_read_total", &[]) > 0.0,
+        "events read from the kernel:\n{text}"
+    );
+
+    // SIGTERM: flush, detach, exit 0.
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "exit status after SIGTERM; stderr:\n{}",
+        agent.stderr_text()
+    );
+    let left = attached(Some(&hub), &lab.client_hub_if);
+    assert!(left.is_empty(), "left attached after SIGTERM: {left:?}");
+    let st = tcpdump.interrupt();
+    assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
+
+    let events = agent.events();
+    plainsight_tests::expect::assert_lab_events(&events, FAILURES);
+    let metrics_now = text.clone();
+    for (what, content) in [
+        (
+            "events file",
+            std::fs::read_to_string(&agent.events).unwrap(),
+        ),
+        ("agent stdout", agent.stdout_text()),
+        ("agent stderr", agent.stderr_text()),
+        ("/metrics", metrics_now),
+    ] {
+        assert!(
+            !content.contains(&lab.pg_password),
+            "the PostgreSQL password appears in the {what}"
+        );
+    }
+
+    // pcap/live parity on the same interface.
+    let out = Command::new(agent_bin())
+        .args(["pcap", "--no-summary", "--config", &cfg, &pcap])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "plainsight pcap: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let live = parity_view(&events);
+    let off = parity_view(&offline);
+    let only_live: Vec<_> = live.keys().filter(|k| !off.contains_key(*k)).collect();
+    let only_pcap: Vec<_> = off.keys().filter(|k| !live.contains_key(*k)).collect();
+    assert!(
+        only_live.is_empty() && only_pcap.is_empty(),
+        "flows only live: {only_live:?}; only in pcap mode: {only_pcap:?}"
+    );
+    for (k, v) in &live {
+        assert_eq!(Some(v), off.get(k), "live vs pcap for flow {k:?}");
+    }
+}
+
+#[test]
+fn bad_config_exits_2_before_attaching_anything() {
+    let net = VethPair::new("badcfg", 1500);
+    let dir = format!("/tmp/plainsight-test-badcfg-{}", std::process::id());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [
+        ("alpha.toml", "[spike]\newma_alpha = 1.5\n"),
+        ("unknown-key.toml", "[spike]\nthreshhold = 3.0\n"),
+        ("not-toml.toml", "[spike\n"),
+    ] {
+        let cfg = format!("{dir}/{name}");
+        std::fs::write(&cfg, text).unwrap();
+        let mut child = Guard(
+            VethPair::cmd(
+                &net.ns_a,
+                &[
+                    agent_bin().to_str().unwrap(),
+                    "run",
+                    "--config",
+                    &cfg,
+                    "--iface",
+                    &net.if_a,
+                    "--events",
+                    &format!("{dir}/events.jsonl"),
+                    "--listen",
+                    "127.0.0.1:9911",
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let st = loop {
+            if let Some(st) = child.0.try_wait().unwrap() {
+                break st;
+            }
+            // Whatever it does before exiting, it must never attach.
+            let now = attached(Some(&net.ns_a), &net.if_a);
+            assert!(
+                now.is_empty(),
+                "{name}: attached with a bad config: {now:?}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the agent kept running with a bad config"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let err = child.stderr_all();
+        assert_eq!(
+            st.code(),
+            Some(2),
+            "{name}: exit status {st}; stderr: {err}"
+        );
+        assert!(
+            !err.trim().is_empty(),
+            "{name}: a bad config must be explained on stderr"
+        );
+        let left = attached(Some(&net.ns_a), &net.if_a);
+        assert!(left.is_empty(), "{name}: left attached: {left:?}");
+        let qdiscs = sh(&["tc", "-n", &net.ns_a, "qdisc", "show", "dev", &net.if_a]);
+        assert!(
+            !qdiscs.contains("clsact"),
+            "{name}: a clsact qdisc was added: {qdiscs}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigint_and_sigterm_exit_0_detach_and_flush_open_flows() {
+    let mut lab = Lab::new(&format!("ps-lab-sig{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let hub = lab.hub_ns.clone().unwrap();
+    for (sig, attach) in [(libc::SIGINT, "netlink"), (libc::SIGTERM, "tcx")] {
+        let mut agent = LiveAgent::start(&lab, 9912, &["--attach", attach]);
+        let now = attached(Some(&hub), &lab.client_hub_if);
+        match attach {
+            "tcx" => assert!(
+                now.iter().any(|l| l.starts_with("tcx")),
+                "--attach tcx: {now:?}"
+            ),
+            _ => assert!(
+                now.iter().any(|l| l.starts_with("tc "))
+                    && !now.iter().any(|l| l.starts_with("tcx")),
+                "--attach netlink: {now:?}"
+            ),
+        }
+        // A flow still open at the signal: a TCP connection that sent a request head
+        // and waits. Its event must be flushed on exit.
+        let mut open = Guard(
+            lab_client_hold(&lab)
+                .spawn()
+                .expect("spawn the held connection"),
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        let st = agent.signal_and_wait(sig);
+        assert_eq!(
+            st.code(),
+            Some(0),
+            "exit after signal {sig}: {st}\n{}",
+            agent.stderr_text()
+        );
+        let left = attached(Some(&hub), &lab.client_hub_if);
+        assert!(
+            left.is_empty(),
+            "left attached after signal {sig}: {left:?}"
+        );
+        let qdiscs = sh(&["tc", "-n", &hub, "qdisc", "show", "dev", &lab.client_hub_if]);
+        assert!(
+            !qdiscs.contains("clsact"),
+            "qdisc left after signal {sig}: {qdiscs}"
+        );
+        let events = agent.events();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["dst_port"].as_u64() == Some(u64::from(PORT_HTTP))
+                    && ids(e).contains("plaintext.http")),
+            "the open plain-HTTP flow is flushed on signal {sig}: {events:?}"
+        );
+        let _ = open.0.kill();
+    }
+}
+
+/// A plain-HTTP connection that sends a request head without the final blank line
+/// and stays open (nginx waits for the rest), for 30 s at most.
+fn lab_client_hold(lab: &Lab) -> Command {
+    let script = format!(
+        "exec 3<>/dev/tcp/{SERVER_IP}/{PORT_HTTP}; printf 'GET /held HTTP/1.1\\r\\nHost: lab\\r\\n' >&3; sleep 30"
+    );
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &lab.client_ns, "bash", "-c", &script]);
+    c
+}
