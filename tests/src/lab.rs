@@ -20,6 +20,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -418,7 +419,7 @@ impl Lab {
         };
         format!(
             r#"daemon off;
-worker_processes 1;
+worker_processes auto;
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log warn;
 events {{ worker_connections 1024; }}
@@ -508,6 +509,9 @@ http {{
             &self.server_ns,
             &[&nginx, "-c", &conf, "-p", &self.path("")],
         )
+        // Its own process group: a Ctrl-C meant for the demo must not stop it before
+        // the demo tears down in order.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -879,6 +883,7 @@ impl LiveAgent {
         let child = lab
             .hub_cmd(&a)
             .env("RUST_LOG", "info")
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
