@@ -11,8 +11,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-/// Debian packages the build and the kernel tests need. nginx is handled apart:
-/// either `nginx-light` or `nginx` will do.
+/// Debian packages the build, the kernel/lab tests and the demo need. nginx is
+/// handled apart: either `nginx-light` or `nginx` will do. `prometheus` brings
+/// `promtool`, which checks the scraped metrics and dashboards/alerts.yml.
 const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -22,6 +23,9 @@ const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "curl",
     "openssl",
+    "postgresql",
+    "python3",
+    "prometheus",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -46,12 +50,35 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Setup, build and run the agent: `cargo xtask run -- capture --iface eth0`.
+    /// `cargo xtask run --demo` runs the demo lab instead (see `demo`).
     Run {
+        /// Run the demo lab (same as `cargo xtask demo`).
+        #[arg(long)]
+        demo: bool,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Measure per-packet program cost with kernel.bpf_stats_enabled.
     BenchKernel,
+    /// The demo lab: hardened and weak nginx, plain HTTP, PostgreSQL without TLS and
+    /// failing handshakes in network namespaces, a traffic round every 2 s, and
+    /// `plainsight run` serving http://127.0.0.1:9909/metrics. Ctrl-C removes it all.
+    Demo {
+        /// Stop after this many rounds (0: run until Ctrl-C).
+        #[arg(long, default_value_t = 300)]
+        rounds: u64,
+        /// Port of the agent's HTTP server on 127.0.0.1.
+        #[arg(long, default_value_t = 9909)]
+        port: u16,
+    },
+    /// Load test of the live agent: parallel `openssl s_time -new` clients for ~20 s;
+    /// writes docs/bench-live.md.
+    BenchLive {
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -64,7 +91,13 @@ fn main() -> Result<()> {
             build_ebpf(&root)
         }
         Cmd::Test { args } => test(&root, &args),
-        Cmd::Run { args } => {
+        Cmd::Run { demo: true, .. } => demo(&root, 300, 9909),
+        Cmd::Demo { rounds, port } => demo(&root, rounds, port),
+        Cmd::BenchLive { secs, clients } => {
+            setup()?;
+            bench_live(&root, secs, clients)
+        }
+        Cmd::Run { demo: false, args } => {
             setup()?;
             run(cargo()
                 .current_dir(&root)
@@ -236,4 +269,64 @@ fn bench(root: &Path) -> Result<()> {
         .current_dir(root)
         .arg(root.join("docs/bench-kernel.md")))
     .context("bench-kernel failed")
+}
+
+/// Builds the agent (debug) and the demo binary, then runs the demo with SIGINT
+/// ignored here: Ctrl-C reaches the demo, which tears the lab down before exiting.
+fn demo(root: &Path, rounds: u64, port: u16) -> Result<()> {
+    require_root("the demo lab (network namespaces, BPF)")?;
+    setup()?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "-p", "plainsight-tests", "--bin", "lab-demo"]))?;
+    // SAFETY: ignoring a signal has no preconditions; the demo installs its own handler.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    run(Command::new(root.join("target/debug/lab-demo"))
+        .current_dir(root)
+        .args(["--rounds", &rounds.to_string(), "--port", &port.to_string()])
+        .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight")))
+    .context("the demo failed")
+}
+
+/// Release agent, release bench binary, then the measured run.
+fn bench_live(root: &Path, secs: u64, clients: usize) -> Result<()> {
+    require_root("bench-live (network namespaces, BPF)")?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "plainsight",
+        "--bin",
+        "plainsight",
+    ]))?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "plainsight-tests",
+        "--bin",
+        "bench-live",
+    ]))?;
+    run(Command::new(root.join("target/release/bench-live"))
+        .current_dir(root)
+        .arg(root.join("docs/bench-live.md"))
+        .args([
+            "--secs",
+            &secs.to_string(),
+            "--clients",
+            &clients.to_string(),
+        ])
+        .env("PLAINSIGHT_BIN", root.join("target/release/plainsight")))
+    .context("bench-live failed")
+}
+
+fn require_root(what: &str) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("{what} needs root");
+    }
+    Ok(())
 }

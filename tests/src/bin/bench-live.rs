@@ -38,14 +38,19 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let out_path = args.next().expect("usage: bench-live OUT.md [--secs N] [--clients N]");
+    let out_path = args
+        .next()
+        .expect("usage: bench-live OUT.md [--secs N] [--clients N]");
     let mut secs: u64 = 20;
     let mut clients: usize = 4;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--secs" => secs = args.next().and_then(|v| v.parse().ok()).expect("--secs N"),
             "--clients" => {
-                clients = args.next().and_then(|v| v.parse().ok()).expect("--clients N")
+                clients = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--clients N")
             }
             other => panic!("unknown argument {other:?}"),
         }
@@ -102,7 +107,11 @@ fn main() {
                 )
             });
         connections += n;
-        outputs.push_str(text.lines().find(|l| l.contains("connections in")).unwrap_or(""));
+        outputs.push_str(
+            text.lines()
+                .find(|l| l.contains("connections in"))
+                .unwrap_or(""),
+        );
         outputs.push('\n');
     }
     let wall = t0.elapsed();
@@ -113,7 +122,8 @@ fn main() {
     let mut after;
     loop {
         after = parse_metrics(&agent.metrics());
-        let seen = metric_sum(&after, "plainsight_flows_total", &[("protocol", "tls")]) - flows_before;
+        let seen =
+            metric_sum(&after, "plainsight_flows_total", &[("protocol", "tls")]) - flows_before;
         if seen >= connections as f64 || Instant::now() > deadline {
             break;
         }
@@ -121,7 +131,8 @@ fn main() {
     }
     let hwm_kb = status_kb(pid, "VmHWM:");
     let rss_kb = status_kb(pid, "VmRSS:");
-    let flows_seen = metric_sum(&after, "plainsight_flows_total", &[("protocol", "tls")]) - flows_before;
+    let flows_seen =
+        metric_sum(&after, "plainsight_flows_total", &[("protocol", "tls")]) - flows_before;
     let handshakes = metric_sum(&after, "plainsight_tls_handshakes_total", &[]);
     let dropped: Vec<_> = after
         .iter()
@@ -176,9 +187,20 @@ fn main() {
     let _ = writeln!(md, "| TLS flows reported by the agent | {flows_seen} |");
     let _ = writeln!(md, "| TLS handshakes counted (all labels) | {handshakes} |");
     let _ = writeln!(md, "| plainsight_dropped_total (sum) | {dropped_total} |");
-    let _ = writeln!(md, "| agent CPU (utime+stime) | {cpu_s:.2} s = {cpu_pct:.1} % of one CPU |");
-    let _ = writeln!(md, "| agent peak RSS (VmHWM) | {:.1} MiB |", hwm_kb as f64 / 1024.0);
-    let _ = writeln!(md, "| agent RSS at the end (VmRSS) | {:.1} MiB |", rss_kb as f64 / 1024.0);
+    let _ = writeln!(
+        md,
+        "| agent CPU (utime+stime) | {cpu_s:.2} s = {cpu_pct:.1} % of one CPU |"
+    );
+    let _ = writeln!(
+        md,
+        "| agent peak RSS (VmHWM) | {:.1} MiB |",
+        hwm_kb as f64 / 1024.0
+    );
+    let _ = writeln!(
+        md,
+        "| agent RSS at the end (VmRSS) | {:.1} MiB |",
+        rss_kb as f64 / 1024.0
+    );
     let _ = writeln!(md, "| agent exit after SIGTERM | {st} |");
     let _ = writeln!(md, "\nplainsight_dropped_total series at the end:\n");
     let _ = writeln!(md, "```");
@@ -188,8 +210,16 @@ fn main() {
     if dropped.is_empty() {
         let _ = writeln!(md, "(no series)");
     }
-    let _ = writeln!(md, "```\n\nplainsight_events_read_total: {}\n", events_read.join("; "));
-    let _ = writeln!(md, "openssl s_time output per client:\n\n```\n{}```", outputs);
+    let _ = writeln!(
+        md,
+        "```\n\nplainsight_events_read_total: {}\n",
+        events_read.join("; ")
+    );
+    let _ = writeln!(
+        md,
+        "openssl s_time output per client:\n\n```\n{}```",
+        outputs
+    );
     print!("{md}");
     std::fs::write(&out_path, &md).expect("write the report");
     drop(lab);

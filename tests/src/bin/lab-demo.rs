@@ -31,7 +31,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
             "--port" => port = args.next().and_then(|v| v.parse().ok()).expect("--port P"),
             "-h" | "--help" => {
                 println!("usage: lab-demo [--rounds N (default 300, 0 = until Ctrl-C)] [--port P (default 9909)]");

@@ -1,0 +1,153 @@
+//! The live agent's /metrics after a fixed lab scenario, pinned by a golden file
+//! (tests/golden/live_metrics.prom: the `plainsight_tls_handshakes_total` and
+//! `plainsight_findings_total` families), checked by `promtool check metrics`; and the
+//! alert rules checked by `promtool check rules`.
+//!
+//! Re-bless after an intended change: `PLAINSIGHT_BLESS=1 cargo xtask test metrics_golden`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use plainsight_tests::lab::{metric_sum, parse_metrics, which, Hub, Lab, LiveAgent};
+
+const FAMILIES: &[&str] = &[
+    "plainsight_tls_handshakes_total",
+    "plainsight_findings_total",
+];
+const FAILURES: usize = 12;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn promtool() -> String {
+    which("promtool").expect("promtool missing: run `cargo xtask setup` (installs prometheus)")
+}
+
+/// The HELP, TYPE and sample lines of `families`, in exposition order. Nothing else is
+/// normalised: the scenario is fixed, so every label value and count is too.
+fn extract(text: &str, families: &[&str]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let name = if let Some(rest) = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+        {
+            rest.split(' ').next().unwrap_or("")
+        } else {
+            line.split(['{', ' ']).next().unwrap_or("")
+        };
+        if families.contains(&name) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn live_metrics_match_the_golden_file_and_pass_promtool() {
+    let mut lab = Lab::new(&format!("ps-lab-gold{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let agent = LiveAgent::start(&lab, 9909, &[]);
+    lab.hardened_curl(false);
+    lab.hardened_curl(true);
+    lab.weak_all();
+    lab.plain_http();
+    lab.psql();
+    lab.failing_handshakes(FAILURES);
+    // Every flow of the scenario must be finished and counted before the scrape.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = agent.metrics();
+        let s = parse_metrics(&text);
+        let flows = metric_sum(&s, "plainsight_flows_total", &[]);
+        let failures = metric_sum(
+            &s,
+            "plainsight_findings_total",
+            &[("id", "tls.handshake.failure")],
+        );
+        if flows >= (7 + FAILURES) as f64 && failures >= FAILURES as f64 {
+            // One more scrape after a pause: nothing may still be arriving.
+            std::thread::sleep(Duration::from_millis(1500));
+            break agent.metrics();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scenario's flows were not all counted within 20 s:\n{text}\n{}",
+            agent.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+
+    // promtool lints the whole exposition.
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let got = extract(&text, FAMILIES);
+    assert!(
+        FAMILIES
+            .iter()
+            .all(|f| got.contains(&format!("# TYPE {f} counter"))),
+        "families missing from /metrics:\n{text}"
+    );
+    let golden = root().join("tests/golden/live_metrics.prom");
+    if std::env::var_os("PLAINSIGHT_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+        eprintln!("blessed {}", golden.display());
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with PLAINSIGHT_BLESS=1 (after checking the output below)\n{got}",
+            golden.display()
+        )
+    });
+    assert!(
+        got == want,
+        "/metrics differ from {} (re-bless with PLAINSIGHT_BLESS=1 if intended)\n--- golden\n{want}\n--- live\n{got}",
+        golden.display()
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    let rules = root().join("dashboards/alerts.yml");
+    let out = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check rules {}: {}\n{}{}",
+        rules.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SUCCESS"), "{text}");
+}
