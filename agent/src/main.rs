@@ -30,10 +30,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Capture(args) => {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("plainsight: cannot start the async runtime: {e}");
