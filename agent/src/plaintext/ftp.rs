@@ -139,7 +139,7 @@ impl Analyzer for Ftp {
                 st.cleartext_after_offer = self
                     .units
                     .get(i + 1..)
-                    .is_some_and(|l| l.iter().any(|u| *u == Unit::User));
+                    .is_some_and(|l| l.iter().any(|u| matches!(u, Unit::User | Unit::Other)));
             }
         }
         if let Some((i, end)) = self.auth_unit() {

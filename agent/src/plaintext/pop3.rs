@@ -36,7 +36,7 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], first: bool) -> Verdict {
             let (v, _) = textproto::verb(line);
             match v.as_slice() {
                 b"CAPA" | b"STLS" | b"APOP" => Verdict::Yes,
-                b"USER" => Verdict::Weak,
+                b"USER" | b"AUTH" => Verdict::Weak,
                 _ => Verdict::No,
             }
         }
@@ -72,6 +72,7 @@ pub(crate) struct Pop3 {
     creds: Vec<Cred>,
     verbs: Vec<String>,
     banner: Option<String>,
+    no_greeting: bool,
     client_after: Option<bool>,
     server_after: Option<bool>,
 }
@@ -107,7 +108,7 @@ impl Pop3 {
             };
             match status {
                 Some(ok) if !self.in_body => {
-                    if self.banner.is_none() {
+                    if self.banner.is_none() && !self.no_greeting {
                         self.banner = Some(wire::printable(line.get(4..).unwrap_or(&[]), 80));
                     }
                     self.replies.push(Status {
@@ -136,6 +137,9 @@ impl Pop3 {
     }
 
     fn client(&mut self, data: &[u8]) {
+        if self.spos == 0 && self.cpos == 0 {
+            self.no_greeting = true;
+        }
         if let Some((_, end)) = self.stls_unit() {
             self.client_after = textproto::after(data, end);
         }
@@ -188,8 +192,11 @@ impl Pop3 {
         }
     }
 
+    /// The status answering client unit `unit`: the greeting is status 0 unless
+    /// the capture began after it (the client spoke before any server byte).
     fn answer(&self, unit: usize) -> Option<&Status> {
-        self.replies.get(unit.checked_add(1)?)
+        let skip = usize::from(!self.no_greeting);
+        self.replies.get(unit.checked_add(skip)?)
     }
 }
 

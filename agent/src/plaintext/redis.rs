@@ -9,7 +9,6 @@ use crate::flow::Direction;
 /// Inline commands that only Redis speaks (memcached shares get/set/incr…).
 const REDIS_ONLY: &[&[u8]] = &[
     b"PING",
-    b"AUTH",
     b"HELLO",
     b"INFO",
     b"SELECT",
@@ -50,7 +49,8 @@ const REDIS_ONLY: &[&[u8]] = &[
     b"XREAD",
 ];
 /// Inline commands shared with memcached's text protocol.
-const SHARED: &[&[u8]] = &[b"GET", b"SET", b"INCR", b"DECR", b"QUIT"];
+/// AUTH is shared with POP3/SMTP AUTH.
+const SHARED: &[&[u8]] = &[b"GET", b"SET", b"INCR", b"DECR", b"QUIT", b"AUTH"];
 
 fn digits_crlf(rest: &[u8]) -> Option<bool> {
     let n = rest

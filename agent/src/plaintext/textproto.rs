@@ -198,6 +198,8 @@ pub(crate) enum Sasl {
     PlainWait,
     LoginUser,
     LoginPass(Option<String>),
+    /// XOAUTH2 / OAUTHBEARER (RFC 7628) waiting for its bearer token.
+    Bearer,
     /// Unknown or challenge-response mechanism: continuation lines until a command.
     Other,
 }
@@ -228,7 +230,7 @@ impl Sasl {
             }
             (b"XOAUTH2" | b"OAUTHBEARER", Some(_)) => Some(Cred::new("oauth_bearer", None)),
             (b"XOAUTH2" | b"OAUTHBEARER", None) => {
-                *self = Sasl::Other;
+                *self = Sasl::Bearer;
                 None
             }
             (_, _) => {
@@ -251,6 +253,7 @@ impl Sasl {
                 None
             }
             Sasl::LoginPass(user) => (!line.is_empty()).then(|| Cred::new("login", user)),
+            Sasl::Bearer => (!line.is_empty()).then(|| Cred::new("oauth_bearer", None)),
             Sasl::Other | Sasl::Idle => None,
         }
     }
