@@ -70,7 +70,7 @@ impl Ftp {
         while !self.stop {
             let rest = data.get(self.pos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.units.len() >= textproto::MAX_REPLIES
             {
                 self.stop = true;

@@ -217,18 +217,14 @@ impl Http {
                     .windows(7)
                     .any(|w| w == b"chunked");
             }
-            b"content-type" => {
-                if value.to_ascii_lowercase().starts_with(b"application/grpc") {
-                    self.grpc = true;
-                }
+            b"content-type" if value.to_ascii_lowercase().starts_with(b"application/grpc") => {
+                self.grpc = true;
             }
             b"host" if dir == Direction::ToServer && self.host.is_none() => {
                 self.host = Some(wire::printable(value, 128));
             }
-            b"upgrade" => {
-                if value.to_ascii_lowercase().windows(3).any(|w| w == b"h2c") {
-                    self.h2c_requested = self.h2c_requested || dir == Direction::ToServer;
-                }
+            b"upgrade" if value.to_ascii_lowercase().windows(3).any(|w| w == b"h2c") => {
+                self.h2c_requested = self.h2c_requested || dir == Direction::ToServer;
             }
             b"server" if dir == Direction::ToClient && self.server.is_none() => {
                 self.server = Some(wire::printable(value, 64));

@@ -124,7 +124,7 @@ impl Imap {
         while !self.sstop {
             let rest = data.get(self.spos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.tagged.len() >= textproto::MAX_REPLIES
             {
                 self.sstop = true;
@@ -168,7 +168,7 @@ impl Imap {
         while !self.cstop {
             let rest = data.get(self.cpos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.commands >= textproto::MAX_REPLIES
             {
                 self.cstop = true;

@@ -232,22 +232,19 @@ impl Analyzer for Ldap {
                     }
                 }
                 (Direction::ToServer, _) => push_verb(&mut self.verbs, Some(op_name(op).into())),
-                (Direction::ToClient, 0x61) => {
-                    if self.bind_result.is_none() {
-                        self.bind_result = Self::result_code(content);
-                    }
+                (Direction::ToClient, 0x61) if self.bind_result.is_none() => {
+                    self.bind_result = Self::result_code(content);
                 }
-                (Direction::ToClient, 0x78) => {
+                (Direction::ToClient, 0x78)
                     if self.starttls.is_none_or(|(sid, _)| sid == id)
-                        && self.starttls_resp.is_none()
-                    {
-                        if let Some(code) = Self::result_code(content) {
-                            self.starttls_resp = Some((code, end));
-                            self.server_after = super::textproto::after(data, end);
-                            if code == 0 {
-                                if let Some(s) = self.stop.get_mut(i) {
-                                    *s = true;
-                                }
+                        && self.starttls_resp.is_none() =>
+                {
+                    if let Some(code) = Self::result_code(content) {
+                        self.starttls_resp = Some((code, end));
+                        self.server_after = super::textproto::after(data, end);
+                        if code == 0 {
+                            if let Some(s) = self.stop.get_mut(i) {
+                                *s = true;
                             }
                         }
                     }

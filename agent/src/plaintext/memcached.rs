@@ -87,12 +87,13 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
         Direction::ToServer => {
             let lower = word.to_ascii_lowercase();
             let nargs = wire::words(line).count();
-            if STORAGE.contains(&lower.as_slice()) && nargs >= 5 {
-                Verdict::Yes
-            } else if matches!(
-                lower.as_slice(),
-                b"stats" | b"version" | b"gets" | b"flush_all"
-            ) {
+            let storage = STORAGE.contains(&lower.as_slice()) && nargs >= 5;
+            if storage
+                || matches!(
+                    lower.as_slice(),
+                    b"stats" | b"version" | b"gets" | b"flush_all"
+                )
+            {
                 Verdict::Yes
             } else if OTHER.contains(&lower.as_slice()) {
                 Verdict::Weak

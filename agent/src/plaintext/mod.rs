@@ -543,7 +543,7 @@ impl Session {
         match &self.stage {
             Stage::Active(a) => a.facts(&mut facts),
             Stage::Unknown => {
-                let text = self.unknown_text.iter().any(|t| *t == Some(true));
+                let text = self.unknown_text.contains(&Some(true));
                 facts.protocol = Some(if text {
                     Protocol::UnknownText
                 } else {

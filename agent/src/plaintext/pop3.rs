@@ -89,7 +89,7 @@ impl Pop3 {
         while !self.sstop {
             let rest = data.get(self.spos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.replies.len() >= textproto::MAX_REPLIES
             {
                 self.sstop = true;
@@ -146,7 +146,7 @@ impl Pop3 {
         while !self.cstop {
             let rest = data.get(self.cpos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.units.len() >= textproto::MAX_REPLIES
             {
                 self.cstop = true;
@@ -234,7 +234,7 @@ impl Analyzer for Pop3 {
                 st.cleartext_after_offer = self
                     .units
                     .get(i + 1..)
-                    .is_some_and(|l| l.iter().any(|u| *u == Unit::Login));
+                    .is_some_and(|l| l.contains(&Unit::Login));
             }
         }
         if let Some((i, end)) = self.stls_unit() {

@@ -142,8 +142,7 @@ impl Smtp {
             }
             let rest = data.get(self.pos..).unwrap_or(&[]);
             if self.mode == Mode::Command
-                && (wire::starts_tls(rest) == Some(true)
-                    || rest.iter().take(64).any(|&b| !wire::is_text_byte(b)))
+                && (wire::starts_tls(rest) == Some(true) || textproto::binary_start(rest))
             {
                 self.client_stop = Some(self.pos);
                 return;
