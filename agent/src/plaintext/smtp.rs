@@ -220,7 +220,9 @@ impl Smtp {
                         self.mode = Mode::AuthLoginPass;
                     }
                     (b"LOGIN", None) => self.mode = Mode::AuthLoginUser,
-                    (b"XOAUTH2", Some(_)) => push_cred(&mut self.creds, Cred::new("xoauth2", None)),
+                    (b"XOAUTH2", Some(_)) => {
+                        push_cred(&mut self.creds, Cred::new("oauth_bearer", None))
+                    }
                     (_, None) => self.mode = Mode::AuthOther,
                     _ => {}
                 }

@@ -1316,3 +1316,57 @@ fn never_panics_on_truncated_mutated_or_random_input() {
         let _ = s.findings(&key(1, true), &Policy::default());
     }
 }
+
+#[test]
+fn docs_list_every_plaintext_finding() {
+    let doc = include_str!("../../../docs/findings.md");
+    let section = doc
+        .split("## Plaintext")
+        .nth(1)
+        .expect("## Plaintext section");
+    for d in findings::DEFS {
+        let row = format!("| `{}` | {} |", d.id, d.severity);
+        assert!(section.contains(&row), "docs/findings.md lacks {row}");
+        assert!(
+            section.contains(d.remediation),
+            "remediation of {} differs",
+            d.id
+        );
+    }
+    for p in Protocol::ALL {
+        assert!(
+            section.contains(&format!("`{}`", p.as_str())),
+            "{} undocumented",
+            p.as_str()
+        );
+    }
+}
+
+#[test]
+fn docs_cover_every_config_key() {
+    let doc = include_str!("../../../docs/configuration.md");
+    for line in Config::default_toml().lines() {
+        let line = line.trim();
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            assert!(
+                doc.contains(&format!("`[{section}]`")) || doc.contains(&format!("`{section}`")),
+                "{section}"
+            );
+        } else if let Some((k, _)) = line.split_once(" = ").filter(|_| !line.starts_with('#')) {
+            assert!(
+                doc.contains(&format!("`{k}`")),
+                "docs/configuration.md lacks `{k}`"
+            );
+        }
+    }
+    for k in [
+        "tls_cert",
+        "tls_key",
+        "client_ca",
+        "destination",
+        "port",
+        "comment",
+    ] {
+        assert!(doc.contains(&format!("`{k}`")), "{k}");
+    }
+}
