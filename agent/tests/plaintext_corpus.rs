@@ -39,7 +39,11 @@ fn load(name: &str) -> Flow {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/plaintext")
         .join(format!("{name}.flow"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    load_path(&path)
+}
+
+fn load_path(path: &std::path::Path) -> Flow {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut flow = Flow {
         port: 0,
         segments: Vec::new(),
@@ -62,6 +66,10 @@ fn load(name: &str) -> Flow {
 /// Feed the flow as the engine would: each time, the whole prefix of that direction.
 fn run(name: &str) -> (Session, Flow) {
     let flow = load(name);
+    (feed_all(&flow), flow)
+}
+
+fn feed_all(flow: &Flow) -> Session {
     let mut s = Session::new(flow.port);
     let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
     for (dir, seg) in &flow.segments {
@@ -69,7 +77,7 @@ fn run(name: &str) -> (Session, Flow) {
         b.extend_from_slice(seg);
         s.feed(*dir, b);
     }
-    (s, flow)
+    s
 }
 
 fn key(port: u16, external: bool) -> FlowKey {
@@ -506,5 +514,40 @@ fn corpus_flows_are_direction_order_independent() {
             assert_eq!(s.protocol(), c.protocol, "{} {:?}", c.name, order);
             assert_eq!(got, want, "{} {:?}", c.name, order);
         }
+    }
+}
+
+/// Corpus-wide sweep, for accuracy tables and robustness on every real flow:
+/// `PLAINSIGHT_FLOW_DIR=/tmp/allflows cargo test -p plainsight --test
+/// plaintext_corpus sweep -- --ignored --nocapture` prints one TSV line per
+/// `.flow` file (written by extract.py `dump`): file, protocol, findings.
+#[test]
+#[ignore = "needs PLAINSIGHT_FLOW_DIR with .flow files extracted from the corpus"]
+fn sweep() {
+    let dir = std::env::var("PLAINSIGHT_FLOW_DIR").expect("PLAINSIGHT_FLOW_DIR");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        .collect();
+    paths.sort();
+    let policy = Policy::default();
+    for p in paths {
+        let flow = load_path(&p);
+        let s = feed_all(&flow);
+        let ids: Vec<&str> = s
+            .findings(&key(flow.port, false), &policy)
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        println!(
+            "{}\t{}\t{}\t{}",
+            p.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            flow.port,
+            s.protocol().unwrap_or("-"),
+            ids.join(",")
+        );
     }
 }

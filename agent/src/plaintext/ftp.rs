@@ -20,8 +20,10 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
             let (v, rest) = textproto::verb(line);
             match v.as_slice() {
                 b"AUTH" if is_tls_mech(rest) => Verdict::Yes,
-                b"FEAT" | b"SYST" => Verdict::Yes,
-                b"USER" => Verdict::Weak,
+                // RFC 959 / RFC 2428 / RFC 3659 commands no other protocol here uses.
+                b"FEAT" | b"SYST" | b"PORT" | b"PASV" | b"EPSV" | b"EPRT" | b"CWD" | b"PWD"
+                | b"RETR" | b"STOR" | b"NLST" | b"MLSD" | b"MDTM" | b"TYPE" => Verdict::Yes,
+                b"USER" | b"QUIT" | b"NOOP" => Verdict::Weak,
                 _ => Verdict::No,
             }
         }

@@ -440,7 +440,8 @@ fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol
         .or(weak.first())
     {
         // A weak match waits for a possibly stronger one while the prefix is short.
-        if !(maybe && data.len() < UNKNOWN_MIN) {
+        // A complete line is enough to settle it.
+        if !(maybe && data.len() < UNKNOWN_MIN && !data.ends_with(b"\n")) {
             return Ok(*p);
         }
     }

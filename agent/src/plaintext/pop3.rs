@@ -36,7 +36,9 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], first: bool) -> Verdict {
             let (v, _) = textproto::verb(line);
             match v.as_slice() {
                 b"CAPA" | b"STLS" | b"APOP" => Verdict::Yes,
-                b"USER" | b"AUTH" => Verdict::Weak,
+                b"USER" | b"AUTH" | b"QUIT" | b"NOOP" | b"STAT" | b"RETR" | b"LIST" => {
+                    Verdict::Weak
+                }
                 _ => Verdict::No,
             }
         }

@@ -94,7 +94,8 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], first: bool) -> Verdict {
                 Verdict::No
             }
         }
-        (Direction::ToClient, b'$' | b':' | b'*') => {
+        // RESP2 bulk/integer/array and RESP3 map, set, attribute, push (same framing).
+        (Direction::ToClient, b'$' | b':' | b'*' | b'%' | b'~' | b'|' | b'>') => {
             match digits_crlf(data.get(1..).unwrap_or(&[])) {
                 Some(true) => Verdict::Yes,
                 None => Verdict::Maybe,

@@ -27,6 +27,8 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
             let (v, _) = textproto::verb(line);
             match v.as_slice() {
                 b"EHLO" | b"HELO" => Verdict::Yes,
+                // Shared with FTP, POP3, Redis: the port decides.
+                b"QUIT" | b"NOOP" | b"MAIL" | b"RCPT" => Verdict::Weak,
                 _ => Verdict::No,
             }
         }
