@@ -351,6 +351,24 @@ const CASES: &[Expect] = &[
         &[],
     ),
     e(
+        "derived_imap_stripped",
+        Some("imap"),
+        &["plaintext.imap", "starttls.stripped"],
+        false,
+        &[],
+    ),
+    e(
+        "derived_imap_login",
+        Some("imap"),
+        &[
+            "plaintext.imap",
+            "starttls.not_used",
+            "plaintext.credentials",
+        ],
+        false,
+        &["Imap Secret"],
+    ),
+    e(
         "derived_pop3_not_offered",
         Some("pop3"),
         &[
