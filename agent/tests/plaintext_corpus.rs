@@ -10,7 +10,7 @@
 //! redis/{auth, set}, ldap/{simpleauth, ldap-starttls}, tls/{smtp-starttls,
 //! imap-starttls}, smtp.pcap, ftp/{ftp-auth-tls, ftp-password-pass-command,
 //! bigtransfer}; arkime mongo, dns-tcp, ssh2; suricata-verify pop3-auth-01;
-//! ja4 http2-with-cookies. `derived_*` fixtures are real flows with one
+//! ja4 http2-with-cookies; arkime https-connect. `derived_*` fixtures are real flows with one
 //! documented edit (see make_fixtures.py) for failures the corpus lacks.
 //!
 //! No real capture of AMQP, a Kafka SASL handshake, MongoDB SASL PLAIN or an

@@ -97,6 +97,12 @@ pub(crate) struct Http {
     h2c_switched: bool,
     grpc: bool,
     creds: Vec<Cred>,
+    /// The first request is CONNECT.
+    connect: bool,
+    /// Offsets after the CONNECT request and its response headers.
+    tunnel: [Option<usize>; 2],
+    /// The client's first tunnelled bytes are a TLS record.
+    tunnel_tls: Option<bool>,
 }
 
 /// Stop after this many messages per direction: the verdict is settled by then.
@@ -145,6 +151,21 @@ impl Http {
                     } else {
                         side.st = St::Body(side.content_length);
                     }
+                    // CONNECT (RFC 9110 §9.3.6): after the request and a 2xx answer
+                    // the connection is a tunnel; the tunnel is not HTTP any more.
+                    let (end, first) = (side.pos, side.msgs == 1);
+                    if first && self.connect {
+                        match dir {
+                            Direction::ToServer => {
+                                self.tunnel[0] = Some(end);
+                                self.req.stop = true;
+                            }
+                            Direction::ToClient => {
+                                self.tunnel[1] = Some(end);
+                                self.resp.stop = true;
+                            }
+                        }
+                    }
                     if dir == Direction::ToClient && self.status == Some(101) && self.h2c_requested
                     {
                         self.h2c_switched = true;
@@ -168,6 +189,9 @@ impl Http {
                     return;
                 }
                 push_verb(&mut self.verbs, wire::token(method));
+                if method == b"CONNECT" && self.req.msgs == 0 {
+                    self.connect = true;
+                }
                 let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
                 if self.version.is_none() && version.starts_with(b"HTTP/") {
                     self.version = Some(wire::printable(version, 16));
@@ -280,6 +304,9 @@ fn digest_param(params: &[u8], name: &[u8]) -> Option<String> {
 impl Analyzer for Http {
     fn feed(&mut self, dir: Direction, data: &[u8]) {
         self.walk(dir, data);
+        if let (Direction::ToServer, Some(off)) = (dir, self.tunnel[0]) {
+            self.tunnel_tls = super::textproto::after(data, off);
+        }
     }
 
     fn facts(&self, f: &mut Facts) {
@@ -306,6 +333,14 @@ impl Analyzer for Http {
         }
         if self.grpc {
             f.attrs.insert("grpc", "true".into());
+        }
+        // A CONNECT tunnel carrying TLS: hand the TLS module its offsets, and do
+        // not call the tunnel plaintext (the proxy request itself carries no data).
+        if let ([Some(c), Some(s)], Some(true), Some(200..=299)) =
+            (self.tunnel, self.tunnel_tls, self.status)
+        {
+            f.tls_offsets = Some([c, s]);
+            f.attrs.insert("tunnel", "tls".into());
         }
         // Credentials often arrive on the second request (after a 401), so keep reading
         // until one is seen or a few exchanges passed.

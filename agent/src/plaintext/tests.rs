@@ -1370,3 +1370,19 @@ fn docs_cover_every_config_key() {
         assert!(doc.contains(&format!("`{k}`")), "{k}");
     }
 }
+
+#[test]
+fn http_connect_tunnel_with_tls_is_not_plaintext() {
+    let req = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nProxy-Authorization: Basic dXNlcjpQcm94eVB3\r\n\r\n";
+    let resp = b"HTTP/1.1 200 Connection established\r\n\r\n";
+    let mut c = req.to_vec();
+    c.extend_from_slice(b"\x16\x03\x01\x00\x05hello");
+    let s = run(3128, &[(C, req), (S, resp), (C, &c[req.len()..])]);
+    assert_eq!(s.tls_offsets(), Some([req.len(), resp.len()]));
+    assert_eq!(ids(&s), vec!["plaintext.credentials"]);
+    assert_secret_absent(&s, "ProxyPw");
+    // A tunnel carrying cleartext stays plaintext.http.
+    let s = run(3128, &[(C, req), (S, resp), (C, b"GET / HTTP/1.1\r\n\r\n")]);
+    assert_eq!(s.tls_offsets(), None);
+    assert_eq!(ids(&s), vec!["plaintext.credentials", "plaintext.http"]);
+}
