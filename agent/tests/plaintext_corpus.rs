@@ -13,8 +13,10 @@
 //! ja4 http2-with-cookies; arkime https-connect. `derived_*` fixtures are real flows with one
 //! documented edit (see make_fixtures.py) for failures the corpus lacks.
 //!
-//! No real capture of AMQP, a Kafka SASL handshake, MongoDB SASL PLAIN or an
-//! h2c Upgrade exists in the corpus; those are covered by unit tests only.
+//! The corpus has no AMQP: `amqp*` fixtures come from a local capture against a
+//! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md). No real
+//! capture of a Kafka SASL handshake, MongoDB SASL PLAIN or an h2c Upgrade is
+//! available; those are covered by unit tests only.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -326,6 +328,27 @@ const CASES: &[Expect] = &[
     e("dns_tcp", Some("dns"), &[], false, &[]),
     e("ssh", Some("ssh"), &[], false, &[]),
     e(
+        "amqp091_plain",
+        Some("amqp"),
+        &["plaintext.amqp", "plaintext.credentials"],
+        false,
+        &["AmqpRealPw42"],
+    ),
+    e(
+        "amqp091_amqplain",
+        Some("amqp"),
+        &["plaintext.amqp", "plaintext.credentials"],
+        false,
+        &["AmqpRealPw42"],
+    ),
+    e(
+        "amqp10_sasl_plain",
+        Some("amqp"),
+        &["plaintext.amqp", "plaintext.credentials"],
+        false,
+        &["AmqpRealPw42"],
+    ),
+    e(
         "derived_smtp_stripped_mangled",
         Some("smtp"),
         &[
@@ -455,6 +478,56 @@ fn corpus_usernames_only_with_policy() {
         cred.evidence.get("mechanism").map(String::as_str),
         Some("pass")
     );
+}
+
+#[test]
+fn corpus_credential_mechanisms_and_users() {
+    let policy = Policy::default().with_report_usernames(true);
+    let cases = [
+        ("http_basic", "basic", Some("test")),
+        ("postgres_nossl_md5", "md5", Some("zeek")),
+        ("redis_auth", "auth", Some("notauser")),
+        ("mqtt_password", "connect_password", Some("02D5050223D3")),
+        (
+            "ldap_simple",
+            "simple",
+            Some("xxxxxxxxxxx@xx.xxx.xxxxx.net"),
+        ),
+        (
+            "smtp_not_used_login",
+            "login",
+            Some("gurpartap@patriots.in"),
+        ),
+        (
+            "pop3_not_used_plain",
+            "plain",
+            Some("digitalinvestigator@networksims.com"),
+        ),
+        ("pop3_xoauth2", "oauth_bearer", None),
+        ("ftp_pass", "pass", Some("Admin")),
+        ("telnet_login", "login", Some("fake")),
+        ("amqp091_plain", "sasl_plain", Some("plainsight")),
+        ("amqp091_amqplain", "amqplain", Some("plainsight")),
+        ("amqp10_sasl_plain", "sasl_plain", Some("plainsight")),
+    ];
+    for (name, mech, user) in cases {
+        let (s, flow) = run(name);
+        let f = s.findings(&key(flow.port, false), &policy);
+        let cred = f
+            .iter()
+            .find(|f| f.id == "plaintext.credentials")
+            .unwrap_or_else(|| panic!("{name}: no credentials"));
+        assert_eq!(
+            cred.evidence.get("mechanism").map(String::as_str),
+            Some(mech),
+            "{name}"
+        );
+        assert_eq!(
+            cred.evidence.get("user").map(String::as_str),
+            user,
+            "{name}"
+        );
+    }
 }
 
 #[test]
