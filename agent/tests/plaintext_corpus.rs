@@ -642,3 +642,21 @@ fn sweep() {
         );
     }
 }
+
+#[test]
+fn corpus_recognition_does_not_need_the_port() {
+    // Same bytes, port hint removed (0) or misleading (5432): same protocol.
+    // Only weak matches may use the port: a bare `220 ready` greeting or
+    // `QUIT`-only flows. None of the fixtures below is that ambiguous.
+    for c in CASES {
+        let flow = load(c.name);
+        for port in [0u16, 5432, 443] {
+            let moved = Flow {
+                port,
+                segments: flow.segments.clone(),
+            };
+            let s = feed_all(&moved);
+            assert_eq!(s.protocol(), c.protocol, "{} on port {port}", c.name);
+        }
+    }
+}

@@ -12,7 +12,7 @@ use crate::flow::Direction;
 
 pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     match dir {
-        Direction::ToClient => banner_verdict(data, &[b"FTP"], b"SMTP"),
+        Direction::ToClient => banner_verdict(data, &[b"FTP", b"FILEZILLA", b"SERV-U"], &[b"SMTP"]),
         Direction::ToServer => {
             let Some((line, _)) = lines(data, 0).next() else {
                 return Verdict::No;

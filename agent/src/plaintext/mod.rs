@@ -390,6 +390,8 @@ pub struct Session {
     seen: [usize; 2],
     /// Text ratio of the first bytes per direction, for `unknown_*`.
     unknown_text: [Option<bool>; 2],
+    /// Weak candidates per direction while undecided.
+    weak: [Vec<Protocol>; 2],
     facts: Facts,
     info: PlaintextInfo,
 }
@@ -401,7 +403,31 @@ impl Default for Session {
 }
 
 /// Run every recogniser on the first bytes of one direction.
-fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol, Verdict> {
+/// What the sniffers concluded about one direction's first bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Sniffed {
+    Decided(Protocol),
+    /// Only generic patterns matched: these candidates, pending the other
+    /// direction (a `220` greeting is settled by the client's `USER` or `EHLO`).
+    Ambiguous(Vec<Protocol>),
+    Maybe,
+    No,
+}
+
+/// Pick among weak candidates: those the other direction also allows, then the
+/// port hint, then a lone candidate.
+fn pick(weak: &[Protocol], other: &[Protocol], port: u16) -> Option<Protocol> {
+    let on_port = |p: &&Protocol| p.default_ports().contains(&port);
+    let both: Vec<Protocol> = weak.iter().copied().filter(|p| other.contains(p)).collect();
+    both.iter()
+        .find(on_port)
+        .or(both.first())
+        .or_else(|| weak.iter().find(on_port))
+        .or_else(|| (weak.len() == 1).then(|| weak.first()).flatten())
+        .copied()
+}
+
+fn sniff(dir: Direction, data: &[u8], first: bool, port: u16, other: &[Protocol]) -> Sniffed {
     type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
     // Order matters only among `Yes` answers, which are designed to be disjoint.
     const SNIFFERS: &[(Protocol, Sniffer)] = &[
@@ -428,28 +454,33 @@ fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol
     let mut maybe = false;
     for (proto, f) in SNIFFERS {
         match f(dir, data, first) {
-            Verdict::Yes => return Ok(*proto),
+            Verdict::Yes => return Sniffed::Decided(*proto),
             Verdict::Weak => weak.push(*proto),
             Verdict::Maybe => maybe = true,
             Verdict::No => {}
         }
     }
-    if let Some(p) = weak
-        .iter()
-        .find(|p| p.default_ports().contains(&port))
-        .or(weak.first())
-    {
-        // A weak match waits for a possibly stronger one while the prefix is short.
-        // A complete line is enough to settle it.
-        if !(maybe && data.len() < UNKNOWN_MIN && !data.ends_with(b"\n")) {
-            return Ok(*p);
+    if !weak.is_empty() {
+        // A weak match waits for a possibly stronger one while the prefix is
+        // short; a complete line is enough to settle it.
+        let settled = !(maybe && data.len() < UNKNOWN_MIN && !data.ends_with(b"\n"));
+        if settled {
+            if let Some(p) = pick(&weak, other, port) {
+                return Sniffed::Decided(p);
+            }
         }
+        if data.len() >= SNIFF_MAX {
+            if let Some(p) = weak.first() {
+                return Sniffed::Decided(*p);
+            }
+        }
+        return Sniffed::Ambiguous(weak);
     }
-    Err(if maybe && data.len() < SNIFF_MAX {
-        Verdict::Maybe
+    if maybe && data.len() < SNIFF_MAX {
+        Sniffed::Maybe
     } else {
-        Verdict::No
-    })
+        Sniffed::No
+    }
 }
 
 fn new_analyzer(p: Protocol, port: u16) -> Box<dyn Analyzer> {
@@ -485,6 +516,7 @@ impl Session {
             first_dir: None,
             seen: [0; 2],
             unknown_text: [None; 2],
+            weak: [Vec::new(), Vec::new()],
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
@@ -513,15 +545,25 @@ impl Session {
                     self.info = PlaintextInfo::default();
                     return;
                 }
-                match sniff(dir, data, first, self.server_port) {
-                    Ok(p) => {
+                let other = self
+                    .weak
+                    .get(dir.reverse().index())
+                    .cloned()
+                    .unwrap_or_default();
+                match sniff(dir, data, first, self.server_port, &other) {
+                    Sniffed::Ambiguous(w) => {
+                        if let Some(slot) = self.weak.get_mut(i) {
+                            *slot = w;
+                        }
+                    }
+                    Sniffed::Decided(p) => {
                         let mut a = new_analyzer(p, self.server_port);
                         a.feed(dir, data);
                         self.facts.protocol = Some(p);
                         self.stage = Stage::Active(a);
                     }
-                    Err(Verdict::Maybe) => {}
-                    Err(_) => {
+                    Sniffed::Maybe => {}
+                    Sniffed::No => {
                         if data.len() >= UNKNOWN_MIN {
                             let head = data.get(..256).unwrap_or(data);
                             if let Some(t) = self.unknown_text.get_mut(i) {
@@ -554,6 +596,18 @@ impl Session {
                     || self.seen.iter().any(|&n| n >= SNIFF_MAX);
             }
             Stage::Sniffing | Stage::Tls => {}
+        }
+        // Undecided but with generic matches: report the best guess so a flow
+        // that ends here is not lost (its analyzer never ran, so no findings
+        // beyond plaintext.<protocol>).
+        if matches!(self.stage, Stage::Sniffing | Stage::Unknown) {
+            let [a, b] = &self.weak;
+            let guess = pick(a, b, self.server_port)
+                .or_else(|| pick(b, a, self.server_port))
+                .or_else(|| a.first().or(b.first()).copied());
+            if guess.is_some() {
+                facts.protocol = guess;
+            }
         }
         self.info = facts.info();
         self.facts = facts;

@@ -15,7 +15,7 @@ const SMTP_WORDS: &[&[u8]] = &[b"SMTP", b"ESMTP", b"POSTFIX", b"EXIM", b"SENDMAI
 
 pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     match dir {
-        Direction::ToClient => banner_verdict(data, SMTP_WORDS, b"FTP"),
+        Direction::ToClient => banner_verdict(data, SMTP_WORDS, &[b"FTP", b"FILEZILLA"]),
         Direction::ToServer => {
             let Some((line, _)) = lines(data, 0).next() else {
                 return if data.len() < 6 && !data.is_empty() {
@@ -37,7 +37,7 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
 
 /// Shared by SMTP and FTP: a `220` greeting naming `mine` is Yes, naming `other`
 /// is No, anything else is a weak match that the port settles.
-pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[u8]) -> Verdict {
+pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[&[u8]]) -> Verdict {
     let Some((line, _)) = lines(data, 0).next() else {
         let n = data.len().min(3);
         let head_ok = data.get(..n).is_some_and(|h| b"220".starts_with(h));
@@ -53,14 +53,21 @@ pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[u8]) -> Verdi
     if !(line.starts_with(b"220 ") || line.starts_with(b"220-") || line == b"220") {
         return Verdict::No;
     }
-    if line.iter().any(|&b| !wire::is_text_byte(b)) {
+    // Look at the whole (multi-line) greeting that has arrived.
+    let greeting: Vec<u8> = lines(data, 0)
+        .take(16)
+        .take_while(|(l, _)| l.starts_with(b"220"))
+        .flat_map(|(l, _)| l.iter().copied().chain([b' ']))
+        .collect();
+    if greeting.iter().any(|&b| !wire::is_text_byte(b)) {
         return Verdict::No;
     }
-    let upper = line.to_ascii_uppercase();
+    let upper = greeting.to_ascii_uppercase();
     let has = |w: &[u8]| upper.windows(w.len()).any(|x| x == w);
-    if mine.iter().any(|w| has(w)) && !has(other) {
+    let theirs = other.iter().any(|w| has(w));
+    if mine.iter().any(|w| has(w)) && !theirs {
         Verdict::Yes
-    } else if has(other) {
+    } else if theirs {
         Verdict::No
     } else {
         Verdict::Weak

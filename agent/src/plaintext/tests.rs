@@ -1386,3 +1386,24 @@ fn http_connect_tunnel_with_tls_is_not_plaintext() {
     assert_eq!(s.tls_offsets(), None);
     assert_eq!(ids(&s), vec!["plaintext.credentials", "plaintext.http"]);
 }
+
+#[test]
+fn generic_greeting_is_settled_by_the_other_direction() {
+    let s = run(
+        0,
+        &[
+            (S, b"220 ready\r\n"),
+            (C, b"USER bob\r\n"),
+            (S, b"220 ready\r\n331 pw\r\n"),
+        ],
+    );
+    assert_eq!(s.protocol(), Some("ftp"));
+    let s = run(0, &[(S, b"220 ready\r\n"), (C, b"EHLO me\r\n")]);
+    assert_eq!(s.protocol(), Some("smtp"));
+    let s = run(0, &[(S, b"220 ready\r\n"), (C, b"QUIT\r\n")]);
+    assert!(matches!(s.protocol(), Some("smtp" | "ftp")));
+    // Port as tie-breaker, and a best guess when nothing else comes.
+    assert_eq!(run(21, &[(S, b"220 ready\r\n")]).protocol(), Some("ftp"));
+    assert_eq!(run(25, &[(S, b"220 ready\r\n")]).protocol(), Some("smtp"));
+    assert!(run(0, &[(S, b"220 ready\r\n")]).protocol().is_some());
+}
