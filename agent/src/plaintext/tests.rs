@@ -1407,3 +1407,57 @@ fn generic_greeting_is_settled_by_the_other_direction() {
     assert_eq!(run(25, &[(S, b"220 ready\r\n")]).protocol(), Some("smtp"));
     assert!(run(0, &[(S, b"220 ready\r\n")]).protocol().is_some());
 }
+
+#[test]
+fn pop3_auth_plain_and_login() {
+    let c = format!("AUTH PLAIN {}\r\n", b64(b"\0pp\0Pop3PlainPw"));
+    let s = run(110, &[(S, b"+OK hi\r\n"), (C, c.as_bytes())]);
+    check_cred(&s, "plain", Some("pp"), "Pop3PlainPw");
+    let c = format!(
+        "AUTH LOGIN\r\n{}\r\n{}\r\n",
+        b64(b"pl"),
+        b64(b"Pop3LoginPw")
+    );
+    let s = run(110, &[(S, b"+OK hi\r\n"), (C, c.as_bytes())]);
+    check_cred(&s, "login", Some("pl"), "Pop3LoginPw");
+    assert_secret_absent(&s, &b64(b"Pop3LoginPw"));
+}
+
+#[test]
+fn imap_authenticate_login_and_xoauth2() {
+    let c = format!(
+        "a AUTHENTICATE LOGIN\r\n{}\r\n{}\r\n",
+        b64(b"il"),
+        b64(b"ImapLoginPw")
+    );
+    let s = run(143, &[(S, IMAP_BANNER), (C, c.as_bytes())]);
+    check_cred(&s, "login", Some("il"), "ImapLoginPw");
+    let tok = b64(b"user=x\x01auth=Bearer ya29.SECRETTOKEN\x01\x01");
+    let c = format!("a AUTHENTICATE XOAUTH2 {tok}\r\n");
+    let s = run(143, &[(S, IMAP_BANNER), (C, c.as_bytes())]);
+    check_cred(&s, "oauth_bearer", None, "SECRETTOKEN");
+    assert_secret_absent(&s, &tok);
+}
+
+#[test]
+fn smtp_xoauth2() {
+    let tok = b64(b"user=x\x01auth=Bearer ya29.SMTPTOKEN\x01\x01");
+    let c = format!("EHLO me\r\nAUTH XOAUTH2 {tok}\r\n");
+    let s = run(587, &[(S, b"220 mx ESMTP\r\n"), (C, c.as_bytes())]);
+    check_cred(&s, "oauth_bearer", None, "SMTPTOKEN");
+}
+
+#[test]
+fn ldap_sasl_plain_bind() {
+    let mut sasl = ber(0x04, b"PLAIN");
+    sasl.extend_from_slice(&ber(0x04, b"\0saslu\0LdapSaslPw"));
+    let mut c = ber(0x02, &[3]);
+    c.extend_from_slice(&ber(0x04, b""));
+    c.extend_from_slice(&ber(0xa3, &sasl));
+    let s = run(389, &[(C, &ldap_msg(1, ber(0x60, &c)))]);
+    check_cred(&s, "sasl_plain", Some("saslu"), "LdapSaslPw");
+    assert_eq!(
+        s.info().attrs.get("sasl_mechanism").map(String::as_str),
+        Some("PLAIN")
+    );
+}
