@@ -15,8 +15,8 @@
 //!
 //! The corpus has no AMQP: `amqp*` fixtures come from a local capture against a
 //! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md). No real
-//! capture of a Kafka SASL handshake, MongoDB SASL PLAIN or an h2c Upgrade is
-//! available; those are covered by unit tests only.
+//! capture of a Kafka SASL handshake or MongoDB SASL PLAIN is available; those
+//! are covered by unit tests only. `h2c_*` come from a local nghttpd + curl capture.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -303,6 +303,17 @@ fn digest_param(params: &[u8], name: &[u8]) -> Option<String> {
 
 impl Analyzer for Http {
     fn feed(&mut self, dir: Direction, data: &[u8]) {
+        // After `Upgrade: h2c`, a server that answers straight away with an
+        // HTTP/2 SETTINGS frame (RFC 9113 §4.1, type 0x4) speaks h2c.
+        if dir == Direction::ToClient
+            && self.h2c_requested
+            && self.resp.pos == 0
+            && data.first() == Some(&0)
+            && data.get(3) == Some(&0x4)
+        {
+            self.h2c_switched = true;
+            self.resp.stop = true;
+        }
         self.walk(dir, data);
         if let (Direction::ToServer, Some(off)) = (dir, self.tunnel[0]) {
             self.tunnel_tls = super::textproto::after(data, off);
