@@ -16,7 +16,8 @@
 //! The corpus has no AMQP: `amqp*` fixtures come from a local capture against a
 //! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md). No real
 //! capture of a Kafka SASL handshake or MongoDB SASL PLAIN is available; those
-//! are covered by unit tests only. `h2c_*` come from a local nghttpd + curl capture.
+//! are covered by unit tests only. `h2c_*` and
+//! `postgres_cleartext` come from local captures (captures/README.md).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -486,6 +487,8 @@ fn corpus_credential_mechanisms_and_users() {
     let cases = [
         ("http_basic", "basic", Some("test")),
         ("postgres_nossl_md5", "md5", Some("zeek")),
+        ("postgres_cleartext", "cleartext", Some("pguser")),
+        ("h2c_upgrade_basic", "basic", Some("h2user")),
         ("redis_auth", "auth", Some("notauser")),
         ("mqtt_password", "connect_password", Some("02D5050223D3")),
         (
