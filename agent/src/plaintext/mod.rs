@@ -16,6 +16,15 @@
 //!   answers command N) or by tag, so the result does not depend on how the
 //!   engine interleaves the two directions.
 //! - [`Session::findings`] turns the facts into findings under a [`Policy`].
+//! - When only generic patterns match (`220 ready`, `USER x`, `+OK`), the
+//!   candidates of both directions are intersected, then the port breaks ties;
+//!   an undecided flow reports its best guess from [`Session::protocol`].
+//! - [`Session::done`] means the verdict will not change (TLS seen, upgrade
+//!   accepted, authentication over, or enough messages): the engine may stop
+//!   capturing the flow.
+//! - Limits: an analyzer starts when one direction is recognised and reads the
+//!   other direction from its next `feed` (which carries the whole prefix again);
+//!   Telnet prompts and PostgreSQL single-byte answers are matched in feed order.
 
 pub mod findings;
 
@@ -382,7 +391,9 @@ enum Stage {
 }
 
 /// Per-flow plaintext state, fed by the engine with each direction's prefix.
-#[derive(Debug)]
+///
+/// `Debug` is written by hand and shows only the verdict, never analyzer
+/// internals: those hold user names, which go out only under the policy.
 pub struct Session {
     server_port: u16,
     stage: Stage,
@@ -394,6 +405,25 @@ pub struct Session {
     weak: [Vec<Protocol>; 2],
     facts: Facts,
     info: PlaintextInfo,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = match self.stage {
+            Stage::Sniffing => "sniffing",
+            Stage::Tls => "tls",
+            Stage::Unknown => "unknown",
+            Stage::Active(_) => "active",
+        };
+        f.debug_struct("Session")
+            .field("server_port", &self.server_port)
+            .field("stage", &stage)
+            .field("protocol", &self.protocol())
+            .field("seen", &self.seen)
+            .field("tls_offsets", &self.facts.tls_offsets)
+            .field("done", &self.done())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Session {

@@ -1461,3 +1461,14 @@ fn ldap_sasl_plain_bind() {
         Some("PLAIN")
     );
 }
+
+#[test]
+fn debug_output_holds_no_user_name() {
+    let s = run(
+        21,
+        &[(S, b"220 FTP\r\n"), (C, b"USER deploy-bot\r\nPASS x9\r\n")],
+    );
+    let dbg = format!("{s:?} {:?}", s.info());
+    assert!(!dbg.contains("deploy-bot"), "{dbg}");
+    assert!(dbg.contains("ftp"));
+}
