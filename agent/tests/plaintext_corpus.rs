@@ -16,7 +16,7 @@
 //! The corpus has no AMQP: `amqp*` fixtures come from a local capture against a
 //! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md), and
 //! `kafka_sasl_plain` from a real librdkafka client (kcat) against a stub broker.
-//! No real capture of MongoDB SASL PLAIN is available (unit tests only). `h2c_*` and
+//! `mongodb_sasl_plain` is a real pymongo client against a stub server. `h2c_*` and
 //! `postgres_cleartext` come from local captures (captures/README.md).
 
 use std::collections::BTreeSet;
@@ -490,6 +490,7 @@ fn corpus_credential_mechanisms_and_users() {
         ("postgres_cleartext", "cleartext", Some("pguser")),
         ("h2c_upgrade_basic", "basic", Some("h2user")),
         ("kafka_sasl_plain", "sasl_plain", Some("kuser")),
+        ("mongodb_sasl_plain", "sasl_plain", Some("mongouser")),
         ("redis_auth", "auth", Some("notauser")),
         ("mqtt_password", "connect_password", Some("02D5050223D3")),
         (
