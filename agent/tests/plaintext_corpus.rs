@@ -16,7 +16,8 @@
 //! The corpus has no AMQP: `amqp*` fixtures come from a local capture against a
 //! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md), and
 //! `kafka_sasl_plain` from a real librdkafka client (kcat) against a stub broker.
-//! `mongodb_sasl_plain` is a real pymongo client against a stub server. `h2c_*` and
+//! `mongodb_sasl_plain` is a real pymongo client against a stub server, and
+//! `*_curl` are real curl clients against scripted stubs. `h2c_*` and
 //! `postgres_cleartext` come from local captures (captures/README.md).
 
 use std::collections::BTreeSet;
@@ -329,6 +330,46 @@ const CASES: &[Expect] = &[
     e("dns_tcp", Some("dns"), &[], false, &[]),
     e("ssh", Some("ssh"), &[], false, &[]),
     e(
+        "http_digest_curl",
+        Some("http"),
+        &["plaintext.http", "plaintext.credentials"],
+        false,
+        &["DigestRealPw5"],
+    ),
+    e(
+        "smtp_auth_plain_curl",
+        Some("smtp"),
+        &[
+            "plaintext.smtp",
+            "starttls.not_offered",
+            "plaintext.credentials",
+        ],
+        false,
+        &["SmtpRealPw6", "AHNtdHB1c2VyAFNtdHBSZWFsUHc2"],
+    ),
+    e(
+        "imap_authenticate_plain_curl",
+        Some("imap"),
+        &[
+            "plaintext.imap",
+            "starttls.not_offered",
+            "plaintext.credentials",
+        ],
+        false,
+        &["ImapRealPw8", "AGltYXB1c2VyAEltYXBSZWFsUHc4"],
+    ),
+    e(
+        "imap_login_curl",
+        Some("imap"),
+        &[
+            "plaintext.imap",
+            "starttls.not_used",
+            "plaintext.credentials",
+        ],
+        false,
+        &["ImapLoginRealPw"],
+    ),
+    e(
         "amqp091_plain",
         Some("amqp"),
         &["plaintext.amqp", "plaintext.credentials"],
@@ -491,6 +532,10 @@ fn corpus_credential_mechanisms_and_users() {
         ("h2c_upgrade_basic", "basic", Some("h2user")),
         ("kafka_sasl_plain", "sasl_plain", Some("kuser")),
         ("mongodb_sasl_plain", "sasl_plain", Some("mongouser")),
+        ("http_digest_curl", "digest", Some("digestuser")),
+        ("smtp_auth_plain_curl", "plain", Some("smtpuser")),
+        ("imap_authenticate_plain_curl", "plain", Some("imapuser")),
+        ("imap_login_curl", "login", Some("imaplogin")),
         ("redis_auth", "auth", Some("notauser")),
         ("mqtt_password", "connect_password", Some("02D5050223D3")),
         (
