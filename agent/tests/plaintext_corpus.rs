@@ -710,3 +710,88 @@ fn corpus_recognition_does_not_need_the_port() {
         }
     }
 }
+
+#[test]
+fn corpus_refeeding_a_prefix_changes_nothing() {
+    // The engine may hand the same prefix again; and a byte-at-a-time feed of
+    // the same bytes must give the same verdict.
+    let policy = Policy::default().with_report_usernames(true);
+    for c in CASES {
+        let flow = load(c.name);
+        let once = feed_all(&flow);
+        let mut twice = Session::new(flow.port);
+        let mut bytewise = Session::new(flow.port);
+        let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        for (dir, seg) in &flow.segments {
+            let b = &mut bufs[dir.index()];
+            for &byte in seg.iter().take(2048) {
+                b.push(byte);
+                bytewise.feed(*dir, b);
+            }
+            b.extend_from_slice(seg.get(2048..).unwrap_or(&[]));
+            bytewise.feed(*dir, b);
+            twice.feed(*dir, b);
+            twice.feed(*dir, b);
+        }
+        let k = key(flow.port, false);
+        assert_eq!(
+            twice.findings(&k, &policy),
+            once.findings(&k, &policy),
+            "{} twice",
+            c.name
+        );
+        assert_eq!(twice.info(), once.info(), "{} twice", c.name);
+        assert_eq!(bytewise.protocol(), once.protocol(), "{} bytewise", c.name);
+        assert_eq!(
+            bytewise.findings(&k, &policy),
+            once.findings(&k, &policy),
+            "{} bytewise",
+            c.name
+        );
+    }
+}
+
+/// Corpus-wide: feeding byte by byte gives the same verdict as feeding whole
+/// segments (`PLAINSIGHT_FLOW_DIR` as for `sweep`). Prints differences, fails on any.
+#[test]
+#[ignore = "needs PLAINSIGHT_FLOW_DIR with .flow files extracted from the corpus"]
+fn sweep_bytewise_consistency() {
+    let dir = std::env::var("PLAINSIGHT_FLOW_DIR").expect("PLAINSIGHT_FLOW_DIR");
+    let policy = Policy::default();
+    let mut bad = Vec::new();
+    for e in std::fs::read_dir(&dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "flow") {
+            continue;
+        }
+        let flow = load_path(&p);
+        let once = feed_all(&flow);
+        let mut bytewise = Session::new(flow.port);
+        let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        for (d, seg) in &flow.segments {
+            let b = &mut bufs[d.index()];
+            for &byte in seg.iter().take(1024) {
+                b.push(byte);
+                bytewise.feed(*d, b);
+            }
+            b.extend_from_slice(seg.get(1024..).unwrap_or(&[]));
+            bytewise.feed(*d, b);
+        }
+        let k = key(flow.port, false);
+        let a: Vec<&str> = once.findings(&k, &policy).iter().map(|f| f.id).collect();
+        let b: Vec<&str> = bytewise
+            .findings(&k, &policy)
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        if once.protocol() != bytewise.protocol() || a != b {
+            bad.push(format!(
+                "{}: {:?} {a:?} vs bytewise {:?} {b:?}",
+                p.display(),
+                once.protocol(),
+                bytewise.protocol()
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

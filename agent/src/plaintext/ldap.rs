@@ -47,7 +47,7 @@ fn int(bytes: &[u8]) -> i64 {
 fn message(data: &[u8], pos: usize) -> Result<(i64, u8, &[u8], usize), bool> {
     let rest = data.get(pos..).ok_or(false)?;
     let mut r = Reader::new(rest);
-    let (tag, len) = tlv(&mut r).ok_or(rest.len() < 6)?;
+    let (tag, len) = tlv(&mut r).ok_or(rest.len() >= 6)?;
     if tag != 0x30 || len > 1 << 24 {
         return Err(true);
     }
