@@ -374,6 +374,33 @@ pub(crate) enum Verdict {
     Yes,
 }
 
+/// HAProxy PROXY protocol v2 signature ("The PROXY protocol", §2.2).
+const PROXY_V2_SIG: &[u8] = b"\r\n\r\n\x00\r\nQUIT\n";
+/// Longest v1 header line, CRLF included (§2.1).
+const PROXY_V1_MAX: usize = 107;
+
+/// Length and version of a PROXY protocol header that a load balancer put in
+/// front of the client's bytes. `Err(())`: too few bytes to tell yet.
+fn proxy_header(data: &[u8]) -> Result<Option<(usize, &'static str)>, ()> {
+    let n = data.len().min(PROXY_V2_SIG.len());
+    if PROXY_V2_SIG.get(..n) == data.get(..n) {
+        let mut r = wire::Reader::new(data);
+        let (Some(_), Some(_), Some(len)) = (r.skip(12), r.u16_be(), r.u16_be()) else {
+            return Err(());
+        };
+        return Ok(Some((16 + usize::from(len), "v2")));
+    }
+    let n = data.len().min(6);
+    if b"PROXY ".get(..n) == data.get(..n) {
+        return match data.iter().take(PROXY_V1_MAX).position(|&b| b == b'\n') {
+            Some(i) => Ok(Some((i + 1, "v1"))),
+            None if data.len() < PROXY_V1_MAX => Err(()),
+            None => Ok(None),
+        };
+    }
+    Ok(None)
+}
+
 /// Bytes in one direction after which an unrecognised stream is called unknown.
 const UNKNOWN_MIN: usize = 16;
 /// After this many bytes a `Maybe` is no longer worth waiting for.
@@ -401,6 +428,9 @@ pub struct Session {
     seen: [usize; 2],
     /// Text ratio of the first bytes per direction, for `unknown_*`.
     unknown_text: [Option<bool>; 2],
+    /// PROXY protocol header in front of the client's bytes: `None` until known,
+    /// then its length (0 when absent) and version.
+    proxy: Option<(usize, &'static str)>,
     /// Weak candidates per direction while undecided.
     weak: [Vec<Protocol>; 2],
     facts: Facts,
@@ -547,6 +577,7 @@ impl Session {
             seen: [0; 2],
             unknown_text: [None; 2],
             weak: [Vec::new(), Vec::new()],
+            proxy: None,
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
@@ -565,6 +596,21 @@ impl Session {
             self.first_dir = Some(dir);
         }
         let first = self.first_dir == Some(dir);
+        let data = if dir == Direction::ToServer {
+            if self.proxy.is_none() {
+                match proxy_header(data) {
+                    Err(()) => return,
+                    Ok(h) => self.proxy = Some(h.unwrap_or((0, ""))),
+                }
+            }
+            let skip = self.proxy.map_or(0, |(n, _)| n);
+            match data.get(skip..) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => return,
+            }
+        } else {
+            data
+        };
         match &mut self.stage {
             Stage::Tls => return,
             Stage::Active(a) => a.feed(dir, data),
@@ -573,6 +619,13 @@ impl Session {
                     self.stage = Stage::Tls;
                     self.facts = Facts::default();
                     self.info = PlaintextInfo::default();
+                    // Behind a PROXY header the TLS module needs to know where
+                    // the ClientHello starts.
+                    if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
+                        self.facts.tls_offsets = Some([skip, 0]);
+                        self.info.tls_offsets = Some([skip, 0]);
+                        self.info.attrs.insert("proxy_protocol", version.into());
+                    }
                     return;
                 }
                 let other = self
@@ -627,6 +680,13 @@ impl Session {
             }
             Stage::Sniffing | Stage::Tls => {}
         }
+        // Offsets are relative to the client's bytes after a PROXY header.
+        if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
+            if let Some(o) = facts.tls_offsets.as_mut() {
+                o[0] += skip;
+            }
+            facts.attrs.insert("proxy_protocol", version.into());
+        }
         // Undecided but with generic matches: report the best guess so a flow
         // that ends here is not lost (its analyzer never ran, so no findings
         // beyond plaintext.<protocol>).
@@ -654,7 +714,9 @@ impl Session {
         self.facts.tls_offsets
     }
 
-    /// Nothing more worth reading: the verdict will not change.
+    /// Nothing more worth reading for this module: the verdict will not change.
+    /// After an upgrade (`tls_offsets`), the TLS module still wants the bytes
+    /// that follow the offsets.
     pub fn done(&self) -> bool {
         match self.stage {
             Stage::Tls => true,

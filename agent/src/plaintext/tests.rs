@@ -1472,3 +1472,43 @@ fn debug_output_holds_no_user_name() {
     assert!(!dbg.contains("deploy-bot"), "{dbg}");
     assert!(dbg.contains("ftp"));
 }
+
+#[test]
+fn proxy_protocol_header_is_skipped() {
+    // v1 in front of HTTP: still HTTP, not unknown text.
+    let s = run(
+        80,
+        &[(
+            C,
+            b"PROXY TCP4 10.0.0.1 10.0.0.2 5555 80\r\nGET / HTTP/1.1\r\n\r\n",
+        )],
+    );
+    assert_eq!(s.protocol(), Some("http"));
+    assert_eq!(
+        s.info().attrs.get("proxy_protocol").map(String::as_str),
+        Some("v1")
+    );
+    // v2 in front of TLS: nothing to report, TLS starts after the header.
+    let mut v2 = b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2, 0x15, 0xb3, 1, 187]);
+    let hdr = v2.len();
+    v2.extend_from_slice(b"\x16\x03\x01\x00\x05hello");
+    let s = run(443, &[(C, &v2[..5]), (C, &v2[5..])]);
+    assert_eq!(s.protocol(), None);
+    assert_eq!(s.tls_offsets(), Some([hdr, 0]));
+    assert!(ids(&s).is_empty());
+    // STARTTLS offsets are shifted by the header length.
+    let mut c = b"PROXY TCP4 10.0.0.1 10.0.0.2 5555 25\r\n".to_vec();
+    let skip = c.len();
+    c.extend_from_slice(b"EHLO me\r\nSTARTTLS\r\n");
+    let s = run(
+        25,
+        &[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, &c),
+            (S, EHLO_TLS),
+            (S, b"220 go\r\n"),
+        ],
+    );
+    assert_eq!(s.tls_offsets(), Some([skip + 19, 14 + EHLO_TLS.len() + 8]));
+}
