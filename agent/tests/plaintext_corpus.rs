@@ -7,7 +7,8 @@
 //! memcached; zeek postgresql/{psql-aws-ssl-preferred, greenhouse-app,
 //! psql-aws-ssl-disable, psql-login-fail, http-on-port-5432,
 //! mysql-on-port-5432}, mysql/{encrypted, plain-amazon-rds, mysql},
-//! redis/{auth, set}, ldap/{simpleauth, ldap-starttls}, tls/{smtp-starttls,
+//! redis/{auth, set}, ldap/{simpleauth, ldap-starttls, krb5-sign-seal-01,
+//! sasl-ntlm}, tls/{smtp-starttls,
 //! imap-starttls}, smtp.pcap, ftp/{ftp-auth-tls, ftp-password-pass-command,
 //! bigtransfer}; arkime mongo, dns-tcp, ssh2; suricata-verify pop3-auth-01;
 //! ja4 http2-with-cookies; arkime https-connect. `derived_*` fixtures are real flows with one
@@ -235,6 +236,14 @@ const CASES: &[Expect] = &[
         &["plaintext.ldap", "plaintext.credentials"],
         false,
         &["passwor8d1"],
+    ),
+    e("ldap_gss_sealed", Some("ldap"), &[], false, &[]),
+    e(
+        "ldap_ntlm_unsealed",
+        Some("ldap"),
+        &["plaintext.ldap"],
+        false,
+        &[],
     ),
     e("ldap_starttls", Some("ldap"), &[], true, &[]),
     e("smtp_starttls", Some("smtp"), &[], true, &[]),

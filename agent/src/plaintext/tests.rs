@@ -1512,3 +1512,40 @@ fn proxy_protocol_header_is_skipped() {
     );
     assert_eq!(s.tls_offsets(), Some([skip + 19, 14 + EHLO_TLS.len() + 8]));
 }
+
+#[test]
+fn ldap_sasl_security_layer_sealed_or_signed() {
+    let mut sasl = ber(0x04, b"GSS-SPNEGO");
+    sasl.extend_from_slice(&ber(0x04, b"token"));
+    let mut c = ber(0x02, &[3]);
+    c.extend_from_slice(&ber(0x04, b""));
+    c.extend_from_slice(&ber(0xa3, &sasl));
+    let bind = ldap_msg(1, ber(0x60, &c));
+    // RFC 4121 wrap token with the Sealed flag.
+    let mut sealed = bind.clone();
+    sealed.extend_from_slice(&[0, 0, 0, 20, 0x05, 0x04, 0x06, 0xff, 0, 0, 0, 0]);
+    sealed.extend_from_slice(&[0xaa; 12]);
+    let s = run(389, &[(C, &sealed)]);
+    assert_eq!(
+        s.info()
+            .attrs
+            .get("sasl_security_layer")
+            .map(String::as_str),
+        Some("sealed")
+    );
+    assert!(s.info().encrypted);
+    assert!(ids(&s).is_empty());
+    // RFC 4121 wrap token without it: signed only, still plaintext.
+    let mut signed = bind;
+    signed.extend_from_slice(&[0, 0, 0, 20, 0x05, 0x04, 0x04, 0xff, 0, 0, 0, 0]);
+    signed.extend_from_slice(&[0x30; 12]);
+    let s = run(389, &[(C, &signed)]);
+    assert_eq!(
+        s.info()
+            .attrs
+            .get("sasl_security_layer")
+            .map(String::as_str),
+        Some("signed")
+    );
+    assert_eq!(ids(&s), vec!["plaintext.ldap"]);
+}
