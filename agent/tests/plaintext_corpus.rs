@@ -126,6 +126,50 @@ const fn e(
 }
 
 const CASES: &[Expect] = &[
+    e("http_connect_tls", Some("http"), &[], true, &[]),
+    e(
+        "h2c_upgrade_basic",
+        Some("http2"),
+        &["plaintext.http2", "plaintext.credentials"],
+        false,
+        &["H2cBasicPw", "aDJ1c2VyOkgyY0Jhc2ljUHc"],
+    ),
+    e(
+        "h2c_prior_knowledge_curl",
+        Some("http2"),
+        &["plaintext.http2"],
+        false,
+        &[],
+    ),
+    e(
+        "postgres_cleartext",
+        Some("postgres"),
+        &[
+            "plaintext.postgres",
+            "postgres.ssl_refused",
+            "plaintext.credentials",
+        ],
+        false,
+        &["PgCleartextPw7"],
+    ),
+    e(
+        "kafka_sasl_plain",
+        Some("kafka"),
+        &[
+            "plaintext.kafka",
+            "kafka.sasl_plaintext",
+            "plaintext.credentials",
+        ],
+        false,
+        &["KafkaRealPw9"],
+    ),
+    e(
+        "mongodb_sasl_plain",
+        Some("mongodb"),
+        &["plaintext.mongodb", "plaintext.credentials"],
+        false,
+        &["MongoRealPw3"],
+    ),
     e(
         "http_basic",
         Some("http"),

@@ -153,17 +153,18 @@ impl Http {
                     }
                     // CONNECT (RFC 9110 §9.3.6): after the request and a 2xx answer
                     // the connection is a tunnel; the tunnel is not HTTP any more.
+                    // The first message's end is kept on both sides whatever the
+                    // method, because the response may be parsed before the request.
                     let (end, first) = (side.pos, side.msgs == 1);
-                    if first && self.connect {
+                    if first {
                         match dir {
                             Direction::ToServer => {
                                 self.tunnel[0] = Some(end);
-                                self.req.stop = true;
+                                if self.connect {
+                                    self.req.stop = true;
+                                }
                             }
-                            Direction::ToClient => {
-                                self.tunnel[1] = Some(end);
-                                self.resp.stop = true;
-                            }
+                            Direction::ToClient => self.tunnel[1] = Some(end),
                         }
                     }
                     if dir == Direction::ToClient && self.status == Some(101) && self.h2c_requested
@@ -347,8 +348,8 @@ impl Analyzer for Http {
         }
         // A CONNECT tunnel carrying TLS: hand the TLS module its offsets, and do
         // not call the tunnel plaintext (the proxy request itself carries no data).
-        if let ([Some(c), Some(s)], Some(true), Some(200..=299)) =
-            (self.tunnel, self.tunnel_tls, self.status)
+        if let (true, [Some(c), Some(s)], Some(true), Some(200..=299)) =
+            (self.connect, self.tunnel, self.tunnel_tls, self.status)
         {
             f.tls_offsets = Some([c, s]);
             f.attrs.insert("tunnel", "tls".into());
