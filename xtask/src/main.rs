@@ -45,7 +45,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Setup, build and run the agent: `cargo xtask run -- capture --iface eth0`.
+    /// Setup, build and run the agent. With no arguments: `plainsight run` on every
+    /// interface (the node agent); otherwise the arguments, e.g. `-- capture --iface eth0`.
     Run {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -66,6 +67,11 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&root, &args),
         Cmd::Run { args } => {
             setup()?;
+            let args = if args.is_empty() {
+                vec!["run".to_owned()]
+            } else {
+                args
+            };
             run(cargo()
                 .current_dir(&root)
                 .args([
