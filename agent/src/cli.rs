@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse pcap/pcapng files (gzip too; `-` reads standard input).
     Pcap(PcapArgs),
+    /// Run the node agent: capture live, export metrics and events.
+    Run(crate::daemon::RunArgs),
     /// Attach the TC programs and print flows and captured segments as JSON lines.
     Capture(crate::capture::live::CaptureArgs),
     /// Configuration helpers.

@@ -271,11 +271,9 @@ impl Engine {
         // A cleartext preamble before TLS (STARTTLS, proxy CONNECT, SOCKS) is not a
         // cleartext session; credentials sent in it still are reported.
         let tunnelled = flow.app.tls.is_some();
-        findings.extend(
-            plain
-                .into_iter()
-                .filter(|f| !tunnelled || !f.id.starts_with("plaintext.") || f.id == "plaintext.credentials"),
-        );
+        findings.extend(plain.into_iter().filter(|f| {
+            !tunnelled || !f.id.starts_with("plaintext.") || f.id == "plaintext.credentials"
+        }));
         let protocol = protocol_name(&flow.app);
         let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
         let encrypted = flow.app.tls.is_some() || protocol == "ssh";
@@ -417,18 +415,24 @@ mod tests {
     use super::*;
 
     /// The first 11 bytes of a real ClientHello record (TLS 1.0 record, TLS 1.2 hello).
-    const CH: [u8; 11] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+    const CH: [u8; 11] = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
 
     #[test]
     fn finds_a_client_hello_behind_a_proxy_header() {
-        let mut data = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec();
+        let mut data =
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n".to_vec();
         let at = data.len();
         data.extend_from_slice(&CH);
         assert_eq!(find_hello(&data, 0, HS_CLIENT_HELLO), Some(at));
         assert_eq!(find_hello(&data, 0, HS_SERVER_HELLO), None);
         // Not found before `from`, and not found when cut short.
         assert_eq!(find_hello(&data, at + 1, HS_CLIENT_HELLO), None);
-        assert_eq!(find_hello(&data[..data.len() - 1], 0, HS_CLIENT_HELLO), None);
+        assert_eq!(
+            find_hello(&data[..data.len() - 1], 0, HS_CLIENT_HELLO),
+            None
+        );
     }
 
     #[test]

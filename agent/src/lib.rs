@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod engine;
 pub mod export;

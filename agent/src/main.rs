@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use plainsight::cli::{Cli, Command, ConfigCommand};
 use plainsight::config::Config;
+use plainsight::daemon;
 use plainsight::offline::{self, exit};
 
 fn main() -> ExitCode {
@@ -29,18 +30,26 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::USAGE)
             }
         },
+        Command::Run(args) => match runtime().map(|rt| rt.block_on(daemon::run(args))) {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                eprintln!("plainsight: {e}");
+                ExitCode::from(if e.is_usage() { exit::USAGE } else { 1 })
+            }
+            Err(e) => {
+                eprintln!("plainsight: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Capture(args) => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt,
+            match runtime().map(|rt| rt.block_on(plainsight::capture::live::run_capture(args))) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    eprintln!("plainsight: {e}");
+                    ExitCode::FAILURE
+                }
                 Err(e) => {
                     eprintln!("plainsight: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(plainsight::capture::live::run_capture(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("plainsight: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -62,6 +71,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// One thread: the engine is single-owner and the endpoint is light.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
@@ -69,5 +85,6 @@ fn init_tracing(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

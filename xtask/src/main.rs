@@ -49,7 +49,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Setup, build and run the agent: `cargo xtask run -- capture --iface eth0`.
+    /// Setup, build and run the agent. With no arguments: `plainsight run` on every
+    /// interface (the node agent); otherwise the arguments, e.g. `-- capture --iface eth0`.
     /// `cargo xtask run --demo` runs the demo lab instead (see `demo`).
     Run {
         /// Run the demo lab (same as `cargo xtask demo`).
@@ -99,6 +100,11 @@ fn main() -> Result<()> {
         }
         Cmd::Run { demo: false, args } => {
             setup()?;
+            let args = if args.is_empty() {
+                vec!["run".to_owned()]
+            } else {
+                args
+            };
             run(cargo()
                 .current_dir(&root)
                 .args([

@@ -497,6 +497,13 @@ impl LiveCapture {
     }
 
     /// Interfaces currently attached.
+    /// Drops the bookkeeping for an interface that vanished: its tcx links and filters
+    /// went with it, so there is nothing left to detach.
+    pub fn forget_interface(&mut self, iface: &str) {
+        self.attachments.retain(|a| a.iface != iface);
+        self.clsact_owned.retain(|(name, _)| name != iface);
+    }
+
     pub fn attached_interfaces(&self) -> Vec<String> {
         let set: HashSet<&str> = self.attachments.iter().map(|a| a.iface.as_str()).collect();
         let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
@@ -535,6 +542,20 @@ impl LiveCapture {
     /// Every flow direction in the kernel map.
     pub fn flows(&self) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
         read_flows(&self.ebpf)
+    }
+
+    /// The kernel's counters for one flow direction, if it still has an entry.
+    pub fn flow_stats(&self, flow: &Endpoints) -> Result<Option<FlowStats>, LiveError> {
+        let map = self
+            .ebpf
+            .map(names::FLOWS)
+            .ok_or(LiveError::MissingMap(names::FLOWS))?;
+        let m: BpfHashMap<_, FlowKey, FlowStats> =
+            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+                name: names::FLOWS,
+                source,
+            })?;
+        Ok(m.get(&flow.to_key(), 0).ok())
     }
 
     /// Tells the kernel both directions of a flow need no more capture.

@@ -7,6 +7,7 @@ pub fn all() -> impl Iterator<Item = &'static FindingDef> {
     crate::tls::findings::DEFS
         .iter()
         .chain(crate::plaintext::findings::DEFS.iter())
+        .chain(super::spike::DEFS.iter())
 }
 
 pub fn get(id: &str) -> Option<&'static FindingDef> {

@@ -8,7 +8,21 @@
 
 use std::collections::HashMap;
 
+use crate::detect::{FindingDef, Severity};
 use crate::time::Timestamp;
+
+/// Raised by the live agent on the flow whose failure starts a spike.
+pub const FAILURE_SPIKE: FindingDef = FindingDef {
+    id: "tls.handshake.failure_spike",
+    severity: Severity::High,
+    trigger: "TLS handshake failures to one service rise well above its learned baseline \
+              (at least `min_failures` in a window and `threshold` × (baseline + 1)).",
+    remediation: "Check the service's certificate, protocol and cipher settings and recent \
+                  client changes; a sudden spike can also be a scan or an attack.",
+};
+
+/// The definitions this module raises.
+pub static DEFS: &[FindingDef] = &[FAILURE_SPIKE];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Params {

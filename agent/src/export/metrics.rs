@@ -29,7 +29,7 @@ impl Kind {
 }
 
 /// A metric family whose label values are all static strings.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Family<const N: usize> {
     pub name: &'static str,
     pub help: &'static str,
@@ -80,7 +80,7 @@ impl<const N: usize> Family<N> {
 }
 
 /// A gauge family keyed by one open-valued label, capped at `cap` series.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CappedGauge {
     pub name: &'static str,
     pub help: &'static str,
@@ -180,7 +180,7 @@ fn escape_label(out: &mut String, v: &str) {
 }
 
 /// The registry: one field per exported family.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Metrics {
     pub flows: Family<4>,
     pub flow_bytes: Family<4>,

@@ -73,9 +73,14 @@ impl Amqp {
             let Some(payload) = r.take(size as usize) else {
                 return;
             };
-            if r.u8() != Some(0xCE) {
-                self.stop = true;
-                return;
+            // frame-end octet (§4.2.3); not arrived yet means wait.
+            match r.u8() {
+                None => return,
+                Some(0xCE) => {}
+                Some(_) => {
+                    self.stop = true;
+                    return;
+                }
             }
             if let Some(p) = self.pos.get_mut(i) {
                 *p += 8 + size as usize;

@@ -12,7 +12,7 @@ use crate::flow::Direction;
 
 pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     match dir {
-        Direction::ToClient => banner_verdict(data, &[b"FTP"], b"SMTP"),
+        Direction::ToClient => banner_verdict(data, &[b"FTP", b"FILEZILLA", b"SERV-U"], &[b"SMTP"]),
         Direction::ToServer => {
             let Some((line, _)) = lines(data, 0).next() else {
                 return Verdict::No;
@@ -20,8 +20,10 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
             let (v, rest) = textproto::verb(line);
             match v.as_slice() {
                 b"AUTH" if is_tls_mech(rest) => Verdict::Yes,
-                b"FEAT" | b"SYST" => Verdict::Yes,
-                b"USER" => Verdict::Weak,
+                // RFC 959 / RFC 2428 / RFC 3659 commands no other protocol here uses.
+                b"FEAT" | b"SYST" | b"PORT" | b"PASV" | b"EPSV" | b"EPRT" | b"CWD" | b"PWD"
+                | b"RETR" | b"STOR" | b"NLST" | b"MLSD" | b"MDTM" | b"TYPE" => Verdict::Yes,
+                b"USER" | b"QUIT" | b"NOOP" => Verdict::Weak,
                 _ => Verdict::No,
             }
         }
@@ -70,7 +72,7 @@ impl Ftp {
         while !self.stop {
             let rest = data.get(self.pos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.units.len() >= textproto::MAX_REPLIES
             {
                 self.stop = true;
@@ -139,7 +141,7 @@ impl Analyzer for Ftp {
                 st.cleartext_after_offer = self
                     .units
                     .get(i + 1..)
-                    .is_some_and(|l| l.iter().any(|u| *u == Unit::User));
+                    .is_some_and(|l| l.iter().any(|u| matches!(u, Unit::User | Unit::Other)));
             }
         }
         if let Some((i, end)) = self.auth_unit() {

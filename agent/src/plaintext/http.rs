@@ -97,6 +97,12 @@ pub(crate) struct Http {
     h2c_switched: bool,
     grpc: bool,
     creds: Vec<Cred>,
+    /// The first request is CONNECT.
+    connect: bool,
+    /// Offsets after the CONNECT request and its response headers.
+    tunnel: [Option<usize>; 2],
+    /// The client's first tunnelled bytes are a TLS record.
+    tunnel_tls: Option<bool>,
 }
 
 /// Stop after this many messages per direction: the verdict is settled by then.
@@ -145,6 +151,22 @@ impl Http {
                     } else {
                         side.st = St::Body(side.content_length);
                     }
+                    // CONNECT (RFC 9110 §9.3.6): after the request and a 2xx answer
+                    // the connection is a tunnel; the tunnel is not HTTP any more.
+                    // The first message's end is kept on both sides whatever the
+                    // method, because the response may be parsed before the request.
+                    let (end, first) = (side.pos, side.msgs == 1);
+                    if first {
+                        match dir {
+                            Direction::ToServer => {
+                                self.tunnel[0] = Some(end);
+                                if self.connect {
+                                    self.req.stop = true;
+                                }
+                            }
+                            Direction::ToClient => self.tunnel[1] = Some(end),
+                        }
+                    }
                     if dir == Direction::ToClient && self.status == Some(101) && self.h2c_requested
                     {
                         self.h2c_switched = true;
@@ -168,6 +190,9 @@ impl Http {
                     return;
                 }
                 push_verb(&mut self.verbs, wire::token(method));
+                if method == b"CONNECT" && self.req.msgs == 0 {
+                    self.connect = true;
+                }
                 let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
                 if self.version.is_none() && version.starts_with(b"HTTP/") {
                     self.version = Some(wire::printable(version, 16));
@@ -217,18 +242,14 @@ impl Http {
                     .windows(7)
                     .any(|w| w == b"chunked");
             }
-            b"content-type" => {
-                if value.to_ascii_lowercase().starts_with(b"application/grpc") {
-                    self.grpc = true;
-                }
+            b"content-type" if value.to_ascii_lowercase().starts_with(b"application/grpc") => {
+                self.grpc = true;
             }
             b"host" if dir == Direction::ToServer && self.host.is_none() => {
                 self.host = Some(wire::printable(value, 128));
             }
-            b"upgrade" => {
-                if value.to_ascii_lowercase().windows(3).any(|w| w == b"h2c") {
-                    self.h2c_requested = self.h2c_requested || dir == Direction::ToServer;
-                }
+            b"upgrade" if value.to_ascii_lowercase().windows(3).any(|w| w == b"h2c") => {
+                self.h2c_requested = self.h2c_requested || dir == Direction::ToServer;
             }
             b"server" if dir == Direction::ToClient && self.server.is_none() => {
                 self.server = Some(wire::printable(value, 64));
@@ -283,7 +304,21 @@ fn digest_param(params: &[u8], name: &[u8]) -> Option<String> {
 
 impl Analyzer for Http {
     fn feed(&mut self, dir: Direction, data: &[u8]) {
+        // After `Upgrade: h2c`, a server that answers straight away with an
+        // HTTP/2 SETTINGS frame (RFC 9113 §4.1, type 0x4) speaks h2c.
+        if dir == Direction::ToClient
+            && self.h2c_requested
+            && self.resp.pos == 0
+            && data.first() == Some(&0)
+            && data.get(3) == Some(&0x4)
+        {
+            self.h2c_switched = true;
+            self.resp.stop = true;
+        }
         self.walk(dir, data);
+        if let (Direction::ToServer, Some(off)) = (dir, self.tunnel[0]) {
+            self.tunnel_tls = super::textproto::after(data, off);
+        }
     }
 
     fn facts(&self, f: &mut Facts) {
@@ -310,6 +345,14 @@ impl Analyzer for Http {
         }
         if self.grpc {
             f.attrs.insert("grpc", "true".into());
+        }
+        // A CONNECT tunnel carrying TLS: hand the TLS module its offsets, and do
+        // not call the tunnel plaintext (the proxy request itself carries no data).
+        if let (true, [Some(c), Some(s)], Some(true), Some(200..=299)) =
+            (self.connect, self.tunnel, self.tunnel_tls, self.status)
+        {
+            f.tls_offsets = Some([c, s]);
+            f.attrs.insert("tunnel", "tls".into());
         }
         // Credentials often arrive on the second request (after a 401), so keep reading
         // until one is seen or a few exchanges passed.

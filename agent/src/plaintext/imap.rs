@@ -85,7 +85,10 @@ pub(crate) struct Imap {
     cstop: bool,
     sasl: Sasl,
     commands: usize,
-    starttls: Option<(String, usize)>,
+    /// STARTTLS: (tag, how many earlier commands used the same tag, end offset).
+    starttls: Option<(String, usize, usize)>,
+    /// Tags of the commands seen (bounded), to match reused tags by position.
+    tags: Vec<String>,
     /// Client issued a non-trivial command (LOGIN, SELECT…) after capabilities were seen.
     went_on: bool,
     creds: Vec<Cred>,
@@ -121,7 +124,7 @@ impl Imap {
         while !self.sstop {
             let rest = data.get(self.spos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.tagged.len() >= textproto::MAX_REPLIES
             {
                 self.sstop = true;
@@ -159,13 +162,13 @@ impl Imap {
     }
 
     fn client(&mut self, data: &[u8]) {
-        if let Some((_, end)) = &self.starttls {
+        if let Some((_, _, end)) = &self.starttls {
             self.client_after = textproto::after(data, *end);
         }
         while !self.cstop {
             let rest = data.get(self.cpos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.commands >= textproto::MAX_REPLIES
             {
                 self.cstop = true;
@@ -196,12 +199,15 @@ impl Imap {
             };
             let cmd = cmd.to_ascii_uppercase();
             self.commands += 1;
+            let t = wire::printable(tag, 32);
             push_verb(&mut self.verbs, wire::token(&cmd));
             let args = line.splitn(3, |&b| b == b' ').nth(2).unwrap_or(&[]);
             match cmd.as_slice() {
                 b"STARTTLS" => {
                     if self.starttls.is_none() {
-                        self.starttls = Some((wire::printable(tag, 32), end));
+                        let t = wire::printable(tag, 32);
+                        let nth = self.tags.iter().filter(|x| **x == t).count();
+                        self.starttls = Some((t, nth, end));
                     }
                 }
                 b"LOGIN" => {
@@ -220,11 +226,13 @@ impl Imap {
                 b"CAPABILITY" | b"NOOP" | b"ID" | b"LOGOUT" => {}
                 _ => self.went_on = true,
             }
+            self.tags.push(t);
         }
     }
 
-    fn answer(&self, tag: &str) -> Option<&Tagged> {
-        self.tagged.iter().find(|t| t.tag == tag)
+    /// The `nth` tagged response carrying `tag` (clients may reuse tags).
+    fn answer(&self, tag: &str, nth: usize) -> Option<&Tagged> {
+        self.tagged.iter().filter(|t| t.tag == tag).nth(nth)
     }
 }
 
@@ -234,8 +242,8 @@ impl Analyzer for Imap {
             Direction::ToServer => self.client(data),
             Direction::ToClient => {
                 self.server(data);
-                if let Some((tag, _)) = &self.starttls {
-                    if let Some(r) = self.answer(tag) {
+                if let Some((tag, nth, _)) = &self.starttls {
+                    if let Some(r) = self.answer(tag, *nth) {
                         self.server_after = textproto::after(data, r.end);
                     }
                 }
@@ -255,10 +263,10 @@ impl Analyzer for Imap {
             st.mangled = m.clone();
             st.cleartext_after_offer = self.went_on;
         }
-        if let Some((tag, end)) = &self.starttls {
+        if let Some((tag, nth, end)) = &self.starttls {
             let st = f.starttls();
             st.requested = true;
-            if let Some(r) = self.answer(tag) {
+            if let Some(r) = self.answer(tag, *nth) {
                 st.reply = Some(r.status.clone());
                 st.accepted = Some(r.ok);
                 if r.ok {

@@ -47,7 +47,7 @@ fn int(bytes: &[u8]) -> i64 {
 fn message(data: &[u8], pos: usize) -> Result<(i64, u8, &[u8], usize), bool> {
     let rest = data.get(pos..).ok_or(false)?;
     let mut r = Reader::new(rest);
-    let (tag, len) = tlv(&mut r).ok_or(rest.len() < 6)?;
+    let (tag, len) = tlv(&mut r).ok_or(rest.len() >= 6)?;
     if tag != 0x30 || len > 1 << 24 {
         return Err(true);
     }
@@ -93,6 +93,37 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     }
 }
 
+/// The first buffer of a SASL security layer (RFC 4422 §3.7: 4-byte length +
+/// wrapped token) after a GSSAPI / GSS-SPNEGO bind: is it sealed (encrypted)?
+/// Kerberos RFC 1964 §1.2.2 wrap token (TOK_ID 02 01, SEAL_ALG ffff = none),
+/// RFC 4121 §4.2.2 (TOK_ID 05 04, flag 0x02 Sealed), NTLM (MS-NLMP §2.2.2.9:
+/// 16-byte signature, then the message, which is plain BER when only signed).
+/// `Err(())`: too few bytes yet; `Ok(None)`: unrecognised token.
+fn sasl_layer(buf: &[u8]) -> Result<Option<bool>, ()> {
+    let mut r = Reader::new(buf);
+    let _len = r.u32_be().ok_or(())?;
+    let token = r.rest();
+    match (token.first(), token.get(1)) {
+        (Some(0x60), _) => {
+            let mut t = Reader::new(token);
+            let (_, _) = tlv(&mut t).ok_or(())?;
+            let (otag, olen) = tlv(&mut t).ok_or(())?;
+            if otag != 0x06 {
+                return Ok(None);
+            }
+            t.skip(olen).ok_or(())?;
+            let tok_id = t.u16_be().ok_or(())?;
+            let _sgn = t.u16_be().ok_or(())?;
+            let seal = t.u16_be().ok_or(())?;
+            Ok((tok_id == 0x0201).then_some(seal != 0xffff))
+        }
+        (Some(0x05), Some(0x04)) => Ok(Some(token.get(2).ok_or(())? & 0x02 != 0)),
+        (Some(0x01), Some(0x00)) => Ok(Some(*token.get(16).ok_or(())? != 0x30)),
+        (None, _) | (Some(_), None) => Err(()),
+        _ => Ok(None),
+    }
+}
+
 fn op_name(op: u8) -> &'static str {
     match op {
         0x60 => "BIND",
@@ -126,7 +157,7 @@ pub(crate) struct Ldap {
     client_after: Option<bool>,
     server_after: Option<bool>,
     /// Bytes stopped parsing as LDAP after a SASL bind (security layer).
-    wrapped: bool,
+    wrapped: Option<Option<bool>>,
 }
 
 const MAX_MSGS: usize = 64;
@@ -199,11 +230,14 @@ impl Analyzer for Ldap {
                 Ok(m) => m,
                 Err(false) => return,
                 Err(true) => {
+                    if self.sasl.is_some() && pos > 0 && dir == Direction::ToServer {
+                        match sasl_layer(data.get(pos..).unwrap_or(&[])) {
+                            Err(()) => return,
+                            Ok(sealed) => self.wrapped = Some(sealed),
+                        }
+                    }
                     if let Some(s) = self.stop.get_mut(i) {
                         *s = true;
-                    }
-                    if self.sasl.is_some() && pos > 0 {
-                        self.wrapped = true;
                     }
                     return;
                 }
@@ -232,22 +266,19 @@ impl Analyzer for Ldap {
                     }
                 }
                 (Direction::ToServer, _) => push_verb(&mut self.verbs, Some(op_name(op).into())),
-                (Direction::ToClient, 0x61) => {
-                    if self.bind_result.is_none() {
-                        self.bind_result = Self::result_code(content);
-                    }
+                (Direction::ToClient, 0x61) if self.bind_result.is_none() => {
+                    self.bind_result = Self::result_code(content);
                 }
-                (Direction::ToClient, 0x78) => {
+                (Direction::ToClient, 0x78)
                     if self.starttls.is_none_or(|(sid, _)| sid == id)
-                        && self.starttls_resp.is_none()
-                    {
-                        if let Some(code) = Self::result_code(content) {
-                            self.starttls_resp = Some((code, end));
-                            self.server_after = super::textproto::after(data, end);
-                            if code == 0 {
-                                if let Some(s) = self.stop.get_mut(i) {
-                                    *s = true;
-                                }
+                        && self.starttls_resp.is_none() =>
+                {
+                    if let Some(code) = Self::result_code(content) {
+                        self.starttls_resp = Some((code, end));
+                        self.server_after = super::textproto::after(data, end);
+                        if code == 0 {
+                            if let Some(s) = self.stop.get_mut(i) {
+                                *s = true;
                             }
                         }
                     }
@@ -270,8 +301,18 @@ impl Analyzer for Ldap {
         if let Some(r) = self.bind_result {
             f.attrs.insert("bind_result", r.to_string());
         }
-        if self.wrapped {
-            f.attrs.insert("sasl_security_layer", "true".into());
+        if let Some(sealed) = self.wrapped {
+            let layer = match sealed {
+                Some(true) => "sealed",
+                Some(false) => "signed",
+                None => "unknown",
+            };
+            f.attrs.insert("sasl_security_layer", layer.into());
+            // A sealed SASL layer (Kerberos/NTLM confidentiality, the AD default)
+            // encrypts every message after the bind.
+            if sealed == Some(true) {
+                f.encrypted = true;
+            }
         }
         if let Some((_, cend)) = self.starttls {
             let st = f.starttls();

@@ -85,14 +85,21 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     let word = wire::words(line).next().unwrap_or(&[]);
     match dir {
         Direction::ToServer => {
-            let lower = word.to_ascii_lowercase();
-            let nargs = wire::words(line).count();
-            if STORAGE.contains(&lower.as_slice()) && nargs >= 5 {
-                Verdict::Yes
-            } else if matches!(
-                lower.as_slice(),
-                b"stats" | b"version" | b"gets" | b"flush_all"
-            ) {
+            // Commands are case-sensitive lower case; storage commands carry
+            // numeric <flags> <exptime> <bytes>.
+            let lower = word.to_vec();
+            let numeric = wire::words(line)
+                .skip(2)
+                .take(3)
+                .filter(|w| w.iter().all(u8::is_ascii_digit))
+                .count();
+            let storage = STORAGE.contains(&lower.as_slice()) && numeric == 3;
+            if storage
+                || matches!(
+                    lower.as_slice(),
+                    b"stats" | b"version" | b"gets" | b"flush_all"
+                )
+            {
                 Verdict::Yes
             } else if OTHER.contains(&lower.as_slice()) {
                 Verdict::Weak

@@ -16,6 +16,15 @@
 //!   answers command N) or by tag, so the result does not depend on how the
 //!   engine interleaves the two directions.
 //! - [`Session::findings`] turns the facts into findings under a [`Policy`].
+//! - When only generic patterns match (`220 ready`, `USER x`, `+OK`), the
+//!   candidates of both directions are intersected, then the port breaks ties;
+//!   an undecided flow reports its best guess from [`Session::protocol`].
+//! - [`Session::done`] means the verdict will not change (TLS seen, upgrade
+//!   accepted, authentication over, or enough messages): the engine may stop
+//!   capturing the flow.
+//! - Limits: an analyzer starts when one direction is recognised and reads the
+//!   other direction from its next `feed` (which carries the whole prefix again);
+//!   Telnet prompts and PostgreSQL single-byte answers are matched in feed order.
 
 pub mod findings;
 
@@ -365,6 +374,33 @@ pub(crate) enum Verdict {
     Yes,
 }
 
+/// HAProxy PROXY protocol v2 signature ("The PROXY protocol", §2.2).
+const PROXY_V2_SIG: &[u8] = b"\r\n\r\n\x00\r\nQUIT\n";
+/// Longest v1 header line, CRLF included (§2.1).
+const PROXY_V1_MAX: usize = 107;
+
+/// Length and version of a PROXY protocol header that a load balancer put in
+/// front of the client's bytes. `Err(())`: too few bytes to tell yet.
+fn proxy_header(data: &[u8]) -> Result<Option<(usize, &'static str)>, ()> {
+    let n = data.len().min(PROXY_V2_SIG.len());
+    if PROXY_V2_SIG.get(..n) == data.get(..n) {
+        let mut r = wire::Reader::new(data);
+        let (Some(_), Some(_), Some(len)) = (r.skip(12), r.u16_be(), r.u16_be()) else {
+            return Err(());
+        };
+        return Ok(Some((16 + usize::from(len), "v2")));
+    }
+    let n = data.len().min(6);
+    if b"PROXY ".get(..n) == data.get(..n) {
+        return match data.iter().take(PROXY_V1_MAX).position(|&b| b == b'\n') {
+            Some(i) => Ok(Some((i + 1, "v1"))),
+            None if data.len() < PROXY_V1_MAX => Err(()),
+            None => Ok(None),
+        };
+    }
+    Ok(None)
+}
+
 /// Bytes in one direction after which an unrecognised stream is called unknown.
 const UNKNOWN_MIN: usize = 16;
 /// After this many bytes a `Maybe` is no longer worth waiting for.
@@ -382,7 +418,9 @@ enum Stage {
 }
 
 /// Per-flow plaintext state, fed by the engine with each direction's prefix.
-#[derive(Debug)]
+///
+/// `Debug` is written by hand and shows only the verdict, never analyzer
+/// internals: those hold user names, which go out only under the policy.
 pub struct Session {
     server_port: u16,
     stage: Stage,
@@ -390,8 +428,32 @@ pub struct Session {
     seen: [usize; 2],
     /// Text ratio of the first bytes per direction, for `unknown_*`.
     unknown_text: [Option<bool>; 2],
+    /// PROXY protocol header in front of the client's bytes: `None` until known,
+    /// then its length (0 when absent) and version.
+    proxy: Option<(usize, &'static str)>,
+    /// Weak candidates per direction while undecided.
+    weak: [Vec<Protocol>; 2],
     facts: Facts,
     info: PlaintextInfo,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = match self.stage {
+            Stage::Sniffing => "sniffing",
+            Stage::Tls => "tls",
+            Stage::Unknown => "unknown",
+            Stage::Active(_) => "active",
+        };
+        f.debug_struct("Session")
+            .field("server_port", &self.server_port)
+            .field("stage", &stage)
+            .field("protocol", &self.protocol())
+            .field("seen", &self.seen)
+            .field("tls_offsets", &self.facts.tls_offsets)
+            .field("done", &self.done())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Session {
@@ -401,7 +463,31 @@ impl Default for Session {
 }
 
 /// Run every recogniser on the first bytes of one direction.
-fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol, Verdict> {
+/// What the sniffers concluded about one direction's first bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Sniffed {
+    Decided(Protocol),
+    /// Only generic patterns matched: these candidates, pending the other
+    /// direction (a `220` greeting is settled by the client's `USER` or `EHLO`).
+    Ambiguous(Vec<Protocol>),
+    Maybe,
+    No,
+}
+
+/// Pick among weak candidates: those the other direction also allows, then the
+/// port hint, then a lone candidate.
+fn pick(weak: &[Protocol], other: &[Protocol], port: u16) -> Option<Protocol> {
+    let on_port = |p: &&Protocol| p.default_ports().contains(&port);
+    let both: Vec<Protocol> = weak.iter().copied().filter(|p| other.contains(p)).collect();
+    both.iter()
+        .find(on_port)
+        .or(both.first())
+        .or_else(|| weak.iter().find(on_port))
+        .or_else(|| (weak.len() == 1).then(|| weak.first()).flatten())
+        .copied()
+}
+
+fn sniff(dir: Direction, data: &[u8], first: bool, port: u16, other: &[Protocol]) -> Sniffed {
     type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
     // Order matters only among `Yes` answers, which are designed to be disjoint.
     const SNIFFERS: &[(Protocol, Sniffer)] = &[
@@ -428,27 +514,33 @@ fn sniff(dir: Direction, data: &[u8], first: bool, port: u16) -> Result<Protocol
     let mut maybe = false;
     for (proto, f) in SNIFFERS {
         match f(dir, data, first) {
-            Verdict::Yes => return Ok(*proto),
+            Verdict::Yes => return Sniffed::Decided(*proto),
             Verdict::Weak => weak.push(*proto),
             Verdict::Maybe => maybe = true,
             Verdict::No => {}
         }
     }
-    if let Some(p) = weak
-        .iter()
-        .find(|p| p.default_ports().contains(&port))
-        .or(weak.first())
-    {
-        // A weak match waits for a possibly stronger one while the prefix is short.
-        if !(maybe && data.len() < UNKNOWN_MIN) {
-            return Ok(*p);
+    if !weak.is_empty() {
+        // A weak match waits for a possibly stronger one while the prefix is
+        // short; a complete line is enough to settle it.
+        let settled = !(maybe && data.len() < UNKNOWN_MIN && !data.ends_with(b"\n"));
+        if settled {
+            if let Some(p) = pick(&weak, other, port) {
+                return Sniffed::Decided(p);
+            }
         }
+        if data.len() >= SNIFF_MAX {
+            if let Some(p) = weak.first() {
+                return Sniffed::Decided(*p);
+            }
+        }
+        return Sniffed::Ambiguous(weak);
     }
-    Err(if maybe && data.len() < SNIFF_MAX {
-        Verdict::Maybe
+    if maybe && data.len() < SNIFF_MAX {
+        Sniffed::Maybe
     } else {
-        Verdict::No
-    })
+        Sniffed::No
+    }
 }
 
 fn new_analyzer(p: Protocol, port: u16) -> Box<dyn Analyzer> {
@@ -484,6 +576,8 @@ impl Session {
             first_dir: None,
             seen: [0; 2],
             unknown_text: [None; 2],
+            weak: [Vec::new(), Vec::new()],
+            proxy: None,
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
@@ -502,6 +596,21 @@ impl Session {
             self.first_dir = Some(dir);
         }
         let first = self.first_dir == Some(dir);
+        let data = if dir == Direction::ToServer {
+            if self.proxy.is_none() {
+                match proxy_header(data) {
+                    Err(()) => return,
+                    Ok(h) => self.proxy = Some(h.unwrap_or((0, ""))),
+                }
+            }
+            let skip = self.proxy.map_or(0, |(n, _)| n);
+            match data.get(skip..) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => return,
+            }
+        } else {
+            data
+        };
         match &mut self.stage {
             Stage::Tls => return,
             Stage::Active(a) => a.feed(dir, data),
@@ -510,17 +619,34 @@ impl Session {
                     self.stage = Stage::Tls;
                     self.facts = Facts::default();
                     self.info = PlaintextInfo::default();
+                    // Behind a PROXY header the TLS module needs to know where
+                    // the ClientHello starts.
+                    if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
+                        self.facts.tls_offsets = Some([skip, 0]);
+                        self.info.tls_offsets = Some([skip, 0]);
+                        self.info.attrs.insert("proxy_protocol", version.into());
+                    }
                     return;
                 }
-                match sniff(dir, data, first, self.server_port) {
-                    Ok(p) => {
+                let other = self
+                    .weak
+                    .get(dir.reverse().index())
+                    .cloned()
+                    .unwrap_or_default();
+                match sniff(dir, data, first, self.server_port, &other) {
+                    Sniffed::Ambiguous(w) => {
+                        if let Some(slot) = self.weak.get_mut(i) {
+                            *slot = w;
+                        }
+                    }
+                    Sniffed::Decided(p) => {
                         let mut a = new_analyzer(p, self.server_port);
                         a.feed(dir, data);
                         self.facts.protocol = Some(p);
                         self.stage = Stage::Active(a);
                     }
-                    Err(Verdict::Maybe) => {}
-                    Err(_) => {
+                    Sniffed::Maybe => {}
+                    Sniffed::No => {
                         if data.len() >= UNKNOWN_MIN {
                             let head = data.get(..256).unwrap_or(data);
                             if let Some(t) = self.unknown_text.get_mut(i) {
@@ -543,7 +669,7 @@ impl Session {
         match &self.stage {
             Stage::Active(a) => a.facts(&mut facts),
             Stage::Unknown => {
-                let text = self.unknown_text.iter().any(|t| *t == Some(true));
+                let text = self.unknown_text.contains(&Some(true));
                 facts.protocol = Some(if text {
                     Protocol::UnknownText
                 } else {
@@ -553,6 +679,25 @@ impl Session {
                     || self.seen.iter().any(|&n| n >= SNIFF_MAX);
             }
             Stage::Sniffing | Stage::Tls => {}
+        }
+        // Offsets are relative to the client's bytes after a PROXY header.
+        if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
+            if let Some(o) = facts.tls_offsets.as_mut() {
+                o[0] += skip;
+            }
+            facts.attrs.insert("proxy_protocol", version.into());
+        }
+        // Undecided but with generic matches: report the best guess so a flow
+        // that ends here is not lost (its analyzer never ran, so no findings
+        // beyond plaintext.<protocol>).
+        if matches!(self.stage, Stage::Sniffing | Stage::Unknown) {
+            let [a, b] = &self.weak;
+            let guess = pick(a, b, self.server_port)
+                .or_else(|| pick(b, a, self.server_port))
+                .or_else(|| a.first().or(b.first()).copied());
+            if guess.is_some() {
+                facts.protocol = guess;
+            }
         }
         self.info = facts.info();
         self.facts = facts;
@@ -569,7 +714,9 @@ impl Session {
         self.facts.tls_offsets
     }
 
-    /// Nothing more worth reading: the verdict will not change.
+    /// Nothing more worth reading for this module: the verdict will not change.
+    /// After an upgrade (`tls_offsets`), the TLS module still wants the bytes
+    /// that follow the offsets.
     pub fn done(&self) -> bool {
         match self.stage {
             Stage::Tls => true,

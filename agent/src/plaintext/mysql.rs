@@ -62,7 +62,7 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
             }
         }
         (Direction::ToClient, Some(0), Some(0xff)) if (3..512).contains(&len) => Verdict::Weak,
-        (Direction::ToServer, Some(1), _) if len >= SSL_REQUEST_LEN && len < 4096 => {
+        (Direction::ToServer, Some(1), _) if (SSL_REQUEST_LEN..4096).contains(&len) => {
             let mut r = Reader::new(data.get(4..).unwrap_or(&[]));
             let caps = r.u32_le().unwrap_or(0);
             let filler = data.get(13..36);

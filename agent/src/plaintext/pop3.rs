@@ -36,7 +36,9 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], first: bool) -> Verdict {
             let (v, _) = textproto::verb(line);
             match v.as_slice() {
                 b"CAPA" | b"STLS" | b"APOP" => Verdict::Yes,
-                b"USER" => Verdict::Weak,
+                b"USER" | b"AUTH" | b"QUIT" | b"NOOP" | b"STAT" | b"RETR" | b"LIST" => {
+                    Verdict::Weak
+                }
                 _ => Verdict::No,
             }
         }
@@ -72,6 +74,7 @@ pub(crate) struct Pop3 {
     creds: Vec<Cred>,
     verbs: Vec<String>,
     banner: Option<String>,
+    no_greeting: bool,
     client_after: Option<bool>,
     server_after: Option<bool>,
 }
@@ -88,7 +91,7 @@ impl Pop3 {
         while !self.sstop {
             let rest = data.get(self.spos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.replies.len() >= textproto::MAX_REPLIES
             {
                 self.sstop = true;
@@ -107,7 +110,7 @@ impl Pop3 {
             };
             match status {
                 Some(ok) if !self.in_body => {
-                    if self.banner.is_none() {
+                    if self.banner.is_none() && !self.no_greeting {
                         self.banner = Some(wire::printable(line.get(4..).unwrap_or(&[]), 80));
                     }
                     self.replies.push(Status {
@@ -136,13 +139,16 @@ impl Pop3 {
     }
 
     fn client(&mut self, data: &[u8]) {
+        if self.spos == 0 && self.cpos == 0 {
+            self.no_greeting = true;
+        }
         if let Some((_, end)) = self.stls_unit() {
             self.client_after = textproto::after(data, end);
         }
         while !self.cstop {
             let rest = data.get(self.cpos..).unwrap_or(&[]);
             if wire::starts_tls(rest) == Some(true)
-                || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
+                || textproto::binary_start(rest)
                 || self.units.len() >= textproto::MAX_REPLIES
             {
                 self.cstop = true;
@@ -188,8 +194,11 @@ impl Pop3 {
         }
     }
 
+    /// The status answering client unit `unit`: the greeting is status 0 unless
+    /// the capture began after it (the client spoke before any server byte).
     fn answer(&self, unit: usize) -> Option<&Status> {
-        self.replies.get(unit.checked_add(1)?)
+        let skip = usize::from(!self.no_greeting);
+        self.replies.get(unit.checked_add(skip)?)
     }
 }
 
@@ -227,7 +236,7 @@ impl Analyzer for Pop3 {
                 st.cleartext_after_offer = self
                     .units
                     .get(i + 1..)
-                    .is_some_and(|l| l.iter().any(|u| *u == Unit::Login));
+                    .is_some_and(|l| l.contains(&Unit::Login));
             }
         }
         if let Some((i, end)) = self.stls_unit() {

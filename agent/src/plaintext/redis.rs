@@ -9,7 +9,6 @@ use crate::flow::Direction;
 /// Inline commands that only Redis speaks (memcached shares get/set/incr…).
 const REDIS_ONLY: &[&[u8]] = &[
     b"PING",
-    b"AUTH",
     b"HELLO",
     b"INFO",
     b"SELECT",
@@ -50,7 +49,8 @@ const REDIS_ONLY: &[&[u8]] = &[
     b"XREAD",
 ];
 /// Inline commands shared with memcached's text protocol.
-const SHARED: &[&[u8]] = &[b"GET", b"SET", b"INCR", b"DECR", b"QUIT"];
+/// AUTH is shared with POP3/SMTP AUTH.
+const SHARED: &[&[u8]] = &[b"GET", b"SET", b"INCR", b"DECR", b"QUIT", b"AUTH"];
 
 fn digits_crlf(rest: &[u8]) -> Option<bool> {
     let n = rest
@@ -94,7 +94,8 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], first: bool) -> Verdict {
                 Verdict::No
             }
         }
-        (Direction::ToClient, b'$' | b':' | b'*') => {
+        // RESP2 bulk/integer/array and RESP3 map, set, attribute, push (same framing).
+        (Direction::ToClient, b'$' | b':' | b'*' | b'%' | b'~' | b'|' | b'>') => {
             match digits_crlf(data.get(1..).unwrap_or(&[])) {
                 Some(true) => Verdict::Yes,
                 None => Verdict::Maybe,

@@ -15,7 +15,7 @@ const SMTP_WORDS: &[&[u8]] = &[b"SMTP", b"ESMTP", b"POSTFIX", b"EXIM", b"SENDMAI
 
 pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     match dir {
-        Direction::ToClient => banner_verdict(data, SMTP_WORDS, b"FTP"),
+        Direction::ToClient => banner_verdict(data, SMTP_WORDS, &[b"FTP", b"FILEZILLA"]),
         Direction::ToServer => {
             let Some((line, _)) = lines(data, 0).next() else {
                 return if data.len() < 6 && !data.is_empty() {
@@ -27,6 +27,8 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
             let (v, _) = textproto::verb(line);
             match v.as_slice() {
                 b"EHLO" | b"HELO" => Verdict::Yes,
+                // Shared with FTP, POP3, Redis: the port decides.
+                b"QUIT" | b"NOOP" | b"MAIL" | b"RCPT" => Verdict::Weak,
                 _ => Verdict::No,
             }
         }
@@ -35,7 +37,7 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
 
 /// Shared by SMTP and FTP: a `220` greeting naming `mine` is Yes, naming `other`
 /// is No, anything else is a weak match that the port settles.
-pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[u8]) -> Verdict {
+pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[&[u8]]) -> Verdict {
     let Some((line, _)) = lines(data, 0).next() else {
         let n = data.len().min(3);
         let head_ok = data.get(..n).is_some_and(|h| b"220".starts_with(h));
@@ -51,14 +53,21 @@ pub(crate) fn banner_verdict(data: &[u8], mine: &[&[u8]], other: &[u8]) -> Verdi
     if !(line.starts_with(b"220 ") || line.starts_with(b"220-") || line == b"220") {
         return Verdict::No;
     }
-    if line.iter().any(|&b| !wire::is_text_byte(b)) {
+    // Look at the whole (multi-line) greeting that has arrived.
+    let greeting: Vec<u8> = lines(data, 0)
+        .take(16)
+        .take_while(|(l, _)| l.starts_with(b"220"))
+        .flat_map(|(l, _)| l.iter().copied().chain([b' ']))
+        .collect();
+    if greeting.iter().any(|&b| !wire::is_text_byte(b)) {
         return Verdict::No;
     }
-    let upper = line.to_ascii_uppercase();
+    let upper = greeting.to_ascii_uppercase();
     let has = |w: &[u8]| upper.windows(w.len()).any(|x| x == w);
-    if mine.iter().any(|w| has(w)) && !has(other) {
+    let theirs = other.iter().any(|w| has(w));
+    if mine.iter().any(|w| has(w)) && !theirs {
         Verdict::Yes
-    } else if has(other) {
+    } else if theirs {
         Verdict::No
     } else {
         Verdict::Weak
@@ -142,8 +151,7 @@ impl Smtp {
             }
             let rest = data.get(self.pos..).unwrap_or(&[]);
             if self.mode == Mode::Command
-                && (wire::starts_tls(rest) == Some(true)
-                    || rest.iter().take(64).any(|&b| !wire::is_text_byte(b)))
+                && (wire::starts_tls(rest) == Some(true) || textproto::binary_start(rest))
             {
                 self.client_stop = Some(self.pos);
                 return;
@@ -221,7 +229,9 @@ impl Smtp {
                         self.mode = Mode::AuthLoginPass;
                     }
                     (b"LOGIN", None) => self.mode = Mode::AuthLoginUser,
-                    (b"XOAUTH2", Some(_)) => push_cred(&mut self.creds, Cred::new("xoauth2", None)),
+                    (b"XOAUTH2", Some(_)) => {
+                        push_cred(&mut self.creds, Cred::new("oauth_bearer", None))
+                    }
                     (_, None) => self.mode = Mode::AuthOther,
                     _ => {}
                 }

@@ -140,10 +140,7 @@ impl Replies {
             }
         }
         let rest = data.get(self.pos..).unwrap_or(&[]);
-        if wire::starts_tls(rest) == Some(true)
-            || rest.len() > MAX_LINE
-            || rest.iter().take(64).any(|&b| !wire::is_text_byte(b))
-        {
+        if wire::starts_tls(rest) == Some(true) || rest.len() > MAX_LINE || binary_start(rest) {
             self.stop = Some(self.pos);
         }
     }
@@ -158,6 +155,18 @@ impl Replies {
     pub(crate) fn answer(&self, unit: usize) -> Option<&Reply> {
         self.replies.get(unit.checked_add(1)?)
     }
+}
+
+/// Do the bytes at a message boundary stop being a text protocol? A TLS record,
+/// or control bytes in the first line (at most 64 bytes are looked at).
+pub(crate) fn binary_start(rest: &[u8]) -> bool {
+    if wire::starts_tls(rest) == Some(true) {
+        return true;
+    }
+    rest.iter()
+        .take(64)
+        .take_while(|&&b| b != b'\n')
+        .any(|&b| !wire::is_text_byte(b))
 }
 
 /// What followed a go-ahead at `offset` in one direction: `Some(true)` a TLS
@@ -198,6 +207,8 @@ pub(crate) enum Sasl {
     PlainWait,
     LoginUser,
     LoginPass(Option<String>),
+    /// XOAUTH2 / OAUTHBEARER (RFC 7628) waiting for its bearer token.
+    Bearer,
     /// Unknown or challenge-response mechanism: continuation lines until a command.
     Other,
 }
@@ -228,7 +239,7 @@ impl Sasl {
             }
             (b"XOAUTH2" | b"OAUTHBEARER", Some(_)) => Some(Cred::new("oauth_bearer", None)),
             (b"XOAUTH2" | b"OAUTHBEARER", None) => {
-                *self = Sasl::Other;
+                *self = Sasl::Bearer;
                 None
             }
             (_, _) => {
@@ -251,6 +262,7 @@ impl Sasl {
                 None
             }
             Sasl::LoginPass(user) => (!line.is_empty()).then(|| Cred::new("login", user)),
+            Sasl::Bearer => (!line.is_empty()).then(|| Cred::new("oauth_bearer", None)),
             Sasl::Other | Sasl::Idle => None,
         }
     }

@@ -1,0 +1,533 @@
+//! `plainsight run`: the node agent. Kernel capture feeds the same engine as pcap mode;
+//! finished flows go to the events file, the metrics and the spike detector.
+//!
+//! One task owns the engine and the capture (no locks on the packet path); the HTTP
+//! endpoint reads a metrics snapshot behind a mutex.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_common::counter;
+use agent_common::parse::{Endpoints, Protocol};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::capture::live::{self, AttachMode, LiveCapture, LiveError, LoadOptions};
+use crate::config::{self, Config, ConfigError};
+use crate::detect::spike::{self, Detector};
+use crate::detect::Finding;
+use crate::engine::{Engine, FlowRecord};
+use crate::export::events::{EventWriter, EventsError};
+use crate::export::http::{self, Endpoint, HttpError, Shared, TlsFiles};
+use crate::export::metrics::Metrics;
+use crate::flow::Transport;
+use crate::time::Timestamp;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML); see `plainsight config print-default`.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Interface to watch (repeatable); overrides `[capture] interfaces_include`.
+    #[arg(long = "iface")]
+    pub ifaces: Vec<String>,
+    /// tcx links or netlink clsact filters; overrides `[capture] attach`.
+    #[arg(long, value_enum)]
+    pub attach: Option<AttachMode>,
+    /// Address of the /metrics, /healthz and /readyz endpoint; overrides `[http] listen`.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Events file, or `-` for standard output; overrides `[events] path`.
+    #[arg(long)]
+    pub events: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Events(#[from] EventsError),
+    #[error("[http] needs both tls_cert and tls_key, or neither")]
+    HalfTls,
+    #[error("signal handling: {0}")]
+    Signal(io::Error),
+}
+
+impl RunError {
+    /// Configuration problems are usage errors (exit 2): nothing was attached.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, RunError::Config(_) | RunError::HalfTls)
+    }
+}
+
+/// How often expiry, counters and gauges are refreshed.
+const TICK: Duration = Duration::from_secs(1);
+/// How often idle entries are evicted from the kernel flow map.
+const KERNEL_EVICT: Duration = Duration::from_secs(30);
+
+pub async fn run(args: RunArgs) -> Result<(), RunError> {
+    // Everything that can be wrong with the configuration fails before attaching.
+    let mut config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        config.http.listen = l;
+    }
+    if let Some(e) = &args.events {
+        config.events.path = e.clone();
+    }
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: config.http.client_ca.clone(),
+        }),
+        (None, None) => None,
+        _ => return Err(RunError::HalfTls),
+    };
+    let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(RunError::Signal)?;
+
+    let endpoint = Endpoint::bind(config.http.listen, tls.as_ref()).await?;
+    let mut events = match config.events.path.as_str() {
+        "-" => EventWriter::stdout(),
+        path => EventWriter::file(
+            path.as_ref(),
+            config.events.rotate_bytes,
+            config.events.keep,
+        )?,
+    };
+    let shared = Arc::new(Shared::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tracing::info!(listen = %endpoint.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "metrics endpoint");
+    let server = tokio::spawn(endpoint.serve(Arc::clone(&shared), stop_rx));
+
+    let mode = attach_mode(args.attach, config.capture.attach);
+    let mut cap = LiveCapture::load(&LoadOptions {
+        config: agent_common::CaptureConfig {
+            byte_budget: config.capture.budget_bytes,
+            ..agent_common::CaptureConfig::DEFAULT
+        },
+        ..LoadOptions::default()
+    })?;
+    let mut watcher = Interfaces::new(args.ifaces.clone());
+    let wanted = watcher.wanted(&config)?;
+    cap.attach(&wanted, mode)?;
+    watcher.attached = wanted.into_iter().collect();
+    tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
+    let links = LinkEvents::open();
+    let mut reader = cap.events()?;
+    http::set_ready(&shared, true);
+
+    let mut agent = Agent {
+        engine: Engine::new(&config),
+        spike: Detector::new(spike_params(&config)),
+        policy: config.policy(),
+        metrics: Metrics::new(),
+        records: Vec::new(),
+        events_written: 0,
+        event_errors: 0,
+    };
+    let mut batch = Vec::new();
+    let mut tick = tokio::time::interval(TICK);
+    let mut evict = tokio::time::interval(KERNEL_EVICT);
+    let idle = Duration::from_secs(u64::from(config.limits.tcp_idle_secs));
+
+    let result: Result<(), RunError> = async {
+        loop {
+            tokio::select! {
+                r = reader.next_batch(&mut batch) => {
+                    r?;
+                    agent.metrics.events_read.add(["ringbuf"], batch.len() as f64);
+                    for seg in batch.drain(..) {
+                        agent.engine.process(&seg.as_segment(), &mut agent.records);
+                    }
+                    for key in agent.engine.take_done() {
+                        let ep = Endpoints {
+                            src: key.client,
+                            dst: key.server,
+                            protocol: match key.transport {
+                                Transport::Tcp => Protocol::Tcp,
+                                Transport::Udp => Protocol::Udp,
+                            },
+                        };
+                        if cap.mark_done(&ep).is_err() {
+                            agent.metrics.dropped.inc(["kernel_done_map", "update_failed"]);
+                        }
+                    }
+                    agent.flush_records(&cap, &mut events);
+                }
+                _ = tick.tick() => {
+                    agent.engine.advance(Timestamp::now(), &mut agent.records);
+                    agent.flush_records(&cap, &mut events);
+                    agent.refresh(&cap, reader.bad_records);
+                    if let Ok(mut m) = shared.metrics.lock() {
+                        agent.publish(&mut m);
+                    }
+                }
+                _ = evict.tick() => {
+                    if let Err(e) = cap.evict_idle(idle) {
+                        tracing::warn!(error = %e, "kernel flow eviction failed");
+                    }
+                }
+                changed = links.changed() => {
+                    if changed {
+                        watcher.sync(&mut cap, &config, mode);
+                    }
+                }
+                _ = sighup.recv() => {
+                    match args.config.as_ref().map(Config::load) {
+                        Some(Ok(new)) => {
+                            agent.policy = new.policy();
+                            agent.engine.set_policy(new.policy());
+                            tracing::info!("policy reloaded");
+                        }
+                        Some(Err(e)) => tracing::error!(error = %e, "reload failed; keeping the running policy"),
+                        None => tracing::info!("SIGHUP without --config: nothing to reload"),
+                    }
+                }
+                _ = sigint.recv() => break,
+                _ = sigterm.recv() => break,
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // Shut down in order: stop capture, take what the kernel still holds, end every
+    // open flow, then the endpoint.
+    http::set_ready(&shared, false);
+    let detached = cap.detach();
+    reader.drain(&mut batch);
+    for seg in batch.drain(..) {
+        agent.engine.process(&seg.as_segment(), &mut agent.records);
+    }
+    agent.engine.finish(&mut agent.records);
+    agent.flush_records(&cap, &mut events);
+    events.flush()?;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    tracing::info!(events = agent.events_written, "stopped");
+    result?;
+    detached?;
+    Ok(())
+}
+
+fn attach_mode(cli: Option<AttachMode>, cfg: config::AttachMode) -> AttachMode {
+    cli.unwrap_or(match cfg {
+        config::AttachMode::Netlink => AttachMode::Netlink,
+        // aya picks tcx on kernels that have it and falls back to netlink itself.
+        config::AttachMode::Tcx | config::AttachMode::Auto => AttachMode::Tcx,
+    })
+}
+
+fn spike_params(config: &Config) -> spike::Params {
+    spike::Params {
+        alpha: config.spike.ewma_alpha,
+        threshold: config.spike.threshold,
+        min_failures: config.spike.min_failures,
+        max_services: config.spike.max_services as usize,
+        ..spike::Params::default()
+    }
+}
+
+/// The agent's state outside the capture.
+struct Agent {
+    engine: Engine,
+    spike: Detector,
+    policy: config::Policy,
+    metrics: Metrics,
+    records: Vec<FlowRecord>,
+    events_written: u64,
+    event_errors: u64,
+}
+
+impl Agent {
+    /// Completes finished flows (kernel counters, spikes) and hands them to the sinks.
+    fn flush_records(&mut self, cap: &LiveCapture, events: &mut EventWriter) {
+        let now = Timestamp::now();
+        for mut r in std::mem::take(&mut self.records) {
+            kernel_counters(cap, &mut r);
+            if let Some(spike) = self.observe_handshake(&r, now) {
+                r.findings.push(spike);
+            }
+            self.metrics.observe(&r, &self.policy, now.secs());
+            match events.write(&r) {
+                Ok(()) => self.events_written += 1,
+                Err(e) => {
+                    self.event_errors += 1;
+                    self.metrics.dropped.inc(["events", "write_failed"]);
+                    tracing::warn!(error = %e, "event not written");
+                }
+            }
+        }
+        if let Err(e) = events.flush() {
+            tracing::warn!(error = %e, "event flush failed");
+        }
+    }
+
+    /// Feeds a TLS flow's outcome to the spike detector.
+    fn observe_handshake(&mut self, r: &FlowRecord, now: Timestamp) -> Option<Finding> {
+        r.tls_labels?;
+        let failed = r.findings.iter().any(|f| f.id == "tls.handshake.failure");
+        let service = r
+            .tls
+            .as_ref()
+            .and_then(|t| t.sni.clone())
+            .unwrap_or_else(|| "unnamed".to_owned());
+        let s = self.spike.observe(now, &service, failed)?;
+        Some(
+            Finding::new(&spike::FAILURE_SPIKE)
+                .with("service", s.service)
+                .with("failures_in_window", s.failures.to_string())
+                .with("baseline", format!("{:.2}", s.baseline)),
+        )
+    }
+
+    /// Refreshes gauges and copies the kernel's counters into the drop metrics.
+    fn refresh(&mut self, cap: &LiveCapture, bad_records: u64) {
+        let now = Timestamp::now();
+        self.spike.advance(now);
+        let m = &mut self.metrics;
+        m.flows_tracked.set([], self.engine.flows_tracked() as f64);
+        let stats = self.engine.stats();
+        m.dropped
+            .set(["flow_table", "full"], stats.dropped_table_full as f64);
+        m.dropped.set(["ringbuf", "bad_record"], bad_records as f64);
+        if let Ok(c) = cap.counters() {
+            for (idx, stage, reason) in KERNEL_DROPS {
+                let v = c.get(*idx as usize).copied().unwrap_or(0);
+                m.dropped.set([stage, reason], v as f64);
+            }
+            let packets = c.get(counter::PACKETS as usize).copied().unwrap_or(0);
+            m.events_read.set(["kernel_packets"], packets as f64);
+        }
+        for (name, label) in [
+            (agent_common::names::PROG_INGRESS, "ingress"),
+            (agent_common::names::PROG_EGRESS, "egress"),
+        ] {
+            // run_time/run_count stay 0 unless kernel.bpf_stats_enabled=1.
+            if let Ok(info) = cap.program_info(name) {
+                let cnt = info.run_count();
+                if cnt > 0 {
+                    let ns = info.run_time().as_nanos() as f64;
+                    m.kernel_ns_per_packet.set([label], ns / cnt as f64);
+                }
+            }
+        }
+        if let Some(rss) = resident_bytes() {
+            m.resident_memory.set([], rss as f64);
+        }
+        for (service, ratio, active) in self.spike.series() {
+            let label = bounded_service(service);
+            m.handshake_failure_rate.set([label], ratio);
+            m.failure_spike_active
+                .set([label], if active { 1.0 } else { 0.0 });
+        }
+    }
+
+    /// Copies the metrics into the snapshot the endpoint serves.
+    fn publish(&self, out: &mut Metrics) {
+        out.clone_from(&self.metrics);
+    }
+}
+
+/// Kernel counters that are drops, as `(index, stage, reason)` metric labels.
+const KERNEL_DROPS: &[(u32, &str, &str)] = &[
+    (counter::RINGBUF_FULL, "kernel", "ringbuf_full"),
+    (
+        counter::FLOW_UPDATE_FAILED,
+        "kernel",
+        "flow_map_update_failed",
+    ),
+    (counter::COPY_TRUNCATED, "kernel", "copy_truncated"),
+    (counter::LOAD_BYTES_FAILED, "kernel", "load_bytes_failed"),
+    (counter::UNPARSABLE, "kernel", "unparsable"),
+    (counter::IPV6_EXT_TOO_DEEP, "kernel", "ipv6_ext_too_deep"),
+];
+
+/// Service labels come from server names, an open set: intern them once, capped.
+fn bounded_service(service: &str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let Ok(mut names) = NAMES.get_or_init(Default::default).lock() else {
+        return spike::OTHER;
+    };
+    if let Some(s) = names.get(service) {
+        return s;
+    }
+    // The detector already caps services at max_services; this cap only guards the leak.
+    if names.len() >= 4096 {
+        return spike::OTHER;
+    }
+    let leaked: &'static str = Box::leak(service.to_owned().into_boxed_str());
+    names.insert(service.to_owned(), leaked);
+    leaked
+}
+
+/// Replaces the engine's per-direction counts (captured segments only, in live mode)
+/// with the kernel's, which saw every packet.
+fn kernel_counters(cap: &LiveCapture, r: &mut FlowRecord) {
+    let protocol = match r.key.transport {
+        Transport::Tcp => Protocol::Tcp,
+        Transport::Udp => Protocol::Udp,
+    };
+    for (i, (src, dst)) in [(r.key.client, r.key.server), (r.key.server, r.key.client)]
+        .into_iter()
+        .enumerate()
+    {
+        if let Ok(Some(s)) = cap.flow_stats(&Endpoints { src, dst, protocol }) {
+            r.packets[i] = r.packets[i].max(s.packets);
+            r.bytes[i] = r.bytes[i].max(s.bytes);
+        }
+    }
+}
+
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// Which interfaces to attach to, and the attachments to keep in step with the system.
+struct Interfaces {
+    explicit: Vec<String>,
+    attached: BTreeSet<String>,
+}
+
+impl Interfaces {
+    fn new(explicit: Vec<String>) -> Self {
+        Interfaces {
+            explicit,
+            attached: BTreeSet::new(),
+        }
+    }
+
+    fn wanted(&self, config: &Config) -> Result<Vec<String>, LiveError> {
+        if !self.explicit.is_empty() {
+            return Ok(self.explicit.clone());
+        }
+        Ok(live::interfaces()?
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| config.capture.wants(n))
+            .collect())
+    }
+
+    /// Attaches to new interfaces; forgets ones that vanished (the kernel dropped
+    /// their links with them).
+    fn sync(&mut self, cap: &mut LiveCapture, config: &Config, mode: AttachMode) {
+        if !self.explicit.is_empty() {
+            return;
+        }
+        let Ok(now) = self.wanted(config) else {
+            return;
+        };
+        let now: BTreeSet<String> = now.into_iter().collect();
+        for gone in self.attached.difference(&now).cloned().collect::<Vec<_>>() {
+            tracing::info!(iface = %gone, "interface gone");
+            cap.forget_interface(&gone);
+            self.attached.remove(&gone);
+        }
+        for new in now.difference(&self.attached).cloned().collect::<Vec<_>>() {
+            match cap.attach(std::slice::from_ref(&new), mode) {
+                Ok(()) => {
+                    tracing::info!(iface = %new, "attached to new interface");
+                    self.attached.insert(new);
+                }
+                Err(e) => tracing::warn!(iface = %new, error = %e, "cannot attach"),
+            }
+        }
+    }
+}
+
+/// Wakes the agent when links appear or disappear: an rtnetlink socket subscribed to
+/// RTMGRP_LINK (rtnetlink(7)). The messages only say "something changed"; the agent
+/// then re-lists interfaces.
+struct LinkEvents {
+    fd: Option<AsyncFd<OwnedFd>>,
+}
+
+impl LinkEvents {
+    fn open() -> Self {
+        let fd = Self::socket()
+            .map_err(|e| tracing::warn!(error = %e, "no link notifications; new interfaces are not followed"))
+            .ok();
+        LinkEvents { fd }
+    }
+
+    fn socket() -> io::Result<AsyncFd<OwnedFd>> {
+        const RTMGRP_LINK: u32 = 1;
+        // SAFETY: plain socket/bind syscalls on a descriptor we own.
+        unsafe {
+            let raw = libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            );
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(raw);
+            let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+            addr.nl_family = libc::AF_NETLINK as u16;
+            addr.nl_groups = RTMGRP_LINK;
+            let rc = libc::bind(
+                fd.as_raw_fd(),
+                std::ptr::addr_of!(addr).cast(),
+                size_of::<libc::sockaddr_nl>() as u32,
+            );
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // We own the descriptor and it stays open as long as the AsyncFd.
+            AsyncFd::register(fd).map_err(io::Error::from)
+        }
+    }
+
+    /// Resolves after link messages arrived (true), or never when unavailable.
+    async fn changed(&self) -> bool {
+        let Some(fd) = &self.fd else {
+            std::future::pending::<()>().await;
+            return false;
+        };
+        let Ok(mut guard) = fd.readable().await else {
+            return false;
+        };
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: recv into a buffer we own, non-blocking.
+            let n = unsafe {
+                libc::recv(
+                    fd.get_ref().as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+        }
+        guard.clear_ready();
+        // Let a burst of changes (a pod's veth pair) settle before re-listing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        true
+    }
+}
