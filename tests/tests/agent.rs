@@ -385,3 +385,62 @@ fn lab_client_hold(lab: &Lab) -> Command {
     c.args(["netns", "exec", &lab.client_ns, "bash", "-c", &script]);
     c
 }
+
+/// SIGHUP reloads the policy from --config: a severity override applies to the next
+/// flows; a broken file is refused and the running policy kept (the agent stays up).
+#[test]
+fn sighup_reloads_the_policy_and_keeps_it_when_the_new_file_is_bad() {
+    let mut lab = Lab::new(&format!("ps-lab-hup{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let cfg = write_config(&lab, "");
+    let mut agent = LiveAgent::start(&lab, 9913, &["--config", &cfg]);
+    let http_findings = |agent: &LiveAgent, sev: &str, n: f64| {
+        scrape_until(agent, &format!("{n} plaintext.http at {sev}"), |t| {
+            metric_sum(
+                &parse_metrics(t),
+                "plainsight_findings_total",
+                &[("id", "plaintext.http"), ("severity", sev)],
+            ) == n
+        });
+    };
+    lab.plain_http();
+    http_findings(&agent, "medium", 1.0);
+
+    std::fs::write(&cfg, "[severity]\n\"plaintext.http\" = \"low\"\n").unwrap();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.stderr_text().contains("policy reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "no reload logged after SIGHUP:\n{}",
+            agent.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.plain_http();
+    http_findings(&agent, "low", 1.0);
+
+    std::fs::write(&cfg, "[severity]\n\"plaintext.http\" = \"catastrophic\"\n").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.stderr_text().contains("reload failed") {
+        assert!(
+            Instant::now() < deadline,
+            "a bad config on SIGHUP must be reported:\n{}",
+            agent.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        matches!(agent.proc.0.try_wait(), Ok(None)),
+        "the agent must survive a bad reload"
+    );
+    lab.plain_http();
+    http_findings(&agent, "low", 2.0);
+    let (code, _) = agent.get("/readyz");
+    assert_eq!(code, 200, "/readyz after a refused reload");
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
+}
