@@ -64,8 +64,11 @@ fn main() {
     let pid = agent.pid();
     let before = parse_metrics(&agent.metrics());
     let flows_before = metric_sum(&before, "plainsight_flows_total", &[("protocol", "tls")]);
+    let all_before = metric_sum(&before, "plainsight_flows_total", &[]);
 
     let target = format!("{SERVER_IP}:{PORT_HARDENED}");
+    // Other work on the machine skews every figure: record it.
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let ticks0 = cpu_ticks(pid);
     let t0 = Instant::now();
     let kids: Vec<Child> = (0..clients)
@@ -118,7 +121,8 @@ fn main() {
     let ticks = cpu_ticks(pid) - ticks0;
 
     // Let the last flows finish (FIN seen) and be counted.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let waited = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut after;
     loop {
         after = parse_metrics(&agent.metrics());
@@ -129,10 +133,12 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+    let waited = waited.elapsed();
     let hwm_kb = status_kb(pid, "VmHWM:");
     let rss_kb = status_kb(pid, "VmRSS:");
     let flows_seen =
         metric_sum(&after, "plainsight_flows_total", &[("protocol", "tls")]) - flows_before;
+    let flows_all = metric_sum(&after, "plainsight_flows_total", &[]) - all_before;
     let handshakes = metric_sum(&after, "plainsight_tls_handshakes_total", &[]);
     let dropped: Vec<_> = after
         .iter()
@@ -143,6 +149,19 @@ fn main() {
         })
         .collect();
     let dropped_total = metric_sum(&after, "plainsight_dropped_total", &[]);
+    let series = |name: &str| -> Vec<String> {
+        after
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| {
+                let labels: Vec<String> =
+                    s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{name}{{{}}} {}", labels.join(","), s.value)
+            })
+            .collect()
+    };
+    let flows_series = series("plainsight_flows_total");
+    let tracked = series("plainsight_flows_tracked");
     let events_read: Vec<_> = after
         .iter()
         .filter(|s| s.name == "plainsight_events_read_total")
@@ -180,13 +199,32 @@ fn main() {
          ({cpu_model}), kernel {}. The clients, nginx and the agent share the CPUs.\n",
         kernel.trim()
     );
+    let _ = writeln!(
+        md,
+        "/proc/loadavg before the run: `{}` (other processes were running; every figure is \
+         for a shared machine).\n",
+        load_before.trim()
+    );
     let _ = writeln!(md, "| measure | value |\n|---|---|");
     let _ = writeln!(md, "| run (wall) | {:.1} s |", wall.as_secs_f64());
     let _ = writeln!(md, "| TLS connections made (s_time) | {connections} |");
     let _ = writeln!(md, "| rate held | {rate:.0} new TLS connections/s |");
-    let _ = writeln!(md, "| TLS flows reported by the agent | {flows_seen} |");
+    let _ = writeln!(
+        md,
+        "| flows reported by the agent (any protocol) | {flows_all} |"
+    );
+    let _ = writeln!(
+        md,
+        "| of which classified TLS | {flows_seen} ({:.1} %) |",
+        100.0 * flows_seen / (connections as f64).max(1.0)
+    );
     let _ = writeln!(md, "| TLS handshakes counted (all labels) | {handshakes} |");
     let _ = writeln!(md, "| plainsight_dropped_total (sum) | {dropped_total} |");
+    let _ = writeln!(
+        md,
+        "| wait after the clients for flows to be reported | {:.1} s (gives up at 30 s) |",
+        waited.as_secs_f64()
+    );
     let _ = writeln!(
         md,
         "| agent CPU (utime+stime) | {cpu_s:.2} s = {cpu_pct:.1} % of one CPU |"
@@ -202,6 +240,11 @@ fn main() {
         rss_kb as f64 / 1024.0
     );
     let _ = writeln!(md, "| agent exit after SIGTERM | {st} |");
+    let _ = writeln!(md, "\nFlow series at the end:\n\n```");
+    for l in flows_series.iter().chain(tracked.iter()) {
+        let _ = writeln!(md, "{l}");
+    }
+    let _ = writeln!(md, "```");
     let _ = writeln!(md, "\nplainsight_dropped_total series at the end:\n");
     let _ = writeln!(md, "```");
     for d in &dropped {
