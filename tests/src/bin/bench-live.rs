@@ -170,6 +170,22 @@ fn main() {
         .collect();
     let st = agent.signal_and_wait(libc::SIGTERM);
 
+    // Client ports reused within the run: the same 5-tuple for a new connection.
+    let events = plainsight_tests::lab::parse_events(
+        &std::fs::read_to_string(&agent.events).unwrap_or_default(),
+    );
+    let mut per_port: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    for e in &events {
+        *per_port
+            .entry(e["src_port"].as_u64().unwrap_or(0))
+            .or_default() += 1;
+    }
+    let reused_ports = per_port.values().filter(|n| **n > 1).count();
+    let non_tls = events.iter().filter(|e| e["protocol"] != "tls").count();
+    let non_tls_reused = events
+        .iter()
+        .filter(|e| e["protocol"] != "tls" && per_port[&e["src_port"].as_u64().unwrap_or(0)] > 1)
+        .count();
     let rate = connections as f64 / wall.as_secs_f64();
     let cpu_s = ticks as f64 / hz;
     let cpu_pct = 100.0 * cpu_s / wall.as_secs_f64();
@@ -232,6 +248,11 @@ fn main() {
     );
     let _ = writeln!(
         md,
+        "| agent CPU including the wait for the last flows | {:.2} s |",
+        ticks_drain as f64 / hz
+    );
+    let _ = writeln!(
+        md,
         "| agent peak RSS (VmHWM) | {:.1} MiB |",
         hwm_kb as f64 / 1024.0
     );
@@ -241,6 +262,15 @@ fn main() {
         rss_kb as f64 / 1024.0
     );
     let _ = writeln!(md, "| agent exit after SIGTERM | {st} |");
+    let _ = writeln!(
+        md,
+        "\nFrom the events file: {} events, {} distinct client ports, {reused_ports} client \
+         ports used by more than one event (the client reused the port, so the 5-tuple, \
+         within the run); {non_tls} events not classified TLS, {non_tls_reused} of them on a \
+         reused port.",
+        events.len(),
+        per_port.len()
+    );
     let _ = writeln!(md, "\nFlow series at the end:\n\n```");
     for l in flows_series.iter().chain(tracked.iter()) {
         let _ = writeln!(md, "{l}");
