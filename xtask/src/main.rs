@@ -76,6 +76,7 @@ fn main() -> Result<()> {
                 .current_dir(&root)
                 .args([
                     "run",
+                    "--release",
                     "--quiet",
                     "-p",
                     "plainsight",
