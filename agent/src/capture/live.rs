@@ -558,6 +558,21 @@ impl LiveCapture {
         Ok(())
     }
 
+    /// Number of directions in the `DONE` map (for metrics and tests: it must not grow
+    /// without bound).
+    pub fn done_entries(&self) -> Result<usize, LiveError> {
+        let map = self
+            .ebpf
+            .map(names::DONE)
+            .ok_or(LiveError::MissingMap(names::DONE))?;
+        let done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+                name: names::DONE,
+                source,
+            })?;
+        Ok(done.keys().filter_map(Result::ok).count())
+    }
+
     /// Removes flow directions idle for longer than `idle`, and `DONE` entries whose
     /// flow is gone (the LRU may have evicted it). Returns the flows removed.
     pub fn evict_idle(&mut self, idle: Duration) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
