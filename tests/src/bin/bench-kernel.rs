@@ -142,7 +142,14 @@ fn main() {
             min / floor_min
         ));
     }
-    print!("{table}");
+    let (tr_empty, tr_est) = test_run_micro();
+    let micro = format!(
+        "| BPF_PROG_TEST_RUN, repeat 1e6, best of 5 | ns/run | vs empty |\n|---|---:|---:|\n\
+         | empty program | {tr_empty} | 1.00x |\n\
+         | egress, established flow, capture done (bare ACK) | {tr_est} | {:.2}x |\n",
+        tr_est as f64 / tr_empty.max(1) as f64
+    );
+    print!("{table}\n{micro}");
     println!("counters after the handshake run: {counters}");
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let doc = format!(
@@ -160,9 +167,20 @@ fn main() {
          The machine is a shared 2-vCPU VM (other builds ran during the measurement); \
          single rounds swing by up to 2x, hence {ROUNDS} interleaved rounds.\n\n\
          {table}\n\
+         The same comparison without a traffic generator (the test-run loop's own overhead \
+         is in both figures):\n\n\
+         {micro}\n\
          Counters after the handshake run: `{counters}`.\n\n\
-         The established path costs a header parse through `bpf_skb_load_bytes` and one LRU \
-         hash lookup and update; the figures above are what this machine measured, not a target.\n",
+         Where the established path's time goes: it parses Ethernet/IP/TCP with direct \
+         packet access, then does one LRU hash lookup (40-byte key) and updates the stats in \
+         place; `DONE` and the ring buffer are not touched. The aim of staying within 1.5x of \
+         the empty program is **not met**. A one-off experiment (a temporary build returning \
+         right after the parse, measured with the test-run loop above) put parse + packet \
+         counter at about 106 ns/run against 29 for the empty program, so the parse is about \
+         half of the extra cost and the map lookup/update and clock read the other half. The \
+         parse is slow because the BPF backend splits every unaligned 2- and 4-byte load \
+         into byte loads; aligned typed reads or LLVM's misaligned-access BPF feature are \
+         the next things to try.\n",
         kernel.trim(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     );
@@ -211,6 +229,51 @@ fn run(net: &VethPair) -> (Vec<Row>, String) {
         })
         .collect();
     (rows, counters)
+}
+
+/// BPF_PROG_TEST_RUN with `repeat`: the same frame a million times on one CPU, no
+/// traffic generator, so far less noise. Returns ns per run for the empty program and
+/// for the egress program on an established flow whose capture is done.
+fn test_run_micro() -> (u128, u128) {
+    use agent_common::names::{DONE, PROG_EGRESS, PROG_EMPTY};
+    use aya::maps::HashMap as BpfHashMap;
+    use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
+    use plainsight_tests::frames::{self, L4};
+
+    let mut ebpf = plainsight::capture::live::load(&LoadOptions::default()).expect("load");
+    let frame = frames::ipv4(
+        &[],
+        [10, 0, 0, 1].into(),
+        [10, 0, 0, 2].into(),
+        0,
+        &L4::tcp(40000, 443, 1, 1, 0x10),
+        b"",
+    );
+    let run = |ebpf: &aya::Ebpf, name: &str, repeat: u32| {
+        let p: &SchedClassifier = ebpf.program(name).expect("prog").try_into().expect("tc");
+        p.test_run(TestRunOptions {
+            data_in: Some(&frame),
+            repeat,
+            ..TestRunOptions::default()
+        })
+        .expect("test run")
+        .duration
+        .as_nanos()
+    };
+    run(&ebpf, PROG_EGRESS, 1);
+    let key = plainsight::capture::live::read_flows(&ebpf).expect("flows")[0].0;
+    {
+        let mut done: BpfHashMap<_, agent_common::FlowKey, u8> =
+            BpfHashMap::try_from(ebpf.map_mut(DONE).expect("DONE")).expect("hash");
+        done.insert(key, 1, 0).expect("insert");
+    }
+    run(&ebpf, PROG_EGRESS, 1);
+    let mut best = (u128::MAX, u128::MAX);
+    for _ in 0..5 {
+        best.0 = best.0.min(run(&ebpf, PROG_EMPTY, 1_000_000));
+        best.1 = best.1.min(run(&ebpf, PROG_EGRESS, 1_000_000));
+    }
+    best
 }
 
 fn empty(net: &VethPair) -> (u64, f64) {
