@@ -179,8 +179,10 @@ fn main() {
          counter at about 106 ns/run against 29 for the empty program, so the parse is about \
          half of the extra cost and the map lookup/update and clock read the other half. The \
          parse is slow because the BPF backend splits every unaligned 2- and 4-byte load \
-         into byte loads; aligned typed reads or LLVM's misaligned-access BPF feature are \
-         the next things to try.\n",
+         into byte loads. LLVM 22's `allows-misaligned-mem-access` (bpf-linker \
+         `--cpu-features`) was tried: header reads become single loads, but the backend then \
+         also emits misaligned stack accesses, which the verifier rejects (\"misaligned \
+         stack access\"). Aligned typed packet reads are the next thing to try.\n",
         kernel.trim(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     );
