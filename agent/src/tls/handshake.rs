@@ -388,6 +388,11 @@ impl ServerHello {
     }
 }
 
+/// TLS 1.3 drafts 0x7f00..0x7f15 (before draft 22) used a shorter ServerHello.
+fn is_early_tls13_draft(v: u16) -> bool {
+    (v >> 8) == 0x7f && (v & 0xff) < 22
+}
+
 /// Parse a ServerHello body (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3).
 pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
     let mut r = Reader::new(body, "ServerHello");
@@ -397,9 +402,15 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
     };
     sh.random.copy_from_slice(r.bytes(32)?);
     sh.hello_retry = sh.random == HRR_RANDOM;
-    sh.session_id = r.vec8()?.to_vec();
-    sh.cipher = r.u16()?;
-    sh.compression = r.u8()?;
+    if is_early_tls13_draft(sh.version) {
+        // Drafts before 22 had no legacy_session_id_echo nor compression method
+        // (draft-ietf-tls-tls13-21 §4.1.3), and carried the version here.
+        sh.cipher = r.u16()?;
+    } else {
+        sh.session_id = r.vec8()?.to_vec();
+        sh.cipher = r.u16()?;
+        sh.compression = r.u8()?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }

@@ -423,8 +423,9 @@ impl Session {
                 if let Some(c) = self.hs.ccs.get_mut(i) {
                     *c = true;
                 }
-                if self.is_tls13() {
-                    // Middlebox-compatibility CCS (RFC 8446 appendix D.4): not an encryption switch.
+                if self.is_tls13() || self.hs.hello_retry_request.is_some() {
+                    // Middlebox-compatibility CCS (RFC 8446 appendix D.4): not an encryption
+                    // switch. A HelloRetryRequest already implies TLS 1.3.
                 } else if self.hs.server_hello.is_none()
                     && self
                         .hs
@@ -461,12 +462,16 @@ impl Session {
     }
 
     /// After an ambiguous CCS, a handshake record is plaintext only if it parses as a whole
-    /// ClientHello (the retry after a HelloRetryRequest); an encrypted Finished will not.
+    /// hello (the ClientHello retry after a HelloRetryRequest, or the ServerHello after it);
+    /// an encrypted Finished will not.
     fn plaintext_after_ccs(&self, payload: &[u8]) -> bool {
         let mut r = handshake::Reader::new(payload, "handshake");
         match (r.u8(), r.vec24()) {
             (Ok(handshake::HS_CLIENT_HELLO), Ok(body)) => {
                 handshake::parse_client_hello(body).is_ok()
+            }
+            (Ok(handshake::HS_SERVER_HELLO), Ok(body)) => {
+                handshake::parse_server_hello(body).is_ok()
             }
             _ => false,
         }
@@ -507,6 +512,20 @@ impl Session {
     }
 
     fn on_plain_alerts(&mut self, dir: Direction, payload: &[u8]) {
+        // A plaintext alert is exactly level + description (RFC 5246 §7.2) with level 1 or 2.
+        // Anything else is an encrypted alert from a handshake we did not see (a capture that
+        // starts mid-stream): count it, never decode it.
+        let plausible = payload.len() == 2
+            && payload
+                .first()
+                .is_some_and(|l| *l == names::ALERT_WARNING || *l == names::ALERT_FATAL);
+        if !plausible {
+            if let Some(a) = self.hs.encrypted_alerts.get_mut(dir.index()) {
+                *a = a.saturating_add(1);
+            }
+            self.dir(dir).encrypted = true;
+            return;
+        }
         for pair in payload.chunks_exact(2) {
             let (level, description) = match pair {
                 [l, d] => (*l, *d),
