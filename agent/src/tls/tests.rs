@@ -354,6 +354,157 @@ fn reset_after_client_hello_is_a_failure() {
     assert!(sess.done());
 }
 
+#[test]
+fn hello_retry_request_flow() {
+    // zeek/Traces/tls/hrr.pcap: HRR, compat CCS, second ClientHello, real ServerHello.
+    let (c, s) = fixture!("hrr");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    // tshark: the HRR has JA3S 15af977c…, the real ServerHello 907bf3ec…; we report the latter.
+    assert_eq!(i.ja3s.as_deref(), Some("907bf3ecef1c987c889946b737b43de8"));
+    assert_eq!(i.ja3.as_deref(), Some("0f14b679807628ec7f9c02cada3ee941"));
+    assert_eq!(i.group_selected.as_deref(), Some("secp256r1"));
+    assert!(i.established);
+    let hs = sess.handshake();
+    assert!(hs.hello_retry_request.is_some());
+    assert!(
+        hs.client_hello_retry.is_some(),
+        "second ClientHello parsed in the clear"
+    );
+    assert_eq!(
+        hs.hello_retry_request
+            .as_ref()
+            .and_then(|h| h.key_share_group),
+        Some(23)
+    );
+}
+
+#[test]
+fn tls13_draft18_short_server_hello() {
+    let (c, s) = fixture!("tls13_draft18");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3s.as_deref(), Some("b8a8031b301aef7618403061e9f33065"));
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    assert_eq!(i.client_versions[0], "TLS 1.3 draft 18");
+    assert!(
+        i.group_selected.is_some(),
+        "draft key_share (code point 40)"
+    );
+    assert!(i.established);
+}
+
+#[test]
+fn tls13_draft19_early_data() {
+    let (c, s) = fixture!("tls13_draft19_early_data");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3s.as_deref(), Some("98608fd44e22395cd5b24412b9b24ba7"));
+    assert!(i.resumed, "pre_shared_key accepted");
+    assert!(i.established);
+    let f = finding(&sess, T2020, "tls.early_data");
+    assert_eq!(
+        f.evidence.get("psk_accepted").map(String::as_str),
+        Some("true")
+    );
+}
+
+#[test]
+fn tls13_psk_resumption() {
+    let (c, s) = fixture!("tls13_psk");
+    let i = run(c, s).info().clone();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_CHACHA20_POLY1305_SHA256"));
+    assert!(i.resumed && i.established);
+}
+
+#[test]
+fn tls12_abbreviated_handshake_is_resumed() {
+    let (c, s) = fixture!("tls12_resumed");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
+    assert!(i.resumed && i.established);
+    assert!(i.cert.is_none());
+    assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_MD5"));
+    let f = finding(&sess, T2020, "tls.cipher.weak");
+    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
+}
+
+#[test]
+fn midstream_capture_reports_nothing_false() {
+    // tls_certificate_too_long.pcap starts mid-connection with an encrypted alert record.
+    let (c, s) = fixture!("midstream_alert");
+    let sess = run(c, s);
+    assert_eq!(sess.info().alert, None);
+    assert!(sess.findings(T2020).is_empty());
+}
+
+#[test]
+fn name_mismatch_www_vs_apex() {
+    let (c, s) = fixture!("name_mismatch");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.san, ["lilawelt.net"]);
+    assert_eq!(cert.serial, "38C175340AF8A2D022A32CD075EBD0F6");
+    assert_eq!(cert.not_after, "2019-09-26T21:10:38Z");
+    let f = finding(&sess, T2020, "tls.cert.name_mismatch");
+    assert_eq!(
+        f.evidence.get("sni").map(String::as_str),
+        Some("www.lilawelt.net")
+    );
+    assert_eq!(f.evidence.get("sni_is_ip"), None);
+    let f = finding(&sess, T2020, "tls.cert.expired");
+    assert_eq!(f.severity, Severity::High);
+}
+
+#[test]
+fn ip_literal_sni_is_compared_with_ip_sans() {
+    let (c, s) = fixture!("teams_ip_sni");
+    let sess = run(c, s);
+    assert_eq!(sess.info().sni.as_deref(), Some("52.114.250.152"));
+    let f = finding(&sess, T2020, "tls.cert.name_mismatch");
+    assert_eq!(
+        f.evidence.get("sni_is_ip").map(String::as_str),
+        Some("true")
+    );
+}
+
+#[test]
+fn ml_dsa_certificate() {
+    let (c, s) = fixture!("mldsa_cert");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.key_type, "ML-DSA-44");
+    assert_eq!(cert.sig_alg, "ML-DSA-44");
+    assert!(cert.self_signed);
+    assert!(!ids(&sess, T2020).contains("tls.cert.weak_key"));
+}
+
+#[test]
+fn generalized_time_and_weak_rsa_key() {
+    let (c, s) = fixture!("generalizedtime");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.not_after, "2025-09-01T13:33:37Z");
+    assert_eq!(cert.serial, "03E8");
+    let f = finding(&sess, T2020, "tls.cert.weak_key");
+    assert_eq!(f.evidence.get("key_bits").map(String::as_str), Some("1024"));
+    let f = finding(&sess, T2020, "tls.cert.weak_signature");
+    assert_eq!(
+        f.evidence.get("sig_alg").map(String::as_str),
+        Some("sha1WithRSAEncryption")
+    );
+    // 2025-08-20: twelve days before notAfter.
+    let aug20 = Timestamp(1_755_648_000 * Timestamp::NANOS_PER_SEC);
+    let f = finding(&sess, aug20, "tls.cert.expiring");
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(f.evidence.get("days_left").map(String::as_str), Some("12"));
+}
+
 fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
     names
         .iter()
