@@ -290,7 +290,7 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(&CIPHER_NO_FORWARD_SECRECY)
                     .with("cipher", suite.name)
-                    .with("key_exchange", format!("{:?}", suite.kx)),
+                    .with("key_exchange", suite.kx.label()),
             );
         }
         if suite.cipher.is_cbc() {

@@ -180,6 +180,11 @@ fn tls10_without_signature_algorithms() {
     assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
     assert_eq!(i.sni, None);
     assert!(sess.handshake().new_session_ticket);
+    let f = finding(&sess, T2020, "tls.cipher.no_forward_secrecy");
+    assert_eq!(
+        f.evidence.get("key_exchange").map(String::as_str),
+        Some("RSA")
+    );
     let found = ids(&sess, T2020);
     for id in [
         "tls.sni.missing",
@@ -634,6 +639,91 @@ fn tls13_client_alert_instead_of_finished_is_not_established() {
     );
     let sess = run(&c, &s);
     assert!(!sess.info().established);
+}
+
+/// The illustrated TLS 1.2 server flight behind a client that offered TLS 1.3, with the
+/// ServerHello edited by `edit(hello_bytes, session_id_len)`.
+fn tls13_client_vs_tls12_server(edit: impl Fn(&mut Vec<u8>, usize)) -> Session {
+    let c = illustrated("tls13", &["clienthello"]);
+    let mut sh = illustrated("tls12", &["serverhello"]);
+    let sid_len = usize::from(sh[43]);
+    edit(&mut sh, sid_len);
+    let mut s = sh;
+    s.extend(illustrated(
+        "tls12",
+        &["servercert", "serverkeyexchange", "serverhellodone"],
+    ));
+    run(&c, &s)
+}
+
+#[test]
+fn downgrade_without_sentinel() {
+    let sess = tls13_client_vs_tls12_server(|_, _| {});
+    let f = finding(&sess, T2020, "tls.downgrade.version");
+    assert_eq!(
+        f.evidence.get("version").map(String::as_str),
+        Some("TLS 1.2")
+    );
+    assert_eq!(
+        f.evidence.get("client_max_version").map(String::as_str),
+        Some("TLS 1.3")
+    );
+    assert!(!ids(&sess, T2020).contains("tls.downgrade.sentinel"));
+}
+
+#[test]
+fn downgrade_sentinel_in_server_random() {
+    let sess = tls13_client_vs_tls12_server(|sh, _| {
+        // ServerHello.random is bytes 11..43 of the record; the sentinel is its last 8.
+        sh[35..43].copy_from_slice(b"DOWNGRD\x01");
+    });
+    let f = finding(&sess, T2020, "tls.downgrade.sentinel");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(
+        f.evidence.get("sentinel").map(String::as_str),
+        Some("TLS 1.2")
+    );
+    assert!(!ids(&sess, T2020).contains("tls.downgrade.version"));
+}
+
+#[test]
+fn deflate_compression_selected() {
+    let sess = tls13_client_vs_tls12_server(|sh, sid| {
+        // record(5) hs(4) version(2) random(32) sid_len(1) sid cipher(2) → compression.
+        sh[44 + sid + 2] = 1;
+    });
+    let f = finding(&sess, T2020, "tls.compression");
+    assert_eq!(f.evidence.get("method").map(String::as_str), Some("1"));
+}
+
+#[test]
+fn inappropriate_fallback_alert() {
+    let (c, _) = fixture!("fallback_alert");
+    // A fatal inappropriate_fallback alert (RFC 7507 §2) in a TLS 1.0 record.
+    let s = [21u8, 3, 1, 0, 2, 2, 86];
+    let sess = run(c, &s);
+    assert_eq!(sess.info().alert.as_deref(), Some("inappropriate_fallback"));
+    let found = ids(&sess, T2020);
+    assert!(
+        found.contains("tls.downgrade.inappropriate_fallback"),
+        "{found:?}"
+    );
+    assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("inappropriate_fallback")
+    );
+}
+
+#[test]
+fn warning_alert_is_not_a_failure() {
+    let (c, _) = fixture!("fallback_alert");
+    let s = [21u8, 3, 1, 0, 2, 1, 112]; // warning unrecognized_name
+    let sess = run(c, &s);
+    assert_eq!(sess.info().alert.as_deref(), Some("unrecognized_name"));
+    assert!(!ids(&sess, T2020).contains("tls.handshake.failure"));
+    assert!(!sess.done());
 }
 
 #[test]
