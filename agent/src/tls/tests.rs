@@ -727,6 +727,41 @@ fn warning_alert_is_not_a_failure() {
 }
 
 #[test]
+fn leaf_certificate_from_a_cut_chain() {
+    // A capture budget that ends inside the chain's last certificate: the leaf still counts.
+    let (c, s) = fixture!("tls10_github");
+    let full = run(c, s);
+    let cut = run(c, &s[..s.len() - 500]);
+    let want = full.info().cert.as_ref().expect("full chain");
+    let got = cut.info().cert.as_ref().expect("leaf from a partial chain");
+    assert_eq!(got, want);
+    assert!(cut.handshake().cert_chain_len < full.handshake().cert_chain_len);
+    assert!(!cut.handshake().server_hello_done);
+}
+
+#[test]
+fn oversized_handshake_message_is_skipped() {
+    // ServerHello, then a CertificateRequest far larger than the reassembly cap, then
+    // ServerHelloDone: the parser must skip the big one and still see the last.
+    let mut s = illustrated("tls12", &["serverhello"]);
+    let big = 3 * MAX_HANDSHAKE_BUFFER;
+    let mut msg = vec![handshake::HS_CERTIFICATE_REQUEST, 0, 0, 0];
+    msg[1..4].copy_from_slice(&u32::try_from(big).expect("fits").to_be_bytes()[1..]);
+    msg.resize(4 + big, 0x5a);
+    msg.extend_from_slice(&[handshake::HS_SERVER_HELLO_DONE, 0, 0, 0]);
+    for chunk in msg.chunks(16_384) {
+        let len = u16::try_from(chunk.len()).expect("record length");
+        s.extend_from_slice(&[22, 3, 3]);
+        s.extend_from_slice(&len.to_be_bytes());
+        s.extend_from_slice(chunk);
+    }
+    let c = illustrated("tls12", &["clienthello"]);
+    let sess = run_chunked(&c, &s, 1448);
+    assert!(sess.handshake().server_hello_done);
+    assert_eq!(sess.handshake().stopped, [None, None]);
+}
+
+#[test]
 fn handshake_message_split_over_records() {
     // tls-parser's fixture: one ClientHello in two records.
     let mut c = corpus("tls-parser/assets/tls_record_ch_fragmented_1.bin");
