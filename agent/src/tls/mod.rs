@@ -334,7 +334,9 @@ impl Session {
                 return;
             };
             if typ == handshake::HS_CERTIFICATE {
-                break r.rest();
+                // Never read past the message's own length, even if the record holds more.
+                let rest = r.rest();
+                break rest.get(..len).unwrap_or(rest);
             }
             if r.bytes(len).is_err() {
                 return;

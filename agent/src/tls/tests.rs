@@ -740,6 +740,17 @@ fn leaf_certificate_from_a_cut_chain() {
 }
 
 #[test]
+fn inconsistent_certificate_length_is_order_independent() {
+    // zeek tls1.2-protocol-violation.pcap: the Certificate message claims 256 bytes while
+    // its list claims 3820. Every segmentation must agree (run() checks), and no certificate
+    // is read past the message boundary.
+    let (c, s) = fixture!("bad_cert_length");
+    let sess = run(c, s);
+    assert_eq!(sess.info().version.as_deref(), Some("TLS 1.2"));
+    assert!(sess.info().cert.is_none());
+}
+
+#[test]
 fn oversized_handshake_message_is_skipped() {
     // ServerHello, then a CertificateRequest far larger than the reassembly cap, then
     // ServerHelloDone: the parser must skip the big one and still see the last.
