@@ -193,6 +193,8 @@ pub struct Handshake {
     pub cert_chain_len: usize,
     /// The leaf certificate was complete but x509-parser rejected it.
     pub cert_unparsable: bool,
+    /// The server sent a Certificate message (TLS ≤ 1.2), parsable or not.
+    pub certificate_seen: bool,
     pub key_exchange: Option<handshake::KeyExchangeParams>,
     pub server_hello_done: bool,
     pub client_key_exchange: bool,
@@ -630,6 +632,9 @@ impl Session {
                     st.skip = end.saturating_sub(st.hs.len());
                     st.hs.clear();
                 }
+                if typ == handshake::HS_CERTIFICATE && dir == Direction::ToClient {
+                    self.hs.certificate_seen = true;
+                }
                 if let Some((der, n)) = leaf {
                     self.hs.cert_chain_len = n;
                     self.info.cert = cert::parse(&der).ok();
@@ -661,6 +666,7 @@ impl Session {
                 }
             }
             (Direction::ToClient, handshake::HS_CERTIFICATE) if !self.is_tls13() => {
+                self.hs.certificate_seen = true;
                 let chain = handshake::parse_certificate_list(body);
                 self.hs.cert_chain_len = chain.len();
                 if let Some(leaf) = chain.first() {
@@ -805,7 +811,9 @@ impl Session {
             if let Some(sh) = &self.hs.server_hello {
                 if !names::is_tls13_family(sh.negotiated())
                     && self.info.cert.is_none()
+                    && !self.hs.certificate_seen
                     && !self.hs.server_hello_done
+                    && self.hs.key_exchange.is_none()
                 {
                     // Abbreviated handshake (RFC 5246 §7.3): straight from ServerHello to CCS.
                     self.info.resumed = true;

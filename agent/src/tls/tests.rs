@@ -748,6 +748,11 @@ fn inconsistent_certificate_length_is_order_independent() {
     let sess = run(c, s);
     assert_eq!(sess.info().version.as_deref(), Some("TLS 1.2"));
     assert!(sess.info().cert.is_none());
+    assert!(sess.handshake().certificate_seen);
+    assert!(
+        !sess.info().resumed,
+        "a full handshake with a broken certificate"
+    );
 }
 
 #[test]
