@@ -115,7 +115,7 @@ pub enum Close {
 
 /// The `tls` object of a JSON event. Field names are a public contract (docs/findings.md).
 /// Absent values serialise as `null` and empty lists as `[]`, so consumers see a fixed shape.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsInfo {
     /// Negotiated version (`SSL 2.0` … `TLS 1.3`), `null` until a ServerHello says it.
     pub version: Option<String>,
