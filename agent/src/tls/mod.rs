@@ -115,7 +115,7 @@ pub enum Close {
 
 /// The `tls` object of a JSON event. Field names are a public contract (docs/findings.md).
 /// Absent values serialise as `null` and empty lists as `[]`, so consumers see a fixed shape.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsInfo {
     /// Negotiated version (`SSL 2.0` … `TLS 1.3`), `null` until a ServerHello says it.
     pub version: Option<String>,
@@ -227,6 +227,19 @@ pub enum Stop {
     Garbage(TlsError),
 }
 
+/// What [`Session::try_ssl2`] did with the bytes at the current offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ssl2Step {
+    /// Consumed an SSLv2 record of this many bytes.
+    Consumed(usize),
+    /// Not SSLv2: parse as TLS records.
+    NotSsl2,
+    /// An SSLv2 record has started but is incomplete.
+    Wait,
+    /// The direction stopped (encrypted or garbage).
+    Stopped,
+}
+
 #[derive(Debug, Default)]
 struct DirState {
     off: usize,
@@ -278,13 +291,12 @@ impl Session {
             }
             if st.off == 0 || st.sslv2 {
                 match self.try_ssl2(dir, rest) {
-                    Ok(Some(used)) => {
+                    Ssl2Step::Consumed(used) => {
                         self.advance(i, used);
                         continue;
                     }
-                    Ok(None) => {}
-                    Err(Some(())) => return, // incomplete SSLv2 record
-                    Err(None) => return,
+                    Ssl2Step::NotSsl2 => {}
+                    Ssl2Step::Wait | Ssl2Step::Stopped => return,
                 }
             }
             match record::next_record(rest) {
@@ -366,8 +378,7 @@ impl Session {
     }
 
     fn dir(&mut self, dir: Direction) -> &mut DirState {
-        // Direction::index is 0 or 1, so both arms are in bounds; the fallback keeps the
-        // compiler (and clippy) free of indexing.
+        // Destructuring instead of indexing: no bounds check can fail.
         let [a, b] = &mut self.dirs;
         if dir.index() == 0 {
             a
@@ -377,31 +388,30 @@ impl Session {
     }
 
     /// SSL 2.0 records: the client's CLIENT-HELLO and CLIENT-MASTER-KEY, the server's
-    /// SERVER-HELLO. `Ok(Some(n))`: consumed `n` bytes; `Ok(None)`: not SSLv2, parse as TLS;
-    /// `Err(_)`: wait for more bytes or stop.
-    fn try_ssl2(&mut self, dir: Direction, rest: &[u8]) -> Result<Option<usize>, Option<()>> {
+    /// SERVER-HELLO.
+    fn try_ssl2(&mut self, dir: Direction, rest: &[u8]) -> Ssl2Step {
         let msg_type = match (dir, self.dir(dir).sslv2) {
             (Direction::ToServer, false) => 1,
             (Direction::ToServer, true) => 2,
             (Direction::ToClient, _) => 4,
         };
         if rest.first().is_some_and(|b| b & 0x80 != 0) && rest.len() < 3 {
-            return Err(Some(())); // too short to tell an SSLv2 header from anything else
+            return Ssl2Step::Wait; // too short to tell an SSLv2 header from anything else
         }
         if !record::looks_ssl2(rest, msg_type) {
             if msg_type == 2 && rest.first().is_some_and(|b| b & 0x80 != 0) {
                 // Some other SSLv2 record after the hello: the client went encrypted.
                 self.stop(dir, Stop::Encrypted);
-                return Err(None);
+                return Ssl2Step::Stopped;
             }
-            return Ok(None);
+            return Ssl2Step::NotSsl2;
         }
         let (rec, used) = match record::next_ssl2_record(rest) {
             Ok(Some(x)) => x,
-            Ok(None) => return Err(Some(())),
+            Ok(None) => return Ssl2Step::Wait,
             Err(e) => {
                 self.stop(dir, Stop::Garbage(e));
-                return Err(None);
+                return Ssl2Step::Stopped;
             }
         };
         match msg_type {
@@ -412,7 +422,7 @@ impl Session {
                 }
                 Err(e) => {
                     self.stop(dir, Stop::Garbage(e));
-                    return Err(None);
+                    return Ssl2Step::Stopped;
                 }
             },
             2 => {
@@ -439,11 +449,11 @@ impl Session {
                 }
                 Err(e) => {
                     self.stop(dir, Stop::Garbage(e));
-                    return Err(None);
+                    return Ssl2Step::Stopped;
                 }
             },
         }
-        Ok(Some(used))
+        Ssl2Step::Consumed(used)
     }
 
     fn negotiated(&self) -> Option<u16> {
