@@ -54,13 +54,26 @@ fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
 /// Passwords in the raw capture bytes, by the protocols' own framing.
 fn secrets(raw: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    for at in find_all(raw, b"\nPASS ").into_iter().chain(find_all(raw, b"\npass ")) {
-        out.push(line_after(raw, at).to_vec());
+    for at in find_all(raw, b"PASS ")
+        .into_iter()
+        .chain(find_all(raw, b"pass "))
+    {
+        // A command line of its own: the password runs to CRLF.
+        let line = line_after(raw, at);
+        if raw.get(at + line.len()) == Some(&b'\r') {
+            out.push(line.to_vec());
+        }
     }
     for at in find_all(raw, b" LOGIN ") {
         let line = line_after(raw, at);
         if let Some(sp) = line.iter().rposition(|b| *b == b' ') {
-            out.push(line[sp + 1..].iter().copied().filter(|b| *b != b'"').collect());
+            out.push(
+                line[sp + 1..]
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != b'"')
+                    .collect(),
+            );
         }
     }
     for at in find_all(raw, b"Authorization: Basic ") {
@@ -92,7 +105,13 @@ fn no_password_from_the_corpus_reaches_the_output() {
     let mut credential_findings = 0;
     for line in index.lines().skip(1) {
         let path = corpus().join(line.split('\t').next().unwrap());
-        let raw = std::fs::read(&path).unwrap();
+        let mut raw = std::fs::read(&path).unwrap();
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut dec = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut dec)
+                .unwrap();
+            raw = dec;
+        }
         let found = secrets(&raw);
         if found.is_empty() {
             continue;
