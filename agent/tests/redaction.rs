@@ -34,7 +34,7 @@ fn b64(s: &[u8]) -> Vec<u8> {
     out
 }
 
-fn line_after<'a>(data: &'a [u8], at: usize) -> &'a [u8] {
+fn line_after(data: &[u8], at: usize) -> &[u8] {
     let rest = &data[at..];
     let end = rest
         .iter()
