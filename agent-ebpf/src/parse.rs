@@ -1,16 +1,13 @@
 //! Header parsing shared by both hooks: Ethernet → VLAN (≤ 2 tags) → IPv4/IPv6 → TCP/UDP.
 //!
-//! Headers are read with `bpf_skb_load_bytes` (via `TcContext::load`) rather than direct
-//! packet access: it works whether or not the headers sit in the skb's linear area (GRO
-//! and some drivers leave them in fragments), and variable offsets (IHL, IPv6 extension
-//! headers) need no bounds proofs for the verifier.
+//! Headers are read with direct packet access when they sit in the skb's linear area,
+//! and with `bpf_skb_load_bytes` (via `TcContext::load`) when they do not (GRO and some
+//! drivers leave them in fragments): the helper is the slow path, not the only path.
 //!
 //! Errors are counter indices, so the caller can count them without a translation table.
 
 use agent_common::{counter, family, proto, FlowKey};
-use core::ffi::c_void;
-
-use aya_ebpf::{helpers::bpf_skb_load_bytes, programs::TcContext};
+use aya_ebpf::programs::TcContext;
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IPV4: u16 = 0x0800;
@@ -41,33 +38,32 @@ pub struct Parsed {
     pub tcp_flags: u8,
 }
 
+/// Reads a header at `off`: straight from the linear packet data when it is there
+/// (the common case, and several times cheaper than a helper call), else through
+/// `bpf_skb_load_bytes`, which also reaches paged fragments.
 #[inline(always)]
-fn load<T>(ctx: &TcContext, off: usize) -> Result<T, u32> {
+fn load<T: Copy>(ctx: &TcContext, off: usize) -> Result<T, u32> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    let at = start + off;
+    if at + size_of::<T>() <= end {
+        // SAFETY: [at, at + size_of::<T>()) lies inside the linear packet data (checked
+        // just above, in a form the verifier tracks); read_unaligned needs no alignment.
+        return Ok(unsafe { core::ptr::read_unaligned(at as *const T) });
+    }
     ctx.load::<T>(off).map_err(|_| counter::UNPARSABLE)
 }
 
+/// A big-endian u16 field.
 #[inline(always)]
-fn be16(b: [u8; 2]) -> u16 {
-    u16::from_be_bytes(b)
+fn be16_at(ctx: &TcContext, off: usize) -> Result<u16, u32> {
+    load::<u16>(ctx, off).map(u16::from_be)
 }
 
+/// A big-endian u32 field.
 #[inline(always)]
-fn load_addrs_v6(ctx: &TcContext, off: usize, key: &mut FlowKey) -> Result<(), u32> {
-    const _: () = assert!(core::mem::offset_of!(FlowKey, dst_addr) == 16);
-    // SAFETY: src_addr and dst_addr are the key's first 32 bytes, contiguous.
-    let ret = unsafe {
-        bpf_skb_load_bytes(
-            ctx.skb.skb.cast::<c_void>(),
-            off as u32,
-            key.src_addr.as_mut_ptr().cast::<c_void>(),
-            32,
-        )
-    };
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(counter::UNPARSABLE)
-    }
+fn be32_at(ctx: &TcContext, off: usize) -> Result<u32, u32> {
+    load::<u32>(ctx, off).map(u32::from_be)
 }
 
 /// Parses the frame in `ctx`. `Err` carries the counter that explains why not.
@@ -75,13 +71,13 @@ fn load_addrs_v6(ctx: &TcContext, off: usize, key: &mut FlowKey) -> Result<(), u
 pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
     let skb_len = ctx.len() as usize;
     let mut off = ETH_HLEN;
-    let mut ethertype = be16(load::<[u8; 2]>(ctx, 12)?);
+    let mut ethertype = be16_at(ctx, 12)?;
     for _ in 0..MAX_VLAN_TAGS {
         if ethertype != ETH_P_8021Q && ethertype != ETH_P_8021AD {
             break;
         }
         // TCI (2 bytes) then the inner ethertype.
-        ethertype = be16(load::<[u8; 2]>(ctx, off + 2)?);
+        ethertype = be16_at(ctx, off + 2)?;
         off += 4;
     }
 
@@ -92,16 +88,17 @@ pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
     let ip_rest: Option<usize>;
     match ethertype {
         ETH_P_IPV4 => {
-            let ip: [u8; 20] = load(ctx, off)?;
-            let ihl = ((ip[0] & 0x0f) as usize) * 4;
-            if ip[0] >> 4 != 4 || ihl < 20 {
+            // Field-sized loads: each is one instruction on the direct-access path,
+            // where whole-header byte arrays cost dozens of byte loads and spills.
+            let vihl: u8 = load(ctx, off)?;
+            let ihl = ((vihl & 0x0f) as usize) * 4;
+            if vihl >> 4 != 4 || ihl < 20 {
                 return Err(counter::UNPARSABLE);
             }
-            let frag = be16([ip[6], ip[7]]) & 0x1fff;
-            if frag != 0 {
+            if be16_at(ctx, off + 6)? & 0x1fff != 0 {
                 return Err(counter::IP_FRAGMENT);
             }
-            let tot = be16([ip[2], ip[3]]) as usize;
+            let tot = be16_at(ctx, off + 2)? as usize;
             ip_rest = if tot == 0 {
                 None
             } else if tot < ihl {
@@ -109,25 +106,25 @@ pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
             } else {
                 Some(tot - ihl)
             };
-            l4_proto = ip[9];
+            l4_proto = load(ctx, off + 9)?;
             key.family = family::IPV4;
-            key.src_addr[..4].copy_from_slice(&ip[12..16]);
-            key.dst_addr[..4].copy_from_slice(&ip[16..20]);
+            key.src_addr[..4].copy_from_slice(&load::<[u8; 4]>(ctx, off + 12)?);
+            key.dst_addr[..4].copy_from_slice(&load::<[u8; 4]>(ctx, off + 16)?);
             off += ihl;
         }
         ETH_P_IPV6 => {
-            let ip: [u8; 8] = load(ctx, off)?;
-            if ip[0] >> 4 != 6 {
+            let ver: u8 = load(ctx, off)?;
+            if ver >> 4 != 6 {
                 return Err(counter::UNPARSABLE);
             }
-            let plen = be16([ip[4], ip[5]]) as usize;
+            let plen = be16_at(ctx, off + 4)? as usize;
+            let first_next: u8 = load(ctx, off + 6)?;
             key.family = family::IPV6;
-            // Source and destination are adjacent in both the header and the key:
-            // one load straight into the key keeps 32 bytes out of registers.
-            load_addrs_v6(ctx, off + 8, &mut key)?;
+            key.src_addr = load(ctx, off + 8)?;
+            key.dst_addr = load(ctx, off + 24)?;
             off += IPV6_HLEN;
             let ext_start = off;
-            let mut next = ip[6];
+            let mut next = first_next;
             let mut done = false;
             for _ in 0..MAX_IPV6_EXT {
                 match next {
@@ -142,11 +139,10 @@ pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
                         off += (h[1] as usize + 2) * 4;
                     }
                     NEXTHDR_FRAGMENT => {
-                        let h: [u8; 8] = load(ctx, off)?;
-                        if be16([h[2], h[3]]) & 0xfff8 != 0 {
+                        if be16_at(ctx, off + 2)? & 0xfff8 != 0 {
                             return Err(counter::IP_FRAGMENT);
                         }
-                        next = h[0];
+                        next = load(ctx, off)?;
                         off += 8;
                     }
                     _ => {
@@ -181,22 +177,20 @@ pub fn parse(ctx: &TcContext) -> Result<Parsed, u32> {
     };
     let l4_hlen = match l4_proto {
         proto::TCP => {
-            let tcp: [u8; 20] = load(ctx, off)?;
-            let doff = ((tcp[12] >> 4) as usize) * 4;
+            let doff = ((load::<u8>(ctx, off + 12)? >> 4) as usize) * 4;
             if doff < 20 {
                 return Err(counter::UNPARSABLE);
             }
-            parsed.key.src_port = be16([tcp[0], tcp[1]]);
-            parsed.key.dst_port = be16([tcp[2], tcp[3]]);
-            parsed.seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
-            parsed.ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
-            parsed.tcp_flags = tcp[13];
+            parsed.key.src_port = be16_at(ctx, off)?;
+            parsed.key.dst_port = be16_at(ctx, off + 2)?;
+            parsed.seq = be32_at(ctx, off + 4)?;
+            parsed.ack = be32_at(ctx, off + 8)?;
+            parsed.tcp_flags = load(ctx, off + 13)?;
             doff
         }
         proto::UDP => {
-            let udp: [u8; 8] = load(ctx, off)?;
-            parsed.key.src_port = be16([udp[0], udp[1]]);
-            parsed.key.dst_port = be16([udp[2], udp[3]]);
+            parsed.key.src_port = be16_at(ctx, off)?;
+            parsed.key.dst_port = be16_at(ctx, off + 2)?;
             8
         }
         _ => return Err(counter::NON_TCP_UDP),

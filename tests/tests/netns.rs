@@ -524,3 +524,96 @@ fn a_foreign_clsact_qdisc_and_filter_survive_the_agent() {
         "{filters}"
     );
 }
+
+/// The library API the engine uses: flows appear in the kernel map, `mark_done` stops
+/// capture for both directions, `evict_idle` removes idle flows and orphaned `DONE` keys.
+#[test]
+fn mark_done_and_evict_idle_through_the_library() {
+    use agent_common::parse::{Endpoints, Protocol};
+    use agent_common::{capture_state, counter};
+    use plainsight::capture::live::{AttachMode, LiveCapture, LoadOptions};
+
+    let net = VethPair::new("lib", 1500);
+    let dir = tmpdir("lib");
+    let _server = Guard(
+        VethPair::cmd(
+            &net.ns_b,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--protocol",
+                "HTTP/1.1",
+                "--bind",
+                &net.ip_b,
+                "--directory",
+                &dir,
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    wait_port(&net.ns_a, &net.ip_b, 8080);
+    let (ns_a, if_a, ip_a, ip_b) = (
+        net.ns_a.clone(),
+        net.if_a.clone(),
+        net.ip_a.clone(),
+        net.ip_b.clone(),
+    );
+    in_netns(&net.ns_a.clone(), move || {
+        let mut cap = LiveCapture::load(&LoadOptions::default()).unwrap();
+        cap.attach(std::slice::from_ref(&if_a), AttachMode::Tcx)
+            .unwrap();
+        // A persistent HTTP/1.1 connection: two requests over one flow, marked done
+        // between them.
+        let script = format!(
+            "exec 3<>/dev/tcp/{ip_b}/8080; printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; sleep 0.5; \
+             printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; sleep 0.5; exec 3>&-"
+        );
+        let mut client = VethPair::cmd(&ns_a, &["bash", "-c", &script])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        let flows = cap.flows().unwrap();
+        let fwd = flows
+            .iter()
+            .find(|(k, _)| k.dst_port == 8080)
+            .map(|(k, _)| *k)
+            .expect("client flow in the kernel map");
+        let ep = Endpoints::try_from(&fwd).unwrap();
+        assert_eq!(ep.src.ip().to_string(), ip_a);
+        assert_eq!(ep.protocol, Protocol::Tcp);
+        let before = cap.counters().unwrap()[counter::SEGMENTS_CAPTURED as usize];
+        assert!(before >= 2, "request and response of the first exchange");
+        cap.mark_done(&ep).unwrap();
+        assert_eq!(cap.done_entries().unwrap(), 2);
+        assert!(client.wait().unwrap().success());
+        let flows = cap.flows().unwrap();
+        for (k, s) in flows
+            .iter()
+            .filter(|(k, _)| k.dst_port == 8080 || k.src_port == 8080)
+        {
+            assert_eq!(s.capture_state, capture_state::DONE, "{k:?}");
+        }
+        let c = cap.counters().unwrap();
+        assert_eq!(c[counter::CAPTURE_DONE as usize], 2);
+        assert_eq!(
+            c[counter::SEGMENTS_CAPTURED as usize],
+            before,
+            "nothing captured after done"
+        );
+
+        let evicted = cap.evict_idle(Duration::ZERO).unwrap();
+        assert_eq!(evicted.len(), flows.len());
+        assert!(cap.flows().unwrap().is_empty());
+        assert_eq!(
+            cap.done_entries().unwrap(),
+            0,
+            "DONE keys go with their flows"
+        );
+        cap.detach().unwrap();
+    });
+}

@@ -109,6 +109,7 @@ fn main() -> Result<()> {
                 .current_dir(&root)
                 .args([
                     "run",
+                    "--release",
                     "--quiet",
                     "-p",
                     "plainsight",
@@ -247,7 +248,8 @@ fn build_ebpf(root: &Path) -> Result<()> {
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
     setup()?;
-    run(cargo().current_dir(root).arg("test")).context("unit tests failed")?;
+    // --no-fail-fast: one red test binary must not hide the others.
+    run(cargo().current_dir(root).args(["test", "--no-fail-fast"])).context("unit tests failed")?;
     // The kernel tests drive the real binary inside network namespaces.
     run(cargo()
         .current_dir(root)

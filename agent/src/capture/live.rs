@@ -76,8 +76,8 @@ pub enum LiveError {
     Io(#[from] io::Error),
     #[error("writing output: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("detach left errors behind: {0}")]
-    Detach(String),
+    #[error("detaching failed {} time(s); first: {}", .0.len(), first_error(.0))]
+    Detach(Vec<LiveError>),
 }
 
 /// How programs are attached to an interface.
@@ -472,27 +472,27 @@ impl LiveCapture {
     /// created once they hold no filter. Tries every step; reports all failures.
     pub fn detach(&mut self) -> Result<(), LiveError> {
         let mut errors = Vec::new();
-        for a in self.attachments.drain(..) {
-            let res = match self.ebpf.program_mut(a.prog) {
-                Some(p) => match <&mut SchedClassifier>::try_from(p) {
-                    Ok(c) => c.detach(a.link).map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
-                None => Err(format!("no program {}", a.prog)),
-            };
+        for a in std::mem::take(&mut self.attachments) {
+            let res = classifier(&mut self.ebpf, a.prog).and_then(|c| {
+                c.detach(a.link).map_err(|source| LiveError::Program {
+                    name: a.prog,
+                    source,
+                })
+            });
             if let Err(e) = res {
-                errors.push(format!("{} {}: {e}", a.iface, a.prog));
+                tracing::warn!(iface = %a.iface, prog = a.prog, error = %e, "detach failed");
+                errors.push(e);
             }
         }
         for (iface, idx) in std::mem::take(&mut self.clsact_owned) {
             if let Err(e) = delete_clsact_if_empty(&iface, idx) {
-                errors.push(e.to_string());
+                errors.push(e);
             }
         }
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(LiveError::Detach(errors.join("; ")))
+            Err(LiveError::Detach(errors))
         }
     }
 
@@ -579,6 +579,21 @@ impl LiveCapture {
         Ok(())
     }
 
+    /// Number of directions in the `DONE` map (for metrics and tests: it must not grow
+    /// without bound).
+    pub fn done_entries(&self) -> Result<usize, LiveError> {
+        let map = self
+            .ebpf
+            .map(names::DONE)
+            .ok_or(LiveError::MissingMap(names::DONE))?;
+        let done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+                name: names::DONE,
+                source,
+            })?;
+        Ok(done.keys().filter_map(Result::ok).count())
+    }
+
     /// Removes flow directions idle for longer than `idle`, and `DONE` entries whose
     /// flow is gone (the LRU may have evicted it). Returns the flows removed.
     pub fn evict_idle(&mut self, idle: Duration) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
@@ -631,6 +646,11 @@ impl Drop for LiveCapture {
         // aya detaches links when the programs drop, but not our clsact qdiscs.
         let _ = self.detach();
     }
+}
+
+/// The first of a non-empty error list, for [`LiveError::Detach`]'s message.
+fn first_error(errors: &[LiveError]) -> String {
+    errors.first().map(ToString::to_string).unwrap_or_default()
 }
 
 fn delete_clsact_if_empty(iface: &str, idx: u32) -> Result<(), LiveError> {

@@ -3,6 +3,8 @@
 //! Only the leaf is summarised: it is the certificate whose names, dates and key decide what
 //! a client sees. Nothing is validated against a trust store; this is observation, not PKI.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use x509_parser::objects::{oid2sn, oid_registry};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
@@ -30,6 +32,9 @@ pub struct CertInfo {
     pub san: Vec<String>,
     /// Subject equals issuer (a self-issued certificate; the signature is not checked).
     pub self_signed: bool,
+    /// subjectAltName IP addresses, for clients that (wrongly, RFC 6066 §3) put an IP in SNI.
+    #[serde(skip)]
+    pub san_ips: Vec<IpAddr>,
     /// Subject common names, for name matching when there is no SAN.
     #[serde(skip)]
     pub common_names: Vec<String>,
@@ -70,6 +75,10 @@ fn key_type(oid: &str) -> Option<&'static str> {
         "1.3.101.113" => "Ed448",
         "1.2.840.10040.4.1" => "DSA",
         "1.2.643.2.2.19" | "1.2.643.7.1.1.1.1" | "1.2.643.7.1.1.1.2" => "GOST",
+        // FIPS 204 ML-DSA (draft-ietf-lamps-dilithium-certificates).
+        "2.16.840.1.101.3.4.3.17" => "ML-DSA-44",
+        "2.16.840.1.101.3.4.3.18" => "ML-DSA-65",
+        "2.16.840.1.101.3.4.3.19" => "ML-DSA-87",
         _ => return None,
     })
 }
@@ -104,14 +113,26 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, TlsError> {
         _ => None,
     };
     let sig_oid = &cert.signature_algorithm.algorithm;
-    let sig_alg = oid2sn(sig_oid, oid_registry())
-        .map(str::to_owned)
-        .unwrap_or_else(|_| sig_oid.to_id_string());
+    let sig_id = sig_oid.to_id_string();
+    let sig_alg = match oid2sn(sig_oid, oid_registry()) {
+        Ok(sn) => sn.to_owned(),
+        // ML-DSA signs with the same OID as its key type.
+        Err(_) => key_type(&sig_id).map_or(sig_id, str::to_owned),
+    };
     let mut san = Vec::new();
+    let mut san_ips = Vec::new();
     if let Ok(Some(ext)) = cert.subject_alternative_name() {
         for n in &ext.value.general_names {
-            if let GeneralName::DNSName(d) = n {
-                san.push((*d).to_owned());
+            match n {
+                GeneralName::DNSName(d) => san.push((*d).to_owned()),
+                GeneralName::IPAddress(b) => {
+                    if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                        san_ips.push(IpAddr::from(v4));
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
+                        san_ips.push(IpAddr::from(v6));
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -132,6 +153,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, TlsError> {
         key_bits,
         sig_alg,
         san,
+        san_ips,
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
         common_names,
         not_before_unix: nb,
@@ -172,7 +194,14 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
 
 impl CertInfo {
     /// Whether the SNI is covered: SANs when present, else the subject CNs (RFC 6125 §6.4.4).
+    /// An IP-literal SNI is compared with the iPAddress SANs (RFC 6125 §6.2.2 reference
+    /// identities) and, without any SAN, with the CNs as text.
     pub fn covers(&self, host: &str) -> bool {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if !self.san_ips.is_empty() || !self.san.is_empty() {
+                return self.san_ips.contains(&ip);
+            }
+        }
         if self.san.is_empty() {
             self.common_names.iter().any(|cn| name_matches(cn, host))
         } else {

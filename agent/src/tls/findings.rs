@@ -290,7 +290,7 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(&CIPHER_NO_FORWARD_SECRECY)
                     .with("cipher", suite.name)
-                    .with("key_exchange", format!("{:?}", suite.kx)),
+                    .with("key_exchange", suite.kx.label()),
             );
         }
         if suite.cipher.is_cbc() {
@@ -529,11 +529,14 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
             if names.len() > 10 {
                 list.push("…");
             }
-            out.push(
-                Finding::new(&CERT_NAME_MISMATCH)
-                    .with("sni", host)
-                    .with("cert_names", list.join(",")),
-            );
+            let mut f = Finding::new(&CERT_NAME_MISMATCH)
+                .with("sni", host)
+                .with("cert_names", list.join(","));
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                // RFC 6066 §3 forbids IP literals in SNI; say so, it explains the mismatch.
+                f = f.with("sni_is_ip", "true");
+            }
+            out.push(f);
         }
     }
 }

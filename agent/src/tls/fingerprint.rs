@@ -51,16 +51,8 @@ pub fn ja3s(sh: &ServerHello) -> String {
     hex::encode(Md5::digest(ja3s_string(sh).as_bytes()))
 }
 
-/// JA4's two-character version: the highest non-GREASE `supported_versions` value, else
-/// `legacy_version`.
-fn ja4_version(ch: &ClientHello) -> &'static str {
-    let v = ch
-        .supported_versions
-        .iter()
-        .copied()
-        .filter(|v| !is_grease(*v))
-        .max_by_key(|v| names::version_rank(*v))
-        .unwrap_or(ch.version);
+/// JA4's two-character code for a version value; `00` when unknown.
+fn ja4_version_code(v: u16) -> &'static str {
     match v {
         names::TLS13 => "13",
         names::TLS12 => "12",
@@ -72,6 +64,24 @@ fn ja4_version(ch: &ClientHello) -> &'static str {
         0xfefd => "d2",
         0xfefc => "d3",
         _ => "00",
+    }
+}
+
+/// JA4's version: the highest `supported_versions` value, else `legacy_version`. GREASE and
+/// other values without a JA4 code (TLS 1.3 drafts 0x7fNN, Facebook's 0xfb1a) are skipped,
+/// as Suricata does: the corpus README counts nDPI's `00` for such hellos (tunnelbear.pcap)
+/// as a bug.
+fn ja4_version(ch: &ClientHello) -> &'static str {
+    let best = ch
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v) && ja4_version_code(*v) != "00")
+        .max_by_key(|v| names::version_rank(*v));
+    match best {
+        Some(v) => ja4_version_code(v),
+        None if ch.supported_versions.is_empty() => ja4_version_code(ch.version),
+        None => "00",
     }
 }
 
@@ -198,6 +208,24 @@ mod tests {
         assert_eq!(ja4_alpn(&ch), "bd");
         ch.alpn = vec![vec![]];
         assert_eq!(ja4_alpn(&ch), "00");
+    }
+
+    #[test]
+    fn ja4_version_skips_unknown_values() {
+        let mut ch = ClientHello {
+            version: 0x0303,
+            supported_versions: vec![0x0304, 0xfb1a],
+            ..ClientHello::default()
+        };
+        assert_eq!(ja4_version(&ch), "13");
+        ch.supported_versions = vec![0x5a5a, 0x7f0e, 0x0303, 0x0302];
+        assert_eq!(ja4_version(&ch), "12");
+        ch.supported_versions = vec![0x7f12];
+        assert_eq!(ja4_version(&ch), "00");
+        ch.supported_versions.clear();
+        assert_eq!(ja4_version(&ch), "12");
+        ch.version = 0x0300;
+        assert_eq!(ja4_version(&ch), "s3");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const EXT_PRE_SHARED_KEY: u16 = 41; // RFC 8446 §4.2.11
 pub const EXT_EARLY_DATA: u16 = 42; // RFC 8446 §4.2.10
 pub const EXT_SUPPORTED_VERSIONS: u16 = 43; // RFC 8446 §4.2.1
 pub const EXT_KEY_SHARE: u16 = 51; // RFC 8446 §4.2.8
+/// key_share's code point before draft-ietf-tls-tls13-23 (§4.2.8 of drafts ≤ 22).
+pub const EXT_KEY_SHARE_OLD: u16 = 40;
 pub const EXT_ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d; // draft-ietf-tls-esni (ECH)
 pub const EXT_ENCRYPTED_SERVER_NAME: u16 = 0xffce; // draft-ietf-tls-esni-01..06 (ESNI)
 pub const EXT_RENEGOTIATION_INFO: u16 = 0xff01; // RFC 5746 §3.2
@@ -260,7 +262,7 @@ fn client_extension(ch: &mut ClientHello, typ: u16, data: &[u8]) -> Result<(), T
         EXT_PRE_SHARED_KEY => ch.psk = true,
         EXT_EARLY_DATA => ch.early_data = true,
         EXT_SUPPORTED_VERSIONS => ch.supported_versions = u16_list(r.vec8()?),
-        EXT_KEY_SHARE => {
+        EXT_KEY_SHARE | EXT_KEY_SHARE_OLD => {
             let mut list = Reader::new(r.vec16()?, "key_share list");
             while !list.is_empty() {
                 ch.key_share_groups.push(list.u16()?);
@@ -388,6 +390,11 @@ impl ServerHello {
     }
 }
 
+/// TLS 1.3 drafts 0x7f00..0x7f15 (before draft 22) used a shorter ServerHello.
+fn is_early_tls13_draft(v: u16) -> bool {
+    (v >> 8) == 0x7f && (v & 0xff) < 22
+}
+
 /// Parse a ServerHello body (RFC 8446 §4.1.3, RFC 5246 §7.4.1.3).
 pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
     let mut r = Reader::new(body, "ServerHello");
@@ -397,9 +404,15 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
     };
     sh.random.copy_from_slice(r.bytes(32)?);
     sh.hello_retry = sh.random == HRR_RANDOM;
-    sh.session_id = r.vec8()?.to_vec();
-    sh.cipher = r.u16()?;
-    sh.compression = r.u8()?;
+    if is_early_tls13_draft(sh.version) {
+        // Drafts before 22 had no legacy_session_id_echo nor compression method
+        // (draft-ietf-tls-tls13-21 §4.1.3), and carried the version here.
+        sh.cipher = r.u16()?;
+    } else {
+        sh.session_id = r.vec8()?.to_vec();
+        sh.cipher = r.u16()?;
+        sh.compression = r.u8()?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }
@@ -422,7 +435,8 @@ fn server_extension(sh: &mut ServerHello, typ: u16, data: &[u8]) -> Result<(), T
     match typ {
         EXT_SUPPORTED_VERSIONS => sh.supported_version = Some(r.u16()?),
         // ServerHello: KeyShareEntry; HelloRetryRequest: NamedGroup only (RFC 8446 §4.2.8).
-        EXT_KEY_SHARE => sh.key_share_group = Some(r.u16()?),
+        // Code point 40 is only ever key_share in a ServerHello (TLS 1.3 drafts ≤ 22).
+        EXT_KEY_SHARE | EXT_KEY_SHARE_OLD => sh.key_share_group = Some(r.u16()?),
         EXT_ALPN => {
             let mut list = Reader::new(r.vec16()?, "alpn list");
             sh.alpn = Some(list.vec8()?.to_vec());

@@ -115,7 +115,7 @@ pub enum Close {
 
 /// The `tls` object of a JSON event. Field names are a public contract (docs/findings.md).
 /// Absent values serialise as `null` and empty lists as `[]`, so consumers see a fixed shape.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsInfo {
     /// Negotiated version (`SSL 2.0` … `TLS 1.3`), `null` until a ServerHello says it.
     pub version: Option<String>,
@@ -191,6 +191,10 @@ pub struct Handshake {
     pub ssl2_cipher: Option<u32>,
     /// Certificates in the server's chain (complete ones only).
     pub cert_chain_len: usize,
+    /// The leaf certificate was complete but x509-parser rejected it.
+    pub cert_unparsable: bool,
+    /// The server sent a Certificate message (TLS ≤ 1.2), parsable or not.
+    pub certificate_seen: bool,
     pub key_exchange: Option<handshake::KeyExchangeParams>,
     pub server_hello_done: bool,
     pub client_key_exchange: bool,
@@ -223,6 +227,19 @@ pub enum Stop {
     Garbage(TlsError),
 }
 
+/// What [`Session::try_ssl2`] did with the bytes at the current offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ssl2Step {
+    /// Consumed an SSLv2 record of this many bytes.
+    Consumed(usize),
+    /// Not SSLv2: parse as TLS records.
+    NotSsl2,
+    /// An SSLv2 record has started but is incomplete.
+    Wait,
+    /// The direction stopped (encrypted or garbage).
+    Stopped,
+}
+
 #[derive(Debug, Default)]
 struct DirState {
     off: usize,
@@ -232,6 +249,8 @@ struct DirState {
     /// middlebox-compatibility one (RFC 8446 appendix D.4) or a real one.
     ambiguous_ccs: bool,
     sslv2: bool,
+    /// Bytes of an oversized handshake message still to discard.
+    skip: usize,
 }
 
 /// Per-connection TLS state.
@@ -272,17 +291,19 @@ impl Session {
             }
             if st.off == 0 || st.sslv2 {
                 match self.try_ssl2(dir, rest) {
-                    Ok(Some(used)) => {
+                    Ssl2Step::Consumed(used) => {
                         self.advance(i, used);
                         continue;
                     }
-                    Ok(None) => {}
-                    Err(Some(())) => return, // incomplete SSLv2 record
-                    Err(None) => return,
+                    Ssl2Step::NotSsl2 => {}
+                    Ssl2Step::Wait | Ssl2Step::Stopped => return,
                 }
             }
             match record::next_record(rest) {
-                Ok(Next::Incomplete) => return,
+                Ok(Next::Incomplete) => {
+                    self.peek_certificate(dir, rest);
+                    return;
+                }
                 Ok(Next::Record(rec, used)) => {
                     self.advance(i, used);
                     self.on_record(dir, rec);
@@ -294,6 +315,53 @@ impl Session {
             if self.hs.stopped.get(i).copied().flatten().is_some() {
                 return;
             }
+        }
+    }
+
+    /// The capture budget often ends inside the record that carries the Certificate. Look
+    /// into the incomplete record (without consuming it) for a complete leaf certificate.
+    fn peek_certificate(&mut self, dir: Direction, rest: &[u8]) {
+        if dir != Direction::ToClient
+            || self.info.cert.is_some()
+            || self.hs.cert_unparsable
+            || self.is_tls13()
+            || rest.first() != Some(&record::CT_HANDSHAKE)
+        {
+            return;
+        }
+        let avail = rest.get(record::HEADER_LEN..).unwrap_or_default();
+        let st = self.dir(dir);
+        if st.encrypted || st.ambiguous_ccs || st.skip > 0 {
+            return;
+        }
+        let joined;
+        let buf: &[u8] = if st.hs.is_empty() {
+            avail
+        } else {
+            joined = [st.hs.as_slice(), avail].concat();
+            &joined
+        };
+        // Skip whole messages (a ServerHello often shares the record) up to the Certificate.
+        let mut r = handshake::Reader::new(buf, "handshake header");
+        let body = loop {
+            let (Ok(typ), Ok(len)) = (r.u8(), r.u24()) else {
+                return;
+            };
+            if typ == handshake::HS_CERTIFICATE {
+                // Never read past the message's own length, even if the record holds more.
+                let rest = r.rest();
+                break rest.get(..len).unwrap_or(rest);
+            }
+            if r.bytes(len).is_err() {
+                return;
+            }
+        };
+        let chain = handshake::parse_certificate_list(body);
+        if let Some(leaf) = chain.first() {
+            let n = chain.len();
+            self.info.cert = cert::parse(leaf).ok();
+            self.hs.cert_unparsable = self.info.cert.is_none();
+            self.hs.cert_chain_len = n;
         }
     }
 
@@ -310,8 +378,7 @@ impl Session {
     }
 
     fn dir(&mut self, dir: Direction) -> &mut DirState {
-        // Direction::index is 0 or 1, so both arms are in bounds; the fallback keeps the
-        // compiler (and clippy) free of indexing.
+        // Destructuring instead of indexing: no bounds check can fail.
         let [a, b] = &mut self.dirs;
         if dir.index() == 0 {
             a
@@ -321,31 +388,30 @@ impl Session {
     }
 
     /// SSL 2.0 records: the client's CLIENT-HELLO and CLIENT-MASTER-KEY, the server's
-    /// SERVER-HELLO. `Ok(Some(n))`: consumed `n` bytes; `Ok(None)`: not SSLv2, parse as TLS;
-    /// `Err(_)`: wait for more bytes or stop.
-    fn try_ssl2(&mut self, dir: Direction, rest: &[u8]) -> Result<Option<usize>, Option<()>> {
+    /// SERVER-HELLO.
+    fn try_ssl2(&mut self, dir: Direction, rest: &[u8]) -> Ssl2Step {
         let msg_type = match (dir, self.dir(dir).sslv2) {
             (Direction::ToServer, false) => 1,
             (Direction::ToServer, true) => 2,
             (Direction::ToClient, _) => 4,
         };
         if rest.first().is_some_and(|b| b & 0x80 != 0) && rest.len() < 3 {
-            return Err(Some(())); // too short to tell an SSLv2 header from anything else
+            return Ssl2Step::Wait; // too short to tell an SSLv2 header from anything else
         }
         if !record::looks_ssl2(rest, msg_type) {
             if msg_type == 2 && rest.first().is_some_and(|b| b & 0x80 != 0) {
                 // Some other SSLv2 record after the hello: the client went encrypted.
                 self.stop(dir, Stop::Encrypted);
-                return Err(None);
+                return Ssl2Step::Stopped;
             }
-            return Ok(None);
+            return Ssl2Step::NotSsl2;
         }
         let (rec, used) = match record::next_ssl2_record(rest) {
             Ok(Some(x)) => x,
-            Ok(None) => return Err(Some(())),
+            Ok(None) => return Ssl2Step::Wait,
             Err(e) => {
                 self.stop(dir, Stop::Garbage(e));
-                return Err(None);
+                return Ssl2Step::Stopped;
             }
         };
         match msg_type {
@@ -356,7 +422,7 @@ impl Session {
                 }
                 Err(e) => {
                     self.stop(dir, Stop::Garbage(e));
-                    return Err(None);
+                    return Ssl2Step::Stopped;
                 }
             },
             2 => {
@@ -383,11 +449,11 @@ impl Session {
                 }
                 Err(e) => {
                     self.stop(dir, Stop::Garbage(e));
-                    return Err(None);
+                    return Ssl2Step::Stopped;
                 }
             },
         }
-        Ok(Some(used))
+        Ssl2Step::Consumed(used)
     }
 
     fn negotiated(&self) -> Option<u16> {
@@ -412,19 +478,24 @@ impl Session {
                     return;
                 }
                 let st = self.dir(dir);
-                if st.hs.len().saturating_add(rec.payload.len()) > MAX_HANDSHAKE_BUFFER {
+                // Drop what remains of a message too large to hold (see drain_handshake).
+                let n = st.skip.min(rec.payload.len());
+                st.skip -= n;
+                let payload = rec.payload.get(n..).unwrap_or_default();
+                if st.hs.len().saturating_add(payload.len()) > 2 * MAX_HANDSHAKE_BUFFER {
                     self.stop(dir, Stop::Garbage(TlsError::TooLarge));
                     return;
                 }
-                st.hs.extend_from_slice(rec.payload);
+                st.hs.extend_from_slice(payload);
                 self.drain_handshake(dir);
             }
             record::CT_CHANGE_CIPHER_SPEC => {
                 if let Some(c) = self.hs.ccs.get_mut(i) {
                     *c = true;
                 }
-                if self.is_tls13() {
-                    // Middlebox-compatibility CCS (RFC 8446 appendix D.4): not an encryption switch.
+                if self.is_tls13() || self.hs.hello_retry_request.is_some() {
+                    // Middlebox-compatibility CCS (RFC 8446 appendix D.4): not an encryption
+                    // switch. A HelloRetryRequest already implies TLS 1.3.
                 } else if self.hs.server_hello.is_none()
                     && self
                         .hs
@@ -461,12 +532,16 @@ impl Session {
     }
 
     /// After an ambiguous CCS, a handshake record is plaintext only if it parses as a whole
-    /// ClientHello (the retry after a HelloRetryRequest); an encrypted Finished will not.
+    /// hello (the ClientHello retry after a HelloRetryRequest, or the ServerHello after it);
+    /// an encrypted Finished will not.
     fn plaintext_after_ccs(&self, payload: &[u8]) -> bool {
         let mut r = handshake::Reader::new(payload, "handshake");
         match (r.u8(), r.vec24()) {
             (Ok(handshake::HS_CLIENT_HELLO), Ok(body)) => {
                 handshake::parse_client_hello(body).is_ok()
+            }
+            (Ok(handshake::HS_SERVER_HELLO), Ok(body)) => {
+                handshake::parse_server_hello(body).is_ok()
             }
             _ => false,
         }
@@ -507,6 +582,20 @@ impl Session {
     }
 
     fn on_plain_alerts(&mut self, dir: Direction, payload: &[u8]) {
+        // A plaintext alert is exactly level + description (RFC 5246 §7.2) with level 1 or 2.
+        // Anything else is an encrypted alert from a handshake we did not see (a capture that
+        // starts mid-stream): count it, never decode it.
+        let plausible = payload.len() == 2
+            && payload
+                .first()
+                .is_some_and(|l| *l == names::ALERT_WARNING || *l == names::ALERT_FATAL);
+        if !plausible {
+            if let Some(a) = self.hs.encrypted_alerts.get_mut(dir.index()) {
+                *a = a.saturating_add(1);
+            }
+            self.dir(dir).encrypted = true;
+            return;
+        }
         for pair in payload.chunks_exact(2) {
             let (level, description) = match pair {
                 [l, d] => (*l, *d),
@@ -527,18 +616,41 @@ impl Session {
 
     fn drain_handshake(&mut self, dir: Direction) {
         loop {
+            let want_leaf = dir == Direction::ToClient
+                && self.info.cert.is_none()
+                && !self.hs.cert_unparsable
+                && !self.is_tls13();
             let st = self.dir(dir);
             let mut r = handshake::Reader::new(&st.hs, "handshake header");
             let (Ok(typ), Ok(len)) = (r.u8(), r.u24()) else {
                 return;
             };
             let end = len.saturating_add(4);
-            if len > MAX_HANDSHAKE_BUFFER {
-                self.stop(dir, Stop::Garbage(TlsError::TooLarge));
-                return;
-            }
             let Some(body) = st.hs.get(4..end).map(<[u8]>::to_vec) else {
-                return; // wait for the rest of the message
+                // Incomplete. The leaf certificate is useful on its own: the capture budget
+                // may end before the rest of the chain arrives.
+                let leaf = if want_leaf && typ == handshake::HS_CERTIFICATE {
+                    st.hs.get(4..).and_then(|p| {
+                        let chain = handshake::parse_certificate_list(p);
+                        chain.first().map(|c| (c.to_vec(), chain.len()))
+                    })
+                } else {
+                    None
+                };
+                if st.hs.len() >= MAX_HANDSHAKE_BUFFER && len > MAX_HANDSHAKE_BUFFER {
+                    // Never held whole: keep what was used, skip the rest on the wire.
+                    st.skip = end.saturating_sub(st.hs.len());
+                    st.hs.clear();
+                }
+                if typ == handshake::HS_CERTIFICATE && dir == Direction::ToClient {
+                    self.hs.certificate_seen = true;
+                }
+                if let Some((der, n)) = leaf {
+                    self.hs.cert_chain_len = n;
+                    self.info.cert = cert::parse(&der).ok();
+                    self.hs.cert_unparsable = self.info.cert.is_none();
+                }
+                return;
             };
             st.hs.drain(..end.min(st.hs.len()));
             self.on_handshake_message(dir, typ, &body);
@@ -564,10 +676,12 @@ impl Session {
                 }
             }
             (Direction::ToClient, handshake::HS_CERTIFICATE) if !self.is_tls13() => {
+                self.hs.certificate_seen = true;
                 let chain = handshake::parse_certificate_list(body);
                 self.hs.cert_chain_len = chain.len();
                 if let Some(leaf) = chain.first() {
                     self.info.cert = cert::parse(leaf).ok();
+                    self.hs.cert_unparsable = self.info.cert.is_none();
                 }
             }
             (Direction::ToClient, handshake::HS_SERVER_KEY_EXCHANGE) => {
@@ -707,7 +821,9 @@ impl Session {
             if let Some(sh) = &self.hs.server_hello {
                 if !names::is_tls13_family(sh.negotiated())
                     && self.info.cert.is_none()
+                    && !self.hs.certificate_seen
                     && !self.hs.server_hello_done
+                    && self.hs.key_exchange.is_none()
                 {
                     // Abbreviated handshake (RFC 5246 §7.3): straight from ServerHello to CCS.
                     self.info.resumed = true;

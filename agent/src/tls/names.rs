@@ -10,10 +10,11 @@ pub const TLS11: u16 = 0x0302; // RFC 4346
 pub const TLS12: u16 = 0x0303; // RFC 5246
 pub const TLS13: u16 = 0x0304; // RFC 8446
 
-/// TLS 1.3 drafts were numbered 0x7fNN (draft-ietf-tls-tls13-NN §4.2.1); Facebook's
-/// experimental variants used 0xfb1N. Both behave like TLS 1.3 on the wire.
+/// TLS 1.3 drafts were numbered 0x7fNN (draft-ietf-tls-tls13-NN §4.2.1); Chrome's 2017
+/// "TLS 1.3 experiment" variants used 0x7e0N and Facebook's 0xfb1N. All behave like TLS 1.3
+/// on the wire: everything after the ServerHello is encrypted.
 pub fn is_tls13_draft(v: u16) -> bool {
-    (v >> 8) == 0x7f || (v & 0xfff0) == 0xfb10
+    (v >> 8) == 0x7f || (v & 0xfff0) == 0x7e00 || (v & 0xfff0) == 0xfb10
 }
 
 /// Whether the handshake after a ServerHello with this version is encrypted (TLS 1.3 family).
@@ -39,6 +40,7 @@ pub fn version_label(v: u16) -> String {
     match version_name(v) {
         Some(n) => n.to_owned(),
         None if (v >> 8) == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
+        None if is_tls13_draft(v) => format!("TLS 1.3 variant 0x{v:04X}"),
         None => format!("0x{v:04X}"),
     }
 }
@@ -195,5 +197,7 @@ mod tests {
         assert_eq!(alert_name(86), "inappropriate_fallback");
         assert_eq!(alert_name(200), "unknown_200");
         assert!(is_tls13_family(0x7f1c) && is_tls13_family(0xfb1a) && !is_tls13_family(TLS12));
+        assert!(is_tls13_family(0x7e01));
+        assert_eq!(version_label(0xfb1a), "TLS 1.3 variant 0xFB1A");
     }
 }

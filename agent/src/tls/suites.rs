@@ -59,6 +59,30 @@ impl Kx {
         )
     }
 
+    /// Short label for evidence and docs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kx::Null => "NULL",
+            Kx::Rsa | Kx::Ssl2Rsa => "RSA",
+            Kx::DhStatic => "DH",
+            Kx::Dhe => "DHE",
+            Kx::EcdhStatic => "ECDH",
+            Kx::Ecdhe => "ECDHE",
+            Kx::Psk => "PSK",
+            Kx::RsaPsk => "RSA-PSK",
+            Kx::DhePsk => "DHE-PSK",
+            Kx::EcdhePsk => "ECDHE-PSK",
+            Kx::DhAnon => "DH-anon",
+            Kx::EcdhAnon => "ECDH-anon",
+            Kx::Srp => "SRP",
+            Kx::Krb5 => "KRB5",
+            Kx::EccPwd => "ECCPWD",
+            Kx::Gost => "GOST",
+            Kx::Tls13 => "TLS1.3",
+            Kx::Scsv => "SCSV",
+        }
+    }
+
     /// Static key exchange: the `tls.cipher.no_forward_secrecy` set.
     pub fn is_static(self) -> bool {
         matches!(

@@ -180,6 +180,11 @@ fn tls10_without_signature_algorithms() {
     assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_AES_128_CBC_SHA"));
     assert_eq!(i.sni, None);
     assert!(sess.handshake().new_session_ticket);
+    let f = finding(&sess, T2020, "tls.cipher.no_forward_secrecy");
+    assert_eq!(
+        f.evidence.get("key_exchange").map(String::as_str),
+        Some("RSA")
+    );
     let found = ids(&sess, T2020);
     for id in [
         "tls.sni.missing",
@@ -354,6 +359,157 @@ fn reset_after_client_hello_is_a_failure() {
     assert!(sess.done());
 }
 
+#[test]
+fn hello_retry_request_flow() {
+    // zeek/Traces/tls/hrr.pcap: HRR, compat CCS, second ClientHello, real ServerHello.
+    let (c, s) = fixture!("hrr");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    // tshark: the HRR has JA3S 15af977c…, the real ServerHello 907bf3ec…; we report the latter.
+    assert_eq!(i.ja3s.as_deref(), Some("907bf3ecef1c987c889946b737b43de8"));
+    assert_eq!(i.ja3.as_deref(), Some("0f14b679807628ec7f9c02cada3ee941"));
+    assert_eq!(i.group_selected.as_deref(), Some("secp256r1"));
+    assert!(i.established);
+    let hs = sess.handshake();
+    assert!(hs.hello_retry_request.is_some());
+    assert!(
+        hs.client_hello_retry.is_some(),
+        "second ClientHello parsed in the clear"
+    );
+    assert_eq!(
+        hs.hello_retry_request
+            .as_ref()
+            .and_then(|h| h.key_share_group),
+        Some(23)
+    );
+}
+
+#[test]
+fn tls13_draft18_short_server_hello() {
+    let (c, s) = fixture!("tls13_draft18");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3s.as_deref(), Some("b8a8031b301aef7618403061e9f33065"));
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    assert_eq!(i.client_versions[0], "TLS 1.3 draft 18");
+    assert!(
+        i.group_selected.is_some(),
+        "draft key_share (code point 40)"
+    );
+    assert!(i.established);
+}
+
+#[test]
+fn tls13_draft19_early_data() {
+    let (c, s) = fixture!("tls13_draft19_early_data");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.ja3s.as_deref(), Some("98608fd44e22395cd5b24412b9b24ba7"));
+    assert!(i.resumed, "pre_shared_key accepted");
+    assert!(i.established);
+    let f = finding(&sess, T2020, "tls.early_data");
+    assert_eq!(
+        f.evidence.get("psk_accepted").map(String::as_str),
+        Some("true")
+    );
+}
+
+#[test]
+fn tls13_psk_resumption() {
+    let (c, s) = fixture!("tls13_psk");
+    let i = run(c, s).info().clone();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(i.cipher.as_deref(), Some("TLS_CHACHA20_POLY1305_SHA256"));
+    assert!(i.resumed && i.established);
+}
+
+#[test]
+fn tls12_abbreviated_handshake_is_resumed() {
+    let (c, s) = fixture!("tls12_resumed");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.2"));
+    assert!(i.resumed && i.established);
+    assert!(i.cert.is_none());
+    assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_MD5"));
+    let f = finding(&sess, T2020, "tls.cipher.weak");
+    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
+}
+
+#[test]
+fn midstream_capture_reports_nothing_false() {
+    // tls_certificate_too_long.pcap starts mid-connection with an encrypted alert record.
+    let (c, s) = fixture!("midstream_alert");
+    let sess = run(c, s);
+    assert_eq!(sess.info().alert, None);
+    assert!(sess.findings(T2020).is_empty());
+}
+
+#[test]
+fn name_mismatch_www_vs_apex() {
+    let (c, s) = fixture!("name_mismatch");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.san, ["lilawelt.net"]);
+    assert_eq!(cert.serial, "38C175340AF8A2D022A32CD075EBD0F6");
+    assert_eq!(cert.not_after, "2019-09-26T21:10:38Z");
+    let f = finding(&sess, T2020, "tls.cert.name_mismatch");
+    assert_eq!(
+        f.evidence.get("sni").map(String::as_str),
+        Some("www.lilawelt.net")
+    );
+    assert_eq!(f.evidence.get("sni_is_ip"), None);
+    let f = finding(&sess, T2020, "tls.cert.expired");
+    assert_eq!(f.severity, Severity::High);
+}
+
+#[test]
+fn ip_literal_sni_is_compared_with_ip_sans() {
+    let (c, s) = fixture!("teams_ip_sni");
+    let sess = run(c, s);
+    assert_eq!(sess.info().sni.as_deref(), Some("52.114.250.152"));
+    let f = finding(&sess, T2020, "tls.cert.name_mismatch");
+    assert_eq!(
+        f.evidence.get("sni_is_ip").map(String::as_str),
+        Some("true")
+    );
+}
+
+#[test]
+fn ml_dsa_certificate() {
+    let (c, s) = fixture!("mldsa_cert");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.key_type, "ML-DSA-44");
+    assert_eq!(cert.sig_alg, "ML-DSA-44");
+    assert!(cert.self_signed);
+    assert!(!ids(&sess, T2020).contains("tls.cert.weak_key"));
+}
+
+#[test]
+fn generalized_time_and_weak_rsa_key() {
+    let (c, s) = fixture!("generalizedtime");
+    let sess = run(c, s);
+    let cert = sess.info().cert.as_ref().expect("cert");
+    assert_eq!(cert.not_after, "2025-09-01T13:33:37Z");
+    assert_eq!(cert.serial, "03E8");
+    let f = finding(&sess, T2020, "tls.cert.weak_key");
+    assert_eq!(f.evidence.get("key_bits").map(String::as_str), Some("1024"));
+    let f = finding(&sess, T2020, "tls.cert.weak_signature");
+    assert_eq!(
+        f.evidence.get("sig_alg").map(String::as_str),
+        Some("sha1WithRSAEncryption")
+    );
+    // 2025-08-20: twelve days before notAfter.
+    let aug20 = Timestamp(1_755_648_000 * Timestamp::NANOS_PER_SEC);
+    let f = finding(&sess, aug20, "tls.cert.expiring");
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(f.evidence.get("days_left").map(String::as_str), Some("12"));
+}
+
 fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
     names
         .iter()
@@ -483,6 +639,142 @@ fn tls13_client_alert_instead_of_finished_is_not_established() {
     );
     let sess = run(&c, &s);
     assert!(!sess.info().established);
+}
+
+/// The illustrated TLS 1.2 server flight behind a client that offered TLS 1.3, with the
+/// ServerHello edited by `edit(hello_bytes, session_id_len)`.
+fn tls13_client_vs_tls12_server(edit: impl Fn(&mut Vec<u8>, usize)) -> Session {
+    let c = illustrated("tls13", &["clienthello"]);
+    let mut sh = illustrated("tls12", &["serverhello"]);
+    let sid_len = usize::from(sh[43]);
+    edit(&mut sh, sid_len);
+    let mut s = sh;
+    s.extend(illustrated(
+        "tls12",
+        &["servercert", "serverkeyexchange", "serverhellodone"],
+    ));
+    run(&c, &s)
+}
+
+#[test]
+fn downgrade_without_sentinel() {
+    let sess = tls13_client_vs_tls12_server(|_, _| {});
+    let f = finding(&sess, T2020, "tls.downgrade.version");
+    assert_eq!(
+        f.evidence.get("version").map(String::as_str),
+        Some("TLS 1.2")
+    );
+    assert_eq!(
+        f.evidence.get("client_max_version").map(String::as_str),
+        Some("TLS 1.3")
+    );
+    assert!(!ids(&sess, T2020).contains("tls.downgrade.sentinel"));
+}
+
+#[test]
+fn downgrade_sentinel_in_server_random() {
+    let sess = tls13_client_vs_tls12_server(|sh, _| {
+        // ServerHello.random is bytes 11..43 of the record; the sentinel is its last 8.
+        sh[35..43].copy_from_slice(b"DOWNGRD\x01");
+    });
+    let f = finding(&sess, T2020, "tls.downgrade.sentinel");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(
+        f.evidence.get("sentinel").map(String::as_str),
+        Some("TLS 1.2")
+    );
+    assert!(!ids(&sess, T2020).contains("tls.downgrade.version"));
+}
+
+#[test]
+fn deflate_compression_selected() {
+    let sess = tls13_client_vs_tls12_server(|sh, sid| {
+        // record(5) hs(4) version(2) random(32) sid_len(1) sid cipher(2) → compression.
+        sh[44 + sid + 2] = 1;
+    });
+    let f = finding(&sess, T2020, "tls.compression");
+    assert_eq!(f.evidence.get("method").map(String::as_str), Some("1"));
+}
+
+#[test]
+fn inappropriate_fallback_alert() {
+    let (c, _) = fixture!("fallback_alert");
+    // A fatal inappropriate_fallback alert (RFC 7507 §2) in a TLS 1.0 record.
+    let s = [21u8, 3, 1, 0, 2, 2, 86];
+    let sess = run(c, &s);
+    assert_eq!(sess.info().alert.as_deref(), Some("inappropriate_fallback"));
+    let found = ids(&sess, T2020);
+    assert!(
+        found.contains("tls.downgrade.inappropriate_fallback"),
+        "{found:?}"
+    );
+    assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
+    let f = finding(&sess, T2020, "tls.handshake.failure");
+    assert_eq!(
+        f.evidence.get("reason").map(String::as_str),
+        Some("inappropriate_fallback")
+    );
+}
+
+#[test]
+fn warning_alert_is_not_a_failure() {
+    let (c, _) = fixture!("fallback_alert");
+    let s = [21u8, 3, 1, 0, 2, 1, 112]; // warning unrecognized_name
+    let sess = run(c, &s);
+    assert_eq!(sess.info().alert.as_deref(), Some("unrecognized_name"));
+    assert!(!ids(&sess, T2020).contains("tls.handshake.failure"));
+    assert!(!sess.done());
+}
+
+#[test]
+fn leaf_certificate_from_a_cut_chain() {
+    // A capture budget that ends inside the chain's last certificate: the leaf still counts.
+    let (c, s) = fixture!("tls10_github");
+    let full = run(c, s);
+    let cut = run(c, &s[..s.len() - 500]);
+    let want = full.info().cert.as_ref().expect("full chain");
+    let got = cut.info().cert.as_ref().expect("leaf from a partial chain");
+    assert_eq!(got, want);
+    assert!(cut.handshake().cert_chain_len < full.handshake().cert_chain_len);
+    assert!(!cut.handshake().server_hello_done);
+}
+
+#[test]
+fn inconsistent_certificate_length_is_order_independent() {
+    // zeek tls1.2-protocol-violation.pcap: the Certificate message claims 256 bytes while
+    // its list claims 3820. Every segmentation must agree (run() checks), and no certificate
+    // is read past the message boundary.
+    let (c, s) = fixture!("bad_cert_length");
+    let sess = run(c, s);
+    assert_eq!(sess.info().version.as_deref(), Some("TLS 1.2"));
+    assert!(sess.info().cert.is_none());
+    assert!(sess.handshake().certificate_seen);
+    assert!(
+        !sess.info().resumed,
+        "a full handshake with a broken certificate"
+    );
+}
+
+#[test]
+fn oversized_handshake_message_is_skipped() {
+    // ServerHello, then a CertificateRequest far larger than the reassembly cap, then
+    // ServerHelloDone: the parser must skip the big one and still see the last.
+    let mut s = illustrated("tls12", &["serverhello"]);
+    let big = 3 * MAX_HANDSHAKE_BUFFER;
+    let mut msg = vec![handshake::HS_CERTIFICATE_REQUEST, 0, 0, 0];
+    msg[1..4].copy_from_slice(&u32::try_from(big).expect("fits").to_be_bytes()[1..]);
+    msg.resize(4 + big, 0x5a);
+    msg.extend_from_slice(&[handshake::HS_SERVER_HELLO_DONE, 0, 0, 0]);
+    for chunk in msg.chunks(16_384) {
+        let len = u16::try_from(chunk.len()).expect("record length");
+        s.extend_from_slice(&[22, 3, 3]);
+        s.extend_from_slice(&len.to_be_bytes());
+        s.extend_from_slice(chunk);
+    }
+    let c = illustrated("tls12", &["clienthello"]);
+    let sess = run_chunked(&c, &s, 1448);
+    assert!(sess.handshake().server_hello_done);
+    assert_eq!(sess.handshake().stopped, [None, None]);
 }
 
 #[test]

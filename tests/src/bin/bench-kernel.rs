@@ -12,7 +12,6 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use agent_common::counter;
 use agent_common::parse::{Endpoints, Protocol};
@@ -132,15 +131,25 @@ fn main() {
     };
 
     let floor = rows[0].2;
-    let mut table = String::new();
-    table.push_str("| path | program runs | ns per run | vs empty |\n|---|---:|---:|---:|\n");
-    for (name, runs, ns) in &rows {
+    let floor_min = rows[0].3;
+    let mut table = format!(
+        "| path | runs (median round) | ns/run, median of {ROUNDS} | vs empty | ns/run, best round | vs empty (best) |\n|---|---:|---:|---:|---:|---:|\n"
+    );
+    for (name, runs, ns, min) in &rows {
         table.push_str(&format!(
-            "| {name} | {runs} | {ns:.1} | {:.2}x |\n",
-            ns / floor
+            "| {name} | {runs} | {ns:.1} | {:.2}x | {min:.1} | {:.2}x |\n",
+            ns / floor,
+            min / floor_min
         ));
     }
-    print!("{table}");
+    let (tr_empty, tr_est) = test_run_micro();
+    let micro = format!(
+        "| BPF_PROG_TEST_RUN, repeat 1e6, best of 5 | ns/run | vs empty |\n|---|---:|---:|\n\
+         | empty program | {tr_empty} | 1.00x |\n\
+         | egress, established flow, capture done (bare ACK) | {tr_est} | {:.2}x |\n",
+        tr_est as f64 / tr_empty.max(1) as f64
+    );
+    print!("{table}\n{micro}");
     println!("counters after the handshake run: {counters}");
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let doc = format!(
@@ -155,10 +164,25 @@ fn main() {
            marked the flow done in the `DONE` map.\n\
          - **handshake**: the real programs on short connections (SYN .. FIN, one 64-byte round \
            trip each), so every packet belongs to a flow direction still in capture.\n\n\
+         The machine is a shared 2-vCPU VM (other builds ran during the measurement); \
+         single rounds swing by up to 2x, hence {ROUNDS} interleaved rounds.\n\n\
          {table}\n\
+         The same comparison without a traffic generator (the test-run loop's own overhead \
+         is in both figures):\n\n\
+         {micro}\n\
          Counters after the handshake run: `{counters}`.\n\n\
-         The established path costs a header parse through `bpf_skb_load_bytes` and one LRU \
-         hash lookup and update; the figures above are what this machine measured, not a target.\n",
+         Where the established path's time goes: it parses Ethernet/IP/TCP with direct \
+         packet access, then does one LRU hash lookup (40-byte key) and updates the stats in \
+         place; `DONE` and the ring buffer are not touched. The aim of staying within 1.5x of \
+         the empty program is **not met**. A one-off experiment (a temporary build returning \
+         right after the parse, measured with the test-run loop above) put parse + packet \
+         counter at about 106 ns/run against 29 for the empty program, so the parse is about \
+         half of the extra cost and the map lookup/update and clock read the other half. The \
+         parse is slow because the BPF backend splits every unaligned 2- and 4-byte load \
+         into byte loads. LLVM 22's `allows-misaligned-mem-access` (bpf-linker \
+         `--cpu-features`) was tried: header reads become single loads, but the backend then \
+         also emits misaligned stack accesses, which the verifier rejects (\"misaligned \
+         stack access\"). Aligned typed packet reads are the next thing to try.\n",
         kernel.trim(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     );
@@ -169,96 +193,164 @@ fn main() {
 const ROUND_TRIPS: u32 = 20_000;
 const CONNECTIONS: u32 = 1_000;
 
-fn run(net: &VethPair) -> (Vec<(&'static str, u64, f64)>, String) {
-    use agent_common::names::{PROG_EGRESS, PROG_EMPTY, PROG_INGRESS};
+/// Rounds per scenario. The machine is shared and virtualised, so single runs swing
+/// by 2x; the table reports the median and the minimum of the rounds.
+const ROUNDS: usize = 7;
+
+type Row = (&'static str, u64, f64, f64);
+
+fn run(net: &VethPair) -> (Vec<Row>, String) {
     // The event reader registers the ring buffer with tokio's reactor.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .expect("runtime");
     let _rt = rt.enter();
-    let mut rows = Vec::new();
-
-    // 1. The empty program on both hooks.
-    {
-        let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
-        cap.attach_one(
-            &net.if_a,
-            AttachMode::Tcx,
-            &[
-                (TcAttachType::Ingress, PROG_EMPTY),
-                (TcAttachType::Egress, PROG_EMPTY),
-            ],
-        )
-        .expect("attach empty");
-        let mut c = client(net, "established", ROUND_TRIPS);
-        read_line(&mut c);
-        let a = stats(&cap, &[PROG_EMPTY]);
-        writeln!(c.stdin.as_mut().expect("stdin")).expect("go");
-        assert_eq!(read_line(&mut c), "done");
-        let b = stats(&cap, &[PROG_EMPTY]);
-        c.wait().expect("client");
-        let (runs, ns) = delta(&a, &b);
-        rows.push(("empty program", runs, ns));
-        cap.detach().expect("detach");
+    let mut samples: [Vec<(u64, f64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut counters = String::new();
+    // Interleaved, so a burst of load elsewhere hits every scenario alike.
+    for _ in 0..ROUNDS {
+        samples[0].push(empty(net));
+        samples[1].push(established(net));
+        let (hs, c) = handshake(net);
+        samples[2].push(hs);
+        counters = c;
     }
-
-    // 2. Established flow, capture done.
-    {
-        let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
-        cap.attach(std::slice::from_ref(&net.if_a), AttachMode::Tcx)
-            .expect("attach");
-        let mut reader = cap.events().expect("events");
-        let mut c = client(net, "established", ROUND_TRIPS);
-        let port: u16 = read_line(&mut c).parse().expect("port");
-        let client_addr: SocketAddr = format!("{}:{port}", net.ip_a).parse().expect("addr");
-        let server_addr: SocketAddr = format!("{}:9000", net.ip_b).parse().expect("addr");
-        cap.mark_done(&Endpoints {
-            src: client_addr,
-            dst: server_addr,
-            protocol: Protocol::Tcp,
+    let names = [
+        "empty program",
+        "established, capture done",
+        "handshake packets (capture active)",
+    ];
+    let rows = names
+        .iter()
+        .zip(samples)
+        .map(|(name, mut v)| {
+            v.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let runs = v[v.len() / 2].0;
+            (*name, runs, v[v.len() / 2].1, v[0].1)
         })
-        .expect("mark done");
-        let a = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
-        writeln!(c.stdin.as_mut().expect("stdin")).expect("go");
-        assert_eq!(read_line(&mut c), "done");
-        let b = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
-        c.wait().expect("client");
-        let (runs, ns) = delta(&a, &b);
-        rows.push(("established, capture done", runs, ns));
-        let mut sink = Vec::new();
-        reader.drain(&mut sink);
-        let done = cap.counters().expect("counters")[counter::CAPTURE_DONE as usize];
-        assert_eq!(done, 2, "both directions switched to done");
-        cap.detach().expect("detach");
-    }
-
-    // 3. Handshakes: every packet belongs to a direction still capturing.
-    let counters;
-    {
-        let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
-        cap.attach(std::slice::from_ref(&net.if_a), AttachMode::Tcx)
-            .expect("attach");
-        let mut reader = cap.events().expect("events");
-        let a = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
-        let mut c = client(net, "handshake", CONNECTIONS);
-        assert_eq!(read_line(&mut c), "done");
-        let b = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
-        c.wait().expect("client");
-        let (runs, ns) = delta(&a, &b);
-        rows.push(("handshake packets (capture active)", runs, ns));
-        let mut sink = Vec::new();
-        reader.drain(&mut sink);
-        let c = cap.counters().expect("counters");
-        counters = counter::NAMES
-            .iter()
-            .zip(c)
-            .filter(|(_, v)| *v != 0)
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        cap.detach().expect("detach");
-    }
-    std::thread::sleep(Duration::from_millis(10));
+        .collect();
     (rows, counters)
+}
+
+/// BPF_PROG_TEST_RUN with `repeat`: the same frame a million times on one CPU, no
+/// traffic generator, so far less noise. Returns ns per run for the empty program and
+/// for the egress program on an established flow whose capture is done.
+fn test_run_micro() -> (u128, u128) {
+    use agent_common::names::{DONE, PROG_EGRESS, PROG_EMPTY};
+    use aya::maps::HashMap as BpfHashMap;
+    use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
+    use plainsight_tests::frames::{self, L4};
+
+    let mut ebpf = plainsight::capture::live::load(&LoadOptions::default()).expect("load");
+    let frame = frames::ipv4(
+        &[],
+        [10, 0, 0, 1].into(),
+        [10, 0, 0, 2].into(),
+        0,
+        &L4::tcp(40000, 443, 1, 1, 0x10),
+        b"",
+    );
+    let run = |ebpf: &aya::Ebpf, name: &str, repeat: u32| {
+        let p: &SchedClassifier = ebpf.program(name).expect("prog").try_into().expect("tc");
+        p.test_run(TestRunOptions {
+            data_in: Some(&frame),
+            repeat,
+            ..TestRunOptions::default()
+        })
+        .expect("test run")
+        .duration
+        .as_nanos()
+    };
+    run(&ebpf, PROG_EGRESS, 1);
+    let key = plainsight::capture::live::read_flows(&ebpf).expect("flows")[0].0;
+    {
+        let mut done: BpfHashMap<_, agent_common::FlowKey, u8> =
+            BpfHashMap::try_from(ebpf.map_mut(DONE).expect("DONE")).expect("hash");
+        done.insert(key, 1, 0).expect("insert");
+    }
+    run(&ebpf, PROG_EGRESS, 1);
+    let mut best = (u128::MAX, u128::MAX);
+    for _ in 0..5 {
+        best.0 = best.0.min(run(&ebpf, PROG_EMPTY, 1_000_000));
+        best.1 = best.1.min(run(&ebpf, PROG_EGRESS, 1_000_000));
+    }
+    best
+}
+
+fn empty(net: &VethPair) -> (u64, f64) {
+    use agent_common::names::PROG_EMPTY;
+    let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
+    cap.attach_one(
+        &net.if_a,
+        AttachMode::Tcx,
+        &[
+            (TcAttachType::Ingress, PROG_EMPTY),
+            (TcAttachType::Egress, PROG_EMPTY),
+        ],
+    )
+    .expect("attach empty");
+    let mut c = client(net, "established", ROUND_TRIPS);
+    read_line(&mut c);
+    let a = stats(&cap, &[PROG_EMPTY]);
+    writeln!(c.stdin.as_mut().expect("stdin")).expect("go");
+    assert_eq!(read_line(&mut c), "done");
+    let b = stats(&cap, &[PROG_EMPTY]);
+    c.wait().expect("client");
+    cap.detach().expect("detach");
+    delta(&a, &b)
+}
+
+fn established(net: &VethPair) -> (u64, f64) {
+    use agent_common::names::{PROG_EGRESS, PROG_INGRESS};
+    let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
+    cap.attach(std::slice::from_ref(&net.if_a), AttachMode::Tcx)
+        .expect("attach");
+    let mut reader = cap.events().expect("events");
+    let mut c = client(net, "established", ROUND_TRIPS);
+    let port: u16 = read_line(&mut c).parse().expect("port");
+    let client_addr: SocketAddr = format!("{}:{port}", net.ip_a).parse().expect("addr");
+    let server_addr: SocketAddr = format!("{}:9000", net.ip_b).parse().expect("addr");
+    cap.mark_done(&Endpoints {
+        src: client_addr,
+        dst: server_addr,
+        protocol: Protocol::Tcp,
+    })
+    .expect("mark done");
+    let a = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
+    writeln!(c.stdin.as_mut().expect("stdin")).expect("go");
+    assert_eq!(read_line(&mut c), "done");
+    let b = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
+    c.wait().expect("client");
+    let mut sink = Vec::new();
+    reader.drain(&mut sink);
+    let done = cap.counters().expect("counters")[counter::CAPTURE_DONE as usize];
+    assert_eq!(done, 2, "both directions switched to done");
+    cap.detach().expect("detach");
+    delta(&a, &b)
+}
+
+fn handshake(net: &VethPair) -> ((u64, f64), String) {
+    use agent_common::names::{PROG_EGRESS, PROG_INGRESS};
+    let mut cap = LiveCapture::load(&LoadOptions::default()).expect("load");
+    cap.attach(std::slice::from_ref(&net.if_a), AttachMode::Tcx)
+        .expect("attach");
+    let mut reader = cap.events().expect("events");
+    let a = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
+    let mut c = client(net, "handshake", CONNECTIONS);
+    assert_eq!(read_line(&mut c), "done");
+    let b = stats(&cap, &[PROG_INGRESS, PROG_EGRESS]);
+    c.wait().expect("client");
+    let mut sink = Vec::new();
+    reader.drain(&mut sink);
+    let c = cap.counters().expect("counters");
+    let counters = counter::NAMES
+        .iter()
+        .zip(c)
+        .filter(|(_, v)| *v != 0)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    cap.detach().expect("detach");
+    (delta(&a, &b), counters)
 }
