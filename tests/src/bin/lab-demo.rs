@@ -122,7 +122,7 @@ handshakes every 10th round). {bound} Ctrl-C stops and removes everything.
             break;
         }
         n += 1;
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             let s = parse_metrics(&agent.metrics());
             eprintln!(
                 "demo: round {n}: flows {} | findings {} | handshake failures {} | spike {}",
