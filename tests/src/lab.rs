@@ -658,6 +658,11 @@ http {{
 
     /// curl over HTTPS to the hardened server; `tls12` pins TLS 1.2, else TLS 1.3.
     pub fn hardened_curl(&self, tls12: bool) {
+        self.hardened_curl_from(tls12, &[]);
+    }
+
+    /// [`Lab::hardened_curl`] with extra curl arguments (e.g. `--local-port`).
+    pub fn hardened_curl_from(&self, tls12: bool, extra: &[&str]) {
         let ca = self.path("ca.pem");
         let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED}:{SERVER_IP}");
         let url = format!("https://{SNI_HARDENED}:{PORT_HARDENED}/");
@@ -676,6 +681,7 @@ http {{
         } else {
             a.extend_from_slice(&["--tlsv1.3"]);
         }
+        a.extend_from_slice(extra);
         a.push(&url);
         let out = self.client(&a, None);
         self.expect_ok("curl to the hardened server", &out, "hardened hello");

@@ -444,3 +444,39 @@ fn sighup_reloads_the_policy_and_keeps_it_when_the_new_file_is_bad() {
     let st = agent.signal_and_wait(libc::SIGTERM);
     assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
 }
+
+/// A client that reuses its source port makes a new connection on the same 5-tuple
+/// (nginx closes first, so the TIME_WAIT is on the server, which accepts the new SYN).
+/// Each connection is a flow of its own, classified from its own handshake. Found by
+/// `cargo xtask bench-live`, where the client's reused ports came back as
+/// `protocol: "none"`.
+#[test]
+fn a_reused_client_port_starts_a_new_flow() {
+    let mut lab = Lab::new(&format!("ps-lab-reuse{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let mut agent = LiveAgent::start(&lab, 9914, &[]);
+    for _ in 0..3 {
+        lab.hardened_curl_from(false, &["--local-port", "40123"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
+    let events = agent.events();
+    let reused: Vec<_> = events
+        .iter()
+        .filter(|e| e["src_port"].as_u64() == Some(40123))
+        .collect();
+    assert_eq!(
+        reused.len(),
+        3,
+        "three connections from port 40123 (one after the other) must be three flows; got {} events: {reused:?}", reused.len()
+    );
+    for e in &reused {
+        assert_eq!(
+            e["protocol"], "tls",
+            "each connection classified on its own: {e}"
+        );
+        assert_eq!(e["tls"]["version"], "TLS 1.3", "{e}");
+    }
+}
