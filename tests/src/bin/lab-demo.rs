@@ -52,6 +52,14 @@ fn main() {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
 
+    // Clients killed by the Ctrl-C itself are no news: report client failures only
+    // while running.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !STOP.load(Ordering::SeqCst) {
+            default_hook(info);
+        }
+    }));
     eprintln!("demo: removing leftovers of an earlier demo (ps-demo-* namespaces and links)");
     kill_stale_agent();
     cleanup_stale(
@@ -111,7 +119,7 @@ handshakes every 10th round). {bound} Ctrl-C stops and removes everything.
         let start = Instant::now();
         let failures = if n % 10 == 9 { 30 } else { 1 };
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lab.round(failures)));
-        if r.is_err() {
+        if r.is_err() && !STOP.load(Ordering::SeqCst) {
             eprintln!("demo: round {n} had a failing client (see above); continuing");
         }
         if let Ok(Some(st)) = agent.proc.0.try_wait() {
