@@ -112,7 +112,9 @@ pub mod counter {
     /// Directions whose capture stopped because the budget was spent.
     pub const CAPTURE_BUDGET_SPENT: u32 = 14;
     /// Number of counters (the array's size).
-    pub const COUNT: u32 = 15;
+    /// A SYN reused the 4-tuple of a direction that had ended (FIN/RST): restarted.
+    pub const FLOW_REUSED: u32 = 15;
+    pub const COUNT: u32 = 16;
 
     /// Stable names, indexed by counter, for metrics and JSON output.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -131,6 +133,7 @@ pub mod counter {
         "end_events",
         "capture_done",
         "capture_budget_spent",
+        "flow_reused",
     ];
 }
 

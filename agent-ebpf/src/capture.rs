@@ -41,10 +41,18 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
             // SAFETY: a live pointer into the map value; concurrent writers on other
             // CPUs can lose an increment, an accepted inaccuracy for a monitor.
             let st = unsafe { &mut *s };
-            st.packets += 1;
-            st.bytes += u64::from(wire_len);
-            st.last_seen_ns = now;
-            st.tcp_flags |= p.tcp_flags;
+            if p.tcp_flags & tcp_flag::SYN != 0
+                && st.tcp_flags & (tcp_flag::FIN | tcp_flag::RST) != 0
+            {
+                // A SYN on a direction that already ended: the 4-tuple was reused by a new
+                // connection (RFC 9293 §3.3.2, TIME-WAIT reuse), captured afresh.
+                restart(&p.key, st, wire_len, p.tcp_flags, now);
+            } else {
+                st.packets += 1;
+                st.bytes += u64::from(wire_len);
+                st.last_seen_ns = now;
+                st.tcp_flags |= p.tcp_flags;
+            }
             st
         }
         None => new_flow(&p.key, wire_len, p.tcp_flags, now)?,
@@ -102,6 +110,23 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         count(counter::CAPTURE_BUDGET_SPENT);
     }
     Ok(())
+}
+
+/// Starts a reused flow direction over: fresh counters and budget, no `DONE` mark.
+#[inline(always)]
+fn restart(key: &FlowKey, st: &mut FlowStats, wire_len: u32, flags: u8, now: u64) {
+    *st = FlowStats {
+        packets: 1,
+        bytes: u64::from(wire_len),
+        first_seen_ns: now,
+        last_seen_ns: now,
+        captured_bytes: 0,
+        captured_segments: 0,
+        tcp_flags: flags,
+        capture_state: capture_state::ACTIVE,
+    };
+    let _ = DONE.remove(key);
+    count(counter::FLOW_REUSED);
 }
 
 /// Inserts a new flow direction and returns its value in the map.

@@ -471,6 +471,63 @@ fn done_map_stops_capture_for_that_direction_only() {
     );
 }
 
+#[test]
+fn a_syn_reusing_an_ended_tuple_restarts_capture() {
+    const SYN: u8 = 0x02;
+    const FIN_ACK: u8 = 0x11;
+    let mut h = Harness::default();
+    let a = v4([10, 0, 0, 1]);
+    let b = v4([10, 0, 0, 2]);
+    let seg = |seq, flags, payload: &[u8]| {
+        frames::ipv4(&[], a, b, 0, &L4::tcp(7001, 443, seq, 1, flags), payload)
+    };
+    h.egress(&seg(100, SYN, b""));
+    h.egress(&seg(101, ACK_PSH, b"first connection"));
+    let key = Event::try_from(&h.records()[0][..])
+        .expect("event")
+        .endpoints
+        .to_key();
+    {
+        let mut done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
+        done.insert(key, 1, 0).expect("insert");
+    }
+    h.egress(&seg(117, FIN_ACK, b""));
+    assert_eq!(h.records().len(), 1, "the FIN is reported");
+    // The same 4-tuple, a new connection: counters restart and capture resumes.
+    h.egress(&seg(9000, SYN, b""));
+    h.egress(&seg(9001, ACK_PSH, b"second connection"));
+    let recs = h.records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        Event::try_from(&recs[0][..]).expect("event").payload,
+        b"second connection"
+    );
+    let st = h
+        .flows()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .expect("flow")
+        .1;
+    assert_eq!(st.packets, 2);
+    assert_eq!(st.capture_state, capture_state::ACTIVE);
+    let done: BpfHashMap<_, FlowKey, u8> =
+        BpfHashMap::try_from(h.ebpf.map(names::DONE).expect("DONE")).expect("hash");
+    assert!(done.get(&key, 0).is_err(), "the old DONE mark is gone");
+    assert_eq!(
+        h.counters(),
+        vec![
+            ("packets", 5),
+            ("flow_created", 1),
+            ("segments_captured", 2),
+            ("end_events", 1),
+            // The FIN found the DONE mark of the first connection.
+            ("capture_done", 1),
+            ("flow_reused", 1),
+        ]
+    );
+}
+
 /// Test-run frames must fit one page, so the 4096-byte event cap itself is exercised
 /// by the veth tests (GSO packets); here: the big and medium slots copy exactly.
 #[test]
