@@ -838,6 +838,11 @@ http {{
 impl Drop for Lab {
     fn drop(&mut self) {
         self.teardown();
+        // Test labs leave their temp dir (logs, captures, events) only when failing;
+        // the demo keeps its events for a look after Ctrl-C.
+        if self.hub_ns.is_some() && !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
