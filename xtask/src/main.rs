@@ -216,8 +216,7 @@ fn build_ebpf(root: &Path) -> Result<()> {
 fn test(root: &Path, args: &[String]) -> Result<()> {
     setup()?;
     // --no-fail-fast: one red test binary must not hide the others.
-    run(cargo().current_dir(root).args(["test", "--no-fail-fast"]))
-        .context("unit tests failed")?;
+    run(cargo().current_dir(root).args(["test", "--no-fail-fast"])).context("unit tests failed")?;
     // The kernel tests drive the real binary inside network namespaces.
     run(cargo()
         .current_dir(root)
