@@ -305,19 +305,64 @@ fn vxlan(v: &[u8]) -> Option<L3<'_>> {
 }
 
 /// CAPWAP data (RFC 5415 §4.3): preamble version 0 and type 0 (a CAPWAP header, not DTLS),
-/// HLEN in 4-byte words, and the T flag clear, meaning the payload is an IEEE 802.3 frame
-/// (set, it is the binding's native format, e.g. 802.11, which is not decoded). Fragments
-/// (F flag) carry only part of a frame and are left as the outer flow.
+/// HLEN in 4-byte words, then with the T flag clear an IEEE 802.3 frame, with it set the
+/// binding's native format: for WBID 1 (IEEE 802.11, RFC 5416 §3) an 802.11 data frame.
+/// Fragments (F flag) carry only part of a frame and are left as the outer flow.
 fn capwap_data(c: &[u8]) -> Option<L3<'_>> {
     let word = be32(c, 0)?;
     let preamble = word >> 24;
     let hlen = ((word >> 19) & 0x1f) as usize * 4;
+    let wbid = (word >> 9) & 0x1f;
     let t_flag = (word >> 8) & 1;
     let f_flag = (word >> 7) & 1;
-    if preamble != 0 || hlen < 8 || t_flag != 0 || f_flag != 0 {
+    if preamble != 0 || hlen < 8 || f_flag != 0 {
         return None;
     }
-    ethernet(c.get(hlen..)?).ok()
+    let frame = c.get(hlen..)?;
+    match (t_flag, wbid) {
+        (0, _) => ethernet(frame).ok(),
+        (1, 1) => ieee80211_data(frame),
+        _ => None,
+    }
+}
+
+/// An unprotected IEEE 802.11 data frame (IEEE 802.11-2020 §9.2.4, §9.3.2.1) with an
+/// LLC/SNAP header (RFC 1042) before the EtherType. Some access points (Cisco) send the
+/// frame control field byte-swapped, flags first; the version bits (always 0) tell which.
+fn ieee80211_data(f: &[u8]) -> Option<L3<'_>> {
+    const TO_DS: u8 = 0x01;
+    const FROM_DS: u8 = 0x02;
+    const PROTECTED: u8 = 0x40;
+    const ORDER: u8 = 0x80;
+    let (b0, b1) = (*f.first()?, *f.get(1)?);
+    let is_data = |t: u8| t & 0x03 == 0 && (t >> 2) & 0x03 == 2;
+    let (typ, flags) = if is_data(b0) {
+        (b0, b1)
+    } else if is_data(b1) {
+        (b1, b0)
+    } else {
+        return None;
+    };
+    if flags & PROTECTED != 0 {
+        return None;
+    }
+    let qos = typ & 0x80 != 0; // subtype bit 3: QoS data
+    let mut len = 24;
+    if flags & TO_DS != 0 && flags & FROM_DS != 0 {
+        len += 6; // address 4
+    }
+    if qos {
+        len += 2;
+        if flags & ORDER != 0 {
+            len += 4; // HT control
+        }
+    }
+    let llc = f.get(len..)?;
+    const SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    if llc.get(..6)? != SNAP {
+        return None;
+    }
+    by_ethertype(be16(llc, 6)?, llc.get(8..)?).ok()
 }
 
 /// GRE version 0 (RFC 2784 §2.1, optional key and sequence fields RFC 2890 §2).

@@ -14,13 +14,13 @@ fn datagrams(hex_lines: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-const DTLS10: &str = include_str!("testdata/dtls1_0.hex");
-const DTLS13: &str = include_str!("testdata/dtls13-wolfssl.hex");
-const WEBRTC: &str = include_str!("testdata/webrtc-stun.hex");
+const FIX_DTLS10: &str = include_str!("testdata/dtls1_0.hex");
+const FIX_DTLS13: &str = include_str!("testdata/dtls13-wolfssl.hex");
+const FIX_WEBRTC: &str = include_str!("testdata/webrtc-stun.hex");
 
 #[test]
 fn dtls10_fragmented_client_hello_cookie_and_server_flight() {
-    let d = datagrams(DTLS10);
+    let d = datagrams(FIX_DTLS10);
     assert_eq!(probe(&d[0]), Some(handshake::HS_CLIENT_HELLO));
     // The second fragment does not start at offset 0: it cannot start a flow.
     assert_eq!(probe(&d[1]), None);
@@ -39,7 +39,7 @@ fn dtls10_fragmented_client_hello_cookie_and_server_flight() {
         .client_hello
         .clone()
         .expect("reassembled hello");
-    assert_eq!(ch.version, DTLS10);
+    assert_eq!(ch.version, crate::tls::names::DTLS10);
     // tshark 4.0.17 `dtls.handshake.ja3_full` for frame 2.
     let ja3 = "65279,49172-49162-57-56-55-54-136-135-134-133-49167-49157-53-132-49171-49161-51-50-49-48-154-153-152-151-69-68-67-66-49166-49156-47-150-65-7-49170-49160-22-19-16-13-49165-49155-10-21-18-15-12-9-20-17-14-11-8-6-255,11-10-35-15,14-13-25-28-11-12-27-24-9-10-26-22-23-8-6-7-20-21-4-5-18-19-1-2-3-15-16-17,0-1-2";
     assert_eq!(fingerprint::ja3_string(&ch), ja3);
@@ -76,7 +76,7 @@ fn dtls10_fragmented_client_hello_cookie_and_server_flight() {
 
 #[test]
 fn dtls13_hello_retry_then_server_hello() {
-    let d = datagrams(DTLS13);
+    let d = datagrams(FIX_DTLS13);
     let mut s = Session::new();
     let mut dtls = Dtls::new(Direction::ToServer);
     for (i, dir) in [
@@ -112,7 +112,7 @@ fn dtls13_hello_retry_then_server_hello() {
 
 #[test]
 fn webrtc_stun_then_dtls_with_the_responder_as_client() {
-    let d = datagrams(WEBRTC);
+    let d = datagrams(FIX_WEBRTC);
     assert!(is_stun(&d[0]));
     assert_eq!(probe(&d[0]), None);
     assert_eq!(probe(&d[1]), Some(handshake::HS_CLIENT_HELLO));
@@ -167,6 +167,14 @@ fn fragments_out_of_order_and_retransmitted() {
     );
     // The same message again is a retransmission.
     assert_eq!(dtls.add_fragment(Direction::ToClient, msg(0, b"abc")), None);
-    assert_eq!(unified_record_len(&[0x2c, 0x01, 0x00, 0x02, 9, 9, 0xff]), 6);
-    assert_eq!(unified_record_len(&[0x3c, 0x01, 0x00, 0x02, 9, 9, 0xff]), 7);
+    // 0x2c: 16-bit sequence number, length present (0x0002): 1 + 2 + 2 + 2 bytes.
+    assert_eq!(
+        unified_record_len(&[0x2c, 0x01, 0x00, 0x00, 0x02, 9, 9, 0xff]),
+        7
+    );
+    // 0x3c: with a connection id of unknown length the record fills the datagram.
+    assert_eq!(
+        unified_record_len(&[0x3c, 0x01, 0x00, 0x00, 0x02, 9, 9, 0xff]),
+        8
+    );
 }
