@@ -264,14 +264,20 @@ fn udp_tunnels_yield_the_inner_flows() {
     // VXLAN (RFC 7348), outer UDP 4789: inner 10.10.20.4 -> 157.240.224.35:443.
     let v = endpoints("ndpi/tests/cfgs/default/pcap/vxlan.pcap");
     assert!(v.contains(&("10.10.20.4".to_owned(), 443)), "{v:?}");
-    assert!(v.iter().all(|(_, port)| *port != 4789), "no outer VXLAN segment left");
+    assert!(
+        v.iter().all(|(_, port)| *port != 4789),
+        "no outer VXLAN segment left"
+    );
     // CAPWAP data (RFC 5415) carrying byte-swapped 802.11 data frames: 10.1.3.68 -> :443.
     let c = endpoints("ndpi/tests/cfgs/default/pcap/capwap_data.pcapng");
     assert!(c.contains(&("10.1.3.68".to_owned(), 443)), "{c:?}");
     // GTP-U (3GPP TS 29.281): 192.168.147.177 -> 151.121.193.160:443 inside UDP 2152.
     let g = endpoints("ndpi/tests/cfgs/default/pcap/ja3_lots_of_cipher_suites_2_anon.pcap");
     assert!(g.contains(&("192.168.147.177".to_owned(), 443)), "{g:?}");
-    assert!(g.iter().all(|(_, port)| *port != 2152), "no outer GTP-U segment left");
+    assert!(
+        g.iter().all(|(_, port)| *port != 2152),
+        "no outer GTP-U segment left"
+    );
     // IPv6 in IPv4 (protocol 41) was already unwrapped: the TLS flow's inner IPv6 source.
     let s = endpoints("ndpi/tests/cfgs/default/pcap/6in4tunnel.pcap");
     assert!(
