@@ -63,6 +63,8 @@ pub struct App {
     dtls: Option<tls::dtls::Dtls>,
     /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
     udp_watch: bool,
+    /// OpenVPN over TCP: the TLS stream is the control channel's payload, per direction.
+    openvpn: Option<[tls::openvpn::Deframer; 2]>,
     /// Where TLS starts in each direction's stream: 0 for TLS from the first byte,
     /// later after STARTTLS or a proxy/tunnel header; `None` while not yet found.
     tls_start: [Option<usize>; 2],
@@ -79,6 +81,7 @@ impl App {
             tls: None,
             dtls: None,
             udp_watch: transport == Transport::Udp,
+            openvpn: None,
             tls_start: [None; 2],
             scanned: [0; 2],
             done_reported: false,
@@ -88,6 +91,23 @@ impl App {
     /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
     fn on_data(&mut self, dir: Direction, data: &[u8]) {
         let i = dir.index();
+        if self.tls.is_none()
+            && dir == Direction::ToServer
+            && self.plain.protocol().is_none()
+            && tls::openvpn::probe(data)
+        {
+            self.openvpn = Some(Default::default());
+            self.tls = Some(tls::Session::new());
+        }
+        if let (Some(ovpn), Some(tls)) = (self.openvpn.as_mut(), self.tls.as_mut()) {
+            let [c, s] = ovpn;
+            let deframer = if i == 0 { c } else { s };
+            let stream = deframer.update(data);
+            if !stream.is_empty() {
+                tls.feed(dir, stream);
+            }
+            return;
+        }
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
                 self.start_tls([Some(0), Some(0)]);

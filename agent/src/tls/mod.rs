@@ -17,6 +17,7 @@ pub mod findings;
 pub mod fingerprint;
 pub mod handshake;
 pub mod names;
+pub mod openvpn;
 pub mod record;
 pub mod suites;
 
