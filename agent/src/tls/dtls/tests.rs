@@ -39,7 +39,7 @@ fn dtls10_fragmented_client_hello_cookie_and_server_flight() {
         .client_hello
         .clone()
         .expect("reassembled hello");
-    assert_eq!(ch.version, crate::tls::names::DTLS10);
+    assert_eq!(ch.version, DTLS10);
     // tshark 4.0.17 `dtls.handshake.ja3_full` for frame 2.
     let ja3 = "65279,49172-49162-57-56-55-54-136-135-134-133-49167-49157-53-132-49171-49161-51-50-49-48-154-153-152-151-69-68-67-66-49166-49156-47-150-65-7-49170-49160-22-19-16-13-49165-49155-10-21-18-15-12-9-20-17-14-11-8-6-255,11-10-35-15,14-13-25-28-11-12-27-24-9-10-26-22-23-8-6-7-20-21-4-5-18-19-1-2-3-15-16-17,0-1-2";
     assert_eq!(fingerprint::ja3_string(&ch), ja3);
