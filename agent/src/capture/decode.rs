@@ -905,4 +905,52 @@ mod tests {
             Some(Skip::OtherL4)
         );
     }
+
+    /// IPv4 + UDP around `body`, ports `sport` -> `dport`.
+    fn ipv4_udp(sport: u16, dport: u16, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0];
+        p.extend_from_slice(&((28 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn udp_tunnels_are_unwrapped_only_when_the_inner_frame_decodes() {
+        let inner = ipv4_tcp(b"in", 0, &[]);
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&0x0800u16.to_be_bytes());
+        eth.extend_from_slice(&inner);
+        // VXLAN: I flag, VNI 42.
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(&eth);
+        let frame = ipv4_udp(5555, 4789, &vx);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("vxlan");
+        assert_eq!((seg.transport, seg.payload), (Transport::Tcp, &b"in"[..]));
+        // Without the I flag it is not VXLAN: the outer datagram is the flow.
+        vx[0] = 0;
+        let frame = ipv4_udp(5555, 4789, &vx);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("outer");
+        assert_eq!((seg.transport, seg.dst_port), (Transport::Udp, 4789));
+        // GTP-U G-PDU (version 1, PT, no optional fields) with the IP packet inside.
+        let mut gtp = vec![0x30, 0xff, 0, inner.len() as u8, 0, 0, 0, 1];
+        gtp.extend_from_slice(&inner);
+        let frame = ipv4_udp(2152, 2152, &gtp);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("gtp");
+        assert_eq!(seg.payload, b"in");
+        // CAPWAP data, HLEN 2 words, T clear: an Ethernet frame.
+        let mut cw = vec![0x00, 0x10, 0x00, 0x00, 0, 0, 0, 0];
+        cw.extend_from_slice(&eth);
+        let frame = ipv4_udp(40000, 5247, &cw);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("capwap");
+        assert_eq!(seg.payload, b"in");
+        // CAPWAP with a truncated inner frame stays the outer flow.
+        let frame = ipv4_udp(40000, 5247, &cw[..20]);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("outer capwap");
+        assert_eq!(seg.dst_port, 5247);
+    }
 }
