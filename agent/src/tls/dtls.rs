@@ -10,7 +10,7 @@
 //! unified header of encrypted records.
 
 use super::handshake::{self, Reader};
-use super::names::{DTLS10, DTLS12, DTLS13};
+use super::names::{DTLS10, DTLS10_OPENSSL_PRE, DTLS12, DTLS13};
 use super::record::{self, Record};
 use super::{Session, Stop};
 use crate::flow::Direction;
@@ -30,9 +30,10 @@ pub const HS_HELLO_VERIFY_REQUEST: u8 = 3;
 const MAX_MESSAGE: usize = super::MAX_HANDSHAKE_BUFFER;
 
 /// Whether a record-layer version is DTLS. DTLS 1.3 keeps 0xfefd in the record header
-/// (RFC 9147 §5.3) but 0xfefc is accepted, as some stacks send it.
+/// (RFC 9147 §5.3) but 0xfefc is accepted, as some stacks send it; 0x0100 is OpenSSL's
+/// pre-RFC DTLS 1.0 (nDPI's dtls_old_version.pcapng).
 pub fn is_dtls_version(v: u16) -> bool {
-    matches!(v, DTLS10 | DTLS12 | DTLS13)
+    matches!(v, DTLS10 | DTLS12 | DTLS13 | DTLS10_OPENSSL_PRE)
 }
 
 /// The handshake type of a DTLS ClientHello, ServerHello or HelloVerifyRequest that starts

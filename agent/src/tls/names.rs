@@ -10,6 +10,9 @@ pub const TLS11: u16 = 0x0302; // RFC 4346
 pub const TLS12: u16 = 0x0303; // RFC 5246
 pub const TLS13: u16 = 0x0304; // RFC 8446
 pub const DTLS10: u16 = 0xfeff; // RFC 4347 §4.1
+/// DTLS 1.0 as OpenSSL before 0.9.8f numbered it (`DTLS1_BAD_VER`, still sent by Cisco
+/// AnyConnect); tshark names it "DTLS 1.0 (OpenSSL pre 0.9.8f)".
+pub const DTLS10_OPENSSL_PRE: u16 = 0x0100;
 pub const DTLS12: u16 = 0xfefd; // RFC 6347 §4.1
 pub const DTLS13: u16 = 0xfefc; // RFC 9147 §5.3
 
@@ -34,7 +37,7 @@ pub fn version_name(v: u16) -> Option<&'static str> {
         TLS11 => "TLS 1.1",
         TLS12 => "TLS 1.2",
         TLS13 => "TLS 1.3",
-        DTLS10 => "DTLS 1.0",
+        DTLS10 | DTLS10_OPENSSL_PRE => "DTLS 1.0",
         DTLS12 => "DTLS 1.2",
         DTLS13 => "DTLS 1.3",
         _ => return None,
@@ -58,7 +61,7 @@ pub fn version_label(v: u16) -> String {
 pub fn version_rank(v: u16) -> u32 {
     match v {
         SSL2 => 1,
-        DTLS10 => u32::from(TLS11) * 2,
+        DTLS10 | DTLS10_OPENSSL_PRE => u32::from(TLS11) * 2,
         DTLS12 => u32::from(TLS12) * 2,
         DTLS13 => u32::from(TLS13) * 2,
         SSL3..=TLS13 => u32::from(v) * 2,

@@ -146,6 +146,9 @@ fn cookie_removal_and_bad_input() {
     assert_eq!(ch.ciphers, vec![0x1301]);
     assert_eq!(client_hello_without_cookie(&body[..35]), None);
     assert_eq!(probe(&[0x16, 0xfe, 0xfd]), None);
+    // OpenSSL's pre-RFC DTLS 1.0 (0x0100): tshark "DTLS 1.0 (OpenSSL pre 0.9.8f)".
+    assert!(is_dtls_version(0x0100) && !is_dtls_version(0x0303));
+    assert_eq!(crate::tls::names::version_name(0x0100), Some("DTLS 1.0"));
     assert_eq!(probe(b"GET / HTTP/1.1\r\n\r\n"), None);
 }
 
