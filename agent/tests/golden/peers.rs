@@ -188,6 +188,7 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
         if types.iter().any(|t| t == "1") && !st.client {
             st.client = true;
             st.rec.flow = Some(flow);
+            st.rec.alt_flow = alt;
             st.rec
                 .push(Field::Ja3, &first(col(&row, "tls.handshake.ja3")));
             st.rec.push(
