@@ -59,6 +59,12 @@ pub struct CertExpiry {
 pub struct App {
     plain: plaintext::Session,
     tls: Option<tls::Session>,
+    /// DTLS framing state when `tls` runs over UDP datagrams.
+    dtls: Option<tls::dtls::Dtls>,
+    /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
+    udp_watch: bool,
+    /// OpenVPN over TCP: the TLS stream is the control channel's payload, per direction.
+    openvpn: Option<[tls::openvpn::Deframer; 2]>,
     /// Where TLS starts in each direction's stream: 0 for TLS from the first byte,
     /// later after STARTTLS or a proxy/tunnel header; `None` while not yet found.
     tls_start: [Option<usize>; 2],
@@ -69,10 +75,13 @@ pub struct App {
 }
 
 impl App {
-    fn new(server_port: u16) -> Self {
+    fn new(server_port: u16, transport: Transport) -> Self {
         App {
             plain: plaintext::Session::new(server_port),
             tls: None,
+            dtls: None,
+            udp_watch: transport == Transport::Udp,
+            openvpn: None,
             tls_start: [None; 2],
             scanned: [0; 2],
             done_reported: false,
@@ -82,6 +91,23 @@ impl App {
     /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
     fn on_data(&mut self, dir: Direction, data: &[u8]) {
         let i = dir.index();
+        if self.tls.is_none()
+            && dir == Direction::ToServer
+            && self.plain.protocol().is_none()
+            && tls::openvpn::probe(data)
+        {
+            self.openvpn = Some(Default::default());
+            self.tls = Some(tls::Session::new());
+        }
+        if let (Some(ovpn), Some(tls)) = (self.openvpn.as_mut(), self.tls.as_mut()) {
+            let [c, s] = ovpn;
+            let deframer = if i == 0 { c } else { s };
+            let stream = deframer.update(data);
+            if !stream.is_empty() {
+                tls.feed(dir, stream);
+            }
+            return;
+        }
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
                 self.start_tls([Some(0), Some(0)]);
@@ -115,6 +141,34 @@ impl App {
         }
     }
 
+    /// One UDP datagram, the `nth` of its direction. The first datagram of each direction
+    /// feeds plaintext recognition, as datagrams are self-contained; the first
+    /// [`DTLS_MAX_DATAGRAMS`] of each direction are also looked at for a DTLS hello, and once
+    /// one is found each of them is fed to the TLS session record by record. STUN may come
+    /// first on the same 5-tuple (WebRTC, RFC 7983 §7), which is why it is not only the first.
+    fn on_datagram(&mut self, dir: Direction, nth: u64, data: &[u8]) {
+        if nth > DTLS_MAX_DATAGRAMS {
+            self.udp_watch = false;
+            return;
+        }
+        if self.tls.is_none() {
+            if let Some(hs_type) = tls::dtls::probe(data) {
+                let client = if hs_type == tls::handshake::HS_CLIENT_HELLO {
+                    dir
+                } else {
+                    dir.reverse()
+                };
+                self.tls = Some(tls::Session::new());
+                self.dtls = Some(tls::dtls::Dtls::new(client));
+            } else if nth == 1 {
+                self.plain.feed(dir, data);
+            }
+        }
+        if let (Some(d), Some(t)) = (self.dtls.as_mut(), self.tls.as_mut()) {
+            d.feed(t, dir, data);
+        }
+    }
+
     fn start_tls(&mut self, starts: [Option<usize>; 2]) {
         self.tls = Some(tls::Session::new());
         self.tls_start = starts;
@@ -124,10 +178,14 @@ impl App {
     fn done(&self) -> bool {
         match &self.tls {
             Some(t) => t.done(),
-            None => self.plain.done(),
+            None => self.plain.done() && !self.udp_watch,
         }
     }
 }
+
+/// Datagrams per direction of a UDP flow looked at for DTLS: a handshake with a cookie
+/// exchange, retransmissions and interleaved STUN fits in well under this.
+const DTLS_MAX_DATAGRAMS: u64 = 8;
 
 /// Handshake types searched for by [`find_hello`] (RFC 8446 §4).
 const HS_CLIENT_HELLO: u8 = 1;
@@ -200,7 +258,10 @@ impl Engine {
     /// Feeds one segment; finished flows (closed or idle) are appended to `out`.
     pub fn process(&mut self, seg: &Segment<'_>, out: &mut Vec<FlowRecord>) {
         self.stats.segments += 1;
-        let outcome = match self.table.packet(seg, |key| App::new(key.server.port())) {
+        let outcome = match self
+            .table
+            .packet(seg, |key| App::new(key.server.port(), key.transport))
+        {
             Ok(o) => o,
             Err(_) => {
                 self.stats.dropped_table_full += 1;
@@ -224,9 +285,9 @@ impl Engine {
                 }
             }
             Transport::Udp => {
-                // Datagrams are self-contained: classify the first one of each direction.
-                if flow.packets[dir.index()] == 1 && !seg.payload.is_empty() {
-                    flow.app.plain.feed(dir, seg.payload);
+                let nth = flow.packets.get(dir.index()).copied().unwrap_or(0);
+                if !seg.payload.is_empty() {
+                    flow.app.on_datagram(dir, nth, seg.payload);
                 }
             }
         }

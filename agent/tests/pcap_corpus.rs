@@ -246,3 +246,42 @@ fn payload_totals_match_tshark() {
         assert_eq!(got_udp, udp, "{rel}: UDP (datagrams, payload bytes)");
     }
 }
+
+/// Every segment's (source address, destination port) of a capture.
+fn endpoints(rel: &str) -> Vec<(String, u16)> {
+    let path = corpus(rel);
+    let mut src = PcapSource::open(&path).unwrap_or_else(|e| panic!("open {rel}: {e}"));
+    let mut out = Vec::new();
+    let res = src.for_each_segment(|s| out.push((s.src_ip.to_string(), s.dst_port)));
+    assert!(res.is_ok(), "{rel}: {res:?}");
+    out
+}
+
+/// UDP tunnels are unwrapped to the inner flow that carries the TLS handshake (addresses as
+/// tshark 4.0.17 dissects them).
+#[test]
+fn udp_tunnels_yield_the_inner_flows() {
+    // VXLAN (RFC 7348), outer UDP 4789: inner 10.10.20.4 -> 157.240.224.35:443.
+    let v = endpoints("ndpi/tests/cfgs/default/pcap/vxlan.pcap");
+    assert!(v.contains(&("10.10.20.4".to_owned(), 443)), "{v:?}");
+    assert!(
+        v.iter().all(|(_, port)| *port != 4789),
+        "no outer VXLAN segment left"
+    );
+    // CAPWAP data (RFC 5415) carrying byte-swapped 802.11 data frames: 10.1.3.68 -> :443.
+    let c = endpoints("ndpi/tests/cfgs/default/pcap/capwap_data.pcapng");
+    assert!(c.contains(&("10.1.3.68".to_owned(), 443)), "{c:?}");
+    // GTP-U (3GPP TS 29.281): 192.168.147.177 -> 151.121.193.160:443 inside UDP 2152.
+    let g = endpoints("ndpi/tests/cfgs/default/pcap/ja3_lots_of_cipher_suites_2_anon.pcap");
+    assert!(g.contains(&("192.168.147.177".to_owned(), 443)), "{g:?}");
+    assert!(
+        g.iter().all(|(_, port)| *port != 2152),
+        "no outer GTP-U segment left"
+    );
+    // IPv6 in IPv4 (protocol 41) was already unwrapped: the TLS flow's inner IPv6 source.
+    let s = endpoints("ndpi/tests/cfgs/default/pcap/6in4tunnel.pcap");
+    assert!(
+        s.contains(&("2001:470:1f17:13f:3e97:eff:fe73:4dec".to_owned(), 443)),
+        "{s:?}"
+    );
+}

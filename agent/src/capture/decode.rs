@@ -7,10 +7,11 @@
 //! more than one bad frame.
 //!
 //! Decoding stops at the first TCP/UDP header. IP-in-IP (IPv4 or IPv6 inside IPv4 or IPv6)
-//! and plain GRE (with an IP, Ethernet or ERSPAN type II payload) are unwrapped, a few levels
-//! deep at most, because the inner flow is the one that carries the handshake; UDP tunnels
-//! (VXLAN, GTP, CAPWAP) are seen as their outer UDP flow. Only the first fragment of a fragmented IP datagram carries the transport
-//! header, so non-first fragments are skipped and counted.
+//! plain GRE (with an IP, Ethernet or ERSPAN type II payload), VXLAN, GTP-U and CAPWAP
+//! data channels carrying Ethernet are unwrapped, a few levels deep at most, because the
+//! inner flow is the one that carries the handshake; other UDP tunnels (CAPWAP with native
+//! 802.11 frames) are seen as their outer UDP flow. Only the first fragment of a fragmented
+//! IP datagram carries the transport header, so non-first fragments are skipped and counted.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -80,6 +81,16 @@ mod ipproto {
     pub const MOBILITY: u8 = 135;
     pub const HIP: u8 = 139;
     pub const SHIM6: u8 = 140;
+}
+
+/// UDP ports of tunnels whose inner frames are decoded.
+mod udpport {
+    /// VXLAN (RFC 7348 §5, IANA-assigned port).
+    pub const VXLAN: u16 = 4789;
+    /// CAPWAP data channel (RFC 5415 §3.1); the control channel (5246) is DTLS, not a tunnel.
+    pub const CAPWAP_DATA: u16 = 5247;
+    /// GTP user plane (3GPP TS 29.281 §4.4.2.3).
+    pub const GTP_U: u16 = 2152;
 }
 
 /// Why a frame did not produce a segment. Counted, never fatal.
@@ -223,8 +234,135 @@ fn network(l3: L3<'_>, depth: u8) -> Result<L4<'_>, Skip> {
         ipproto::IPIP => network(L3::V4(l4.data), depth + 1),
         ipproto::IPV6 => network(L3::V6(l4.data), depth + 1),
         ipproto::GRE => network(gre(l4.data)?, depth + 1),
+        // A UDP tunnel is unwrapped only when the inner frame decodes to IP; otherwise (a
+        // different protocol on the port, an 802.11 payload, a fragment) the outer UDP
+        // datagram is the flow, as before.
+        ipproto::UDP => match udp_tunnel(l4.data).map(|inner| network(inner, depth + 1)) {
+            Some(Ok(inner)) => Ok(inner),
+            _ => Ok(l4),
+        },
         _ => Ok(l4),
     }
+}
+
+/// The inner Ethernet frame's IP layer of a VXLAN or CAPWAP data datagram (`u` starts at
+/// the UDP header), or `None` when the datagram is not one of them.
+fn udp_tunnel(u: &[u8]) -> Option<L3<'_>> {
+    let src = be16(u, 0)?;
+    let dst = be16(u, 2)?;
+    let payload = u.get(8..)?;
+    if dst == udpport::VXLAN || src == udpport::VXLAN {
+        vxlan(payload)
+    } else if dst == udpport::CAPWAP_DATA || src == udpport::CAPWAP_DATA {
+        capwap_data(payload)
+    } else if dst == udpport::GTP_U && src == udpport::GTP_U {
+        gtp_u(payload)
+    } else {
+        None
+    }
+}
+
+/// GTP-U version 1 (3GPP TS 29.281 §5.1): flags(1) = version 1, PT 1, then E/S/PN bits;
+/// message type(1), 255 = G-PDU carrying a user IP packet; length(2); TEID(4). Any of E/S/PN
+/// adds sequence(2), N-PDU(1) and next-extension-type(1); each extension header (§5.2) has its
+/// length in 4-octet units first and the next type last.
+fn gtp_u(g: &[u8]) -> Option<L3<'_>> {
+    const G_PDU: u8 = 0xff;
+    let flags = *g.first()?;
+    if flags >> 5 != 1 || flags & 0x10 == 0 || *g.get(1)? != G_PDU {
+        return None;
+    }
+    let mut at = 8;
+    if flags & 0x07 != 0 {
+        let mut next = *g.get(11)?;
+        at = 12;
+        for _ in 0..8 {
+            if next == 0 {
+                break;
+            }
+            let len = usize::from(*g.get(at)?) * 4;
+            if len == 0 {
+                return None;
+            }
+            next = *g.get(at + len - 1)?;
+            at += len;
+        }
+        if next != 0 {
+            return None;
+        }
+    }
+    by_version(g.get(at..)?).ok()
+}
+
+/// VXLAN (RFC 7348 §5): flags(1) with the I bit (0x08) set for a valid VNI, 3 reserved
+/// bytes, VNI(3), reserved(1), then the inner Ethernet frame.
+fn vxlan(v: &[u8]) -> Option<L3<'_>> {
+    const FLAG_I: u8 = 0x08;
+    if v.first()? & FLAG_I == 0 {
+        return None;
+    }
+    ethernet(v.get(8..)?).ok()
+}
+
+/// CAPWAP data (RFC 5415 §4.3): preamble version 0 and type 0 (a CAPWAP header, not DTLS),
+/// HLEN in 4-byte words, then with the T flag clear an IEEE 802.3 frame, with it set the
+/// binding's native format: for WBID 1 (IEEE 802.11, RFC 5416 §3) an 802.11 data frame.
+/// Fragments (F flag) carry only part of a frame and are left as the outer flow.
+fn capwap_data(c: &[u8]) -> Option<L3<'_>> {
+    let word = be32(c, 0)?;
+    let preamble = word >> 24;
+    let hlen = ((word >> 19) & 0x1f) as usize * 4;
+    let wbid = (word >> 9) & 0x1f;
+    let t_flag = (word >> 8) & 1;
+    let f_flag = (word >> 7) & 1;
+    if preamble != 0 || hlen < 8 || f_flag != 0 {
+        return None;
+    }
+    let frame = c.get(hlen..)?;
+    match (t_flag, wbid) {
+        (0, _) => ethernet(frame).ok(),
+        (1, 1) => ieee80211_data(frame),
+        _ => None,
+    }
+}
+
+/// An unprotected IEEE 802.11 data frame (IEEE 802.11-2020 §9.2.4, §9.3.2.1) with an
+/// LLC/SNAP header (RFC 1042) before the EtherType. Some access points (Cisco) send the
+/// frame control field byte-swapped, flags first; the version bits (always 0) tell which.
+fn ieee80211_data(f: &[u8]) -> Option<L3<'_>> {
+    const TO_DS: u8 = 0x01;
+    const FROM_DS: u8 = 0x02;
+    const PROTECTED: u8 = 0x40;
+    const ORDER: u8 = 0x80;
+    let (b0, b1) = (*f.first()?, *f.get(1)?);
+    let is_data = |t: u8| t & 0x03 == 0 && (t >> 2) & 0x03 == 2;
+    let (typ, flags) = if is_data(b0) {
+        (b0, b1)
+    } else if is_data(b1) {
+        (b1, b0)
+    } else {
+        return None;
+    };
+    if flags & PROTECTED != 0 {
+        return None;
+    }
+    let qos = typ & 0x80 != 0; // subtype bit 3: QoS data
+    let mut len = 24;
+    if flags & TO_DS != 0 && flags & FROM_DS != 0 {
+        len += 6; // address 4
+    }
+    if qos {
+        len += 2;
+        if flags & ORDER != 0 {
+            len += 4; // HT control
+        }
+    }
+    let llc = f.get(len..)?;
+    const SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    if llc.get(..6)? != SNAP {
+        return None;
+    }
+    by_ethertype(be16(llc, 6)?, llc.get(8..)?).ok()
 }
 
 /// GRE version 0 (RFC 2784 §2.1, optional key and sequence fields RFC 2890 §2).
@@ -359,6 +497,7 @@ fn null(f: &[u8]) -> Result<L3<'_>, Skip> {
 }
 
 /// An IP packet reduced to what the transport decoder needs.
+#[derive(Clone, Copy)]
 struct L4<'a> {
     src: IpAddr,
     dst: IpAddr,
@@ -765,5 +904,53 @@ mod tests {
             decode(linktype::IPV4, Timestamp(0), &p, 0).err(),
             Some(Skip::OtherL4)
         );
+    }
+
+    /// IPv4 + UDP around `body`, ports `sport` -> `dport`.
+    fn ipv4_udp(sport: u16, dport: u16, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0];
+        p.extend_from_slice(&((28 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn udp_tunnels_are_unwrapped_only_when_the_inner_frame_decodes() {
+        let inner = ipv4_tcp(b"in", 0, &[]);
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&0x0800u16.to_be_bytes());
+        eth.extend_from_slice(&inner);
+        // VXLAN: I flag, VNI 42.
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(&eth);
+        let frame = ipv4_udp(5555, 4789, &vx);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("vxlan");
+        assert_eq!((seg.transport, seg.payload), (Transport::Tcp, &b"in"[..]));
+        // Without the I flag it is not VXLAN: the outer datagram is the flow.
+        vx[0] = 0;
+        let frame = ipv4_udp(5555, 4789, &vx);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("outer");
+        assert_eq!((seg.transport, seg.dst_port), (Transport::Udp, 4789));
+        // GTP-U G-PDU (version 1, PT, no optional fields) with the IP packet inside.
+        let mut gtp = vec![0x30, 0xff, 0, inner.len() as u8, 0, 0, 0, 1];
+        gtp.extend_from_slice(&inner);
+        let frame = ipv4_udp(2152, 2152, &gtp);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("gtp");
+        assert_eq!(seg.payload, b"in");
+        // CAPWAP data, HLEN 2 words, T clear: an Ethernet frame.
+        let mut cw = vec![0x00, 0x10, 0x00, 0x00, 0, 0, 0, 0];
+        cw.extend_from_slice(&eth);
+        let frame = ipv4_udp(40000, 5247, &cw);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("capwap");
+        assert_eq!(seg.payload, b"in");
+        // CAPWAP with a truncated inner frame stays the outer flow.
+        let frame = ipv4_udp(40000, 5247, &cw[..20]);
+        let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("outer capwap");
+        assert_eq!(seg.dst_port, 5247);
     }
 }

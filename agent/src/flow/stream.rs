@@ -34,6 +34,9 @@ use std::collections::BTreeMap;
 /// Default limit on buffered out-of-order segments: tiny segments must not make the map huge.
 pub const DEFAULT_MAX_PENDING_SEGMENTS: usize = 64;
 
+/// How many differing SYN ISNs are remembered before the first data segment.
+const MAX_ALT_BASES: usize = 3;
+
 /// Drop and anomaly counters of one stream direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamCounters {
@@ -59,6 +62,10 @@ pub struct Stream {
     max_pending_segments: usize,
     /// Sequence number of the first byte of `data`.
     base: Option<u32>,
+    /// Other stream starts announced by SYNs with a different ISN before any data arrived
+    /// (a port reused by a new connection, or a peer that answers a retransmitted SYN with a
+    /// fresh ISN): the first data segment picks the start it fits (see [`Stream::push`]).
+    alt_bases: [Option<u32>; MAX_ALT_BASES],
     /// The contiguous prefix, at most `cap` bytes.
     data: Vec<u8>,
     /// Out-of-order pieces by offset from `base`; non-overlapping, all beyond `data.len()`
@@ -84,6 +91,7 @@ impl Stream {
             pending_cap,
             max_pending_segments,
             base: None,
+            alt_bases: [None; MAX_ALT_BASES],
             data: Vec::new(),
             pending: BTreeMap::new(),
             pending_bytes: 0,
@@ -159,8 +167,17 @@ impl Stream {
             let first = seq.wrapping_add(1);
             // A SYN fixes the start unless data already did (a retransmitted SYN after
             // midstream pickup must not move the stream).
-            if self.base.is_none() {
-                self.base = Some(first);
+            match self.base {
+                None => self.base = Some(first),
+                Some(b) if b != first && self.data.is_empty() && self.pending.is_empty() => {
+                    let known = self.alt_bases.contains(&Some(first));
+                    if let Some(slot) = self.alt_bases.iter_mut().find(|a| a.is_none()) {
+                        if !known {
+                            *slot = Some(first);
+                        }
+                    }
+                }
+                Some(_) => {}
             }
             first
         } else {
@@ -168,6 +185,9 @@ impl Stream {
         };
         if payload.is_empty() {
             return false;
+        }
+        if self.data.is_empty() && self.pending.is_empty() {
+            self.pick_base(seq);
         }
         let base = *self.base.get_or_insert(seq);
         // Signed distance from the stream start, modulo 2^32.
@@ -221,6 +241,33 @@ impl Stream {
         self.buffer(have, fresh, true);
         self.merge_pending();
         self.data.len() > have
+    }
+
+    /// Before the first byte is placed: when several SYNs announced different ISNs, keep the
+    /// start this data segment lies closest after, within the cap. Seen with TCP Fast Open
+    /// retries where the server's SYN-ACKs carry two ISNs and the data follows the second
+    /// (suricata-verify tcp-fastopen-10-syn-data-ignore).
+    fn pick_base(&mut self, seq: u32) {
+        let Some(base) = self.base else {
+            return;
+        };
+        let fits = |b: u32| {
+            let rel = i64::from(seq.wrapping_sub(b) as i32);
+            (0..self.cap as i64).contains(&rel).then_some(rel)
+        };
+        if fits(base).is_some() {
+            return;
+        }
+        let best = self
+            .alt_bases
+            .iter()
+            .flatten()
+            .filter_map(|b| fits(*b).map(|rel| (rel, *b)))
+            .min();
+        if let Some((_, b)) = best {
+            self.base = Some(b);
+            self.alt_bases = [None; MAX_ALT_BASES];
+        }
     }
 
     /// Compare a re-sent range with what was accepted first, and count it.
@@ -446,6 +493,29 @@ mod tests {
         assert!(!t.push(20, false, b"far"));
         assert_eq!(t.pending_bytes(), 0);
         assert_eq!(t.counters().beyond_cap_bytes, 3);
+    }
+
+    #[test]
+    fn data_follows_the_syn_whose_isn_it_fits() {
+        // Two SYN-ACKs with different ISNs, the old one retransmitted last; the data
+        // follows the second (tcp-fastopen-10-syn-data-ignore).
+        let mut s = Stream::new(100);
+        s.push(1000, true, b"");
+        s.push(5_000_000, true, b"");
+        s.push(1000, true, b"");
+        assert!(s.push(5_000_001, false, b"hello"));
+        assert_eq!(s.contiguous(), b"hello");
+        assert_eq!(s.base_seq(), Some(5_000_001));
+        // Data that fits the first ISN keeps it.
+        let mut t = Stream::new(100);
+        t.push(1000, true, b"");
+        t.push(5_000_000, true, b"");
+        assert!(t.push(1001, false, b"x"));
+        assert_eq!(t.base_seq(), Some(1001));
+        // Once data is placed, a SYN with another ISN changes nothing.
+        t.push(9_000_000, true, b"");
+        assert!(!t.push(9_000_001, false, b"y"));
+        assert_eq!(t.contiguous(), b"x");
     }
 
     #[test]

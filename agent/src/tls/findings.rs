@@ -239,7 +239,10 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
         let sev = match v {
             names::SSL2 => Some(Severity::Critical),
             names::SSL3 => Some(Severity::High),
-            names::TLS10 | names::TLS11 => Some(Severity::Medium),
+            // RFC 8996 deprecates DTLS 1.0 together with TLS 1.0 and 1.1.
+            names::TLS10 | names::TLS11 | names::DTLS10 | names::DTLS10_OPENSSL_PRE => {
+                Some(Severity::Medium)
+            }
             _ => None,
         };
         if let Some(sev) = sev {

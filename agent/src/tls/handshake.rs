@@ -221,8 +221,12 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, TlsError> {
     ch.has_extensions = true;
     let mut exts = Reader::new(r.vec16()?, "ClientHello extensions");
     while !exts.is_empty() {
-        let typ = exts.u16()?;
-        let data = exts.vec16()?;
+        // Trailing bytes too short for one more extension end the list; the extensions
+        // before them stay (tshark computes JA3 the same way, e.g. nDPI's
+        // ossfuzz_seed_fake_traces_1.pcapng).
+        let (Ok(typ), Ok(data)) = (exts.u16(), exts.vec16()) else {
+            break;
+        };
         ch.extensions.push(Extension {
             typ,
             len: data.len(),

@@ -12,10 +12,12 @@
 //! message split over records is reassembled in a small bounded buffer.
 
 pub mod cert;
+pub mod dtls;
 pub mod findings;
 pub mod fingerprint;
 pub mod handshake;
 pub mod names;
+pub mod openvpn;
 pub mod record;
 pub mod suites;
 
@@ -752,6 +754,11 @@ impl Session {
     }
 
     fn on_server_hello(&mut self, sh: ServerHello) {
+        // JA3S fingerprints the first ServerHello-format message, a HelloRetryRequest
+        // included, as tshark and Suricata do (zeek/Traces/tls/hrr.pcap).
+        if self.info.ja3s.is_none() {
+            self.info.ja3s = Some(fingerprint::ja3s(&sh));
+        }
         if sh.hello_retry {
             self.hs.hello_retry_request = Some(sh);
             return;
@@ -769,7 +776,6 @@ impl Session {
         if let Some(g) = sh.key_share_group {
             info.group_selected = Some(names::group_name(g));
         }
-        info.ja3s = Some(fingerprint::ja3s(&sh));
         let tls13 = names::is_tls13_family(v);
         if tls13 {
             info.resumed = sh.psk;

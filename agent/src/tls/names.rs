@@ -9,6 +9,12 @@ pub const TLS10: u16 = 0x0301; // RFC 2246
 pub const TLS11: u16 = 0x0302; // RFC 4346
 pub const TLS12: u16 = 0x0303; // RFC 5246
 pub const TLS13: u16 = 0x0304; // RFC 8446
+pub const DTLS10: u16 = 0xfeff; // RFC 4347 §4.1
+/// DTLS 1.0 as OpenSSL before 0.9.8f numbered it (`DTLS1_BAD_VER`, still sent by Cisco
+/// AnyConnect); tshark names it "DTLS 1.0 (OpenSSL pre 0.9.8f)".
+pub const DTLS10_OPENSSL_PRE: u16 = 0x0100;
+pub const DTLS12: u16 = 0xfefd; // RFC 6347 §4.1
+pub const DTLS13: u16 = 0xfefc; // RFC 9147 §5.3
 
 /// TLS 1.3 drafts were numbered 0x7fNN (draft-ietf-tls-tls13-NN §4.2.1); Chrome's 2017
 /// "TLS 1.3 experiment" variants used 0x7e0N and Facebook's 0xfb1N. All behave like TLS 1.3
@@ -19,7 +25,7 @@ pub fn is_tls13_draft(v: u16) -> bool {
 
 /// Whether the handshake after a ServerHello with this version is encrypted (TLS 1.3 family).
 pub fn is_tls13_family(v: u16) -> bool {
-    v == TLS13 || is_tls13_draft(v)
+    v == TLS13 || v == DTLS13 || is_tls13_draft(v)
 }
 
 /// The contract's version string, or `None` for values that are not a released version.
@@ -31,6 +37,9 @@ pub fn version_name(v: u16) -> Option<&'static str> {
         TLS11 => "TLS 1.1",
         TLS12 => "TLS 1.2",
         TLS13 => "TLS 1.3",
+        DTLS10 | DTLS10_OPENSSL_PRE => "DTLS 1.0",
+        DTLS12 => "DTLS 1.2",
+        DTLS13 => "DTLS 1.3",
         _ => return None,
     })
 }
@@ -46,10 +55,15 @@ pub fn version_label(v: u16) -> String {
 }
 
 /// An order over versions that puts TLS 1.3 drafts just below TLS 1.3 and unknown values
-/// (GREASE, DTLS) at the bottom, so "highest offered" is meaningful.
+/// (GREASE) at the bottom, so "highest offered" is meaningful. DTLS versions rank with the
+/// TLS version they derive from (DTLS 1.0 from TLS 1.1, RFC 4347 §1), so the same
+/// "below TLS 1.2" thresholds apply to them (RFC 8996 deprecates DTLS 1.0 with TLS 1.1).
 pub fn version_rank(v: u16) -> u32 {
     match v {
         SSL2 => 1,
+        DTLS10 | DTLS10_OPENSSL_PRE => u32::from(TLS11) * 2,
+        DTLS12 => u32::from(TLS12) * 2,
+        DTLS13 => u32::from(TLS13) * 2,
         SSL3..=TLS13 => u32::from(v) * 2,
         _ if is_tls13_draft(v) => u32::from(TLS13) * 2 - 1,
         _ => 0,

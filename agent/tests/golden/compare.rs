@@ -47,7 +47,17 @@ pub fn compare(expects: &[Expect], events: &[Event], exceptions: &Exceptions) ->
     }
     let mut out = Vec::with_capacity(expects.len());
     for x in expects {
-        let (verdict, ours, note) = match x.flow {
+        // A tunnelled flow named by both headers' addresses: take the pair we report.
+        let flow = match (x.flow, x.alt_flow) {
+            (Some(f), Some(alt))
+                if !by_tuple.contains_key(&f.canonical())
+                    && by_tuple.contains_key(&alt.canonical()) =>
+            {
+                Some(alt)
+            }
+            (f, _) => f,
+        };
+        let (verdict, ours, note) = match flow {
             Some(flow) => {
                 let mut cands: Vec<&Event> = by_tuple
                     .get(&flow.canonical())

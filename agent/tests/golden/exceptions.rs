@@ -158,6 +158,7 @@ evidence = "zeek/Baseline/x/_TEST_LINES.txt loads a custom script"
             ordinal: 0,
             origin: "o".into(),
             transport: None,
+            alt_flow: None,
         };
         assert!(e.find(&x, None).is_some());
         assert!(e.find(&x, Some("TLS 1.1")).is_none(), "must name our value");

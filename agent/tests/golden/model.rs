@@ -231,6 +231,10 @@ pub struct Expect {
     pub origin: String,
     /// "tcp"/"udp" when the source says.
     pub transport: Option<&'static str>,
+    /// The other address pair a source gives for a tunnelled packet when it cannot say
+    /// which header is the inner one (tshark's `ip.*` and `ipv6.*` columns for 6in4 and
+    /// 4in6): used only when no event has `flow`'s tuple.
+    pub alt_flow: Option<FlowKey>,
 }
 
 /// One record of a source (one flow / session / log row) before it is split
@@ -238,6 +242,8 @@ pub struct Expect {
 #[derive(Debug, Clone, Default)]
 pub struct Record {
     pub flow: Option<FlowKey>,
+    /// See [`Expect::alt_flow`].
+    pub alt_flow: Option<FlowKey>,
     /// Ordering key within the file (time when the source has one, else the
     /// position in the file).
     pub order: f64,
@@ -249,6 +255,7 @@ impl Record {
     pub fn new(flow: Option<FlowKey>, order: f64) -> Record {
         Record {
             flow,
+            alt_flow: None,
             order,
             fields: Vec::new(),
             transport: None,
@@ -298,6 +305,7 @@ pub fn records_to_expects(
                 ordinal,
                 origin: origin.to_string(),
                 transport: r.transport,
+                alt_flow: r.alt_flow,
             });
         }
     }

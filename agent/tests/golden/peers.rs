@@ -143,21 +143,27 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
             .split(',')
             .map(str::to_string)
             .collect();
-        let src = {
-            let v4 = col(&row, "ip.src");
-            if v4.is_empty() {
-                col(&row, "ipv6.src")
-            } else {
-                v4
-            }
+        // An IP-in-IP packet (6in4, 4in6) has both columns filled and the TSV does not say
+        // which header is the inner one: the IPv4 pair is the flow, the IPv6 pair the
+        // alternative the join falls back to (Expect::alt_flow).
+        let (v4s, v6s) = (col(&row, "ip.src"), col(&row, "ipv6.src"));
+        let (v4d, v6d) = (col(&row, "ip.dst"), col(&row, "ipv6.dst"));
+        // Several values in one column (IPv4 in IPv4, GTP-U): the last header is the inner.
+        let last = |v: &String| v.rsplit(',').next().unwrap_or("").to_string();
+        let (src, dst) = if v4s.is_empty() {
+            (last(&v6s), last(&v6d))
+        } else {
+            (last(&v4s), last(&v4d))
         };
-        let dst = {
-            let v4 = col(&row, "ip.dst");
-            if v4.is_empty() {
-                col(&row, "ipv6.dst")
-            } else {
-                v4
-            }
+        let alt = if !v4s.is_empty() && !v6s.is_empty() {
+            FlowKey::parse(
+                &last(&v6s),
+                &first(col(&row, "tcp.srcport")),
+                &last(&v6d),
+                &first(col(&row, "tcp.dstport")),
+            )
+        } else {
+            None
         };
         let frame: f64 = col(&row, "frame.number").parse().unwrap_or(0.0);
         let Some(flow) = FlowKey::parse(
@@ -172,6 +178,7 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
             order.push(stream.clone());
             let mut rec = Record::new(Some(flow), frame);
             rec.transport = Some("tcp");
+            rec.alt_flow = alt;
             Stream {
                 rec,
                 client: false,
@@ -181,6 +188,7 @@ pub fn parse_tshark(capture: &str, origin: &str, text: &str) -> Result<Vec<Expec
         if types.iter().any(|t| t == "1") && !st.client {
             st.client = true;
             st.rec.flow = Some(flow);
+            st.rec.alt_flow = alt;
             st.rec
                 .push(Field::Ja3, &first(col(&row, "tls.handshake.ja3")));
             st.rec.push(
