@@ -20,8 +20,7 @@ use tokio::sync::watch;
 
 use crate::capture::live::{self, AttachMode, LiveCapture, LiveError, LoadOptions};
 use crate::config::{self, Config, ConfigError};
-use crate::detect::spike::{self, Detector};
-use crate::detect::Finding;
+use crate::detect::spike;
 use crate::engine::{Engine, FlowRecord};
 use crate::export::events::{EventWriter, EventsError};
 use crate::export::http::{self, Endpoint, HttpError, Shared, TlsFiles};
@@ -134,7 +133,6 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let mut agent = Agent {
         engine: Engine::new(&config),
-        spike: Detector::new(spike_params(&config)),
         policy: config.policy(),
         metrics: Metrics::new(),
         records: Vec::new(),
@@ -234,20 +232,9 @@ fn attach_mode(cli: Option<AttachMode>, cfg: config::AttachMode) -> AttachMode {
     })
 }
 
-fn spike_params(config: &Config) -> spike::Params {
-    spike::Params {
-        alpha: config.spike.ewma_alpha,
-        threshold: config.spike.threshold,
-        min_failures: config.spike.min_failures,
-        max_services: config.spike.max_services as usize,
-        ..spike::Params::default()
-    }
-}
-
 /// The agent's state outside the capture.
 struct Agent {
     engine: Engine,
-    spike: Detector,
     policy: config::Policy,
     metrics: Metrics,
     records: Vec<FlowRecord>,
@@ -261,9 +248,6 @@ impl Agent {
         let now = Timestamp::now();
         for mut r in std::mem::take(&mut self.records) {
             kernel_counters(cap, &mut r);
-            if let Some(spike) = self.observe_handshake(&r, now) {
-                r.findings.push(spike);
-            }
             self.metrics.observe(&r, &self.policy, now.secs());
             match events.write(&r) {
                 Ok(()) => self.events_written += 1,
@@ -279,28 +263,8 @@ impl Agent {
         }
     }
 
-    /// Feeds a TLS flow's outcome to the spike detector.
-    fn observe_handshake(&mut self, r: &FlowRecord, now: Timestamp) -> Option<Finding> {
-        r.tls_labels?;
-        let failed = r.findings.iter().any(|f| f.id == "tls.handshake.failure");
-        let service = r
-            .tls
-            .as_ref()
-            .and_then(|t| t.sni.clone())
-            .unwrap_or_else(|| "unnamed".to_owned());
-        let s = self.spike.observe(now, &service, failed)?;
-        Some(
-            Finding::new(&spike::FAILURE_SPIKE)
-                .with("service", s.service)
-                .with("failures_in_window", s.failures.to_string())
-                .with("baseline", format!("{:.2}", s.baseline)),
-        )
-    }
-
     /// Refreshes gauges and copies the kernel's counters into the drop metrics.
     fn refresh(&mut self, cap: &LiveCapture, bad_records: u64) {
-        let now = Timestamp::now();
-        self.spike.advance(now);
         let m = &mut self.metrics;
         m.flows_tracked.set([], self.engine.flows_tracked() as f64);
         let stats = self.engine.stats();
@@ -331,7 +295,7 @@ impl Agent {
         if let Some(rss) = resident_bytes() {
             m.resident_memory.set([], rss as f64);
         }
-        for (service, ratio, active) in self.spike.series() {
+        for (service, ratio, active) in self.engine.spikes().series() {
             let label = bounded_service(service);
             m.handshake_failure_rate.set([label], ratio);
             m.failure_spike_active

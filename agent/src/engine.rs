@@ -6,6 +6,7 @@
 
 use crate::capture::{Segment, TcpMeta};
 use crate::config::{Config, Policy};
+use crate::detect::spike::{self, Detector};
 use crate::detect::Finding;
 use crate::flow::table::{Flow, Limits, Table};
 use crate::flow::{Direction, FlowKey, Transport};
@@ -230,6 +231,8 @@ pub struct Engine {
     stats: EngineStats,
     /// Flows whose capture can stop (live mode tells the kernel).
     done: Vec<FlowKey>,
+    /// Handshake-failure spikes per service.
+    spike: Detector,
 }
 
 impl Engine {
@@ -239,6 +242,7 @@ impl Engine {
             policy: config.policy(),
             stats: EngineStats::default(),
             done: Vec::new(),
+            spike: Detector::new(spike_params(config)),
         }
     }
 
@@ -300,6 +304,7 @@ impl Engine {
 
     /// Expires idle and closed flows as of `now`.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
+        self.spike.advance(now);
         for flow in self.table.expire(now) {
             out.push(self.finish_flow(flow));
         }
@@ -315,6 +320,29 @@ impl Engine {
     /// Keys of flows that need no more payload since the last call.
     pub fn take_done(&mut self) -> Vec<FlowKey> {
         std::mem::take(&mut self.done)
+    }
+
+    /// Feeds a handshake's outcome to the spike detector, on packet time so that live and
+    /// pcap runs over the same traffic agree.
+    fn observe_handshake(
+        &mut self,
+        sni: Option<&str>,
+        findings: &[Finding],
+        at: Timestamp,
+    ) -> Option<Finding> {
+        let failed = findings.iter().any(|f| f.id == "tls.handshake.failure");
+        let s = self.spike.observe(at, sni.unwrap_or("unnamed"), failed)?;
+        Some(
+            Finding::new(&spike::FAILURE_SPIKE)
+                .with("service", s.service)
+                .with("failures_in_window", s.failures.to_string())
+                .with("baseline", format!("{:.2}", s.baseline)),
+        )
+    }
+
+    /// The spike detector's state, for the metrics.
+    pub fn spikes(&self) -> &Detector {
+        &self.spike
     }
 
     fn finish_flow(&mut self, mut flow: Flow<App>) -> FlowRecord {
@@ -336,9 +364,13 @@ impl Engine {
             !tunnelled || !f.id.starts_with("plaintext.") || f.id == "plaintext.credentials"
         }));
         let protocol = protocol_name(&flow.app);
+        let tls_labels = flow.app.tls.as_ref().and_then(tls_labels);
+        if tls_labels.is_some() {
+            let sni = flow.app.tls.as_ref().and_then(|t| t.info().sni.as_deref());
+            findings.extend(self.observe_handshake(sni, &findings, flow.last_seen));
+        }
         let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
         let encrypted = flow.app.tls.is_some() || protocol == "ssh";
-        let tls_labels = flow.app.tls.as_ref().and_then(tls_labels);
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
             let cert = info.cert.as_ref()?;
@@ -401,6 +433,17 @@ fn apply_policy(
             f.with_severity(sev)
         })
         .collect()
+}
+
+/// Spike detector settings from the `[spike]` section.
+fn spike_params(config: &Config) -> spike::Params {
+    spike::Params {
+        alpha: config.spike.ewma_alpha,
+        threshold: config.spike.threshold,
+        min_failures: config.spike.min_failures,
+        max_services: config.spike.max_services as usize,
+        ..spike::Params::default()
+    }
 }
 
 /// Table limits from the `[limits]` section.

@@ -45,6 +45,11 @@ pub fn is_service_port(port: u16) -> bool {
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// Sequence distance beyond which data on a closed 4-tuple belongs to a new connection:
+/// a fresh ISN is random (RFC 9293 §3.4.1), while the first bytes we keep span at most a
+/// few KiB of the old sequence space.
+const REUSE_SEQ_DISTANCE: u32 = 1 << 24;
+
 /// Table bounds and timeouts (nanoseconds of packet time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -254,8 +259,23 @@ impl<V> Table<V> {
         let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
 
         // A new connection on the 4-tuple of a closed one: finish the old flow first.
-        if opens {
-            let reuse = self.flows.get(&ckey).is_some_and(|f| f.is_closed());
+        // Live capture does not report payload-less SYNs, so data far outside the closed
+        // connection's sequence space also starts a new one; data still inside it (in
+        // flight when a RST came) stays with the old flow.
+        let far_data = |f: &Flow<V>| {
+            tcp.is_some_and(|t| {
+                !seg.payload.is_empty()
+                    && !t.has(TcpMeta::RST)
+                    && f.stream(f.key.direction_of(src))
+                        .base_seq()
+                        .is_some_and(|base| t.seq.wrapping_sub(base) > REUSE_SEQ_DISTANCE)
+            })
+        };
+        if opens || tcp.is_some() {
+            let reuse = self
+                .flows
+                .get(&ckey)
+                .is_some_and(|f| f.is_closed() && (opens || far_data(f)));
             if reuse {
                 if let Some(mut old) = self.flows.remove(&ckey) {
                     old.finish(EndReason::Closed);
@@ -608,6 +628,31 @@ mod tests {
             .expect("ok");
         assert_eq!(o.flow.rst, [false, true]);
         assert_eq!(t.expire(Timestamp(11 * SEC)).len(), 1);
+    }
+
+    #[test]
+    fn far_data_on_closed_tuple_starts_a_new_flow_without_a_syn() {
+        // Live capture reports no payload-less SYN: the new connection shows up as data.
+        let mut t: Table<u8> = Table::new(limits());
+        t.packet(&tcp(0, true, ACK, 100, b"old"), |_| 1)
+            .expect("ok");
+        t.packet(&tcp(1, true, FINACK, 103, b""), |_| 1)
+            .expect("ok");
+        t.packet(&tcp(1, false, FINACK, 900, b""), |_| 1)
+            .expect("ok");
+        // A retransmission in the old sequence space stays with the old flow.
+        let o = t
+            .packet(&tcp(2, true, ACK, 100, b"old"), |_| 1)
+            .expect("ok");
+        assert!(!o.created);
+        let o = t
+            .packet(&tcp(3, true, ACK, 3_000_000_000, b"new"), |_| 2)
+            .expect("ok");
+        assert!(o.created);
+        assert_eq!(o.flow.stream(Direction::ToServer).contiguous(), b"new");
+        let gone = t.expire(Timestamp(4));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].stream(Direction::ToServer).contiguous(), b"old");
     }
 
     #[test]
