@@ -129,6 +129,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let links = LinkEvents::open();
     let mut reader = cap.events()?;
+    let clock = cap.clock();
     http::set_ready(&shared, true);
 
     let mut agent = Agent {
@@ -153,7 +154,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     for seg in batch.drain(..) {
                         agent.engine.process(&seg.as_segment(), &mut agent.records);
                     }
-                    for key in agent.engine.take_done() {
+                    for (key, last_seen) in agent.engine.take_done() {
                         let ep = Endpoints {
                             src: key.client,
                             dst: key.server,
@@ -162,7 +163,14 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                                 Transport::Udp => Protocol::Udp,
                             },
                         };
-                        if cap.mark_done(&ep).is_err() {
+                        // The tuple may have been reused by a new connection since: its
+                        // kernel entry then started after our flow's last segment.
+                        let restarted = cap
+                            .flow_stats(&ep)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|st| st.first_seen_ns > clock.mono(last_seen));
+                        if !restarted && cap.mark_done(&ep).is_err() {
                             agent.metrics.dropped.inc(["kernel_done_map", "update_failed"]);
                         }
                     }

@@ -230,7 +230,7 @@ pub struct Engine {
     policy: Policy,
     stats: EngineStats,
     /// Flows whose capture can stop (live mode tells the kernel).
-    done: Vec<FlowKey>,
+    done: Vec<(FlowKey, Timestamp)>,
     /// Handshake-failure spikes per service.
     spike: Detector,
 }
@@ -297,7 +297,7 @@ impl Engine {
         }
         if !flow.app.done_reported && flow.app.done() {
             flow.app.done_reported = true;
-            self.done.push(flow.key);
+            self.done.push((flow.key, flow.last_seen));
         }
         self.advance(seg.ts, out);
     }
@@ -318,7 +318,9 @@ impl Engine {
     }
 
     /// Keys of flows that need no more payload since the last call.
-    pub fn take_done(&mut self) -> Vec<FlowKey> {
+    /// With each key, the time of the flow's last segment: the capture layer must not
+    /// stop a newer connection that reused the tuple since.
+    pub fn take_done(&mut self) -> Vec<(FlowKey, Timestamp)> {
         std::mem::take(&mut self.done)
     }
 

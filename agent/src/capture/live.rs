@@ -201,6 +201,12 @@ impl Clock {
         }
     }
 
+    /// The inverse of [`Clock::wall`].
+    pub fn mono(&self, wall: Timestamp) -> u64 {
+        let t = i128::from(wall.0) - self.wall_minus_mono;
+        u64::try_from(t.max(0)).unwrap_or(u64::MAX)
+    }
+
     pub fn wall(&self, mono_ns: u64) -> Timestamp {
         let t = i128::from(mono_ns) + self.wall_minus_mono;
         Timestamp(u64::try_from(t.max(0)).unwrap_or(u64::MAX))

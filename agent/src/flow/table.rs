@@ -45,11 +45,6 @@ pub fn is_service_port(port: u16) -> bool {
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
-/// Sequence distance beyond which data on a closed 4-tuple belongs to a new connection:
-/// a fresh ISN is random (RFC 9293 §3.4.1), while the first bytes we keep span at most a
-/// few KiB of the old sequence space.
-const REUSE_SEQ_DISTANCE: u32 = 1 << 24;
-
 /// Table bounds and timeouts (nanoseconds of packet time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -134,6 +129,8 @@ pub struct Flow<V> {
     pub end_reason: Option<EndReason>,
     /// When the TCP flow was seen closed (FIN both ways or RST).
     pub closed_at: Option<Timestamp>,
+    /// Per direction, the sequence number after its FIN (or at its RST).
+    pub end_seq: [Option<u32>; 2],
     pub app: V,
 }
 
@@ -152,6 +149,7 @@ impl<V> Flow<V> {
             streams: [Stream::new(stream_cap), Stream::new(stream_cap)],
             end_reason: None,
             closed_at: None,
+            end_seq: [None; 2],
             app,
         }
     }
@@ -259,23 +257,27 @@ impl<V> Table<V> {
         let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
 
         // A new connection on the 4-tuple of a closed one: finish the old flow first.
-        // Live capture does not report payload-less SYNs, so data far outside the closed
-        // connection's sequence space also starts a new one; data still inside it (in
-        // flight when a RST came) stays with the old flow.
-        let far_data = |f: &Flow<V>| {
+        // Live capture does not report payload-less SYNs, so data at or past the sequence
+        // number where the old connection ended (its FIN or RST) also starts a new one:
+        // the old connection can send nothing there. (ISNs for one 4-tuple grow with time,
+        // RFC 6528, so a reused tuple's new data lands just past the old end.)
+        let past_end = |f: &Flow<V>| {
             tcp.is_some_and(|t| {
+                let i = f.key.direction_of(src).index();
                 !seg.payload.is_empty()
                     && !t.has(TcpMeta::RST)
-                    && f.stream(f.key.direction_of(src))
-                        .base_seq()
-                        .is_some_and(|base| t.seq.wrapping_sub(base) > REUSE_SEQ_DISTANCE)
+                    && f.end_seq
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|end| t.seq.wrapping_sub(end) < 1 << 31)
             })
         };
         if opens || tcp.is_some() {
             let reuse = self
                 .flows
                 .get(&ckey)
-                .is_some_and(|f| f.is_closed() && (opens || far_data(f)));
+                .is_some_and(|f| f.is_closed() && (opens || past_end(f)));
             if reuse {
                 if let Some(mut old) = self.flows.remove(&ckey) {
                     old.finish(EndReason::Closed);
@@ -324,10 +326,18 @@ impl<V> Table<V> {
                 if let Some(f) = flow.fin.get_mut(i) {
                     *f = true;
                 }
+                // The FIN takes one sequence number after its data (RFC 9293 §3.4).
+                let end = t.seq.wrapping_add(seg.payload.len() as u32).wrapping_add(1);
+                if let Some(e) = flow.end_seq.get_mut(i) {
+                    *e = Some(end);
+                }
             }
             if t.has(TcpMeta::RST) {
                 if let Some(f) = flow.rst.get_mut(i) {
                     *f = true;
+                }
+                if let Some(e) = flow.end_seq.get_mut(i) {
+                    e.get_or_insert(t.seq);
                 }
             }
             if let Some(s) = flow.streams.get_mut(i) {
@@ -645,8 +655,9 @@ mod tests {
             .packet(&tcp(2, true, ACK, 100, b"old"), |_| 1)
             .expect("ok");
         assert!(!o.created);
+        // The new connection's ISN is a little past the old end (RFC 6528).
         let o = t
-            .packet(&tcp(3, true, ACK, 3_000_000_000, b"new"), |_| 2)
+            .packet(&tcp(3, true, ACK, 4_000_104, b"new"), |_| 2)
             .expect("ok");
         assert!(o.created);
         assert_eq!(o.flow.stream(Direction::ToServer).contiguous(), b"new");
