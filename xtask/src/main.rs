@@ -256,7 +256,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
     run(cargo()
         .current_dir(root)
-        .args(["test", "-p", "plainsight-tests", "--"])
+        .args(["test", "--no-fail-fast", "-p", "plainsight-tests", "--"])
         // Tests share the kernel (counters of one netns, bpf stats): run them one by one.
         .arg("--test-threads=1")
         .args(args)
