@@ -25,7 +25,7 @@ use crate::engine::{Engine, FlowRecord};
 use crate::export::events::{EventWriter, EventsError};
 use crate::export::http::{self, Endpoint, HttpError, Shared, TlsFiles};
 use crate::export::metrics::Metrics;
-use crate::flow::Transport;
+use crate::flow::{FlowKey, Transport};
 use crate::time::Timestamp;
 
 #[derive(Debug, clap::Args)]
@@ -155,14 +155,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                         agent.engine.process(&seg.as_segment(), &mut agent.records);
                     }
                     for (key, last_seen) in agent.engine.take_done() {
-                        let ep = Endpoints {
-                            src: key.client,
-                            dst: key.server,
-                            protocol: match key.transport {
-                                Transport::Tcp => Protocol::Tcp,
-                                Transport::Udp => Protocol::Udp,
-                            },
-                        };
+                        let ep = endpoints(&key);
                         // The tuple may have been reused by a new connection since: its
                         // kernel entry then started after our flow's last segment.
                         let restarted = cap
@@ -174,11 +167,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                             agent.metrics.dropped.inc(["kernel_done_map", "update_failed"]);
                         }
                     }
-                    agent.flush_records(&cap, &mut events);
+                    agent.flush_records(&mut cap, &mut events);
                 }
                 _ = tick.tick() => {
                     agent.engine.advance(Timestamp::now(), &mut agent.records);
-                    agent.flush_records(&cap, &mut events);
+                    agent.flush_records(&mut cap, &mut events);
                     agent.refresh(&cap, reader.bad_records);
                     if let Ok(mut m) = shared.metrics.lock() {
                         agent.publish(&mut m);
@@ -222,7 +215,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         agent.engine.process(&seg.as_segment(), &mut agent.records);
     }
     agent.engine.finish(&mut agent.records);
-    agent.flush_records(&cap, &mut events);
+    agent.flush_records(&mut cap, &mut events);
     events.flush()?;
     let _ = stop_tx.send(true);
     let _ = server.await;
@@ -252,10 +245,15 @@ struct Agent {
 
 impl Agent {
     /// Completes finished flows (kernel counters, spikes) and hands them to the sinks.
-    fn flush_records(&mut self, cap: &LiveCapture, events: &mut EventWriter) {
+    fn flush_records(&mut self, cap: &mut LiveCapture, events: &mut EventWriter) {
         let now = Timestamp::now();
         for mut r in std::mem::take(&mut self.records) {
             kernel_counters(cap, &mut r);
+            if cap.unmark_done(&endpoints(&r.key)).is_err() {
+                self.metrics
+                    .dropped
+                    .inc(["kernel_done_map", "remove_failed"]);
+            }
             self.metrics.observe(&r, &self.policy, now.secs());
             match events.write(&r) {
                 Ok(()) => self.events_written += 1,
@@ -349,6 +347,18 @@ fn bounded_service(service: &str) -> &'static str {
     let leaked: &'static str = Box::leak(service.to_owned().into_boxed_str());
     names.insert(service.to_owned(), leaked);
     leaked
+}
+
+/// The kernel's view of a flow key (client → server direction).
+fn endpoints(key: &FlowKey) -> Endpoints {
+    Endpoints {
+        src: key.client,
+        dst: key.server,
+        protocol: match key.transport {
+            Transport::Tcp => Protocol::Tcp,
+            Transport::Udp => Protocol::Udp,
+        },
+    }
 }
 
 /// Replaces the engine's per-direction counts (captured segments only, in live mode)
