@@ -248,20 +248,66 @@ fn build_ebpf(root: &Path) -> Result<()> {
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
     setup()?;
+    let mut tally = Tally::default();
     // --no-fail-fast: one red test binary must not hide the others.
-    run(cargo().current_dir(root).args(["test", "--no-fail-fast"])).context("unit tests failed")?;
+    let unit = tally.run(cargo().current_dir(root).args(["test", "--no-fail-fast"]));
     // The kernel tests drive the real binary inside network namespaces.
     run(cargo()
         .current_dir(root)
         .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
-    run(cargo()
-        .current_dir(root)
-        .args(["test", "--no-fail-fast", "-p", "plainsight-tests", "--"])
-        // Tests share the kernel (counters of one netns, bpf stats): run them one by one.
-        .arg("--test-threads=1")
-        .args(args)
-        .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight")))
-    .context("kernel tests failed")
+    let kernel = tally.run(
+        cargo()
+            .current_dir(root)
+            .args(["test", "--no-fail-fast", "-p", "plainsight-tests", "--"])
+            // Tests share the kernel (counters of one netns, bpf stats): one at a time.
+            .arg("--test-threads=1")
+            .args(args)
+            .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight")),
+    );
+    // One closing line for the whole run, in the plain `N passed, N failed` form.
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    unit.context("unit and corpus tests failed")?;
+    kernel.context("kernel tests failed")
+}
+
+/// Sums cargo's `test result:` lines while passing the output through.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    fn run(&mut self, cmd: &mut Command) -> Result<()> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("failed to start {cmd:?}"))?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let mut out = std::io::stdout().lock();
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            writeln!(out, "{line}")?;
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                self.passed += count(rest, " passed");
+                self.failed += count(rest, " failed");
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("{cmd:?} failed: {status}");
+        }
+        Ok(())
+    }
+}
+
+/// The number before `what` in a `test result:` line (`ok. 3 passed; 0 failed; …`).
+fn count(line: &str, what: &str) -> u64 {
+    line.find(what)
+        .and_then(|end| line[..end].rsplit([' ', '.']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn bench(root: &Path) -> Result<()> {
@@ -337,4 +383,18 @@ fn require_root(what: &str) -> Result<()> {
         bail!("{what} needs root");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_cargo_result_lines() {
+        let ok =
+            "ok. 206 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 2.39s";
+        assert_eq!((count(ok, " passed"), count(ok, " failed")), (206, 0));
+        let bad = "FAILED. 4 passed; 1 failed; 0 ignored; 0 measured";
+        assert_eq!((count(bad, " passed"), count(bad, " failed")), (4, 1));
+    }
 }
