@@ -115,7 +115,15 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
 /// Starts a reused flow direction over: fresh counters and budget, no `DONE` mark.
 #[inline(always)]
 fn restart(key: &FlowKey, st: &mut FlowStats, wire_len: u32, flags: u8, now: u64) {
-    *st = FlowStats {
+    *st = fresh(wire_len, flags, now);
+    let _ = DONE.remove(key);
+    count(counter::FLOW_REUSED);
+}
+
+/// The stats of a flow direction's first packet.
+#[inline(always)]
+fn fresh(wire_len: u32, flags: u8, now: u64) -> FlowStats {
+    FlowStats {
         packets: 1,
         bytes: u64::from(wire_len),
         first_seen_ns: now,
@@ -124,9 +132,7 @@ fn restart(key: &FlowKey, st: &mut FlowStats, wire_len: u32, flags: u8, now: u64
         captured_segments: 0,
         tcp_flags: flags,
         capture_state: capture_state::ACTIVE,
-    };
-    let _ = DONE.remove(key);
-    count(counter::FLOW_REUSED);
+    }
 }
 
 /// Inserts a new flow direction and returns its value in the map.
@@ -137,16 +143,7 @@ fn new_flow(
     flags: u8,
     now: u64,
 ) -> Result<&'static mut FlowStats, u32> {
-    let fresh = FlowStats {
-        packets: 1,
-        bytes: u64::from(wire_len),
-        first_seen_ns: now,
-        last_seen_ns: now,
-        captured_bytes: 0,
-        captured_segments: 0,
-        tcp_flags: flags,
-        capture_state: capture_state::ACTIVE,
-    };
+    let fresh = fresh(wire_len, flags, now);
     // NOEXIST: if another CPU inserted the same direction meanwhile, keep its entry.
     if FLOWS.insert(key, &fresh, u64::from(BPF_NOEXIST)).is_ok() {
         count(counter::FLOW_CREATED);

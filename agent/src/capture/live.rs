@@ -564,18 +564,22 @@ impl LiveCapture {
         Ok(m.get(&flow.to_key(), 0).ok())
     }
 
-    /// Forgets the `DONE` mark of both directions of a flow that ended, so the map holds
-    /// only live flows (it is a plain hash map: full means new marks fail).
-    pub fn unmark_done(&mut self, flow: &Endpoints) -> Result<(), LiveError> {
+    /// The `DONE` map, writable.
+    fn done_map(&mut self) -> Result<BpfHashMap<&mut MapData, FlowKey, u8>, LiveError> {
         let map = self
             .ebpf
             .map_mut(names::DONE)
             .ok_or(LiveError::MissingMap(names::DONE))?;
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-                name: names::DONE,
-                source,
-            })?;
+        BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
+            name: names::DONE,
+            source,
+        })
+    }
+
+    /// Forgets the `DONE` mark of both directions of a flow that ended, so the map holds
+    /// only live flows (it is a plain hash map: full means new marks fail).
+    pub fn unmark_done(&mut self, flow: &Endpoints) -> Result<(), LiveError> {
+        let mut done = self.done_map()?;
         let key = flow.to_key();
         for k in [key, key.reversed()] {
             // Absent (never marked, or already evicted) is fine.
@@ -586,15 +590,7 @@ impl LiveCapture {
 
     /// Tells the kernel both directions of a flow need no more capture.
     pub fn mark_done(&mut self, flow: &Endpoints) -> Result<(), LiveError> {
-        let map = self
-            .ebpf
-            .map_mut(names::DONE)
-            .ok_or(LiveError::MissingMap(names::DONE))?;
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-                name: names::DONE,
-                source,
-            })?;
+        let mut done = self.done_map()?;
         let key = flow.to_key();
         for k in [key, key.reversed()] {
             done.insert(k, 1, 0).map_err(|source| LiveError::Map {
