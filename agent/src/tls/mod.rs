@@ -304,6 +304,7 @@ impl Session {
             match record::next_record(rest) {
                 Ok(Next::Incomplete) => {
                     self.peek_certificate(dir, rest);
+                    self.peek_heartbeat(dir, rest);
                     return;
                 }
                 Ok(Next::Record(rec, used)) => {
@@ -317,6 +318,33 @@ impl Session {
             if self.hs.stopped.get(i).copied().flatten().is_some() {
                 return;
             }
+        }
+    }
+
+    /// A Heartbleed request is one huge record (up to 16 KiB), past the capture budget.
+    /// Its header and the heartbeat header (type, payload_length: the first 8 bytes)
+    /// already tell the whole story (RFC 6520 §4), so read them from the incomplete record.
+    fn peek_heartbeat(&mut self, dir: Direction, rest: &[u8]) {
+        let (Some(&ct), Some(len), Some(&kind), Some(plen)) =
+            (rest.first(), rest.get(3..5), rest.get(5), rest.get(6..8))
+        else {
+            return;
+        };
+        if ct != record::CT_HEARTBEAT || self.dir(dir).encrypted {
+            return;
+        }
+        self.push_heartbeat(HeartbeatEvent {
+            dir,
+            kind,
+            payload_length: u16::from_be_bytes([plen[0], plen[1]]),
+            record_length: usize::from(u16::from_be_bytes([len[0], len[1]])),
+        });
+    }
+
+    /// Records a heartbeat once, whether it was peeked at or read whole (or both).
+    fn push_heartbeat(&mut self, ev: HeartbeatEvent) {
+        if self.hs.heartbeats.last() != Some(&ev) {
+            self.hs.heartbeats.push(ev);
         }
     }
 
@@ -515,7 +543,7 @@ impl Session {
             record::CT_HEARTBEAT => {
                 let mut r = handshake::Reader::new(rec.payload, "heartbeat");
                 if let (Ok(kind), Ok(len)) = (r.u8(), r.u16()) {
-                    self.hs.heartbeats.push(HeartbeatEvent {
+                    self.push_heartbeat(HeartbeatEvent {
                         dir,
                         kind,
                         payload_length: len,

@@ -278,6 +278,7 @@ mod tests {
             transport: "tcp".to_string(),
             has_tls: false,
             values,
+            findings: Vec::new(),
         }
     }
 

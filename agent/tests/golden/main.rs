@@ -263,6 +263,83 @@ fn d_version_cipher_sni_match_zeek_ssl_log() {
 
 /// Writes the agreement report; fails when a source produced no comparison
 /// at all (a loader or join regression) or when the run has no outcome.
+/// Finding ids the public corpus never triggers, and the test that triggers each from
+/// real bytes instead. Keep it short: a corpus capture is the better evidence.
+const RAISED_ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "tls.handshake.failure_spike",
+        "live lab: tests/tests/agent.rs, 25 protocol_version failures against nginx",
+    ),
+    (
+        "tls.downgrade.sentinel",
+        "tls::tests::downgrade_sentinel_in_server_random (real ServerHello, random edited)",
+    ),
+    (
+        "tls.downgrade.inappropriate_fallback",
+        "tls::tests::inappropriate_fallback_alert (real alert flow, description edited)",
+    ),
+    (
+        "plaintext.dns",
+        "allowed by the default policy; plaintext::tests and fixtures/plaintext/dns_tcp.flow",
+    ),
+    (
+        "plaintext.amqp",
+        "plaintext_corpus: RabbitMQ capture (fixtures/plaintext/amqp091_*.flow)",
+    ),
+    (
+        "plaintext.imap",
+        "plaintext_corpus: curl IMAP LOGIN capture (imap_login_curl.flow)",
+    ),
+    (
+        "starttls.stripped",
+        "plaintext_corpus: derived_smtp_stripped_*.flow (real flow, edited)",
+    ),
+    (
+        "starttls.failed",
+        "plaintext_corpus: derived_smtp_failed.flow (real flow, edited)",
+    ),
+    (
+        "kafka.sasl_plaintext",
+        "plaintext_corpus: librdkafka SASL capture (kafka_sasl_plain.flow)",
+    ),
+];
+
+/// Every finding id in the catalogue is raised by some corpus capture through the real
+/// binary, or is listed in [`RAISED_ELSEWHERE`] with the test that raises it.
+#[test]
+fn every_finding_id_is_raised_by_real_bytes() {
+    let run = corpus_run();
+    let raised: std::collections::BTreeSet<&str> = run
+        .runs
+        .iter()
+        .flat_map(|r| r.events.iter())
+        .flat_map(|e| e.findings.iter().map(String::as_str))
+        .collect();
+    for (id, _) in RAISED_ELSEWHERE {
+        assert!(
+            plainsight::detect::catalogue::get(id).is_some(),
+            "RAISED_ELSEWHERE names {id}, which is not in the catalogue"
+        );
+    }
+    let mut missing = Vec::new();
+    for def in plainsight::detect::catalogue::all() {
+        let elsewhere = RAISED_ELSEWHERE.iter().any(|(id, _)| *id == def.id);
+        if raised.contains(def.id) {
+            assert!(
+                !elsewhere,
+                "{} is raised by the corpus now: remove it from RAISED_ELSEWHERE",
+                def.id
+            );
+        } else if !elsewhere {
+            missing.push(def.id);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "finding ids no corpus capture raises and no test accounts for: {missing:?}"
+    );
+}
+
 #[test]
 fn agreement_report() {
     let run = corpus_run();

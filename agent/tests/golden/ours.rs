@@ -16,6 +16,8 @@ pub struct Event {
     pub has_tls: bool,
     /// Normalised values; absent = null/missing in the event.
     pub values: HashMap<Field, String>,
+    /// Finding ids raised on the flow.
+    pub findings: Vec<String>,
 }
 
 fn as_text(v: &Value) -> Option<String> {
@@ -76,12 +78,22 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
             put(Field::CertSan, c("san"));
         }
     }
+    let findings = v
+        .get("findings")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Event {
         ts,
         flow,
         transport,
         has_tls: tls_obj.is_some(),
         values,
+        findings,
     })
 }
 
