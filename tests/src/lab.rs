@@ -640,7 +640,7 @@ http {{
         }
     }
 
-    fn client(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    pub fn client(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut a = vec!["timeout", "15"];
         a.extend_from_slice(args);
         run_timeout(ns_cmd(&self.client_ns, &a), stdin, Duration::from_secs(20))

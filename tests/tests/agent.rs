@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    attached, metric_sum, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP, SERVER_IP,
+    attached, metric_sum, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP, PORT_WEAK,
+    SERVER_IP, SNI_WEAK,
 };
 use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard, VethPair};
 use serde_json::Value;
@@ -478,5 +479,52 @@ fn a_reused_client_port_starts_a_new_flow() {
             "each connection classified on its own: {e}"
         );
         assert_eq!(e["tls"]["version"], "TLS 1.3", "{e}");
+    }
+}
+
+/// A client retrying with a lower version sends TLS_FALLBACK_SCSV (RFC 7507); a server
+/// that supports a higher version refuses with inappropriate_fallback. Real OpenSSL on
+/// both ends, captured live.
+#[test]
+fn fallback_scsv_against_a_better_server_is_an_inappropriate_fallback() {
+    let mut lab = Lab::new(&format!("ps-lab-fb{}", std::process::id()), Hub::Netns);
+    lab.start_servers();
+    let mut agent = LiveAgent::start(&lab, 9915, &[]);
+    let target = format!("{SERVER_IP}:{PORT_WEAK}");
+    let out = lab.client(
+        &[
+            "openssl",
+            "s_client",
+            "-connect",
+            &target,
+            "-servername",
+            SNI_WEAK,
+            "-tls1_1",
+            "-fallback_scsv",
+            "-cipher",
+            "AES128-SHA:@SECLEVEL=0",
+        ],
+        Some(b""),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("inappropriate fallback"),
+        "the server must refuse the fallback: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(3000));
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
+    let events = agent.events();
+    let flow = events
+        .iter()
+        .find(|e| e["dst_port"].as_u64() == Some(u64::from(PORT_WEAK)))
+        .unwrap_or_else(|| panic!("no event for the fallback connection: {events:?}"));
+    let found = ids(flow);
+    for id in [
+        "tls.downgrade.fallback_scsv",
+        "tls.downgrade.inappropriate_fallback",
+        "tls.handshake.failure",
+    ] {
+        assert!(found.contains(id), "{id} missing from {flow}");
     }
 }

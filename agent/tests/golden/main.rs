@@ -276,7 +276,7 @@ const RAISED_ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "tls.downgrade.inappropriate_fallback",
-        "tls::tests::inappropriate_fallback_alert (real alert flow, description edited)",
+        "live lab: tests/tests/agent.rs, openssl -tls1_1 -fallback_scsv against nginx",
     ),
     (
         "plaintext.dns",
