@@ -803,6 +803,7 @@ fn kind_str(k: EventKind) -> &'static str {
         EventKind::Segment => "segment",
         EventKind::Fin => "fin",
         EventKind::Rst => "rst",
+        EventKind::Syn => "syn",
     }
 }
 
