@@ -26,6 +26,9 @@ const APT_PACKAGES: &[&str] = &[
     "postgresql",
     "python3",
     "prometheus",
+    "redis-server",
+    "redis-tools",
+    "python3-aiosmtpd",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

@@ -1,0 +1,247 @@
+//! `plainsight run` against real servers started in the lab's server namespace on
+//! SERVER_IP, driven by real clients from the client namespace: Redis with a password
+//! (AUTH in clear) and PostgreSQL with `sslmode=require` against a cluster running with
+//! ssl=off. One lab, one live agent; the events, stdout/stderr and /metrics are checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use plainsight_tests::expect::ids;
+use plainsight_tests::lab::{ns_cmd, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, SERVER_IP};
+use plainsight_tests::Guard;
+use serde_json::Value;
+
+const REDIS_PORT: u16 = 6379;
+const REDIS_PASSWORD: &str = "S3cretRedisPw";
+
+/// A server started as a child in the server namespace; stderr and stdout go to a log
+/// file in the lab directory (quoted when the server does not come up).
+struct Server {
+    name: &'static str,
+    log: PathBuf,
+    _proc: Guard,
+}
+
+impl Server {
+    fn start(lab: &Lab, name: &'static str, args: &[&str]) -> Server {
+        let log = lab.dir.join(format!("{name}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let child = ns_cmd(&lab.server_ns, args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({args:?}): {e}"));
+        Server {
+            name,
+            log,
+            _proc: Guard(child),
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (20 s at most) until SERVER_IP:`port` accepts connections from the client
+    /// namespace; panics with the server's log otherwise.
+    fn wait_port(&mut self, lab: &Lab, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self._proc.0.try_wait() {
+                panic!(
+                    "{} exited before listening on {port}: {st}\nlog:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            let ok = ns_cmd(
+                &lab.client_ns,
+                &[
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}"),
+                ],
+            )
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {SERVER_IP}:{port} never opened within 20 s\nlog:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn need(prog: &str) -> String {
+    which(prog).unwrap_or_else(|| {
+        panic!("{prog} not found: run `cargo xtask setup` (installs the test servers)")
+    })
+}
+
+fn client(lab: &Lab, args: &[&str]) -> Output {
+    let mut a = vec!["timeout", "15"];
+    a.extend_from_slice(args);
+    run_timeout(ns_cmd(&lab.client_ns, &a), None, Duration::from_secs(20))
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn psql_bin() -> String {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.iter()
+        .rev()
+        .map(|d| d.join("bin").join("psql"))
+        .find(|p| p.exists())
+        .or_else(|| which("psql").map(PathBuf::from))
+        .expect("psql not found: run `cargo xtask setup` (installs postgresql)")
+        .to_str()
+        .expect("utf-8")
+        .to_owned()
+}
+
+/// Events whose server port is `port`.
+fn to_port(events: &[Value], port: u16) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["dst_ip"] == SERVER_IP && e["dst_port"].as_u64() == Some(u64::from(port)))
+        .collect()
+}
+
+fn dump(events: &[&Value]) -> String {
+    events
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn real_servers_in_clear() {
+    let mut lab = Lab::new("ps-srv", Hub::Netns);
+    lab.start_servers();
+
+    // Redis with a password, no persistence, in the foreground.
+    let redis_dir = lab.dir.join("redis");
+    std::fs::create_dir_all(&redis_dir).unwrap();
+    let redis_dir_s = redis_dir.to_str().expect("utf-8").to_owned();
+    let port_s = REDIS_PORT.to_string();
+    let mut redis = Server::start(
+        &lab,
+        "redis",
+        &[
+            &need("redis-server"),
+            "--bind",
+            SERVER_IP,
+            "--port",
+            &port_s,
+            "--requirepass",
+            REDIS_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            &redis_dir_s,
+        ],
+    );
+    redis.wait_port(&lab, REDIS_PORT);
+
+    let mut agent = LiveAgent::start(&lab, 9920, &[]);
+
+    // 1. Redis: AUTH and PING in clear.
+    let out = client(
+        &lab,
+        &[
+            &need("redis-cli"),
+            "-h",
+            SERVER_IP,
+            "-p",
+            &port_s,
+            "-a",
+            REDIS_PASSWORD,
+            "--no-auth-warning",
+            "PING",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("PONG"),
+        "redis-cli PING failed: {}\nredis log:\n{}",
+        show(&out),
+        redis.log_text()
+    );
+
+    // 2. psql sslmode=require against the ssl=off cluster: the server answers 'N'.
+    let conn =
+        format!("host={SERVER_IP} port={PORT_PG} user=postgres dbname=postgres sslmode=require");
+    let out = client(
+        &lab,
+        &[&psql_bin(), "-X", "-A", "-t", &conn, "-c", "select 1"],
+    );
+    assert!(
+        !out.status.success(),
+        "psql sslmode=require must fail against ssl=off: {}",
+        show(&out)
+    );
+
+    // Flows are over; give the agent a moment, then read /metrics while it runs.
+    std::thread::sleep(Duration::from_secs(1));
+    let metrics = agent.metrics();
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let events = agent.events();
+
+    // Redis.
+    let r = to_port(&events, REDIS_PORT);
+    assert!(
+        r.iter().any(|e| e["protocol"] == "redis"
+            && ids(e).contains("plaintext.redis")
+            && ids(e).contains("plaintext.credentials")),
+        "no redis flow with plaintext.redis and plaintext.credentials:\n{}",
+        dump(&r)
+    );
+
+    // PostgreSQL: SSLRequest refused.
+    let p = to_port(&events, PORT_PG);
+    assert!(
+        p.iter().any(|e| ids(e).contains("postgres.ssl_refused")),
+        "no postgres flow with postgres.ssl_refused:\n{}",
+        dump(&p)
+    );
+
+    // No secret anywhere.
+    let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
+    for (what, text) in [
+        ("events", raw_events),
+        ("agent stdout", agent.stdout_text()),
+        ("agent stderr", agent.stderr_text()),
+        ("/metrics", metrics),
+    ] {
+        assert!(
+            !text.contains(REDIS_PASSWORD),
+            "the Redis password appears in the {what}"
+        );
+    }
+}
