@@ -1,7 +1,7 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
-//! (AUTH in clear) and PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off. One lab, one live agent; the events, stdout/stderr and /metrics are checked.
+//! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
+//! ssl=off, and FTP (pyftpdlib, curl USER/PASS in clear). One lab, one live agent; the events, stdout/stderr and /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -15,6 +15,26 @@ use serde_json::Value;
 
 const REDIS_PORT: u16 = 6379;
 const REDIS_PASSWORD: &str = "S3cretRedisPw";
+/// Port 21, not an unprivileged one: the agent reverses the direction of a flow whose
+/// server speaks first on a port above 1023 (seen with SMTP on 2525).
+const FTP_PORT: u16 = 21;
+const FTP_USER: &str = "labftp";
+const FTP_PASSWORD: &str = "S3cretFtpPw";
+/// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// A pyftpdlib server with one read-only user: argv = ip, port, user, password, home.
+const FTP_SERVER: &str = r#"
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+ip, port, user, pw, home = sys.argv[1:6]
+a = DummyAuthorizer()
+a.add_user(user, pw, home, perm="elr")
+FTPHandler.authorizer = a
+FTPServer((ip, int(port)), FTPHandler).serve_forever()
+"#;
 
 /// A server started as a child in the server namespace; stderr and stdout go to a log
 /// file in the lab directory (quoted when the server does not come up).
@@ -169,6 +189,25 @@ fn real_servers_in_clear() {
     );
     redis.wait_port(&lab, REDIS_PORT);
 
+    let ftp_home = lab.dir.join("ftp");
+    std::fs::create_dir_all(&ftp_home).unwrap();
+    std::fs::write(ftp_home.join("hello.txt"), "ftp hello\n").unwrap();
+    let mut ftp = Server::start(
+        &lab,
+        "ftp",
+        &[
+            PYTHON,
+            "-c",
+            FTP_SERVER,
+            SERVER_IP,
+            &FTP_PORT.to_string(),
+            FTP_USER,
+            FTP_PASSWORD,
+            ftp_home.to_str().expect("utf-8"),
+        ],
+    );
+    ftp.wait_port(&lab, FTP_PORT);
+
     let mut agent = LiveAgent::start(&lab, 9920, &[]);
 
     // 1. Redis: AUTH and PING in clear.
@@ -206,6 +245,16 @@ fn real_servers_in_clear() {
         show(&out)
     );
 
+    // 3. FTP: USER/PASS in clear, then a passive download.
+    let url = format!("ftp://{FTP_USER}:{FTP_PASSWORD}@{SERVER_IP}:{FTP_PORT}/hello.txt");
+    let out = client(&lab, &["curl", "-sS", "--max-time", "10", &url]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ftp hello"),
+        "curl ftp failed: {}\nftp log:\n{}",
+        show(&out),
+        ftp.log_text()
+    );
+
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     std::thread::sleep(Duration::from_secs(1));
     let metrics = agent.metrics();
@@ -231,6 +280,16 @@ fn real_servers_in_clear() {
         dump(&p)
     );
 
+    // FTP control connection.
+    let f = to_port(&events, FTP_PORT);
+    assert!(
+        f.iter().any(|e| e["protocol"] == "ftp"
+            && ids(e).contains("plaintext.ftp")
+            && ids(e).contains("plaintext.credentials")),
+        "no ftp flow with plaintext.ftp and plaintext.credentials:\n{}",
+        dump(&f)
+    );
+
     // No secret anywhere.
     let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
     for (what, text) in [
@@ -239,9 +298,11 @@ fn real_servers_in_clear() {
         ("agent stderr", agent.stderr_text()),
         ("/metrics", metrics),
     ] {
-        assert!(
-            !text.contains(REDIS_PASSWORD),
-            "the Redis password appears in the {what}"
-        );
+        for pw in [REDIS_PASSWORD, FTP_PASSWORD] {
+            assert!(
+                !text.contains(pw),
+                "the password {pw} appears in the {what}"
+            );
+        }
     }
 }

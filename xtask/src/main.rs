@@ -28,7 +28,7 @@ const APT_PACKAGES: &[&str] = &[
     "prometheus",
     "redis-server",
     "redis-tools",
-    "python3-aiosmtpd",
+    "python3-pyftpdlib",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
