@@ -1,7 +1,8 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off, and FTP (pyftpdlib, curl USER/PASS in clear). One lab, one live agent; the events, stdout/stderr and /metrics are checked.
+//! ssl=off, and FTP (pyftpdlib, curl USER/PASS in clear). One lab, one live agent; the
+//! events, stdout/stderr and /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
