@@ -1,7 +1,8 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off, and FTP (pyftpdlib, curl USER/PASS in clear). One lab, one live agent; the
+//! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear) and MQTT (mosquitto with a password
+//! file, mosquitto_pub -u/-P). One lab, one live agent; the
 //! events, stdout/stderr and /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +22,9 @@ const REDIS_PASSWORD: &str = "S3cretRedisPw";
 const FTP_PORT: u16 = 21;
 const FTP_USER: &str = "labftp";
 const FTP_PASSWORD: &str = "S3cretFtpPw";
+const MQTT_PORT: u16 = 1883;
+const MQTT_USER: &str = "labmqtt";
+const MQTT_PASSWORD: &str = "S3cretMqttPw";
 /// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -209,6 +213,31 @@ fn real_servers_in_clear() {
     );
     ftp.wait_port(&lab, FTP_PORT);
 
+    // Mosquitto: no anonymous clients, one user in a password file.
+    let mqtt_dir = lab.dir.join("mqtt");
+    std::fs::create_dir_all(&mqtt_dir).unwrap();
+    let pwfile = mqtt_dir.join("passwd").to_str().expect("utf-8").to_owned();
+    std::fs::write(&pwfile, "").unwrap();
+    let mut passwd = std::process::Command::new(need("mosquitto_passwd"));
+    passwd.args(["-b", &pwfile, MQTT_USER, MQTT_PASSWORD]);
+    let out = run_timeout(passwd, None, Duration::from_secs(10));
+    assert!(out.status.success(), "mosquitto_passwd: {}", show(&out));
+    let conf = mqtt_dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root\nlistener {MQTT_PORT} {SERVER_IP}\nallow_anonymous false\n\
+             password_file {pwfile}\npersistence false\nlog_dest stderr\n"
+        ),
+    )
+    .unwrap();
+    let mut mqtt = Server::start(
+        &lab,
+        "mosquitto",
+        &[&need("mosquitto"), "-c", conf.to_str().expect("utf-8")],
+    );
+    mqtt.wait_port(&lab, MQTT_PORT);
+
     let mut agent = LiveAgent::start(&lab, 9920, &[]);
 
     // 1. Redis: AUTH and PING in clear.
@@ -256,6 +285,32 @@ fn real_servers_in_clear() {
         ftp.log_text()
     );
 
+    // 4. MQTT: CONNECT with username and password in clear, one PUBLISH.
+    let out = client(
+        &lab,
+        &[
+            &need("mosquitto_pub"),
+            "-h",
+            SERVER_IP,
+            "-p",
+            &MQTT_PORT.to_string(),
+            "-u",
+            MQTT_USER,
+            "-P",
+            MQTT_PASSWORD,
+            "-t",
+            "lab/test",
+            "-m",
+            "hello",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "mosquitto_pub failed: {}\nmosquitto log:\n{}",
+        show(&out),
+        mqtt.log_text()
+    );
+
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     std::thread::sleep(Duration::from_secs(1));
     let metrics = agent.metrics();
@@ -291,6 +346,16 @@ fn real_servers_in_clear() {
         dump(&f)
     );
 
+    // MQTT.
+    let q = to_port(&events, MQTT_PORT);
+    assert!(
+        q.iter().any(|e| e["protocol"] == "mqtt"
+            && ids(e).contains("plaintext.mqtt")
+            && ids(e).contains("plaintext.credentials")),
+        "no mqtt flow with plaintext.mqtt and plaintext.credentials:\n{}",
+        dump(&q)
+    );
+
     // No secret anywhere.
     let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
     for (what, text) in [
@@ -299,7 +364,7 @@ fn real_servers_in_clear() {
         ("agent stderr", agent.stderr_text()),
         ("/metrics", metrics),
     ] {
-        for pw in [REDIS_PASSWORD, FTP_PASSWORD] {
+        for pw in [REDIS_PASSWORD, FTP_PASSWORD, MQTT_PASSWORD] {
             assert!(
                 !text.contains(pw),
                 "the password {pw} appears in the {what}"

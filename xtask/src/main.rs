@@ -29,6 +29,8 @@ const APT_PACKAGES: &[&str] = &[
     "redis-server",
     "redis-tools",
     "python3-pyftpdlib",
+    "mosquitto",
+    "mosquitto-clients",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
