@@ -2,8 +2,8 @@
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
 //! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear) and MQTT (mosquitto with a password
-//! file, mosquitto_pub -u/-P). One lab, one live agent; the
-//! events, stdout/stderr and /metrics are checked.
+//! file, mosquitto_pub -u/-P). One lab, one live agent; the events, stdout/stderr and
+//! /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
