@@ -2,7 +2,7 @@
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
 //! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear) and MQTT (mosquitto with a password
-//! file, mosquitto_pub -u/-P). One lab, one live agent; the events, stdout/stderr and
+//! file, mosquitto_pub -u/-P), MariaDB offering TLS to a client that declines it. One lab, one live agent; the events, stdout/stderr and
 //! /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -25,6 +25,9 @@ const FTP_PASSWORD: &str = "S3cretFtpPw";
 const MQTT_PORT: u16 = 1883;
 const MQTT_USER: &str = "labmqtt";
 const MQTT_PASSWORD: &str = "S3cretMqttPw";
+const MYSQL_PORT: u16 = 3306;
+const MYSQL_USER: &str = "labmy";
+const MYSQL_PASSWORD: &str = "S3cretMyPw";
 /// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -238,6 +241,67 @@ fn real_servers_in_clear() {
     );
     mqtt.wait_port(&lab, MQTT_PORT);
 
+    // MariaDB: throwaway datadir, TLS offered (the lab's weak.pem), one user with a
+    // password reachable from the client.
+    let my_dir = lab.dir.join("mariadb");
+    let my_data = my_dir.join("data");
+    std::fs::create_dir_all(&my_data).unwrap();
+    let my_data_s = my_data.to_str().expect("utf-8").to_owned();
+    let my_sock = my_dir.join("sock").to_str().expect("utf-8").to_owned();
+    let mut install = std::process::Command::new(need("mariadb-install-db"));
+    install.args([
+        "--no-defaults",
+        &format!("--datadir={my_data_s}"),
+        "--user=root",
+        "--skip-test-db",
+    ]);
+    let out = run_timeout(install, None, Duration::from_secs(60));
+    assert!(out.status.success(), "mariadb-install-db: {}", show(&out));
+    let mut mariadb = Server::start(
+        &lab,
+        "mariadb",
+        &[
+            &need("mariadbd"),
+            "--no-defaults",
+            &format!("--datadir={my_data_s}"),
+            "--user=root",
+            &format!("--bind-address={SERVER_IP}"),
+            &format!("--port={MYSQL_PORT}"),
+            &format!("--socket={my_sock}"),
+            &format!("--pid-file={}", my_dir.join("pid").to_str().expect("utf-8")),
+            "--skip-log-bin",
+            &format!("--ssl-cert={}", lab.path("weak.pem")),
+            &format!("--ssl-key={}", lab.path("weak.key")),
+        ],
+    );
+    mariadb.wait_port(&lab, MYSQL_PORT);
+    let sql = format!(
+        "CREATE USER '{MYSQL_USER}'@'%' IDENTIFIED BY '{MYSQL_PASSWORD}'; \
+         GRANT ALL ON *.* TO '{MYSQL_USER}'@'%';"
+    );
+    let out = run_timeout(
+        ns_cmd(
+            &lab.server_ns,
+            &[
+                &need("mariadb"),
+                "--no-defaults",
+                &format!("--socket={my_sock}"),
+                "-u",
+                "root",
+                "-e",
+                &sql,
+            ],
+        ),
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "mariadb CREATE USER: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
     let mut agent = LiveAgent::start(&lab, 9920, &[]);
 
     // 1. Redis: AUTH and PING in clear.
@@ -311,6 +375,33 @@ fn real_servers_in_clear() {
         mqtt.log_text()
     );
 
+    // 5. MariaDB: the server offers TLS, the client declines (--skip-ssl).
+    let my_pw = format!("--password={MYSQL_PASSWORD}");
+    let my_port = format!("--port={MYSQL_PORT}");
+    let out = client(
+        &lab,
+        &[
+            &need("mariadb"),
+            "--no-defaults",
+            "--skip-ssl",
+            "-h",
+            SERVER_IP,
+            &my_port,
+            "-u",
+            MYSQL_USER,
+            &my_pw,
+            "-N",
+            "-e",
+            "select 40 + 2",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
+        "mariadb --skip-ssl failed: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     std::thread::sleep(Duration::from_secs(1));
     let metrics = agent.metrics();
@@ -356,6 +447,16 @@ fn real_servers_in_clear() {
         dump(&q)
     );
 
+    // MariaDB in clear although TLS was offered.
+    let m = to_port(&events, MYSQL_PORT);
+    assert!(
+        m.iter().any(|e| e["protocol"] == "mysql"
+            && ids(e).contains("plaintext.mysql")
+            && ids(e).contains("mysql.ssl_not_used")),
+        "no mysql flow with plaintext.mysql and mysql.ssl_not_used:\n{}",
+        dump(&m)
+    );
+
     // No secret anywhere.
     let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
     for (what, text) in [
@@ -364,7 +465,7 @@ fn real_servers_in_clear() {
         ("agent stderr", agent.stderr_text()),
         ("/metrics", metrics),
     ] {
-        for pw in [REDIS_PASSWORD, FTP_PASSWORD, MQTT_PASSWORD] {
+        for pw in [REDIS_PASSWORD, FTP_PASSWORD, MQTT_PASSWORD, MYSQL_PASSWORD] {
             assert!(
                 !text.contains(pw),
                 "the password {pw} appears in the {what}"

@@ -31,6 +31,8 @@ const APT_PACKAGES: &[&str] = &[
     "python3-pyftpdlib",
     "mosquitto",
     "mosquitto-clients",
+    "mariadb-server",
+    "mariadb-client",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
