@@ -1,9 +1,10 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear) and MQTT (mosquitto with a password
-//! file, mosquitto_pub -u/-P), MariaDB offering TLS to a client that declines it. One lab, one live agent; the events, stdout/stderr and
-//! /metrics are checked.
+//! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear), MQTT (mosquitto with a password
+//! file, mosquitto_pub -u/-P) and MariaDB offering TLS to a client that declines it and to
+//! one that takes it. One lab, one live agent; the events, stdout/stderr and /metrics are
+//! checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -402,6 +403,32 @@ fn real_servers_in_clear() {
         mariadb.log_text()
     );
 
+    // 6. MariaDB: the same server, the client takes TLS (--ssl, no verification).
+    let out = client(
+        &lab,
+        &[
+            &need("mariadb"),
+            "--no-defaults",
+            "--ssl",
+            "--skip-ssl-verify-server-cert",
+            "-h",
+            SERVER_IP,
+            &my_port,
+            "-u",
+            MYSQL_USER,
+            &my_pw,
+            "-N",
+            "-e",
+            "select 40 + 3",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("43"),
+        "mariadb --ssl failed: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     std::thread::sleep(Duration::from_secs(1));
     let metrics = agent.metrics();
@@ -454,6 +481,16 @@ fn real_servers_in_clear() {
             && ids(e).contains("plaintext.mysql")
             && ids(e).contains("mysql.ssl_not_used")),
         "no mysql flow with plaintext.mysql and mysql.ssl_not_used:\n{}",
+        dump(&m)
+    );
+
+    assert!(
+        m.iter().any(|e| e["protocol"] == "mysql"
+            && e["tls"].is_object()
+            && !e["tls"]["version"].is_null()
+            && !ids(e).contains("plaintext.mysql")
+            && !ids(e).contains("mysql.ssl_not_used")),
+        "no mysql flow upgraded to TLS (tls.version set, no plaintext.mysql):\n{}",
         dump(&m)
     );
 
