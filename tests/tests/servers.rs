@@ -1,7 +1,7 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off, FTP (pyftpdlib, curl USER/PASS in clear), MQTT (mosquitto with a password
+//! ssl=off (refused) and one with ssl=on (TLS), FTP (pyftpdlib, curl USER/PASS in clear), MQTT (mosquitto with a password
 //! file, mosquitto_pub -u/-P) and MariaDB offering TLS to a client that declines it and to
 //! one that takes it. One lab, one live agent; the events, stdout/stderr and /metrics are
 //! checked.
@@ -29,6 +29,8 @@ const MQTT_PASSWORD: &str = "S3cretMqttPw";
 const MYSQL_PORT: u16 = 3306;
 const MYSQL_USER: &str = "labmy";
 const MYSQL_PASSWORD: &str = "S3cretMyPw";
+/// A second PostgreSQL cluster, with ssl=on (the lab's weak.pem).
+const PG_TLS_PORT: u16 = 5433;
 /// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -133,17 +135,19 @@ fn show(out: &Output) -> String {
     )
 }
 
-fn psql_bin() -> String {
+fn pg_bin(tool: &str) -> String {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
     dirs.sort();
     dirs.iter()
         .rev()
-        .map(|d| d.join("bin").join("psql"))
+        .map(|d| d.join("bin").join(tool))
         .find(|p| p.exists())
-        .or_else(|| which("psql").map(PathBuf::from))
-        .expect("psql not found: run `cargo xtask setup` (installs postgresql)")
+        .or_else(|| which(tool).map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!("{tool} not found: run `cargo xtask setup` (installs postgresql)")
+        })
         .to_str()
         .expect("utf-8")
         .to_owned()
@@ -303,6 +307,67 @@ fn real_servers_in_clear() {
         mariadb.log_text()
     );
 
+    // PostgreSQL with ssl=on: a throwaway cluster owned by postgres, trust auth, the
+    // postmaster itself is the child (setpriv execs it).
+    let pgt = lab.dir.join("pgtls");
+    std::fs::create_dir_all(&pgt).unwrap();
+    let pgt_s = pgt.to_str().expect("utf-8").to_owned();
+    std::fs::copy(lab.path("weak.pem"), pgt.join("server.pem")).unwrap();
+    std::fs::copy(lab.path("weak.key"), pgt.join("server.key")).unwrap();
+    let pgt_data = format!("{pgt_s}/data");
+    for args in [
+        vec!["chown", "-R", "postgres:postgres", &pgt_s],
+        vec!["chmod", "700", &pgt_s],
+        vec!["chmod", "600", &format!("{pgt_s}/server.key")],
+    ] {
+        let mut c = std::process::Command::new(args[0]);
+        c.args(&args[1..]);
+        let out = run_timeout(c, None, Duration::from_secs(10));
+        assert!(out.status.success(), "{args:?}: {}", show(&out));
+    }
+    let mut initdb = std::process::Command::new("runuser");
+    initdb
+        .args(["-u", "postgres", "--", &pg_bin("initdb"), "-D", &pgt_data])
+        .args(["-U", "postgres", "--auth-local=trust", "--auth-host=trust"])
+        .args(["-E", "UTF8", "--no-sync", "--no-instructions"])
+        .current_dir(&pgt);
+    let out = run_timeout(initdb, None, Duration::from_secs(60));
+    assert!(out.status.success(), "initdb (ssl=on): {}", show(&out));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("{pgt_data}/pg_hba.conf"))
+        .and_then(|mut f| {
+            use std::io::Write;
+            writeln!(f, "host all all 10.210.0.0/24 trust")
+        })
+        .unwrap();
+    let mut pg_tls = Server::start(
+        &lab,
+        "postgres-tls",
+        &[
+            "setpriv",
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--clear-groups",
+            &pg_bin("postgres"),
+            "-D",
+            &pgt_data,
+            "-c",
+            &format!("listen_addresses={SERVER_IP}"),
+            "-c",
+            &format!("port={PG_TLS_PORT}"),
+            "-c",
+            &format!("unix_socket_directories={pgt_s}"),
+            "-c",
+            "ssl=on",
+            "-c",
+            &format!("ssl_cert_file={pgt_s}/server.pem"),
+            "-c",
+            &format!("ssl_key_file={pgt_s}/server.key"),
+        ],
+    );
+    pg_tls.wait_port(&lab, PG_TLS_PORT);
+
     let mut agent = LiveAgent::start(&lab, 9920, &[]);
 
     // 1. Redis: AUTH and PING in clear.
@@ -332,7 +397,7 @@ fn real_servers_in_clear() {
         format!("host={SERVER_IP} port={PORT_PG} user=postgres dbname=postgres sslmode=require");
     let out = client(
         &lab,
-        &[&psql_bin(), "-X", "-A", "-t", &conn, "-c", "select 1"],
+        &[&pg_bin("psql"), "-X", "-A", "-t", &conn, "-c", "select 1"],
     );
     assert!(
         !out.status.success(),
@@ -429,6 +494,29 @@ fn real_servers_in_clear() {
         mariadb.log_text()
     );
 
+    // 7. psql sslmode=require against the ssl=on cluster: a TLS session.
+    let conn = format!(
+        "host={SERVER_IP} port={PG_TLS_PORT} user=postgres dbname=postgres sslmode=require"
+    );
+    let out = client(
+        &lab,
+        &[
+            &pg_bin("psql"),
+            "-X",
+            "-A",
+            "-t",
+            &conn,
+            "-c",
+            "select 40 + 4",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("44"),
+        "psql sslmode=require (ssl=on) failed: {}\npostgres log:\n{}",
+        show(&out),
+        pg_tls.log_text()
+    );
+
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     std::thread::sleep(Duration::from_secs(1));
     let metrics = agent.metrics();
@@ -492,6 +580,17 @@ fn real_servers_in_clear() {
             && !ids(e).contains("mysql.ssl_not_used")),
         "no mysql flow upgraded to TLS (tls.version set, no plaintext.mysql):\n{}",
         dump(&m)
+    );
+
+    // PostgreSQL upgraded to TLS.
+    let p = to_port(&events, PG_TLS_PORT);
+    assert!(
+        p.iter().any(|e| e["tls"].is_object()
+            && !e["tls"]["version"].is_null()
+            && !ids(e).contains("plaintext.postgres")
+            && !ids(e).contains("postgres.ssl_refused")),
+        "no postgres flow upgraded to TLS (tls.version set, no plaintext.postgres):\n{}",
+        dump(&p)
     );
 
     // No secret anywhere.
