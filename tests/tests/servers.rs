@@ -1,10 +1,10 @@
 //! `plainsight run` against real servers started in the lab's server namespace on
 //! SERVER_IP, driven by real clients from the client namespace: Redis with a password
 //! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
-//! ssl=off (refused) and one with ssl=on (TLS), FTP (pyftpdlib, curl USER/PASS in clear), MQTT (mosquitto with a password
-//! file, mosquitto_pub -u/-P) and MariaDB offering TLS to a client that declines it and to
-//! one that takes it. One lab, one live agent; the events, stdout/stderr and /metrics are
-//! checked.
+//! ssl=off (refused) and one with ssl=on (TLS), FTP (pyftpdlib, curl USER/PASS in clear),
+//! MQTT (mosquitto with a password file, mosquitto_pub -u/-P) and MariaDB offering TLS to
+//! a client that declines it and to one that takes it. One lab, one live agent; the
+//! events, stdout/stderr and /metrics are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
