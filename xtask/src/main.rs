@@ -26,6 +26,13 @@ const APT_PACKAGES: &[&str] = &[
     "postgresql",
     "python3",
     "prometheus",
+    "redis-server",
+    "redis-tools",
+    "python3-pyftpdlib",
+    "mosquitto",
+    "mosquitto-clients",
+    "mariadb-server",
+    "mariadb-client",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

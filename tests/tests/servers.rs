@@ -1,0 +1,611 @@
+//! `plainsight run` against real servers started in the lab's server namespace on
+//! SERVER_IP, driven by real clients from the client namespace: Redis with a password
+//! (AUTH in clear), PostgreSQL with `sslmode=require` against a cluster running with
+//! ssl=off (refused) and one with ssl=on (TLS), FTP (pyftpdlib, curl USER/PASS in clear),
+//! MQTT (mosquitto with a password file, mosquitto_pub -u/-P) and MariaDB offering TLS to
+//! a client that declines it and to one that takes it. One lab, one live agent; the
+//! events, stdout/stderr and /metrics are checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use plainsight_tests::expect::ids;
+use plainsight_tests::lab::{ns_cmd, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, SERVER_IP};
+use plainsight_tests::Guard;
+use serde_json::Value;
+
+const REDIS_PORT: u16 = 6379;
+const REDIS_PASSWORD: &str = "S3cretRedisPw";
+/// Port 21, not an unprivileged one: the agent reverses the direction of a flow whose
+/// server speaks first on a port above 1023 (seen with SMTP on 2525).
+const FTP_PORT: u16 = 21;
+const FTP_USER: &str = "labftp";
+const FTP_PASSWORD: &str = "S3cretFtpPw";
+const MQTT_PORT: u16 = 1883;
+const MQTT_USER: &str = "labmqtt";
+const MQTT_PASSWORD: &str = "S3cretMqttPw";
+const MYSQL_PORT: u16 = 3306;
+const MYSQL_USER: &str = "labmy";
+const MYSQL_PASSWORD: &str = "S3cretMyPw";
+/// A second PostgreSQL cluster, with ssl=on (the lab's weak.pem).
+const PG_TLS_PORT: u16 = 5433;
+/// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// A pyftpdlib server with one read-only user: argv = ip, port, user, password, home.
+const FTP_SERVER: &str = r#"
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+ip, port, user, pw, home = sys.argv[1:6]
+a = DummyAuthorizer()
+a.add_user(user, pw, home, perm="elr")
+FTPHandler.authorizer = a
+FTPServer((ip, int(port)), FTPHandler).serve_forever()
+"#;
+
+/// A server started as a child in the server namespace; stderr and stdout go to a log
+/// file in the lab directory (quoted when the server does not come up).
+struct Server {
+    name: &'static str,
+    log: PathBuf,
+    _proc: Guard,
+}
+
+impl Server {
+    fn start(lab: &Lab, name: &'static str, args: &[&str]) -> Server {
+        let log = lab.dir.join(format!("{name}.log"));
+        let f = std::fs::File::create(&log).unwrap();
+        let child = ns_cmd(&lab.server_ns, args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({args:?}): {e}"));
+        Server {
+            name,
+            log,
+            _proc: Guard(child),
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (20 s at most) until SERVER_IP:`port` accepts connections from the client
+    /// namespace; panics with the server's log otherwise.
+    fn wait_port(&mut self, lab: &Lab, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = self._proc.0.try_wait() {
+                panic!(
+                    "{} exited before listening on {port}: {st}\nlog:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            let ok = ns_cmd(
+                &lab.client_ns,
+                &[
+                    "bash",
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}"),
+                ],
+            )
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {SERVER_IP}:{port} never opened within 20 s\nlog:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn need(prog: &str) -> String {
+    which(prog).unwrap_or_else(|| {
+        panic!("{prog} not found: run `cargo xtask setup` (installs the test servers)")
+    })
+}
+
+fn client(lab: &Lab, args: &[&str]) -> Output {
+    let mut a = vec!["timeout", "15"];
+    a.extend_from_slice(args);
+    run_timeout(ns_cmd(&lab.client_ns, &a), None, Duration::from_secs(20))
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn pg_bin(tool: &str) -> String {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.iter()
+        .rev()
+        .map(|d| d.join("bin").join(tool))
+        .find(|p| p.exists())
+        .or_else(|| which(tool).map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!("{tool} not found: run `cargo xtask setup` (installs postgresql)")
+        })
+        .to_str()
+        .expect("utf-8")
+        .to_owned()
+}
+
+/// Events whose server port is `port`.
+fn to_port(events: &[Value], port: u16) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["dst_ip"] == SERVER_IP && e["dst_port"].as_u64() == Some(u64::from(port)))
+        .collect()
+}
+
+fn dump(events: &[&Value]) -> String {
+    events
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn real_servers_in_clear() {
+    let mut lab = Lab::new("ps-srv", Hub::Netns);
+    lab.start_servers();
+
+    // Redis with a password, no persistence, in the foreground.
+    let redis_dir = lab.dir.join("redis");
+    std::fs::create_dir_all(&redis_dir).unwrap();
+    let redis_dir_s = redis_dir.to_str().expect("utf-8").to_owned();
+    let port_s = REDIS_PORT.to_string();
+    let mut redis = Server::start(
+        &lab,
+        "redis",
+        &[
+            &need("redis-server"),
+            "--bind",
+            SERVER_IP,
+            "--port",
+            &port_s,
+            "--requirepass",
+            REDIS_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            &redis_dir_s,
+        ],
+    );
+    redis.wait_port(&lab, REDIS_PORT);
+
+    let ftp_home = lab.dir.join("ftp");
+    std::fs::create_dir_all(&ftp_home).unwrap();
+    std::fs::write(ftp_home.join("hello.txt"), "ftp hello\n").unwrap();
+    let mut ftp = Server::start(
+        &lab,
+        "ftp",
+        &[
+            PYTHON,
+            "-c",
+            FTP_SERVER,
+            SERVER_IP,
+            &FTP_PORT.to_string(),
+            FTP_USER,
+            FTP_PASSWORD,
+            ftp_home.to_str().expect("utf-8"),
+        ],
+    );
+    ftp.wait_port(&lab, FTP_PORT);
+
+    // Mosquitto: no anonymous clients, one user in a password file.
+    let mqtt_dir = lab.dir.join("mqtt");
+    std::fs::create_dir_all(&mqtt_dir).unwrap();
+    let pwfile = mqtt_dir.join("passwd").to_str().expect("utf-8").to_owned();
+    std::fs::write(&pwfile, "").unwrap();
+    let mut passwd = std::process::Command::new(need("mosquitto_passwd"));
+    passwd.args(["-b", &pwfile, MQTT_USER, MQTT_PASSWORD]);
+    let out = run_timeout(passwd, None, Duration::from_secs(10));
+    assert!(out.status.success(), "mosquitto_passwd: {}", show(&out));
+    let conf = mqtt_dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root\nlistener {MQTT_PORT} {SERVER_IP}\nallow_anonymous false\n\
+             password_file {pwfile}\npersistence false\nlog_dest stderr\n"
+        ),
+    )
+    .unwrap();
+    let mut mqtt = Server::start(
+        &lab,
+        "mosquitto",
+        &[&need("mosquitto"), "-c", conf.to_str().expect("utf-8")],
+    );
+    mqtt.wait_port(&lab, MQTT_PORT);
+
+    // MariaDB: throwaway datadir, TLS offered (the lab's weak.pem), one user with a
+    // password reachable from the client.
+    let my_dir = lab.dir.join("mariadb");
+    let my_data = my_dir.join("data");
+    std::fs::create_dir_all(&my_data).unwrap();
+    let my_data_s = my_data.to_str().expect("utf-8").to_owned();
+    let my_sock = my_dir.join("sock").to_str().expect("utf-8").to_owned();
+    let mut install = std::process::Command::new(need("mariadb-install-db"));
+    install.args([
+        "--no-defaults",
+        &format!("--datadir={my_data_s}"),
+        "--user=root",
+        "--skip-test-db",
+    ]);
+    let out = run_timeout(install, None, Duration::from_secs(60));
+    assert!(out.status.success(), "mariadb-install-db: {}", show(&out));
+    let mut mariadb = Server::start(
+        &lab,
+        "mariadb",
+        &[
+            &need("mariadbd"),
+            "--no-defaults",
+            &format!("--datadir={my_data_s}"),
+            "--user=root",
+            &format!("--bind-address={SERVER_IP}"),
+            &format!("--port={MYSQL_PORT}"),
+            &format!("--socket={my_sock}"),
+            &format!("--pid-file={}", my_dir.join("pid").to_str().expect("utf-8")),
+            "--skip-log-bin",
+            &format!("--ssl-cert={}", lab.path("weak.pem")),
+            &format!("--ssl-key={}", lab.path("weak.key")),
+        ],
+    );
+    mariadb.wait_port(&lab, MYSQL_PORT);
+    let sql = format!(
+        "CREATE USER '{MYSQL_USER}'@'%' IDENTIFIED BY '{MYSQL_PASSWORD}'; \
+         GRANT ALL ON *.* TO '{MYSQL_USER}'@'%';"
+    );
+    let out = run_timeout(
+        ns_cmd(
+            &lab.server_ns,
+            &[
+                &need("mariadb"),
+                "--no-defaults",
+                &format!("--socket={my_sock}"),
+                "-u",
+                "root",
+                "-e",
+                &sql,
+            ],
+        ),
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "mariadb CREATE USER: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
+    // PostgreSQL with ssl=on: a throwaway cluster owned by postgres, trust auth, the
+    // postmaster itself is the child (setpriv execs it).
+    let pgt = lab.dir.join("pgtls");
+    std::fs::create_dir_all(&pgt).unwrap();
+    let pgt_s = pgt.to_str().expect("utf-8").to_owned();
+    std::fs::copy(lab.path("weak.pem"), pgt.join("server.pem")).unwrap();
+    std::fs::copy(lab.path("weak.key"), pgt.join("server.key")).unwrap();
+    let pgt_data = format!("{pgt_s}/data");
+    for args in [
+        vec!["chown", "-R", "postgres:postgres", &pgt_s],
+        vec!["chmod", "700", &pgt_s],
+        vec!["chmod", "600", &format!("{pgt_s}/server.key")],
+    ] {
+        let mut c = std::process::Command::new(args[0]);
+        c.args(&args[1..]);
+        let out = run_timeout(c, None, Duration::from_secs(10));
+        assert!(out.status.success(), "{args:?}: {}", show(&out));
+    }
+    let mut initdb = std::process::Command::new("runuser");
+    initdb
+        .args(["-u", "postgres", "--", &pg_bin("initdb"), "-D", &pgt_data])
+        .args(["-U", "postgres", "--auth-local=trust", "--auth-host=trust"])
+        .args(["-E", "UTF8", "--no-sync", "--no-instructions"])
+        .current_dir(&pgt);
+    let out = run_timeout(initdb, None, Duration::from_secs(60));
+    assert!(out.status.success(), "initdb (ssl=on): {}", show(&out));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("{pgt_data}/pg_hba.conf"))
+        .and_then(|mut f| {
+            use std::io::Write;
+            writeln!(f, "host all all 10.210.0.0/24 trust")
+        })
+        .unwrap();
+    let mut pg_tls = Server::start(
+        &lab,
+        "postgres-tls",
+        &[
+            "setpriv",
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--clear-groups",
+            &pg_bin("postgres"),
+            "-D",
+            &pgt_data,
+            "-c",
+            &format!("listen_addresses={SERVER_IP}"),
+            "-c",
+            &format!("port={PG_TLS_PORT}"),
+            "-c",
+            &format!("unix_socket_directories={pgt_s}"),
+            "-c",
+            "ssl=on",
+            "-c",
+            &format!("ssl_cert_file={pgt_s}/server.pem"),
+            "-c",
+            &format!("ssl_key_file={pgt_s}/server.key"),
+        ],
+    );
+    pg_tls.wait_port(&lab, PG_TLS_PORT);
+
+    let mut agent = LiveAgent::start(&lab, 9920, &[]);
+
+    // 1. Redis: AUTH and PING in clear.
+    let out = client(
+        &lab,
+        &[
+            &need("redis-cli"),
+            "-h",
+            SERVER_IP,
+            "-p",
+            &port_s,
+            "-a",
+            REDIS_PASSWORD,
+            "--no-auth-warning",
+            "PING",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("PONG"),
+        "redis-cli PING failed: {}\nredis log:\n{}",
+        show(&out),
+        redis.log_text()
+    );
+
+    // 2. psql sslmode=require against the ssl=off cluster: the server answers 'N'.
+    let conn =
+        format!("host={SERVER_IP} port={PORT_PG} user=postgres dbname=postgres sslmode=require");
+    let out = client(
+        &lab,
+        &[&pg_bin("psql"), "-X", "-A", "-t", &conn, "-c", "select 1"],
+    );
+    assert!(
+        !out.status.success(),
+        "psql sslmode=require must fail against ssl=off: {}",
+        show(&out)
+    );
+
+    // 3. FTP: USER/PASS in clear, then a passive download.
+    let url = format!("ftp://{FTP_USER}:{FTP_PASSWORD}@{SERVER_IP}:{FTP_PORT}/hello.txt");
+    let out = client(&lab, &["curl", "-sS", "--max-time", "10", &url]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ftp hello"),
+        "curl ftp failed: {}\nftp log:\n{}",
+        show(&out),
+        ftp.log_text()
+    );
+
+    // 4. MQTT: CONNECT with username and password in clear, one PUBLISH.
+    let out = client(
+        &lab,
+        &[
+            &need("mosquitto_pub"),
+            "-h",
+            SERVER_IP,
+            "-p",
+            &MQTT_PORT.to_string(),
+            "-u",
+            MQTT_USER,
+            "-P",
+            MQTT_PASSWORD,
+            "-t",
+            "lab/test",
+            "-m",
+            "hello",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "mosquitto_pub failed: {}\nmosquitto log:\n{}",
+        show(&out),
+        mqtt.log_text()
+    );
+
+    // 5. MariaDB: the server offers TLS, the client declines (--skip-ssl).
+    let my_pw = format!("--password={MYSQL_PASSWORD}");
+    let my_port = format!("--port={MYSQL_PORT}");
+    let out = client(
+        &lab,
+        &[
+            &need("mariadb"),
+            "--no-defaults",
+            "--skip-ssl",
+            "-h",
+            SERVER_IP,
+            &my_port,
+            "-u",
+            MYSQL_USER,
+            &my_pw,
+            "-N",
+            "-e",
+            "select 40 + 2",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
+        "mariadb --skip-ssl failed: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
+    // 6. MariaDB: the same server, the client takes TLS (--ssl, no verification).
+    let out = client(
+        &lab,
+        &[
+            &need("mariadb"),
+            "--no-defaults",
+            "--ssl",
+            "--skip-ssl-verify-server-cert",
+            "-h",
+            SERVER_IP,
+            &my_port,
+            "-u",
+            MYSQL_USER,
+            &my_pw,
+            "-N",
+            "-e",
+            "select 40 + 3",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("43"),
+        "mariadb --ssl failed: {}\nmariadb log:\n{}",
+        show(&out),
+        mariadb.log_text()
+    );
+
+    // 7. psql sslmode=require against the ssl=on cluster: a TLS session.
+    let conn = format!(
+        "host={SERVER_IP} port={PG_TLS_PORT} user=postgres dbname=postgres sslmode=require"
+    );
+    let out = client(
+        &lab,
+        &[
+            &pg_bin("psql"),
+            "-X",
+            "-A",
+            "-t",
+            &conn,
+            "-c",
+            "select 40 + 4",
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("44"),
+        "psql sslmode=require (ssl=on) failed: {}\npostgres log:\n{}",
+        show(&out),
+        pg_tls.log_text()
+    );
+
+    // Flows are over; give the agent a moment, then read /metrics while it runs.
+    std::thread::sleep(Duration::from_secs(1));
+    let metrics = agent.metrics();
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let events = agent.events();
+
+    // Redis.
+    let r = to_port(&events, REDIS_PORT);
+    assert!(
+        r.iter().any(|e| e["protocol"] == "redis"
+            && ids(e).contains("plaintext.redis")
+            && ids(e).contains("plaintext.credentials")),
+        "no redis flow with plaintext.redis and plaintext.credentials:\n{}",
+        dump(&r)
+    );
+
+    // PostgreSQL: SSLRequest refused.
+    let p = to_port(&events, PORT_PG);
+    assert!(
+        p.iter().any(|e| ids(e).contains("postgres.ssl_refused")),
+        "no postgres flow with postgres.ssl_refused:\n{}",
+        dump(&p)
+    );
+
+    // FTP control connection.
+    let f = to_port(&events, FTP_PORT);
+    assert!(
+        f.iter().any(|e| e["protocol"] == "ftp"
+            && ids(e).contains("plaintext.ftp")
+            && ids(e).contains("plaintext.credentials")),
+        "no ftp flow with plaintext.ftp and plaintext.credentials:\n{}",
+        dump(&f)
+    );
+
+    // MQTT.
+    let q = to_port(&events, MQTT_PORT);
+    assert!(
+        q.iter().any(|e| e["protocol"] == "mqtt"
+            && ids(e).contains("plaintext.mqtt")
+            && ids(e).contains("plaintext.credentials")),
+        "no mqtt flow with plaintext.mqtt and plaintext.credentials:\n{}",
+        dump(&q)
+    );
+
+    // MariaDB in clear although TLS was offered.
+    let m = to_port(&events, MYSQL_PORT);
+    assert!(
+        m.iter().any(|e| e["protocol"] == "mysql"
+            && ids(e).contains("plaintext.mysql")
+            && ids(e).contains("mysql.ssl_not_used")),
+        "no mysql flow with plaintext.mysql and mysql.ssl_not_used:\n{}",
+        dump(&m)
+    );
+
+    assert!(
+        m.iter().any(|e| e["protocol"] == "mysql"
+            && e["tls"].is_object()
+            && !e["tls"]["version"].is_null()
+            && !ids(e).contains("plaintext.mysql")
+            && !ids(e).contains("mysql.ssl_not_used")),
+        "no mysql flow upgraded to TLS (tls.version set, no plaintext.mysql):\n{}",
+        dump(&m)
+    );
+
+    // PostgreSQL upgraded to TLS.
+    let p = to_port(&events, PG_TLS_PORT);
+    assert!(
+        p.iter().any(|e| e["tls"].is_object()
+            && !e["tls"]["version"].is_null()
+            && !ids(e).contains("plaintext.postgres")
+            && !ids(e).contains("postgres.ssl_refused")),
+        "no postgres flow upgraded to TLS (tls.version set, no plaintext.postgres):\n{}",
+        dump(&p)
+    );
+
+    // No secret anywhere.
+    let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
+    for (what, text) in [
+        ("events", raw_events),
+        ("agent stdout", agent.stdout_text()),
+        ("agent stderr", agent.stderr_text()),
+        ("/metrics", metrics),
+    ] {
+        for pw in [REDIS_PASSWORD, FTP_PASSWORD, MQTT_PASSWORD, MYSQL_PASSWORD] {
+            assert!(
+                !text.contains(pw),
+                "the password {pw} appears in the {what}"
+            );
+        }
+    }
+}
