@@ -56,9 +56,6 @@ pub mod event_kind {
     pub const FIN: u8 = 2;
     /// A TCP RST that carried no captured payload.
     pub const RST: u8 = 3;
-    /// A TCP SYN or SYN-ACK without payload: tells userspace who opened the connection
-    /// and the initial sequence numbers.
-    pub const SYN: u8 = 4;
 }
 
 /// Per-direction capture state ([`FlowStats::capture_state`]).
@@ -117,9 +114,7 @@ pub mod counter {
     /// Number of counters (the array's size).
     /// A SYN reused the 4-tuple of a direction that had ended (FIN/RST): restarted.
     pub const FLOW_REUSED: u32 = 15;
-    /// SYN / SYN-ACK events sent.
-    pub const SYN_EVENTS: u32 = 16;
-    pub const COUNT: u32 = 17;
+    pub const COUNT: u32 = 16;
 
     /// Stable names, indexed by counter, for metrics and JSON output.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -139,7 +134,6 @@ pub mod counter {
         "capture_done",
         "capture_budget_spent",
         "flow_reused",
-        "syn_events",
     ];
 }
 

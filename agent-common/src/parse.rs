@@ -65,7 +65,6 @@ pub enum EventKind {
     Segment,
     Fin,
     Rst,
-    Syn,
 }
 
 impl TryFrom<u8> for EventKind {
@@ -75,7 +74,6 @@ impl TryFrom<u8> for EventKind {
             event_kind::SEGMENT => Ok(EventKind::Segment),
             event_kind::FIN => Ok(EventKind::Fin),
             event_kind::RST => Ok(EventKind::Rst),
-            event_kind::SYN => Ok(EventKind::Syn),
             other => Err(ParseError::Kind(other)),
         }
     }

@@ -174,16 +174,14 @@ fn header(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, kind: u8, copied: u32
     }
 }
 
-/// Reports a TCP SYN, FIN or RST that no segment event carried, so userspace learns who
-/// opened every flow and when it ended, captured or not.
+/// Reports a TCP FIN or RST that no segment event carried, so userspace learns the end
+/// of every flow, captured or not.
 #[inline(always)]
 fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64) -> Result<(), u32> {
-    let (kind, counter_idx) = if p.tcp_flags & tcp_flag::RST != 0 {
-        (event_kind::RST, counter::END_EVENTS)
+    let kind = if p.tcp_flags & tcp_flag::RST != 0 {
+        event_kind::RST
     } else if p.tcp_flags & tcp_flag::FIN != 0 {
-        (event_kind::FIN, counter::END_EVENTS)
-    } else if p.tcp_flags & tcp_flag::SYN != 0 {
-        (event_kind::SYN, counter::SYN_EVENTS)
+        event_kind::FIN
     } else {
         return Ok(());
     };
@@ -195,7 +193,7 @@ fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64) -> Result<(), u32>
         Some(mut entry) => {
             entry.write(hdr);
             entry.submit(0);
-            count(counter_idx);
+            count(counter::END_EVENTS);
             Ok(())
         }
         None => Err(counter::RINGBUF_FULL),

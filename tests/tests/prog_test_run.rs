@@ -147,16 +147,12 @@ fn ipv6_extension_headers_are_skipped() {
     );
     h.run(names::PROG_INGRESS, &f);
     let tcp = L4::tcp(1234, 443, 7, 0, 0x02);
-    // A routing header before TCP; a SYN without payload: a SYN event, no payload.
+    // A routing header before TCP; SYN without payload: flow only, no event.
     let f2 = frames::ipv6(src, dst, &[(43, 24)], &tcp, b"");
     h.run(names::PROG_INGRESS, &f2);
 
     let recs = h.records();
-    assert_eq!(recs.len(), 2);
-    let syn = Event::try_from(&recs[1][..]).expect("event");
-    assert_eq!(syn.kind, EventKind::Syn);
-    assert_eq!(syn.endpoints.dst, "[fd00::2]:443".parse().unwrap());
-    assert!(syn.payload.is_empty());
+    assert_eq!(recs.len(), 1);
     let ev = Event::try_from(&recs[0][..]).expect("event");
     assert_eq!(ev.hook, Hook::Ingress);
     assert_eq!(ev.endpoints.src, "[fd00::1]:5353".parse().unwrap());
@@ -177,8 +173,7 @@ fn ipv6_extension_headers_are_skipped() {
         vec![
             ("packets", 2),
             ("flow_created", 2),
-            ("segments_captured", 1),
-            ("syn_events", 1)
+            ("segments_captured", 1)
         ]
     );
 }
@@ -503,13 +498,9 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
     h.egress(&seg(9000, SYN, b""));
     h.egress(&seg(9001, ACK_PSH, b"second connection"));
     let recs = h.records();
-    assert_eq!(recs.len(), 2, "the new SYN, then the new data");
+    assert_eq!(recs.len(), 1);
     assert_eq!(
-        Event::try_from(&recs[0][..]).expect("event").kind,
-        EventKind::Syn
-    );
-    assert_eq!(
-        Event::try_from(&recs[1][..]).expect("event").payload,
+        Event::try_from(&recs[0][..]).expect("event").payload,
         b"second connection"
     );
     let st = h
@@ -533,7 +524,6 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
             // The FIN found the DONE mark of the first connection.
             ("capture_done", 1),
             ("flow_reused", 1),
-            ("syn_events", 2),
         ]
     );
 }

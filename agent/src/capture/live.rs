@@ -803,7 +803,6 @@ fn kind_str(k: EventKind) -> &'static str {
         EventKind::Segment => "segment",
         EventKind::Fin => "fin",
         EventKind::Rst => "rst",
-        EventKind::Syn => "syn",
     }
 }
 
