@@ -612,22 +612,26 @@ http {{
     }
 
     /// Waits until `port` on the server accepts connections from the client namespace.
+    /// Whether a TCP connection from the client namespace to `SERVER_IP:port` opens.
+    pub fn port_open(&self, port: u16) -> bool {
+        ns_cmd(
+            &self.client_ns,
+            &[
+                "bash",
+                "-c",
+                &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}"),
+            ],
+        )
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    }
+
     pub fn wait_port(&self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let ok = ns_cmd(
-                &self.client_ns,
-                &[
-                    "bash",
-                    "-c",
-                    &format!("exec 3<>/dev/tcp/{SERVER_IP}/{port}"),
-                ],
-            )
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-            if ok {
+            if self.port_open(port) {
                 return;
             }
             assert!(
