@@ -193,6 +193,10 @@ pub struct FlowStats {
     pub tcp_flags: u8,
     /// One of [`capture_state`].
     pub capture_state: u8,
+    /// TCP flags of the packet that opened this direction (or restarted it on reuse).
+    /// Payload-less SYNs raise no event, so this is how userspace learns who connected.
+    pub first_flags: u8,
+    pub _pad: [u8; 7],
 }
 
 /// Header of every ring-buffer record; `copied_len` payload bytes follow it.
@@ -216,7 +220,9 @@ pub struct EventHeader {
     /// One of [`hook`].
     pub direction: u8,
     pub tcp_flags: u8,
-    pub _pad: [u8; 5],
+    /// [`FlowStats::first_flags`] of the sending direction.
+    pub first_flags: u8,
+    pub _pad: [u8; 4],
 }
 
 /// Capture limits, written into the object at load time (`EbpfLoader::set_global`).
@@ -239,12 +245,14 @@ pub mod config_flag {
 }
 
 impl CaptureConfig {
-    /// Four segments and 8 KiB per direction: at least two full-MTU segments and
-    /// 4 KiB, so a ClientHello with a post-quantum key share (about 1.8 KiB, two
-    /// segments at MTU 1500) arrives whole, with room for the ServerHello flight.
+    /// 8 KiB and sixteen segments per direction. The bytes hold a ClientHello with a
+    /// post-quantum key share (about 1.8 KiB, two segments at MTU 1500) with room for
+    /// the ServerHello flight. The segments are for line-oriented servers that write
+    /// a reply line per segment (asyncio sets TCP_NODELAY): an SMTP EHLO answer alone
+    /// can take seven, and the STARTTLS go-ahead and ServerHello come after it.
     pub const DEFAULT: CaptureConfig = CaptureConfig {
         byte_budget: 8192,
-        segment_budget: 4,
+        segment_budget: 16,
         flags: config_flag::CAPTURE_UDP,
         _pad: 0,
     };
@@ -258,7 +266,7 @@ impl Default for CaptureConfig {
 
 const _: () = assert!(size_of::<FlowKey>() == 40);
 const _: () = assert!(align_of::<FlowKey>() == 2);
-const _: () = assert!(size_of::<FlowStats>() == 40);
+const _: () = assert!(size_of::<FlowStats>() == 48);
 const _: () = assert!(size_of::<EventHeader>() == 80);
 const _: () = assert!(align_of::<EventHeader>() == 8);
 const _: () = assert!(size_of::<CaptureConfig>() == 16);

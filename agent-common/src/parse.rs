@@ -177,6 +177,8 @@ pub struct Event<'a> {
     pub seq: u32,
     pub ack: u32,
     pub tcp_flags: u8,
+    /// Flags of the packet that opened the sending direction.
+    pub first_flags: u8,
     pub ifindex: u32,
     pub wire_len: u32,
     pub payload_len: u32,
@@ -201,6 +203,7 @@ impl<'a> TryFrom<&'a [u8]> for Event<'a> {
             seq: h.seq,
             ack: h.ack,
             tcp_flags: h.tcp_flags,
+            first_flags: h.first_flags,
             ifindex: h.ifindex,
             wire_len: h.wire_len,
             payload_len: h.payload_len,
@@ -240,7 +243,8 @@ mod tests {
             kind,
             direction: hook::EGRESS,
             tcp_flags: 0x18,
-            _pad: [0; 5],
+            first_flags: 0x02,
+            _pad: [0; 4],
         }
     }
 

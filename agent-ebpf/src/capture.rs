@@ -58,19 +58,20 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         None => new_flow(&p.key, wire_len, p.tcp_flags, now)?,
     };
 
+    let opened = stats.first_flags;
     if stats.capture_state != capture_state::ACTIVE {
-        return end_event(ctx, &p, hook, now);
+        return end_event(ctx, &p, hook, now, opened);
     }
     if DONE.get_ptr(&p.key).is_some() {
         stats.capture_state = capture_state::DONE;
         count(counter::CAPTURE_DONE);
-        return end_event(ctx, &p, hook, now);
+        return end_event(ctx, &p, hook, now, opened);
     }
     let cfg = maps::config();
     let wants_payload = p.payload_len > 0
         && (p.key.protocol == proto::TCP || cfg.flags & config_flag::CAPTURE_UDP != 0);
     if !wants_payload {
-        return end_event(ctx, &p, hook, now);
+        return end_event(ctx, &p, hook, now, opened);
     }
 
     let left = cfg.byte_budget.saturating_sub(stats.captured_bytes);
@@ -78,7 +79,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         // Only reachable with a budget of zero: a spent budget is noticed below.
         stats.capture_state = capture_state::BUDGET_SPENT;
         count(counter::CAPTURE_BUDGET_SPENT);
-        return end_event(ctx, &p, hook, now);
+        return end_event(ctx, &p, hook, now, opened);
     }
     let mut copy = p.payload_len;
     if copy > left {
@@ -87,7 +88,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     if copy > MAX_EVENT_PAYLOAD as u32 {
         copy = MAX_EVENT_PAYLOAD as u32;
     }
-    let hdr = header(ctx, &p, hook, now, event_kind::SEGMENT, copy);
+    let hdr = header(ctx, &p, hook, now, event_kind::SEGMENT, copy, opened);
     let res = if copy <= SMALL as u32 {
         emit::<{ HDR + SMALL }, SMALL>(ctx, &hdr, p.payload_off, copy)
     } else if copy <= MEDIUM as u32 {
@@ -132,6 +133,8 @@ fn fresh(wire_len: u32, flags: u8, now: u64) -> FlowStats {
         captured_segments: 0,
         tcp_flags: flags,
         capture_state: capture_state::ACTIVE,
+        first_flags: flags,
+        _pad: [0; 7],
     }
 }
 
@@ -156,7 +159,15 @@ fn new_flow(
 }
 
 #[inline(always)]
-fn header(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, kind: u8, copied: u32) -> EventHeader {
+fn header(
+    ctx: &TcContext,
+    p: &Parsed,
+    hook: u8,
+    now: u64,
+    kind: u8,
+    copied: u32,
+    first_flags: u8,
+) -> EventHeader {
     EventHeader {
         ts_ns: now,
         key: p.key,
@@ -170,14 +181,15 @@ fn header(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, kind: u8, copied: u32
         kind,
         direction: hook,
         tcp_flags: p.tcp_flags,
-        _pad: [0; 5],
+        first_flags,
+        _pad: [0; 4],
     }
 }
 
 /// Reports a TCP FIN or RST that no segment event carried, so userspace learns the end
 /// of every flow, captured or not.
 #[inline(always)]
-fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64) -> Result<(), u32> {
+fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, first_flags: u8) -> Result<(), u32> {
     let kind = if p.tcp_flags & tcp_flag::RST != 0 {
         event_kind::RST
     } else if p.tcp_flags & tcp_flag::FIN != 0 {
@@ -188,7 +200,7 @@ fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64) -> Result<(), u32>
     if p.key.protocol != proto::TCP {
         return Ok(());
     }
-    let hdr = header(ctx, p, hook, now, kind, 0);
+    let hdr = header(ctx, p, hook, now, kind, 0, first_flags);
     match EVENTS.reserve::<EventHeader>(0) {
         Some(mut entry) => {
             entry.write(hdr);

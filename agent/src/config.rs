@@ -267,6 +267,9 @@ pub struct CaptureConfig {
     /// Payload bytes copied per flow direction. Must hold two full segments so a
     /// post-quantum ClientHello fits (design.md).
     pub budget_bytes: u32,
+    /// Payload-carrying segments copied per flow direction; whichever budget runs out
+    /// first stops capture.
+    pub budget_segments: u32,
 }
 
 impl Default for CaptureConfig {
@@ -275,7 +278,8 @@ impl Default for CaptureConfig {
             interfaces_include: vec!["*".into()],
             interfaces_exclude: vec!["lo".into()],
             attach: AttachMode::Auto,
-            budget_bytes: 8192,
+            budget_bytes: agent_common::CaptureConfig::DEFAULT.byte_budget,
+            budget_segments: agent_common::CaptureConfig::DEFAULT.segment_budget,
         }
     }
 }
@@ -502,6 +506,13 @@ impl Config {
                 "must be at least 3000 (two full segments, for large ClientHellos)",
             ));
         }
+        if !(2..=u32::from(u16::MAX)).contains(&self.capture.budget_segments) {
+            return Err(bad(
+                "capture.budget_segments".into(),
+                self.capture.budget_segments,
+                "must be 2 to 65535 (a ClientHello can take two segments)",
+            ));
+        }
         for (key, v) in [
             ("limits.max_flows", self.limits.max_flows),
             ("limits.stream_cap_bytes", self.limits.stream_cap_bytes),
@@ -686,6 +697,10 @@ mod tests {
         assert!(e.contains("urgent"), "{e}");
         let e = err("[capture]\nattach = \"xdp\"\n");
         assert!(e.contains("xdp"), "{e}");
+        let e = err("[capture]\nbudget_segments = 1\n");
+        assert!(e.contains("capture.budget_segments"), "{e}");
+        let e = err("[capture]\nbudget_segments = 70000\n");
+        assert!(e.contains("capture.budget_segments"), "{e}");
         let e = err("[limits]\nmax_flows = 0\n");
         assert!(e.contains("limits.max_flows"), "{e}");
         let e = err("[spike]\newma_alpha = 1.5\n");

@@ -118,6 +118,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let mut cap = LiveCapture::load(&LoadOptions {
         config: agent_common::CaptureConfig {
             byte_budget: config.capture.budget_bytes,
+            segment_budget: config.capture.budget_segments,
             ..agent_common::CaptureConfig::DEFAULT
         },
         ..LoadOptions::default()

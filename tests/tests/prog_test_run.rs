@@ -528,6 +528,63 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
     );
 }
 
+/// Payload-less SYNs raise no event; the flags that opened each direction ride along
+/// with its events instead, so userspace knows who connected when the server speaks
+/// first on a high port (SMTP on 2525). A mid-stream flow reports the flags it was
+/// first seen with.
+#[test]
+fn events_carry_the_flags_that_opened_the_direction() {
+    const SYN: u8 = 0x02;
+    const SYN_ACK: u8 = 0x12;
+    const ACK: u8 = 0x10;
+    let mut h = Harness::default();
+    let c = v4([10, 0, 0, 1]);
+    let s = v4([10, 0, 0, 2]);
+    let to_server = |seq, flags, payload: &[u8]| {
+        frames::ipv4(&[], c, s, 0, &L4::tcp(7002, 2525, seq, 1, flags), payload)
+    };
+    let to_client = |seq, flags, payload: &[u8]| {
+        frames::ipv4(&[], s, c, 0, &L4::tcp(2525, 7002, seq, 101, flags), payload)
+    };
+    h.egress(&to_server(100, SYN, b""));
+    h.egress(&to_client(500, SYN_ACK, b""));
+    h.egress(&to_server(101, ACK, b""));
+    h.egress(&to_client(501, ACK_PSH, b"220 lab ESMTP\r\n"));
+    h.egress(&to_server(101, ACK_PSH, b"EHLO c\r\n"));
+    // A flow already running when capture started.
+    h.egress(&frames::ipv4(
+        &[],
+        c,
+        s,
+        0,
+        &L4::tcp(7003, 2525, 1, 1, ACK_PSH),
+        b"QUIT\r\n",
+    ));
+    let got: Vec<(u16, u8, u8)> = h
+        .records()
+        .iter()
+        .map(|r| {
+            let ev = Event::try_from(&r[..]).expect("event");
+            (ev.endpoints.src.port(), ev.tcp_flags, ev.first_flags)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2525, ACK_PSH, SYN_ACK),
+            (7002, ACK_PSH, SYN),
+            (7003, ACK_PSH, ACK_PSH)
+        ]
+    );
+    let mut opened: Vec<(u16, u8)> = h
+        .flows()
+        .iter()
+        .map(|(k, st)| (k.src_port, st.first_flags))
+        .collect();
+    opened.sort();
+    assert_eq!(opened, vec![(2525, SYN_ACK), (7002, SYN), (7003, ACK_PSH)]);
+}
+
 /// Test-run frames must fit one page, so the 4096-byte event cap itself is exercised
 /// by the veth tests (GSO packets); here: the big and medium slots copy exactly.
 #[test]

@@ -5,6 +5,9 @@
 //! MQTT (mosquitto with a password file, mosquitto_pub -u/-P) and MariaDB offering TLS to
 //! a client that declines it and to one that takes it. One lab, one live agent; the
 //! events, stdout/stderr and /metrics are checked.
+//!
+//! SMTP has a lab of its own: aiosmtpd without STARTTLS (AUTH in clear) and with it,
+//! driven by smtplib going on in the clear and upgrading.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -18,8 +21,6 @@ use serde_json::Value;
 
 const REDIS_PORT: u16 = 6379;
 const REDIS_PASSWORD: &str = "S3cretRedisPw";
-/// Port 21, not an unprivileged one: the agent reverses the direction of a flow whose
-/// server speaks first on a port above 1023 (seen with SMTP on 2525).
 const FTP_PORT: u16 = 21;
 const FTP_USER: &str = "labftp";
 const FTP_PASSWORD: &str = "S3cretFtpPw";
@@ -591,5 +592,155 @@ fn real_servers_in_clear() {
                 "the password {pw} appears in the {what}"
             );
         }
+    }
+}
+
+const SMTP_PLAIN_PORT: u16 = 2525;
+const SMTP_STARTTLS_PORT: u16 = 2526;
+const SMTP_USER: &str = "labsmtp";
+const SMTP_PASSWORD: &str = "S3cretSmtpPw";
+
+/// Two aiosmtpd servers: one without STARTTLS that takes AUTH in clear, one offering
+/// STARTTLS (the lab's weak.pem). argv = ip, plain port, starttls port, cert, key.
+/// High ports on purpose: the server speaks first, so only the SYNs say who connected.
+const SMTP_SERVER: &str = r#"
+import sys, ssl, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+ip, plain_port, tls_port, cert, key = sys.argv[1:6]
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+def accept_any(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=True)
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+Controller(Sink(), hostname=ip, port=int(plain_port), authenticator=accept_any,
+           auth_require_tls=False).start()
+Controller(Sink(), hostname=ip, port=int(tls_port), tls_context=ctx).start()
+print("listening", flush=True)
+threading.Event().wait()
+"#;
+
+/// One smtplib session: argv = ip, port, mode (`auth`: AUTH PLAIN in clear; `clear`:
+/// mail without STARTTLS; `starttls`: upgrade first), user, password.
+const SMTP_CLIENT: &str = r#"
+import sys, ssl, smtplib
+ip, port, mode, user, pw = sys.argv[1:6]
+s = smtplib.SMTP(ip, int(port), timeout=10)
+s.ehlo("client.lab.test")
+if mode == "starttls":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo("client.lab.test")
+if mode == "auth":
+    s.login(user, pw)
+s.sendmail("a@lab.test", ["b@lab.test"], "Subject: lab\r\n\r\nhello\r\n")
+s.quit()
+print("sent", mode)
+"#;
+
+#[test]
+fn smtp_with_and_without_starttls() {
+    let lab = Lab::new("ps-smtp", Hub::Netns);
+    lab.make_certs();
+    let mut smtp = Server::start(
+        &lab,
+        "aiosmtpd",
+        &[
+            PYTHON,
+            "-c",
+            SMTP_SERVER,
+            SERVER_IP,
+            &SMTP_PLAIN_PORT.to_string(),
+            &SMTP_STARTTLS_PORT.to_string(),
+            &lab.path("weak.pem"),
+            &lab.path("weak.key"),
+        ],
+    );
+    smtp.wait_port(&lab, SMTP_PLAIN_PORT);
+    smtp.wait_port(&lab, SMTP_STARTTLS_PORT);
+
+    let mut agent = LiveAgent::start(&lab, 9921, &[]);
+    for (port, mode) in [
+        (SMTP_PLAIN_PORT, "auth"),
+        (SMTP_STARTTLS_PORT, "clear"),
+        (SMTP_STARTTLS_PORT, "starttls"),
+    ] {
+        let out = client(
+            &lab,
+            &[
+                PYTHON,
+                "-c",
+                SMTP_CLIENT,
+                SERVER_IP,
+                &port.to_string(),
+                mode,
+                SMTP_USER,
+                SMTP_PASSWORD,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "smtplib {mode} on {port} failed: {}\naiosmtpd log:\n{}",
+            show(&out),
+            smtp.log_text()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let metrics = agent.metrics();
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let events = agent.events();
+
+    // No STARTTLS on offer, and a password in clear.
+    let plain = to_port(&events, SMTP_PLAIN_PORT);
+    assert!(
+        plain.iter().any(|e| e["protocol"] == "smtp"
+            && [
+                "plaintext.smtp",
+                "starttls.not_offered",
+                "plaintext.credentials"
+            ]
+            .iter()
+            .all(|id| ids(e).contains(*id))),
+        "no smtp flow on {SMTP_PLAIN_PORT} with plaintext.smtp, starttls.not_offered and \
+         plaintext.credentials:\n{}",
+        dump(&plain)
+    );
+
+    // STARTTLS offered: one client went on in the clear, the other upgraded.
+    let offered = to_port(&events, SMTP_STARTTLS_PORT);
+    assert!(
+        offered.iter().any(|e| e["protocol"] == "smtp"
+            && ids(e).contains("plaintext.smtp")
+            && ids(e).contains("starttls.not_used")),
+        "no smtp flow on {SMTP_STARTTLS_PORT} with starttls.not_used:\n{}",
+        dump(&offered)
+    );
+    assert!(
+        offered.iter().any(|e| e["protocol"] == "smtp"
+            && e["tls"].is_object()
+            && !e["tls"]["version"].is_null()
+            && !ids(e).contains("plaintext.smtp")
+            && !ids(e).iter().any(|id| id.starts_with("starttls."))),
+        "no smtp flow on {SMTP_STARTTLS_PORT} upgraded to TLS (tls.version set, no \
+         plaintext.smtp or starttls.*):\n{}",
+        dump(&offered)
+    );
+
+    let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
+    for (what, text) in [
+        ("events", raw_events),
+        ("agent stdout", agent.stdout_text()),
+        ("agent stderr", agent.stderr_text()),
+        ("/metrics", metrics),
+    ] {
+        assert!(
+            !text.contains(SMTP_PASSWORD),
+            "the SMTP password appears in the {what}"
+        );
     }
 }

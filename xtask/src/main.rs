@@ -29,6 +29,7 @@ const APT_PACKAGES: &[&str] = &[
     "redis-server",
     "redis-tools",
     "python3-pyftpdlib",
+    "python3-aiosmtpd",
     "mosquitto",
     "mosquitto-clients",
     "mariadb-server",

@@ -645,7 +645,12 @@ fn transport(l4: L4<'_>, ts: Timestamp, wire_len: u32) -> Result<Segment<'_>, Sk
                 src_port,
                 dst_port,
                 transport: Transport::Tcp,
-                tcp: Some(TcpMeta { seq, ack, flags }),
+                tcp: Some(TcpMeta {
+                    seq,
+                    ack,
+                    flags,
+                    first_flags: 0,
+                }),
                 payload,
                 wire_len,
             })
@@ -731,7 +736,8 @@ mod tests {
             Some(TcpMeta {
                 seq: 1000,
                 ack: 7,
-                flags: 0x12
+                flags: 0x12,
+                first_flags: 0,
             })
         );
         assert_eq!(s.src_ip, "10.0.0.1".parse::<IpAddr>().expect("ip"));

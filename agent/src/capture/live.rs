@@ -250,6 +250,7 @@ pub fn convert(record: &[u8], clock: &Clock) -> Result<OwnedSegment, ParseError>
             seq: ev.seq,
             ack: ev.ack,
             flags: ev.tcp_flags,
+            first_flags: ev.first_flags,
         }),
         payload: ev.payload.to_vec(),
         wire_len: ev.wire_len,
@@ -770,6 +771,8 @@ struct SegmentLine<'a> {
     ack: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tcp_flags: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_flags: Option<u8>,
     wire_len: u32,
     payload_len: u32,
     payload_hex: &'a str,
@@ -789,6 +792,7 @@ struct FlowLine {
     captured_segments: u16,
     captured_bytes: u32,
     capture_state: u8,
+    first_flags: u8,
 }
 
 #[derive(Serialize)]
@@ -821,6 +825,7 @@ fn write_segment(out: &mut impl io::Write, s: &OwnedSegment) -> Result<(), LiveE
         seq: s.tcp.map(|t| t.seq),
         ack: s.tcp.map(|t| t.ack),
         tcp_flags: s.tcp.map(|t| t.flags),
+        first_flags: s.tcp.map(|t| t.first_flags),
         wire_len: s.wire_len,
         payload_len: s.payload_len,
         payload_hex: &hex,
@@ -855,6 +860,7 @@ fn write_flows(
             captured_segments: s.captured_segments,
             captured_bytes: s.captured_bytes,
             capture_state: s.capture_state,
+            first_flags: s.first_flags,
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;

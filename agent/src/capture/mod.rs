@@ -13,6 +13,10 @@ pub struct TcpMeta {
     pub ack: u32,
     /// Raw flag byte: FIN=0x01, SYN=0x02, RST=0x04, PSH=0x08, ACK=0x10 (RFC 9293 §3.1).
     pub flags: u8,
+    /// Flags of the packet that opened the sender's direction, where the source knows
+    /// them without this packet carrying them (live capture raises no event for a
+    /// payload-less SYN); 0 when unknown.
+    pub first_flags: u8,
 }
 
 impl TcpMeta {

@@ -7,8 +7,10 @@
 //! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
 //!   lookup serves both layers.
 //! - **Client/server.** SYN without ACK: the sender is the client. SYN+ACK: the sender is the
-//!   server. Otherwise, if exactly one port is a service port (below 1024, or in
-//!   [`WELL_KNOWN_SERVICE_PORTS`]), that side is the server; else the first sender is the client.
+//!   server. The same holds for the packet that opened the sender's direction, when the
+//!   capture reports it ([`TcpMeta::first_flags`], live mode). Otherwise, if exactly one
+//!   port is a service port (below 1024, or in [`WELL_KNOWN_SERVICE_PORTS`]), that side is
+//!   the server; else the first sender is the client.
 //!   The orientation is fixed when the flow is created.
 //! - **Time is packet time.** Expiry uses the timestamps it is given, so pcap runs are
 //!   deterministic; flows are returned sorted (first seen, then key), never in hash order.
@@ -427,9 +429,17 @@ fn orient(
     src_port: u16,
     dst_port: u16,
 ) -> FlowKey {
-    let sender_is_client = match tcp {
-        Some(t) if t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK) => true,
-        Some(t) if t.has(TcpMeta::SYN) && t.has(TcpMeta::ACK) => false,
+    const SYN_ACK: u8 = TcpMeta::SYN | TcpMeta::ACK;
+    let opener = tcp.map(|t| {
+        if t.has(TcpMeta::SYN) {
+            t.flags
+        } else {
+            t.first_flags
+        }
+    });
+    let sender_is_client = match opener.map(|f| f & SYN_ACK) {
+        Some(TcpMeta::SYN) => true,
+        Some(SYN_ACK) => false,
         _ => match (is_service_port(src_port), is_service_port(dst_port)) {
             (false, true) => true,
             (true, false) => false,
@@ -474,7 +484,11 @@ mod tests {
             src_port,
             dst_port,
             transport: Transport::Tcp,
-            tcp: Some(TcpMeta { seq, ack: 0, flags }),
+            tcp: Some(TcpMeta {
+                seq,
+                flags,
+                ..TcpMeta::default()
+            }),
             payload,
             wire_len: 54 + payload.len() as u32,
         }
@@ -553,6 +567,39 @@ mod tests {
             .expect("ok");
         assert_eq!(o.direction, Direction::ToClient);
         assert_eq!(o.flow.key.client.ip(), C);
+    }
+
+    #[test]
+    fn reported_opener_flags_beat_ports_and_first_sender() {
+        // Live capture: a server-first protocol on high ports (SMTP on 2525) whose SYNs
+        // raised no event. The banner arrives first; the kernel says the server's
+        // direction opened with SYN+ACK.
+        let banner = |first_flags| {
+            let mut s = tcp(1, false, ACK, 5, b"220 hi\r\n");
+            s.src_port = 2525;
+            s.dst_port = 40000;
+            s.src_ip = S;
+            s.dst_ip = C;
+            s.tcp = Some(TcpMeta {
+                seq: 5,
+                flags: ACK,
+                first_flags,
+                ..TcpMeta::default()
+            });
+            s
+        };
+        let mut t: Table<()> = Table::new(limits());
+        let o = t.packet(&banner(SYNACK), |_| ()).expect("ok");
+        assert_eq!(o.direction, Direction::ToClient);
+        assert_eq!(o.flow.key.server.port(), 2525);
+        // Without the hint, the first sender would have been taken for the client.
+        let mut t: Table<()> = Table::new(limits());
+        let o = t.packet(&banner(0), |_| ()).expect("ok");
+        assert_eq!(o.flow.key.client.port(), 2525);
+        // A direction that opened with a bare SYN is the client's.
+        let mut t: Table<()> = Table::new(limits());
+        let o = t.packet(&banner(SYN), |_| ()).expect("ok");
+        assert_eq!(o.flow.key.client.port(), 2525);
     }
 
     #[test]
