@@ -6,8 +6,9 @@
 //! a client that declines it and to one that takes it. One lab, one live agent; the
 //! events, stdout/stderr and /metrics are checked.
 //!
-//! SMTP has a lab of its own: aiosmtpd without STARTTLS (AUTH in clear) and with it,
-//! driven by smtplib going on in the clear and upgrading.
+//! SMTP and vsftpd have labs of their own: aiosmtpd without STARTTLS (AUTH in clear)
+//! and with it, driven by smtplib going on in the clear and upgrading; vsftpd offering
+//! AUTH TLS, driven by ftplib declining it and taking it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -559,22 +560,20 @@ fn real_servers_in_clear() {
     let m = to_port(&events, MYSQL_PORT);
     assert!(
         m.iter().any(|e| e["protocol"] == "mysql"
-            && e["tls"].is_object()
-            && !e["tls"]["version"].is_null()
+            && e["tls"]["established"] == true
             && !ids(e).contains("plaintext.mysql")
             && !ids(e).contains("mysql.ssl_not_used")),
-        "no mysql flow upgraded to TLS (tls.version set, no plaintext.mysql):\n{}",
+        "no mysql flow upgraded to TLS (tls.established, no plaintext.mysql):\n{}",
         dump(&m)
     );
 
     // PostgreSQL upgraded to TLS.
     let p = to_port(&events, PG_TLS_PORT);
     assert!(
-        p.iter().any(|e| e["tls"].is_object()
-            && !e["tls"]["version"].is_null()
+        p.iter().any(|e| e["tls"]["established"] == true
             && !ids(e).contains("plaintext.postgres")
             && !ids(e).contains("postgres.ssl_refused")),
-        "no postgres flow upgraded to TLS (tls.version set, no plaintext.postgres):\n{}",
+        "no postgres flow upgraded to TLS (tls.established, no plaintext.postgres):\n{}",
         dump(&p)
     );
 
@@ -722,11 +721,10 @@ fn smtp_with_and_without_starttls() {
     );
     assert!(
         offered.iter().any(|e| e["protocol"] == "smtp"
-            && e["tls"].is_object()
-            && !e["tls"]["version"].is_null()
+            && e["tls"]["established"] == true
             && !ids(e).contains("plaintext.smtp")
             && !ids(e).iter().any(|id| id.starts_with("starttls."))),
-        "no smtp flow on {SMTP_STARTTLS_PORT} upgraded to TLS (tls.version set, no \
+        "no smtp flow on {SMTP_STARTTLS_PORT} upgraded to TLS (tls.established, no \
          plaintext.smtp or starttls.*):\n{}",
         dump(&offered)
     );
@@ -743,4 +741,110 @@ fn smtp_with_and_without_starttls() {
             "the SMTP password appears in the {what}"
         );
     }
+}
+
+const VSFTPD_PORT: u16 = 21;
+
+/// vsftpd offering `AUTH TLS` (the lab's weak.pem) to anonymous users. No seccomp or
+/// namespace sandbox: the lab's namespaces are sandbox enough, and containers often
+/// refuse vsftpd's. argv = config path.
+fn vsftpd_conf(lab: &Lab, root: &str, empty: &str) -> String {
+    format!(
+        "listen=YES\nlisten_ipv6=NO\nlisten_address={SERVER_IP}\nlisten_port={VSFTPD_PORT}\n\
+         background=NO\nanonymous_enable=YES\nlocal_enable=NO\nwrite_enable=NO\n\
+         anon_root={root}\nno_anon_password=YES\nsecure_chroot_dir={empty}\n\
+         seccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\n\
+         pasv_enable=YES\npasv_min_port=30000\npasv_max_port=30010\n\
+         ssl_enable=YES\nallow_anon_ssl=YES\nforce_anon_logins_ssl=NO\n\
+         force_anon_data_ssl=NO\nrequire_ssl_reuse=NO\nssl_tlsv1=YES\n\
+         rsa_cert_file={}\nrsa_private_key_file={}\nxferlog_enable=NO\n\
+         vsftpd_log_file={}\nlog_ftp_protocol=YES\n",
+        lab.path("weak.pem"),
+        lab.path("weak.key"),
+        lab.path("vsftpd-protocol.log"),
+    )
+}
+
+/// One ftplib session: argv = ip, mode (`clear`: FEAT, then an anonymous login and a
+/// listing in clear; `tls`: AUTH TLS, login, PROT P, listing).
+const FTP_CLIENT: &str = r#"
+import sys, ssl, ftplib
+ip, mode = sys.argv[1:3]
+if mode == "tls":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    f = ftplib.FTP_TLS(ip, timeout=10, context=ctx)
+    f.login()
+    f.prot_p()
+else:
+    f = ftplib.FTP(ip, timeout=10)
+    print(f.sendcmd("FEAT"))
+    f.login()
+names = f.nlst()
+f.quit()
+print(mode, names)
+"#;
+
+#[test]
+fn vsftpd_with_and_without_auth_tls() {
+    let lab = Lab::new("ps-ftp", Hub::Netns);
+    lab.make_certs();
+    let root = lab.dir.join("ftp-root");
+    let empty = lab.dir.join("ftp-empty");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(root.join("hello.txt"), "ftp hello\n").unwrap();
+    let conf = lab.dir.join("vsftpd.conf");
+    std::fs::write(
+        &conf,
+        vsftpd_conf(
+            &lab,
+            root.to_str().expect("utf-8"),
+            empty.to_str().expect("utf-8"),
+        ),
+    )
+    .unwrap();
+    let mut ftp = Server::start(
+        &lab,
+        "vsftpd",
+        &[&need("vsftpd"), conf.to_str().expect("utf-8")],
+    );
+    ftp.wait_port(&lab, VSFTPD_PORT);
+
+    let mut agent = LiveAgent::start(&lab, 9922, &[]);
+    for mode in ["clear", "tls"] {
+        let out = client(&lab, &[PYTHON, "-c", FTP_CLIENT, SERVER_IP, mode]);
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("hello.txt"),
+            "ftplib {mode} failed: {}\nvsftpd log:\n{}\n{}",
+            show(&out),
+            ftp.log_text(),
+            std::fs::read_to_string(lab.path("vsftpd-protocol.log")).unwrap_or_default()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let events = agent.events();
+    let control = to_port(&events, VSFTPD_PORT);
+    // AUTH TLS in the FEAT list, and the client logged in without it.
+    assert!(
+        control.iter().any(|e| e["protocol"] == "ftp"
+            && ids(e).contains("plaintext.ftp")
+            && ids(e).contains("starttls.not_used")
+            && !ids(e).contains("plaintext.credentials")),
+        "no ftp control flow with plaintext.ftp and starttls.not_used (and no credentials: \
+         the login was anonymous):\n{}",
+        dump(&control)
+    );
+    assert!(
+        control.iter().any(|e| e["protocol"] == "ftp"
+            && e["tls"]["established"] == true
+            && !ids(e).contains("plaintext.ftp")
+            && !ids(e).iter().any(|id| id.starts_with("starttls."))),
+        "no ftp control flow upgraded with AUTH TLS (tls.established, no plaintext.ftp or \
+         starttls.*):\n{}",
+        dump(&control)
+    );
 }

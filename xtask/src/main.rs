@@ -30,6 +30,7 @@ const APT_PACKAGES: &[&str] = &[
     "redis-tools",
     "python3-pyftpdlib",
     "python3-aiosmtpd",
+    "vsftpd",
     "mosquitto",
     "mosquitto-clients",
     "mariadb-server",

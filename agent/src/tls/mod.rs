@@ -54,6 +54,9 @@ const MAX_HANDSHAKE_BUFFER: usize = 64 * 1024;
 /// How many encrypted record headers to look at per direction before stopping: enough to see
 /// the Finished (and TLS 1.3 early data) without following the application stream.
 const MAX_ENCRYPTED_RECORDS: u32 = 4;
+/// Largest TLS 1.3 encrypted alert record body: the 2-byte alert, the inner content
+/// type and a 16-byte AEAD tag (RFC 8446 §5.2), unpadded.
+const ENCRYPTED_ALERT_MAX: usize = 2 + 1 + 16;
 
 /// Whether a direction's first bytes look like TLS (or SSLv2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,7 +214,7 @@ pub struct Handshake {
     pub encrypted_records: [u32; 2],
     /// Application-data records seen, per direction.
     pub app_data: [u32; 2],
-    /// A TLS 1.3 client record too short to be a Finished: an encrypted alert, most likely.
+    /// The TLS 1.3 client's first encrypted record is alert-sized: it refused the handshake.
     pub client_short_encrypted: bool,
     /// Why each direction stopped being parsed, if it did.
     pub stopped: [Option<Stop>; 2],
@@ -591,10 +594,11 @@ impl Session {
                 if let Some(a) = self.hs.app_data.get_mut(i) {
                     *a = a.saturating_add(1);
                 }
-                // A TLS 1.3 Finished is at least 32 bytes plus the content type and a tag;
-                // an encrypted alert is 2 + 1 + tag (19 with a 16-byte tag).
+                // The client's first encrypted record is its Finished (at least 32 + 4
+                // bytes, plus the content type and a tag), the empty Certificate a server
+                // asked for (8 + 1 + tag = 25), or an alert refusing the handshake.
                 let first = self.hs.app_data.first() == Some(&1);
-                if dir == Direction::ToServer && rec.payload.len() < 32 && first {
+                if dir == Direction::ToServer && rec.payload.len() <= ENCRYPTED_ALERT_MAX && first {
                     self.hs.client_short_encrypted = true;
                 }
             }

@@ -2,7 +2,8 @@
 //!
 //! Fixtures under `agent/tests/fixtures/tls/` are both directions of one TCP connection,
 //! extracted from the public corpus (`../shared/corpus`, see its README) with
-//! `tshark -z follow,tcp,raw`. Expected fingerprints come from the corpus' peer outputs:
+//! `tshark -z follow,tcp,raw` (`ftps_hrr_cert_request` from a lab capture of
+//! tests/tests/servers.rs instead). Expected fingerprints come from the corpus' peer outputs:
 //! JA3/JA3S from tshark 4.0.17, JA4 from FoxIO's snapshots (or the spec where FoxIO's tool
 //! and the spec disagree, as noted per test).
 
@@ -625,6 +626,20 @@ fn illustrated_tls13_flow() {
     assert_eq!(i.group_selected.as_deref(), Some("x25519"));
     assert_eq!(i.sni.as_deref(), Some("example.ulfheim.net"));
     assert!(i.established);
+    assert!(sess.done());
+}
+
+#[test]
+fn tls13_empty_client_certificate_before_finished_is_established() {
+    // Made by tests/tests/servers.rs (vsftpd, Python ftplib, AUTH TLS): the server asks
+    // for a client certificate, so the client's first encrypted record is its empty
+    // Certificate (8 + 1 + 16 = 25 bytes), then the Finished. Behind a HelloRetryRequest.
+    let (c, s) = fixture!("ftps_hrr_cert_request");
+    let sess = run(c, s);
+    let i = sess.info();
+    assert_eq!(i.version.as_deref(), Some("TLS 1.3"));
+    assert!(sess.handshake().hello_retry_request.is_some());
+    assert!(i.established, "an empty client Certificate is not an alert");
     assert!(sess.done());
 }
 
