@@ -78,7 +78,10 @@ pub struct App {
 impl App {
     fn new(server_port: u16, transport: Transport) -> Self {
         App {
-            plain: plaintext::Session::new(server_port),
+            plain: match transport {
+                Transport::Tcp => plaintext::Session::new(server_port),
+                Transport::Udp => plaintext::Session::new_datagram(server_port),
+            },
             tls: None,
             dtls: None,
             udp_watch: transport == Transport::Udp,

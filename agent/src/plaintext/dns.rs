@@ -1,5 +1,6 @@
-//! DNS over TCP (RFC 1035 §4.2.2: two-byte length prefix, then the message;
-//! header §4.1.1). DNS is plaintext by design and the default policy allows it.
+//! DNS over TCP (RFC 1035 §4.2.2: two-byte length prefix, then the message) and over
+//! UDP (§4.2.1: one message a datagram); header §4.1.1. DNS is plaintext by design and
+//! the default policy allows it.
 
 use super::wire::Reader;
 use super::{push_verb, Analyzer, Facts, Verdict};
@@ -63,6 +64,12 @@ fn header_ok(msg: &[u8], query: bool) -> Option<Verdict> {
     )
 }
 
+/// One UDP datagram. Only a whole, plausible message counts: a datagram cannot be
+/// waited on, and many UDP protocols start with two arbitrary bytes.
+pub(crate) fn sniff_datagram(dir: Direction, data: &[u8]) -> bool {
+    data.len() >= 17 && header_ok(data, dir == Direction::ToServer) == Some(Verdict::Yes)
+}
+
 pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
     let mut r = Reader::new(data);
     let Some(len) = r.u16_be() else {
@@ -83,14 +90,17 @@ pub(crate) fn sniff(dir: Direction, data: &[u8], _first: bool) -> Verdict {
 
 #[derive(Debug)]
 pub(crate) struct Dns {
+    /// UDP: each `feed` is one whole message, without a length prefix.
+    datagram: bool,
     pos: [usize; 2],
     messages: [usize; 2],
     qname: Option<String>,
 }
 
 impl Dns {
-    pub(crate) fn new(_port: u16) -> Self {
+    pub(crate) fn new(datagram: bool) -> Self {
         Dns {
+            datagram,
             pos: [0; 2],
             messages: [0; 2],
             qname: None,
@@ -122,6 +132,13 @@ impl Analyzer for Dns {
         let (Some(pos), Some(count)) = (self.pos.get_mut(i), self.messages.get_mut(i)) else {
             return;
         };
+        if self.datagram {
+            *count += 1;
+            if self.qname.is_none() {
+                self.qname = qname(data);
+            }
+            return;
+        }
         while *count < 64 {
             let mut r = Reader::new(data.get(*pos..).unwrap_or(&[]));
             let Some(len) = r.u16_be() else { return };

@@ -130,7 +130,7 @@ pub static DEFS: &[FindingDef] = &[
     plain(
         "plaintext.dns",
         Severity::Info,
-        "DNS messages were seen over cleartext TCP (allowed by the default policy).",
+        "DNS messages were seen in the clear, over UDP or TCP (allowed by the default policy).",
         "If DNS privacy matters here, use DNS over TLS (853) or DNS over HTTPS.",
     ),
     plain(

@@ -423,6 +423,8 @@ enum Stage {
 /// internals: those hold user names, which go out only under the policy.
 pub struct Session {
     server_port: u16,
+    /// UDP: each `feed` is one datagram, not a stream prefix.
+    datagram: bool,
     stage: Stage,
     first_dir: Option<Direction>,
     seen: [usize; 2],
@@ -447,6 +449,7 @@ impl fmt::Debug for Session {
         };
         f.debug_struct("Session")
             .field("server_port", &self.server_port)
+            .field("datagram", &self.datagram)
             .field("stage", &stage)
             .field("protocol", &self.protocol())
             .field("seen", &self.seen)
@@ -543,7 +546,7 @@ fn sniff(dir: Direction, data: &[u8], first: bool, port: u16, other: &[Protocol]
     }
 }
 
-fn new_analyzer(p: Protocol, port: u16) -> Box<dyn Analyzer> {
+fn new_analyzer(p: Protocol, datagram: bool) -> Box<dyn Analyzer> {
     match p {
         Protocol::Http => Box::<http::Http>::default(),
         Protocol::Http2 => Box::<http2::Http2>::default(),
@@ -561,7 +564,7 @@ fn new_analyzer(p: Protocol, port: u16) -> Box<dyn Analyzer> {
         Protocol::Ftp => Box::<ftp::Ftp>::default(),
         Protocol::Telnet => Box::<telnet::Telnet>::default(),
         Protocol::Memcached => Box::<memcached::Memcached>::default(),
-        Protocol::Dns => Box::new(dns::Dns::new(port)),
+        Protocol::Dns => Box::new(dns::Dns::new(datagram)),
         Protocol::Ssh | Protocol::UnknownText | Protocol::UnknownBinary => {
             Box::<ssh::Ssh>::default()
         }
@@ -572,6 +575,7 @@ impl Session {
     pub fn new(server_port: u16) -> Self {
         Session {
             server_port,
+            datagram: false,
             stage: Stage::Sniffing,
             first_dir: None,
             seen: [0; 2],
@@ -583,7 +587,15 @@ impl Session {
         }
     }
 
-    /// `data` is the whole contiguous prefix of `dir` so far.
+    /// For a UDP flow: `feed` then takes whole datagrams.
+    pub fn new_datagram(server_port: u16) -> Self {
+        Session {
+            datagram: true,
+            ..Session::new(server_port)
+        }
+    }
+
+    /// `data` is the whole contiguous prefix of `dir` so far (TCP), or one datagram.
     pub fn feed(&mut self, dir: Direction, data: &[u8]) {
         if data.is_empty() {
             return;
@@ -633,14 +645,19 @@ impl Session {
                     .get(dir.reverse().index())
                     .cloned()
                     .unwrap_or_default();
-                match sniff(dir, data, first, self.server_port, &other) {
+                let sniffed = if self.datagram && dns::sniff_datagram(dir, data) {
+                    Sniffed::Decided(Protocol::Dns)
+                } else {
+                    sniff(dir, data, first, self.server_port, &other)
+                };
+                match sniffed {
                     Sniffed::Ambiguous(w) => {
                         if let Some(slot) = self.weak.get_mut(i) {
                             *slot = w;
                         }
                     }
                     Sniffed::Decided(p) => {
-                        let mut a = new_analyzer(p, self.server_port);
+                        let mut a = new_analyzer(p, self.datagram);
                         a.feed(dir, data);
                         self.facts.protocol = Some(p);
                         self.stage = Stage::Active(a);

@@ -1122,6 +1122,29 @@ fn dns_over_tcp_is_allowed_by_default() {
 }
 
 #[test]
+fn dns_over_udp_is_one_message_a_datagram() {
+    let q =
+        b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
+    let mut s = Session::new_datagram(53);
+    s.feed(C, q);
+    assert_eq!(s.protocol(), Some("dns"));
+    assert!(!s.done(), "waits for the answer");
+    let mut a = q.to_vec();
+    a[2] = 0x81;
+    a[3] = 0x80;
+    s.feed(Direction::ToClient, &a);
+    assert!(s.done());
+    assert!(ids(&s).is_empty(), "allowed by the default policy");
+    assert_eq!(
+        s.info().attrs.get("qname").map(String::as_str),
+        Some("example.com")
+    );
+    // The same bytes as a TCP stream are not DNS: there they lack the length prefix.
+    let s = run(53, &[(C, q)]);
+    assert_ne!(s.protocol(), Some("dns"));
+}
+
+#[test]
 fn ssh_is_encrypted() {
     let s = run(
         2222,
