@@ -73,6 +73,11 @@ pub struct App {
     scanned: [usize; 2],
     /// Set once the engine told the capture layer it has seen enough.
     done_reported: bool,
+    /// TLS was started by a plaintext go-ahead (STARTTLS, SSLRequest…): the plaintext
+    /// module still reads on until it has seen whether TLS followed.
+    upgraded: bool,
+    /// No TLS followed the go-ahead: the session stayed in the clear.
+    upgrade_failed: bool,
 }
 
 impl App {
@@ -89,6 +94,8 @@ impl App {
             tls_start: [None; 2],
             scanned: [0; 2],
             done_reported: false,
+            upgraded: false,
+            upgrade_failed: false,
         }
     }
 
@@ -112,13 +119,23 @@ impl App {
             }
             return;
         }
+        if self.upgraded && self.tls.is_some() && self.plain.upgrade_pending() {
+            self.plain.feed(dir, data);
+            if self.plain.upgrade_failed() {
+                self.tls = None;
+                self.upgrade_failed = true;
+                return;
+            }
+        }
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
                 self.start_tls([Some(0), Some(0)]);
             } else {
                 self.plain.feed(dir, data);
-                if let Some([c, s]) = self.plain.tls_offsets() {
+                let offsets = self.plain.tls_offsets().filter(|_| !self.upgrade_failed);
+                if let Some([c, s]) = offsets {
                     self.start_tls([Some(c), Some(s)]);
+                    self.upgraded = true;
                 } else if dir == Direction::ToServer {
                     // TLS behind a proxy or tunnel header (HTTP CONNECT, SOCKS, XMPP or
                     // IRC STARTTLS…): a ClientHello record later in the client stream.
@@ -552,6 +569,71 @@ mod tests {
         let mut huge = CH;
         huge[3] = 0xff; // a record longer than TLS allows
         assert_eq!(find_hello(&huge, 0, HS_CLIENT_HELLO), None);
+    }
+
+    /// Feeds one TCP exchange through the engine, in order, and ends the capture.
+    fn exchange(turns: &[(bool, &[u8])]) -> Vec<FlowRecord> {
+        use std::net::{IpAddr, Ipv4Addr};
+        let mut engine = Engine::new(&Config::default());
+        let mut out = Vec::new();
+        let (c, s) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let mut seq = [1000u32, 5000u32];
+        for (n, (from_client, payload)) in turns.iter().enumerate() {
+            let i = usize::from(!from_client);
+            let (src_ip, dst_ip, src_port, dst_port) = if *from_client {
+                (c, s, 40000, 25)
+            } else {
+                (s, c, 25, 40000)
+            };
+            engine.process(
+                &Segment {
+                    ts: Timestamp(n as u64 + 1),
+                    src_ip,
+                    dst_ip,
+                    src_port,
+                    dst_port,
+                    transport: Transport::Tcp,
+                    tcp: Some(TcpMeta {
+                        seq: seq[i],
+                        flags: TcpMeta::ACK | TcpMeta::PSH,
+                        ..TcpMeta::default()
+                    }),
+                    payload,
+                    wire_len: 54 + payload.len() as u32,
+                },
+                &mut out,
+            );
+            seq[i] = seq[i].wrapping_add(payload.len() as u32);
+        }
+        engine.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn cleartext_after_a_starttls_go_ahead_is_a_failed_upgrade() {
+        // The client's next bytes come in a later segment than the go-ahead.
+        let out = exchange(&[
+            (false, b"220 mx ESMTP\r\n"),
+            (true, b"EHLO c\r\n"),
+            (false, b"250-mx\r\n250 STARTTLS\r\n"),
+            (true, b"STARTTLS\r\n"),
+            (false, b"220 go ahead\r\n"),
+            (true, b"MAIL FROM:<a@b>\r\n"),
+        ]);
+        let [r] = &out[..] else {
+            panic!("one flow expected: {out:?}")
+        };
+        let ids: Vec<&str> = r.findings.iter().map(|f| f.id).collect();
+        assert!(ids.contains(&"starttls.failed"), "{ids:?}");
+        assert!(
+            ids.contains(&"plaintext.smtp"),
+            "the session stayed in clear: {ids:?}"
+        );
+        assert!(!r.encrypted);
+        assert!(r.tls.is_none());
     }
 
     #[test]

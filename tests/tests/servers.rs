@@ -596,17 +596,21 @@ fn real_servers_in_clear() {
 
 const SMTP_PLAIN_PORT: u16 = 2525;
 const SMTP_STARTTLS_PORT: u16 = 2526;
+/// A middlebox in front of SMTP_STARTTLS_PORT that overwrites the STARTTLS capability.
+const SMTP_STRIPPER_PORT: u16 = 2527;
 const SMTP_USER: &str = "labsmtp";
 const SMTP_PASSWORD: &str = "S3cretSmtpPw";
 
 /// Two aiosmtpd servers: one without STARTTLS that takes AUTH in clear, one offering
-/// STARTTLS (the lab's weak.pem). argv = ip, plain port, starttls port, cert, key.
+/// STARTTLS (the lab's weak.pem); and in front of the second, a STARTTLS-stripping
+/// middlebox that overwrites the capability with `XXXXXXXA`, as some firewalls' SMTP
+/// inspection does. argv = ip, plain port, starttls port, stripper port, cert, key.
 /// High ports on purpose: the server speaks first, so only the SYNs say who connected.
 const SMTP_SERVER: &str = r#"
-import sys, ssl, threading
+import sys, ssl, asyncio, threading
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-ip, plain_port, tls_port, cert, key = sys.argv[1:6]
+ip, plain_port, tls_port, strip_port, cert, key = sys.argv[1:7]
 class Sink:
     async def handle_DATA(self, server, session, envelope):
         return "250 OK"
@@ -617,17 +621,48 @@ ctx.load_cert_chain(cert, key)
 Controller(Sink(), hostname=ip, port=int(plain_port), authenticator=accept_any,
            auth_require_tls=False).start()
 Controller(Sink(), hostname=ip, port=int(tls_port), tls_context=ctx).start()
-print("listening", flush=True)
-threading.Event().wait()
+
+async def pipe(reader, writer, strip):
+    try:
+        while data := await reader.read(65536):
+            # aiosmtpd writes one reply line a segment, so the keyword is never split.
+            writer.write(data.replace(b"STARTTLS", b"XXXXXXXA") if strip else data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+async def relay(cr, cw):
+    sr, sw = await asyncio.open_connection(ip, int(tls_port))
+    await asyncio.gather(pipe(cr, sw, False), pipe(sr, cw, True))
+
+async def stripper():
+    server = await asyncio.start_server(relay, ip, int(strip_port))
+    print("listening", flush=True)
+    await server.serve_forever()
+
+asyncio.run(stripper())
 "#;
 
-/// One smtplib session: argv = ip, port, mode (`auth`: AUTH PLAIN in clear; `clear`:
-/// mail without STARTTLS; `starttls`: upgrade first), user, password.
+/// One smtplib session: argv = ip, port, mode, user, password. Modes: `auth` (AUTH
+/// PLAIN in clear), `clear` (mail without STARTTLS), `starttls` (upgrade first),
+/// `refused` (STARTTLS sent to a server without it), `failed` (STARTTLS accepted, then
+/// a command in clear instead of a ClientHello).
 const SMTP_CLIENT: &str = r#"
 import sys, ssl, smtplib
 ip, port, mode, user, pw = sys.argv[1:6]
 s = smtplib.SMTP(ip, int(port), timeout=10)
 s.ehlo("client.lab.test")
+if mode == "refused":
+    code, _ = s.docmd("STARTTLS")
+    assert code == 454, code
+    s.quit()
+    sys.exit(0)
+if mode == "failed":
+    code, _ = s.docmd("STARTTLS")
+    assert code == 220, code
+    s.sock.sendall(b"QUIT\r\n")
+    s.close()
+    sys.exit(0)
 if mode == "starttls":
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -638,8 +673,15 @@ if mode == "auth":
     s.login(user, pw)
 s.sendmail("a@lab.test", ["b@lab.test"], "Subject: lab\r\n\r\nhello\r\n")
 s.quit()
-print("sent", mode)
 "#;
+
+/// The flows to `port` that carry every finding id in `want` (and are SMTP).
+fn smtp_with<'a>(events: &'a [Value], port: u16, want: &[&str]) -> Vec<&'a Value> {
+    to_port(events, port)
+        .into_iter()
+        .filter(|e| e["protocol"] == "smtp" && want.iter().all(|id| ids(e).contains(*id)))
+        .collect()
+}
 
 #[test]
 fn smtp_with_and_without_starttls() {
@@ -655,18 +697,23 @@ fn smtp_with_and_without_starttls() {
             SERVER_IP,
             &SMTP_PLAIN_PORT.to_string(),
             &SMTP_STARTTLS_PORT.to_string(),
+            &SMTP_STRIPPER_PORT.to_string(),
             &lab.path("weak.pem"),
             &lab.path("weak.key"),
         ],
     );
-    smtp.wait_port(&lab, SMTP_PLAIN_PORT);
-    smtp.wait_port(&lab, SMTP_STARTTLS_PORT);
+    for port in [SMTP_PLAIN_PORT, SMTP_STARTTLS_PORT, SMTP_STRIPPER_PORT] {
+        smtp.wait_port(&lab, port);
+    }
 
     let mut agent = LiveAgent::start(&lab, 9921, &[]);
     for (port, mode) in [
         (SMTP_PLAIN_PORT, "auth"),
+        (SMTP_PLAIN_PORT, "refused"),
         (SMTP_STARTTLS_PORT, "clear"),
         (SMTP_STARTTLS_PORT, "starttls"),
+        (SMTP_STARTTLS_PORT, "failed"),
+        (SMTP_STRIPPER_PORT, "clear"),
     ] {
         let out = client(
             &lab,
@@ -694,39 +741,70 @@ fn smtp_with_and_without_starttls() {
     assert!(st.success(), "plainsight run exit status {st}");
     let events = agent.events();
 
-    // No STARTTLS on offer, and a password in clear.
-    let plain = to_port(&events, SMTP_PLAIN_PORT);
-    assert!(
-        plain.iter().any(|e| e["protocol"] == "smtp"
-            && [
+    for (port, want, what) in [
+        (
+            SMTP_PLAIN_PORT,
+            &[
                 "plaintext.smtp",
                 "starttls.not_offered",
-                "plaintext.credentials"
-            ]
+                "plaintext.credentials",
+            ][..],
+            "no STARTTLS on offer, AUTH PLAIN in clear",
+        ),
+        (
+            SMTP_PLAIN_PORT,
+            &["starttls.stripped"],
+            "STARTTLS answered 454",
+        ),
+        (
+            SMTP_STARTTLS_PORT,
+            &["plaintext.smtp", "starttls.not_used"],
+            "offered, the client went on in clear",
+        ),
+        (
+            SMTP_STARTTLS_PORT,
+            &["starttls.failed"],
+            "220 go-ahead, then a command in clear",
+        ),
+        (
+            SMTP_STRIPPER_PORT,
+            &["plaintext.smtp", "starttls.stripped"],
+            "capability overwritten by the middlebox",
+        ),
+    ] {
+        assert!(
+            !smtp_with(&events, port, want).is_empty(),
+            "no smtp flow on {port} with {want:?} ({what}):\n{}",
+            dump(&to_port(&events, port))
+        );
+    }
+    let stripped = smtp_with(&events, SMTP_STRIPPER_PORT, &["starttls.stripped"]);
+    assert!(
+        stripped.iter().any(|e| e["finding_details"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|f| f["evidence"]["capability"] == "XXXXXXXA"))),
+        "the stripped finding names the mangled capability:\n{}",
+        dump(&stripped)
+    );
+    let refused = smtp_with(&events, SMTP_PLAIN_PORT, &["starttls.stripped"]);
+    assert!(
+        refused.iter().any(|e| e["finding_details"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|f| f["evidence"]["reply"] == "454"))),
+        "the refused STARTTLS names the 454 reply:\n{}",
+        dump(&refused)
+    );
+    // The upgraded session: TLS established, no cleartext finding.
+    assert!(
+        to_port(&events, SMTP_STARTTLS_PORT)
             .iter()
-            .all(|id| ids(e).contains(*id))),
-        "no smtp flow on {SMTP_PLAIN_PORT} with plaintext.smtp, starttls.not_offered and \
-         plaintext.credentials:\n{}",
-        dump(&plain)
-    );
-
-    // STARTTLS offered: one client went on in the clear, the other upgraded.
-    let offered = to_port(&events, SMTP_STARTTLS_PORT);
-    assert!(
-        offered.iter().any(|e| e["protocol"] == "smtp"
-            && ids(e).contains("plaintext.smtp")
-            && ids(e).contains("starttls.not_used")),
-        "no smtp flow on {SMTP_STARTTLS_PORT} with starttls.not_used:\n{}",
-        dump(&offered)
-    );
-    assert!(
-        offered.iter().any(|e| e["protocol"] == "smtp"
-            && e["tls"]["established"] == true
-            && !ids(e).contains("plaintext.smtp")
-            && !ids(e).iter().any(|id| id.starts_with("starttls."))),
+            .any(|e| e["protocol"] == "smtp"
+                && e["tls"]["established"] == true
+                && !ids(e).contains("plaintext.smtp")
+                && !ids(e).iter().any(|id| id.starts_with("starttls."))),
         "no smtp flow on {SMTP_STARTTLS_PORT} upgraded to TLS (tls.established, no \
          plaintext.smtp or starttls.*):\n{}",
-        dump(&offered)
+        dump(&to_port(&events, SMTP_STARTTLS_PORT))
     );
 
     let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();

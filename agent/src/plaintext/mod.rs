@@ -731,6 +731,22 @@ impl Session {
         self.facts.tls_offsets
     }
 
+    /// A STARTTLS-style go-ahead was given and it is not known yet whether TLS followed.
+    pub fn upgrade_pending(&self) -> bool {
+        self.facts
+            .starttls
+            .as_ref()
+            .is_some_and(|s| s.accepted == Some(true) && s.tls_followed.is_none())
+    }
+
+    /// After the go-ahead, something other than TLS followed (`starttls.failed`).
+    pub fn upgrade_failed(&self) -> bool {
+        self.facts
+            .starttls
+            .as_ref()
+            .is_some_and(|s| s.accepted == Some(true) && s.tls_followed == Some(false))
+    }
+
     /// Nothing more worth reading for this module: the verdict will not change.
     /// After an upgrade (`tls_offsets`), the TLS module still wants the bytes
     /// that follow the offsets.

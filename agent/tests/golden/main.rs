@@ -292,11 +292,13 @@ const RAISED_ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "starttls.stripped",
-        "plaintext_corpus: derived_smtp_stripped_*.flow (real flow, edited)",
+        "live lab: tests/tests/servers.rs, aiosmtpd answering 454 and a middlebox \
+         overwriting the capability with XXXXXXXA",
     ),
     (
         "starttls.failed",
-        "plaintext_corpus: derived_smtp_failed.flow (real flow, edited)",
+        "live lab: tests/tests/servers.rs, smtplib sending a command in clear after the \
+         220 go-ahead",
     ),
     (
         "kafka.sasl_plaintext",
