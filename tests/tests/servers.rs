@@ -6,9 +6,11 @@
 //! a client that declines it and to one that takes it. One lab, one live agent; the
 //! events, stdout/stderr and /metrics are checked.
 //!
-//! SMTP and vsftpd have labs of their own: aiosmtpd without STARTTLS (AUTH in clear)
-//! and with it, driven by smtplib going on in the clear and upgrading; vsftpd offering
-//! AUTH TLS, driven by ftplib declining it and taking it.
+//! SMTP, vsftpd, memcached and DNS have labs of their own: aiosmtpd without STARTTLS
+//! (AUTH in clear), with it, and behind a STARTTLS-stripping middlebox, driven by smtplib
+//! going on in the clear, upgrading, being refused and failing the upgrade; vsftpd
+//! offering AUTH TLS, driven by ftplib declining it and taking it; memcached's text
+//! protocol; dnsmasq answering over UDP and TCP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -925,4 +927,135 @@ fn vsftpd_with_and_without_auth_tls() {
          starttls.*):\n{}",
         dump(&control)
     );
+}
+
+const MEMCACHED_PORT: u16 = 11211;
+const DNS_PORT: u16 = 53;
+
+/// One DNS query for `name` (type A) to ip:53 over UDP or TCP (RFC 1035 §4.2), with
+/// the answer's first A record printed. argv = ip, name, transport (`udp`/`tcp`).
+const DNS_CLIENT: &str = r#"
+import sys, socket, struct
+ip, name, transport = sys.argv[1:4]
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+if transport == "udp":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, (ip, 53))
+    a = s.recv(4096)
+else:
+    s = socket.create_connection((ip, 53), timeout=5)
+    s.sendall(struct.pack(">H", len(q)) + q)
+    n = struct.unpack(">H", s.recv(2))[0]
+    a = b""
+    while len(a) < n:
+        a += s.recv(n - len(a))
+assert a[:2] == q[:2] and struct.unpack(">H", a[6:8])[0] >= 1, a
+print(transport, socket.inet_ntoa(a[-4:]))
+"#;
+
+/// memcached's text protocol and DNS over UDP and TCP (dnsmasq), both in clear.
+/// DNS is allowed by the default policy: recognised, no finding.
+#[test]
+fn memcached_and_dns() {
+    let lab = Lab::new("ps-mcd", Hub::Netns);
+    let mut mc = Server::start(
+        &lab,
+        "memcached",
+        &[
+            &need("memcached"),
+            "-u",
+            "root",
+            "-l",
+            SERVER_IP,
+            "-p",
+            &MEMCACHED_PORT.to_string(),
+            "-U",
+            "0",
+        ],
+    );
+    mc.wait_port(&lab, MEMCACHED_PORT);
+    let mut dns = Server::start(
+        &lab,
+        "dnsmasq",
+        &[
+            &need("dnsmasq"),
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            &format!("--listen-address={SERVER_IP}"),
+            "--port=53",
+            "--user=root",
+            "--pid-file=",
+            "--log-facility=-",
+            &format!("--address=/svc.lab.test/{SERVER_IP}"),
+        ],
+    );
+    dns.wait_port(&lab, DNS_PORT);
+
+    let mut agent = LiveAgent::start(&lab, 9923, &[]);
+    let out = client(
+        &lab,
+        &[
+            PYTHON,
+            "-c",
+            "import socket,sys; s=socket.create_connection((sys.argv[1],int(sys.argv[2])),5); \
+             s.sendall(b'set lab 0 0 5\\r\\nhello\\r\\nget lab\\r\\n'); import time; time.sleep(0.3); \
+             print(s.recv(4096))",
+            SERVER_IP,
+            &MEMCACHED_PORT.to_string(),
+        ],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("VALUE lab"),
+        "memcached client failed: {}\nmemcached log:\n{}",
+        show(&out),
+        mc.log_text()
+    );
+    for transport in ["udp", "tcp"] {
+        let out = client(
+            &lab,
+            &[
+                PYTHON,
+                "-c",
+                DNS_CLIENT,
+                SERVER_IP,
+                "svc.lab.test",
+                transport,
+            ],
+        );
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(SERVER_IP),
+            "DNS over {transport} failed: {}\ndnsmasq log:\n{}",
+            show(&out),
+            dns.log_text()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let events = agent.events();
+
+    let m = to_port(&events, MEMCACHED_PORT);
+    assert!(
+        m.iter()
+            .any(|e| e["protocol"] == "memcached" && ids(e).contains("plaintext.memcached")),
+        "no memcached flow with plaintext.memcached:\n{}",
+        dump(&m)
+    );
+    let d = to_port(&events, DNS_PORT);
+    for transport in ["udp", "tcp"] {
+        assert!(
+            d.iter().any(|e| e["transport"] == transport
+                && e["protocol"] == "dns"
+                && e["plaintext"]["attrs"]["qname"] == "svc.lab.test"
+                && ids(e).is_empty()),
+            "no {transport} dns flow for svc.lab.test without findings (DNS is allowed by \
+             default):\n{}",
+            dump(&d)
+        );
+    }
 }

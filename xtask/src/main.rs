@@ -31,6 +31,8 @@ const APT_PACKAGES: &[&str] = &[
     "python3-pyftpdlib",
     "python3-aiosmtpd",
     "vsftpd",
+    "memcached",
+    "dnsmasq-base",
     "mosquitto",
     "mosquitto-clients",
     "mariadb-server",
