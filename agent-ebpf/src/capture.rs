@@ -134,7 +134,8 @@ fn fresh(wire_len: u32, flags: u8, now: u64) -> FlowStats {
         tcp_flags: flags,
         capture_state: capture_state::ACTIVE,
         first_flags: flags,
-        _pad: [0; 7],
+        _pad: [0; 3],
+        _pad_word: 0,
     }
 }
 
