@@ -7,8 +7,9 @@
 //!
 //! Panic-free and bounded on any input: integers, strings, fields per block and
 //! the dynamic table all have caps. Decoded names and values are handed to a
-//! callback and not kept, except in the dynamic table the protocol requires;
-//! `Debug` shows sizes and counts only, since values may be credentials.
+//! callback and not kept, except in the dynamic table the protocol requires, and
+//! there without the values of credential and cookie fields; `Debug` shows sizes
+//! and counts only.
 
 #![deny(clippy::indexing_slicing, clippy::panic, clippy::expect_used)]
 
@@ -121,16 +122,38 @@ const STATIC: [(&[u8], &[u8]); 61] = [
     (b"www-authenticate", b""),
 ];
 
+/// Fields whose values are credentials or session tokens. The dynamic table keeps
+/// them with their length (the size accounting needs it) but not their value: a later
+/// reference decodes to an empty value. The first occurrence has been seen in full.
+const SECRET_FIELDS: &[&[u8]] = &[
+    b"authorization",
+    b"proxy-authorization",
+    b"cookie",
+    b"set-cookie",
+];
+
 /// One dynamic table entry (RFC 7541 §2.3.2).
 struct Entry {
     name: Box<[u8]>,
+    /// Empty for [`SECRET_FIELDS`].
     value: Box<[u8]>,
+    /// The value's length as sent, for the size accounting.
+    value_len: usize,
 }
 
 impl Entry {
+    fn new(name: &[u8], value: &[u8]) -> Self {
+        let secret = SECRET_FIELDS.iter().any(|s| name.eq_ignore_ascii_case(s));
+        Entry {
+            name: name.into(),
+            value: if secret { Box::default() } else { value.into() },
+            value_len: value.len(),
+        }
+    }
+
     /// Size for table accounting (RFC 7541 §4.1).
     fn size(&self) -> usize {
-        self.name.len() + self.value.len() + ENTRY_OVERHEAD
+        self.name.len() + self.value_len + ENTRY_OVERHEAD
     }
 }
 
@@ -252,12 +275,8 @@ impl Decoder {
             } else if b & 0x40 != 0 {
                 // §6.2.1 Literal with Incremental Indexing.
                 let (name, value) = self.literal(block, &mut pos, 6)?;
-                let entry = Entry {
-                    name: name.bytes().into(),
-                    value: value.bytes().into(),
-                };
-                field(&entry.name, &entry.value);
-                self.insert(entry);
+                field(name.bytes(), value.bytes());
+                self.insert(Entry::new(name.bytes(), value.bytes()));
             } else {
                 // §6.2.2 without indexing (0000), §6.2.3 never indexed (0001).
                 let (name, value) = self.literal(block, &mut pos, 4)?;
@@ -1028,10 +1047,11 @@ mod tests {
             ("set-cookie", cookie),
         ];
         assert_eq!(decode(&mut d, &hex(blocks[2])), Ok(pairs(&third)));
+        // The RFC's table holds the cookie; ours keeps its size but not its value.
         assert_eq!(
             table(&d),
             pairs(&[
-                ("set-cookie", cookie),
+                ("set-cookie", ""),
                 ("content-encoding", "gzip"),
                 ("date", date2)
             ])
@@ -1113,6 +1133,21 @@ mod tests {
         assert_eq!(got, Ok(pairs(&[("aaaa", "0000000000")])));
         assert_eq!(table(&d), pairs(&[("aaaa", "0000000000")]));
         assert_eq!(d.table_size(), 46);
+    }
+
+    #[test]
+    fn credentials_stay_out_of_the_dynamic_table() {
+        // authorization is static index 23; literal with incremental indexing.
+        let value = b"Basic bGFiOlMzY3JldA==";
+        let mut d = Decoder::new();
+        let first = encode::literal(0x40, 23, value, true);
+        let got = decode(&mut d, &first).expect("first");
+        assert_eq!(got, pairs(&[("authorization", "Basic bGFiOlMzY3JldA==")]));
+        // Kept with its size, without its value; a reference decodes to empty.
+        assert_eq!(table(&d), pairs(&[("authorization", "")]));
+        assert_eq!(d.table_size(), 13 + value.len() + 32);
+        let got = decode(&mut d, &[0x80 | 62]).expect("indexed");
+        assert_eq!(got, pairs(&[("authorization", "")]));
     }
 
     #[test]
