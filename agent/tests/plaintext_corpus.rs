@@ -18,8 +18,8 @@
 //! real RabbitMQ 3.10.8 (tests/fixtures/plaintext/captures/README.md), and
 //! `kafka_sasl_plain` from a real librdkafka client (kcat) against a stub broker.
 //! `mongodb_sasl_plain` is a real pymongo client against a stub server, and
-//! `*_curl` are real curl clients against scripted stubs. `h2c_*` and
-//! `postgres_cleartext` come from local captures (captures/README.md).
+//! `*_curl` are real curl clients against scripted stubs. `h2c_*`, `grpc_*`
+//! and `postgres_cleartext` come from local captures (captures/README.md).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -140,6 +140,20 @@ const CASES: &[Expect] = &[
         &["plaintext.http2"],
         false,
         &[],
+    ),
+    e(
+        "grpc_python_basic",
+        Some("http2"),
+        &["plaintext.http2", "plaintext.credentials"],
+        false,
+        &["GrpcRealPw4", "Z3JwY3VzZXI6R3JwY1JlYWxQdzQ"],
+    ),
+    e(
+        "grpc_curl_h2c_basic",
+        Some("http2"),
+        &["plaintext.http2", "plaintext.credentials"],
+        false,
+        &["CurlGrpcPw5", "Y3VybHVzZXI6Q3VybEdycGNQdzU"],
     ),
     e(
         "postgres_cleartext",
@@ -583,6 +597,8 @@ fn corpus_credential_mechanisms_and_users() {
         ("postgres_nossl_md5", "md5", Some("zeek")),
         ("postgres_cleartext", "cleartext", Some("pguser")),
         ("h2c_upgrade_basic", "basic", Some("h2user")),
+        ("grpc_python_basic", "basic", Some("grpcuser")),
+        ("grpc_curl_h2c_basic", "basic", Some("curluser")),
         ("kafka_sasl_plain", "sasl_plain", Some("kuser")),
         ("mongodb_sasl_plain", "sasl_plain", Some("mongouser")),
         ("http_digest_curl", "digest", Some("digestuser")),
@@ -631,6 +647,62 @@ fn corpus_credential_mechanisms_and_users() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn corpus_h2c_header_blocks_are_decoded() {
+    // HPACK-decoded facts from real encoders: nghttp2 (curl, Huffman-coded
+    // values), an nDPI capture of a 5G SBI client (Huffman), grpc C-core via
+    // python3-grpcio (literals, then dynamic-table indices on the second call).
+    // (fixture, method, host, status, gRPC service)
+    let cases = [
+        (
+            "h2c_prior_knowledge_curl",
+            "GET",
+            "127.0.0.1:18080",
+            "200",
+            None,
+        ),
+        ("http2_h2c", "POST", "127.0.0.1:29518", "201", None),
+        (
+            "grpc_python_basic",
+            "POST",
+            "127.0.0.1:50151",
+            "200",
+            Some("lab.Echo"),
+        ),
+        (
+            "grpc_curl_h2c_basic",
+            "POST",
+            "127.0.0.1:50151",
+            "200",
+            Some("lab.Echo"),
+        ),
+    ];
+    for (name, method, host, status, service) in cases {
+        let (s, _) = run(name);
+        let info = s.info();
+        let attr = |k: &str| info.attrs.get(k).map(String::as_str);
+        assert_eq!(info.verbs, vec![method], "{name}");
+        assert_eq!(attr("host"), Some(host), "{name}");
+        assert_eq!(attr("status"), Some(status), "{name}");
+        assert_eq!(attr("grpc_service"), service, "{name}");
+        assert_eq!(attr("grpc"), service.map(|_| "true"), "{name}");
+        assert!(s.done(), "{name}");
+    }
+    let (s, _) = run("h2c_prior_knowledge_curl");
+    assert_eq!(
+        s.info().attrs.get("server").map(String::as_str),
+        Some("nghttpd nghttp2/1.52.0")
+    );
+    // The h2c upgrade keeps its HTTP/1.1 request facts (the HTTP/2 frames
+    // after the upgrade are not decoded).
+    let (s, _) = run("h2c_upgrade_basic");
+    assert_eq!(s.info().verbs, vec!["GET"]);
+    assert_eq!(
+        s.info().attrs.get("host").map(String::as_str),
+        Some("127.0.0.1:18080")
+    );
 }
 
 #[test]

@@ -184,7 +184,7 @@ pub static DEFS: &[FindingDef] = &[
     plain(
         CREDENTIALS,
         Severity::High,
-        "A password or equivalent secret crossed the network in the clear (HTTP Basic/Digest, FTP/POP3 PASS, IMAP LOGIN, SMTP AUTH, Telnet login, LDAP simple bind, PostgreSQL password, Redis AUTH, MQTT, MongoDB/Kafka/AMQP SASL PLAIN).",
+        "A password or equivalent secret crossed the network in the clear (HTTP Basic/Digest/Bearer over HTTP/1.x or h2c, gRPC `authorization` metadata, FTP/POP3 PASS, IMAP LOGIN, SMTP AUTH, Telnet login, LDAP simple bind, PostgreSQL password, Redis AUTH, MQTT, MongoDB/Kafka/AMQP SASL PLAIN).",
         "Rotate the exposed credential, then enable TLS for this service before authenticating.",
     ),
 ];

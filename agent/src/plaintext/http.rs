@@ -267,9 +267,12 @@ impl Http {
     }
 }
 
-/// Parse an Authorization value into a credential record; the secret is dropped.
-fn authorization(value: &[u8]) -> Option<Cred> {
-    let mut parts = value.splitn(2, |&b| b == b' ');
+/// Parse an `Authorization` / `Proxy-Authorization` value (HTTP/1.x header or
+/// HTTP/2 field) into a credential record; the secret is dropped. Mechanisms:
+/// `basic` (RFC 7617) and `digest` (RFC 7616) with their user name, `bearer`
+/// (RFC 6750) without one; other schemes are not credentials we can name.
+pub(super) fn authorization(value: &[u8]) -> Option<Cred> {
+    let mut parts = value.trim_ascii().splitn(2, |&b| b == b' ');
     let scheme = parts.next()?.to_ascii_lowercase();
     let rest = parts.next().unwrap_or(&[]).trim_ascii();
     match scheme.as_slice() {

@@ -31,6 +31,7 @@ pub mod findings;
 mod amqp;
 mod dns;
 mod ftp;
+mod hpack;
 mod http;
 mod http2;
 mod imap;

@@ -164,18 +164,357 @@ fn http_response_first_and_split() {
 
 // ---------------------------------------------------------------- HTTP/2
 
+/// One HTTP/2 frame (RFC 9113 §4.1).
+fn h2_frame(ty: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len().to_be_bytes();
+    let mut f = vec![len[5], len[6], len[7], ty, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+
+/// Client bytes: preface, empty SETTINGS, then one HEADERS frame (END_HEADERS)
+/// per block, on streams 1, 3, 5…
+fn h2_client(blocks: &[Vec<u8>]) -> Vec<u8> {
+    let mut c = http2::PREFACE.to_vec();
+    c.extend_from_slice(H2_SETTINGS);
+    for (n, b) in blocks.iter().enumerate() {
+        c.extend_from_slice(&h2_frame(1, 0x4, 1 + 2 * n as u32, b));
+    }
+    c
+}
+
+/// Server bytes: SETTINGS, then a HEADERS block per status on streams 1, 3…
+fn h2_server(statuses: &[Vec<u8>]) -> Vec<u8> {
+    let mut s = H2_SETTINGS.to_vec();
+    for (n, b) in statuses.iter().enumerate() {
+        s.extend_from_slice(&h2_frame(1, 0x4, 1 + 2 * n as u32, b));
+    }
+    s
+}
+
+/// `:method POST`, `:scheme http`, `:path` and `:authority` Huffman-coded
+/// (literal with incremental indexing, as grpc-go and nghttp2 send them).
+fn h2_post(path: &str, authority: &str) -> Vec<u8> {
+    let mut b = vec![0x83, 0x86];
+    b.extend(hpack::encode::literal(0x40, 4, path.as_bytes(), true));
+    b.extend(hpack::encode::literal(0x40, 1, authority.as_bytes(), true));
+    b
+}
+
+fn attr<'a>(s: &'a Session, k: &str) -> Option<&'a str> {
+    s.info().attrs.get(k).map(String::as_str)
+}
+
 #[test]
 fn http2_prior_knowledge_and_grpc() {
-    let mut c = http2::PREFACE.to_vec();
-    c.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS
-    let hdr = b"\x83\x86\x5f\x10application/grpc";
-    c.extend_from_slice(&[0, 0, hdr.len() as u8, 1, 4, 0, 0, 0, 1]);
-    c.extend_from_slice(hdr);
-    let s = run(50051, &[(C, &c), (S, &[0, 0, 0, 4, 0, 0, 0, 0, 0])]);
+    // The content type is a plain (not Huffman-coded) literal.
+    let hdr = b"\x83\x86\x5f\x10application/grpc".to_vec();
+    let c = h2_client(&[hdr]);
+    let s = run(50051, &[(C, &c), (S, H2_SETTINGS)]);
     assert_eq!(s.protocol(), Some("http2"));
-    assert_eq!(s.info().attrs.get("grpc").map(String::as_str), Some("true"));
+    assert_eq!(attr(&s, "grpc"), Some("true"));
+    assert_eq!(s.info().verbs, vec!["POST"]);
     assert_eq!(ids(&s), vec!["plaintext.http2"]);
+    // No answer yet: credentials could still follow a 401.
+    assert!(!s.done());
+    let s = run(50051, &[(C, &c), (S, &h2_server(&[vec![0x88]]))]);
+    assert_eq!(attr(&s, "status"), Some("200"));
     assert!(s.done());
+}
+
+#[test]
+fn http2_grpc_huffman_coded_content_type() {
+    let mut b = h2_post("/lab.Echo/Say", "127.0.0.1:50051");
+    // content-type (static 31) Huffman-coded, then te: trailers.
+    b.extend(hpack::encode::literal(0x40, 31, b"application/grpc", true));
+    b.push(0x40);
+    b.extend(hpack::encode::string(b"te", true));
+    b.extend(hpack::encode::string(b"trailers", true));
+    // The literal bytes are nowhere in the block: only decoding finds them.
+    assert!(!b.windows(16).any(|w| w == b"application/grpc"));
+    let c = h2_client(&[b]);
+    let s = run(50051, &[(C, &c), (S, &h2_server(&[vec![0x88]]))]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert_eq!(attr(&s, "grpc"), Some("true"));
+    assert_eq!(attr(&s, "grpc_service"), Some("lab.Echo"));
+    assert_eq!(attr(&s, "host"), Some("127.0.0.1:50051"));
+    assert_eq!(s.info().verbs, vec!["POST"]);
+    assert_eq!(ids(&s), vec!["plaintext.http2"]);
+}
+
+#[test]
+fn http2_grpc_second_call_uses_the_dynamic_table() {
+    // The first request is not gRPC (JSON) but enters its path and authority
+    // in the client's table; the second is gRPC and names the path only by
+    // dynamic index (62.. : newest first). The service is known only if the
+    // table was kept from one block to the next.
+    let mut first = h2_post("/lab.Echo/Say", "svc:50051");
+    first.extend(hpack::encode::literal(0x40, 31, b"application/json", true));
+    let s = run(50051, &[(C, &h2_client(std::slice::from_ref(&first)))]);
+    assert_eq!(attr(&s, "grpc"), None);
+    // Table now: 62 content-type, 63 :authority, 64 :path.
+    let mut second = vec![0x83, 0x86, 0x80 | 64, 0x80 | 63];
+    second.extend(hpack::encode::literal(0x00, 31, b"application/grpc", true));
+    let c = h2_client(&[first, second]);
+    let s = run(50051, &[(C, &c)]);
+    assert_eq!(attr(&s, "grpc"), Some("true"));
+    assert_eq!(attr(&s, "grpc_service"), Some("lab.Echo"));
+    // A path that is not /Service/Method names no service.
+    let mut b = h2_post("/lab.Echo", "svc");
+    b.extend(hpack::encode::literal(0x40, 31, b"application/grpc", true));
+    let s = run(50051, &[(C, &h2_client(&[b]))]);
+    assert_eq!(attr(&s, "grpc"), Some("true"));
+    assert_eq!(attr(&s, "grpc_service"), None);
+}
+
+#[test]
+fn http2_basic_credentials_huffman_coded() {
+    let token = b64(b"h2user:H2Secret!pw");
+    let value = format!("Basic {token}");
+    let mut b = vec![0x82, 0x86, 0x84];
+    b.extend(hpack::encode::literal(0x40, 1, b"api.internal", true));
+    // authorization (static 23), literal with incremental indexing, Huffman.
+    b.extend(hpack::encode::literal(0x40, 23, value.as_bytes(), true));
+    let c = h2_client(&[b]);
+    let s = run(8080, &[(C, &c), (S, &h2_server(&[vec![0x88]]))]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert_eq!(attr(&s, "host"), Some("api.internal"));
+    assert_eq!(s.info().verbs, vec!["GET"]);
+    assert_eq!(s.info().credentials, vec!["basic"]);
+    check_cred(&s, "basic", Some("h2user"), "H2Secret!pw");
+    assert_secret_absent(&s, &token);
+    assert_eq!(ids(&s), vec!["plaintext.credentials", "plaintext.http2"]);
+    assert!(s.done());
+}
+
+#[test]
+fn http2_bearer_and_proxy_authorization_never_indexed() {
+    let mut b = vec![0x82, 0x86, 0x84];
+    // proxy-authorization (static 49), literal never indexed (RFC 7541 §6.2.3).
+    b.extend(hpack::encode::literal(
+        0x10,
+        49,
+        b"Bearer eyJhbGciOiJIUzI1NiJ9.H2TOKENSECRET",
+        true,
+    ));
+    let s = run(8080, &[(C, &h2_client(&[b]))]);
+    check_cred(&s, "bearer", None, "H2TOKENSECRET");
+}
+
+#[test]
+fn http2_digest_after_a_401_on_a_later_stream() {
+    let first = vec![0x82, 0x86, 0x84];
+    let digest = "Digest username=\"dora\", realm=\"r\", nonce=\"n\", uri=\"/\", response=\"0123456789abcdef0123456789abcdef\"";
+    let mut second = vec![0x82, 0x86, 0x84];
+    second.extend(hpack::encode::literal(0x00, 23, digest.as_bytes(), true));
+    // 401 is not in the static table: literal :status.
+    let unauthorized = hpack::encode::literal(0x00, 8, b"401", true);
+    let c1 = h2_client(std::slice::from_ref(&first));
+    let s = run(
+        80,
+        &[
+            (C, &c1),
+            (S, &h2_server(std::slice::from_ref(&unauthorized))),
+        ],
+    );
+    assert_eq!(attr(&s, "status"), Some("401"));
+    assert!(!s.done(), "a 401 keeps the flow open for the retry");
+    let c2 = h2_client(&[first, second]);
+    let s = run(
+        80,
+        &[
+            (C, &c1),
+            (S, &h2_server(&[unauthorized])),
+            (C, &c2[c1.len()..]),
+        ],
+    );
+    check_cred(
+        &s,
+        "digest",
+        Some("dora"),
+        "0123456789abcdef0123456789abcdef",
+    );
+    assert!(s.done());
+}
+
+#[test]
+fn http2_headers_with_padding_priority_and_continuation() {
+    let token = b64(b"cont:ContSecret9");
+    let mut block = vec![0x82, 0x86, 0x84];
+    block.extend(hpack::encode::literal(0x40, 1, b"split.example", true));
+    block.extend(hpack::encode::literal(
+        0x00,
+        23,
+        format!("Basic {token}").as_bytes(),
+        true,
+    ));
+    // Split inside the Huffman-coded authorization value, then once more.
+    let (a, rest) = block.split_at(block.len() - 9);
+    let (b, c) = rest.split_at(4);
+    // HEADERS with PADDED (3 octets of padding) and PRIORITY, no END_HEADERS.
+    let mut p = vec![3];
+    p.extend_from_slice(&[0x80, 0, 0, 0, 15]);
+    p.extend_from_slice(a);
+    p.extend_from_slice(&[0, 0, 0]);
+    let mut cl = http2::PREFACE.to_vec();
+    cl.extend_from_slice(H2_SETTINGS);
+    cl.extend(h2_frame(1, 0x8 | 0x20, 1, &p));
+    cl.extend(h2_frame(9, 0, 1, b));
+    cl.extend(h2_frame(9, 0x4, 1, c));
+    // Fed byte by byte: fragments wait for END_HEADERS across feeds.
+    let mut s = Session::new(8080);
+    for n in 1..=cl.len() {
+        s.feed(C, &cl[..n]);
+    }
+    assert_eq!(attr(&s, "host"), Some("split.example"));
+    check_cred(&s, "basic", Some("cont"), "ContSecret9");
+    assert_secret_absent(&s, &token);
+}
+
+#[test]
+fn http2_interleaved_frame_inside_a_header_block_stops_decoding() {
+    // RFC 9113 §6.10: after HEADERS without END_HEADERS only CONTINUATION on
+    // the same stream may follow. A DATA frame in between breaks the block:
+    // nothing from it or after it is recorded.
+    let mut block = vec![0x82, 0x86, 0x84];
+    block.extend(hpack::encode::literal(
+        0x00,
+        23,
+        format!("Basic {}", b64(b"x:y")).as_bytes(),
+        true,
+    ));
+    let (a, b) = block.split_at(2);
+    let mut cl = http2::PREFACE.to_vec();
+    cl.extend_from_slice(H2_SETTINGS);
+    cl.extend(h2_frame(1, 0, 1, a));
+    cl.extend(h2_frame(0, 0, 1, b"data"));
+    cl.extend(h2_frame(9, 0x4, 1, b));
+    cl.extend(h2_frame(1, 0x4, 3, &block));
+    let s = run(8080, &[(C, &cl)]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert!(s.info().credentials.is_empty(), "{:?}", s.info());
+    assert!(s.info().verbs.is_empty());
+}
+
+#[test]
+fn http2_decoding_error_stops_that_direction_only() {
+    // First client block refers to dynamic index 70 of an empty table: error.
+    // The next block (valid on its own) must not be decoded: the table is lost.
+    let mut good = vec![0x82, 0x86, 0x84];
+    good.extend(hpack::encode::literal(
+        0x10,
+        23,
+        format!("Basic {}", b64(b"u:AfterErrorPw")).as_bytes(),
+        true,
+    ));
+    let c = h2_client(&[vec![0x80 | 70], good]);
+    let s = run(8080, &[(C, &c), (S, &h2_server(&[vec![0x88]]))]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert!(s.info().credentials.is_empty());
+    assert_eq!(ids(&s), vec!["plaintext.http2"]);
+    // The server direction is still decoded; the flow is settled.
+    assert_eq!(attr(&s, "status"), Some("200"));
+    assert!(s.done());
+    assert_secret_absent(&s, "AfterErrorPw");
+}
+
+#[test]
+fn http2_authority_userinfo_is_dropped() {
+    let mut b = vec![0x82, 0x86, 0x84];
+    b.extend(hpack::encode::literal(
+        0x40,
+        1,
+        b"bob:UserinfoPw@db.internal",
+        true,
+    ));
+    let s = run(8080, &[(C, &h2_client(&[b]))]);
+    assert_eq!(attr(&s, "host"), Some("db.internal"));
+    assert_secret_absent(&s, "UserinfoPw");
+}
+
+#[test]
+fn http2_server_table_size_settings_are_honoured_and_capped() {
+    // The client's SETTINGS_HEADER_TABLE_SIZE = 8192 lets the server's encoder
+    // raise its table to 8192 (0x3f e1 3f); 70000 is above our cap whatever
+    // the SETTINGS say.
+    let mut c = http2::PREFACE.to_vec();
+    c.extend(h2_frame(4, 0, 0, &[0, 1, 0, 0, 0x20, 0]));
+    c.extend(h2_frame(1, 0x4, 1, &[0x82, 0x86, 0x84]));
+    let mut big = vec![0x3f, 0xe1, 0x3f, 0x88];
+    big.extend(hpack::encode::literal(0x40, 54, b"nghttpd", true));
+    let s = run(8080, &[(C, &c), (S, &h2_server(&[big.clone()]))]);
+    assert_eq!(attr(&s, "server"), Some("nghttpd"));
+    assert_eq!(attr(&s, "status"), Some("200"));
+    // Without the client's SETTINGS the same update is refused.
+    let c0 = h2_client(&[vec![0x82, 0x86, 0x84]]);
+    let s = run(8080, &[(C, &c0), (S, &h2_server(&[big]))]);
+    assert_eq!(attr(&s, "server"), None);
+    // 70000 with SETTINGS of 2^32-1: above the 64 KiB cap.
+    let mut c = http2::PREFACE.to_vec();
+    c.extend(h2_frame(4, 0, 0, &[0, 1, 0xff, 0xff, 0xff, 0xff]));
+    let mut huge = hpack::encode::integer(0x20, 5, 70_000);
+    huge.push(0x88);
+    let s = run(8080, &[(C, &c), (S, &h2_server(&[huge]))]);
+    assert_eq!(attr(&s, "status"), None);
+}
+
+/// The segments of a `.flow` fixture (format: tests/plaintext_corpus.rs).
+fn flow_fixture(text: &str) -> Vec<(Direction, Vec<u8>)> {
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len() / 2)
+            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect()
+    };
+    text.lines()
+        .filter_map(|l| match l.split_once(' ') {
+            Some(("c", h)) => Some((C, hex(h))),
+            Some(("s", h)) => Some((S, hex(h))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn http2_real_captures_decode_every_block_in_order() {
+    // Real encoders: every header block of both directions decodes, including
+    // grpc C-core's second call, which is mostly dynamic-table indices
+    // (`c4 c3 83 86 c2 c1 c0`), and its server's `88 c0 bf` / `be` answers.
+    let cases = [
+        (
+            include_str!("../../tests/fixtures/plaintext/grpc_python_basic.flow"),
+            [(2, false), (4, false)],
+        ),
+        (
+            include_str!("../../tests/fixtures/plaintext/grpc_curl_h2c_basic.flow"),
+            [(1, false), (2, false)],
+        ),
+        (
+            include_str!("../../tests/fixtures/plaintext/h2c_prior_knowledge_curl.flow"),
+            [(1, false), (1, false)],
+        ),
+    ];
+    for (text, want) in cases {
+        for bytewise in [false, true] {
+            let mut a = http2::Http2::default();
+            let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+            for (d, seg) in flow_fixture(text) {
+                let b = &mut bufs[d.index()];
+                if bytewise {
+                    for &x in &seg {
+                        b.push(x);
+                        a.feed(d, b);
+                    }
+                } else {
+                    b.extend_from_slice(&seg);
+                    a.feed(d, b);
+                }
+            }
+            assert_eq!(a.decoded(), want, "{}", text.lines().next().unwrap_or(""));
+        }
+    }
 }
 
 #[test]
@@ -1259,6 +1598,23 @@ impl Rng {
     }
 }
 
+/// An h2c client whose HEADERS (PADDED, PRIORITY) and CONTINUATION carry
+/// Huffman-coded fields, for the robustness test.
+fn h2c_seed() -> Vec<u8> {
+    let mut block = h2_post("/lab.Echo/Say", "svc:50051");
+    block.extend(hpack::encode::literal(0x40, 31, b"application/grpc", true));
+    block.extend(hpack::encode::literal(0x10, 23, b"Basic dTpw", true));
+    let (a, b) = block.split_at(7);
+    let mut p = vec![2, 0, 0, 0, 0, 9];
+    p.extend_from_slice(a);
+    p.extend_from_slice(&[0, 0]);
+    let mut c = h2_client(&[vec![0x82, 0x3f, 0xe1, 0x1f]]);
+    c.extend(h2_frame(1, 0x8 | 0x20, 3, &p));
+    c.extend(h2_frame(9, 0x4, 3, b));
+    c.extend(h2_frame(1, 0x4, 5, &[0x83, 0x86, 0xbe, 0xbf, 0xc0]));
+    c
+}
+
 fn seeds() -> Vec<Vec<u8>> {
     vec![
         pg_startup("x"),
@@ -1273,6 +1629,7 @@ fn seeds() -> Vec<Vec<u8>> {
         b"AMQP\x00\x00\x09\x01".to_vec(),
         amqp_start(),
         http2::PREFACE.to_vec(),
+        h2c_seed(),
         b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n".to_vec(),
         b"220 mx ESMTP\r\n250-STARTTLS\r\n".to_vec(),
         b"* OK [CAPABILITY STARTTLS] x\r\n".to_vec(),
