@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    attached, metric_sum, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP, PORT_WEAK,
-    SERVER_IP, SNI_WEAK,
+    attached, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP,
+    PORT_WEAK, SERVER_IP, SNI_HARDENED, SNI_WEAK,
 };
 use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard, VethPair};
 use serde_json::Value;
@@ -527,4 +527,160 @@ fn fallback_scsv_against_a_better_server_is_an_inappropriate_fallback() {
     ] {
         assert!(found.contains(id), "{id} missing from {flow}");
     }
+}
+
+/// The downgrade attack RFC 8446 §4.1.3 guards against, in the lab: a middlebox hides
+/// the client's supported_versions extension (renames its type to a GREASE value, RFC
+/// 8701, so every length stays right), the TLS 1.3-capable server negotiates TLS 1.2 and
+/// marks its random with DOWNGRD\x01, and the client aborts. The agent sees the client's
+/// real ClientHello and the marked ServerHello. argv = ip, listen port, server port.
+const DOWNGRADER: &str = r#"
+import sys, socket, struct, threading
+ip, listen_port, server_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def hide_supported_versions(hello):
+    # record(5) + handshake header(4) + version(2) + random(32)
+    i = 5 + 4 + 2 + 32
+    i += 1 + hello[i]                                   # session id
+    i += 2 + struct.unpack(">H", hello[i:i+2])[0]       # cipher suites
+    i += 1 + hello[i]                                   # compression methods
+    end = i + 2 + struct.unpack(">H", hello[i:i+2])[0]
+    i += 2
+    out = bytearray(hello)
+    while i + 4 <= end:
+        typ, n = struct.unpack(">HH", hello[i:i+4])
+        if typ == 0x002b:
+            out[i:i+2] = b"\x0a\x0a"
+        i += 4 + n
+    return bytes(out)
+
+def read_record(sock):
+    head = b""
+    while len(head) < 5:
+        chunk = sock.recv(5 - len(head))
+        if not chunk:
+            return head
+        head += chunk
+    body = b""
+    n = struct.unpack(">H", head[3:5])[0]
+    while len(body) < n:
+        chunk = sock.recv(n - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return head + body
+
+def pipe(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+def serve(client):
+    server = socket.create_connection((ip, server_port))
+    server.sendall(hide_supported_versions(read_record(client)))
+    threading.Thread(target=pipe, args=(server, client), daemon=True).start()
+    pipe(client, server)
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((ip, listen_port))
+ls.listen(16)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+#[test]
+fn a_middlebox_hiding_tls13_meets_the_downgrade_sentinel() {
+    const SERVER_PORT: u16 = 4433;
+    const PROXY_PORT: u16 = 4434;
+    let lab = Lab::new(&format!("ps-lab-dg{}", std::process::id()), Hub::Netns);
+    lab.make_certs();
+    let accept = format!("{SERVER_IP}:{SERVER_PORT}");
+    let _server = Guard(
+        ns_cmd(
+            &lab.server_ns,
+            &[
+                "openssl",
+                "s_server",
+                "-accept",
+                &accept,
+                "-cert",
+                &lab.path("hardened.pem"),
+                "-key",
+                &lab.path("hardened.key"),
+                "-quiet",
+                "-naccept",
+                "1000",
+            ],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server"),
+    );
+    let _proxy = Guard(
+        ns_cmd(
+            &lab.server_ns,
+            &[
+                "/usr/bin/python3",
+                "-c",
+                DOWNGRADER,
+                SERVER_IP,
+                &PROXY_PORT.to_string(),
+                &SERVER_PORT.to_string(),
+            ],
+        )
+        .spawn()
+        .expect("downgrading proxy"),
+    );
+    lab.wait_port(SERVER_PORT);
+    lab.wait_port(PROXY_PORT);
+    let mut agent = LiveAgent::start(&lab, 9916, &[]);
+    let target = format!("{SERVER_IP}:{PROXY_PORT}");
+    let out = lab.client(
+        &[
+            "openssl",
+            "s_client",
+            "-connect",
+            &target,
+            "-servername",
+            SNI_HARDENED,
+        ],
+        Some(b""),
+    );
+    // OpenSSL's client checks the sentinel and refuses the downgrade.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("inappropriate fallback") || stderr.contains("illegal parameter"),
+        "the client must detect the downgrade: {stderr}"
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
+    let events = agent.events();
+    let flow = events
+        .iter()
+        .find(|e| e["dst_port"].as_u64() == Some(u64::from(PROXY_PORT)))
+        .unwrap_or_else(|| panic!("no event for the downgraded connection: {events:?}"));
+    let found = ids(flow);
+    for id in ["tls.downgrade.sentinel", "tls.handshake.failure"] {
+        assert!(found.contains(id), "{id} missing from {flow}");
+    }
+    assert_eq!(flow["tls"]["version"], "TLS 1.2", "{flow}");
+    assert!(
+        flow["tls"]["client_versions"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|x| x == "TLS 1.3")),
+        "the agent saw the client's real offer: {flow}"
+    );
 }

@@ -272,7 +272,8 @@ const RAISED_ELSEWHERE: &[(&str, &str)] = &[
     ),
     (
         "tls.downgrade.sentinel",
-        "tls::tests::downgrade_sentinel_in_server_random (real ServerHello, random edited)",
+        "live lab: tests/tests/agent.rs, a middlebox hiding supported_versions from a TLS 1.3 \
+         openssl s_server",
     ),
     (
         "tls.downgrade.inappropriate_fallback",
