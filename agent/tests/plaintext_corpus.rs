@@ -695,8 +695,9 @@ fn corpus_h2c_header_blocks_are_decoded() {
         s.info().attrs.get("server").map(String::as_str),
         Some("nghttpd nghttp2/1.52.0")
     );
-    // The h2c upgrade keeps its HTTP/1.1 request facts (the HTTP/2 frames
-    // after the upgrade are not decoded).
+    // The h2c upgrade keeps its HTTP/1.1 request facts. (This capture ends with the
+    // server's SETTINGS, sent without a 101: nothing after the switch to decode;
+    // plaintext::tests has a full exchange.)
     let (s, _) = run("h2c_upgrade_basic");
     assert_eq!(s.info().verbs, vec!["GET"]);
     assert_eq!(

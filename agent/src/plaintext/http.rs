@@ -1,8 +1,11 @@
 //! HTTP/1.x (RFC 9112) requests and responses: method, version, Host, and
 //! credentials in `Authorization` / `Proxy-Authorization` (Basic RFC 7617,
 //! Digest RFC 7616, Bearer RFC 6750). An `Upgrade: h2c` answered by `101`
-//! (RFC 7540 §3.2) turns the session into cleartext HTTP/2.
+//! (RFC 7540 §3.2) turns the session into cleartext HTTP/2: what follows the
+//! `101` and the client's connection preface is handed to the HTTP/2 analyzer,
+//! so requests made after the upgrade (and their credentials) are read too.
 
+use super::http2::{Http2, PREFACE};
 use super::wire::{self, lines};
 use super::{push_cred, push_verb, Analyzer, Cred, Facts, Protocol, Verdict};
 use crate::flow::Direction;
@@ -95,6 +98,10 @@ pub(crate) struct Http {
     www_auth: Option<String>,
     h2c_requested: bool,
     h2c_switched: bool,
+    /// After the switch: the HTTP/2 session and where it starts in each direction
+    /// (the client's preface; the end of the `101` response).
+    h2: Option<Box<Http2>>,
+    h2_start: [Option<usize>; 2],
     grpc: bool,
     creds: Vec<Cred>,
     /// The first request is CONNECT.
@@ -170,6 +177,7 @@ impl Http {
                     if dir == Direction::ToClient && self.status == Some(101) && self.h2c_requested
                     {
                         self.h2c_switched = true;
+                        self.h2_start[1] = Some(end);
                         self.resp.stop = true;
                         self.req.stop = true;
                     }
@@ -305,6 +313,33 @@ fn digest_param(params: &[u8], name: &[u8]) -> Option<String> {
     None
 }
 
+/// How far into the client's bytes the preface after an `Upgrade: h2c` request is
+/// looked for (the upgrade request, and a body it may carry, come first).
+const PREFACE_SEARCH: usize = 16 * 1024;
+
+impl Http {
+    /// Hands the bytes after the switch to the HTTP/2 analyzer.
+    fn feed_h2(&mut self, dir: Direction, data: &[u8]) {
+        let i = dir.index();
+        if dir == Direction::ToServer && self.h2_start[0].is_none() {
+            let from = self.tunnel[0].unwrap_or(0);
+            let head = data.get(from..).unwrap_or(&[]);
+            let head = head.get(..PREFACE_SEARCH).unwrap_or(head);
+            self.h2_start[0] = head
+                .windows(PREFACE.len())
+                .position(|w| w == PREFACE)
+                .map(|at| from + at);
+        }
+        let Some(start) = self.h2_start.get(i).copied().flatten() else {
+            return;
+        };
+        let h2 = self.h2.get_or_insert_with(Box::default);
+        if let Some(rest) = data.get(start..) {
+            h2.feed(dir, rest);
+        }
+    }
+}
+
 impl Analyzer for Http {
     fn feed(&mut self, dir: Direction, data: &[u8]) {
         // After `Upgrade: h2c`, a server that answers straight away with an
@@ -316,9 +351,13 @@ impl Analyzer for Http {
             && data.get(3) == Some(&0x4)
         {
             self.h2c_switched = true;
+            self.h2_start[1] = Some(0);
             self.resp.stop = true;
         }
         self.walk(dir, data);
+        if self.h2c_switched {
+            self.feed_h2(dir, data);
+        }
         if let (Direction::ToServer, Some(off)) = (dir, self.tunnel[0]) {
             self.tunnel_tls = super::textproto::after(data, off);
         }
@@ -346,6 +385,29 @@ impl Analyzer for Http {
         if self.h2c_requested {
             f.attrs.insert("upgrade", "h2c".into());
         }
+        let mut h2_done = false;
+        if let Some(h2) = &self.h2 {
+            let mut h = Facts::default();
+            h2.facts(&mut h);
+            h2_done = h.done;
+            for v in h.verbs {
+                push_verb(&mut f.verbs, Some(v));
+            }
+            for c in h.creds {
+                if !f.creds.contains(&c) {
+                    push_cred(&mut f.creds, c);
+                }
+            }
+            // The HTTP/2 answer is the real one; the 101 only switched protocols.
+            for key in ["status", "server", "grpc", "grpc_service"] {
+                if let Some(v) = h.attrs.remove(key) {
+                    f.attrs.insert(key, v);
+                }
+            }
+            if let Some(v) = h.attrs.remove("host") {
+                f.attrs.entry("host").or_insert(v);
+            }
+        }
         if self.grpc {
             f.attrs.insert("grpc", "true".into());
         }
@@ -359,8 +421,7 @@ impl Analyzer for Http {
         }
         // Credentials often arrive on the second request (after a 401), so keep reading
         // until one is seen or a few exchanges passed.
-        f.done = self.h2c_switched
-            || !self.creds.is_empty()
-            || (self.req.msgs >= 3 && self.resp.msgs >= 3);
+        // After an h2c switch the HTTP/2 analyzer settles it (or a credential did).
+        f.done = h2_done || !self.creds.is_empty() || (self.req.msgs >= 3 && self.resp.msgs >= 3);
     }
 }

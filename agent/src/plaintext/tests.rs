@@ -530,6 +530,48 @@ fn http2_upgrade_h2c() {
     assert_eq!(ids(&s), vec!["plaintext.http2"]);
 }
 
+#[test]
+fn http2_requests_after_an_h2c_upgrade_are_decoded() {
+    // RFC 7540 §3.2: the upgrade request is answered on stream 1 in HTTP/2; the client
+    // then sends the preface and its next request, with credentials, on stream 3.
+    let upgrade = b"GET / HTTP/1.1\r\nHost: api.lab\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    let token = b64(b"late:H2cAfterUpgradePw");
+    let mut req = vec![0x82, 0x86, 0x84];
+    req.extend(hpack::encode::literal(0x40, 1, b"api.lab", true));
+    req.extend(hpack::encode::literal(
+        0x40,
+        23,
+        format!("Basic {token}").as_bytes(),
+        true,
+    ));
+    let mut c = upgrade.to_vec();
+    c.extend_from_slice(http2::PREFACE);
+    c.extend_from_slice(H2_SETTINGS);
+    c.extend_from_slice(&h2_frame(1, 0x4, 3, &req));
+    let mut srv =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".to_vec();
+    srv.extend_from_slice(H2_SETTINGS);
+    srv.extend_from_slice(&h2_frame(1, 0x4, 1, &[0x88])); // :status 200, stream 1
+    srv.extend_from_slice(&h2_frame(1, 0x4, 3, &[0x88]));
+    // Fed in the order the bytes travel: request, 101 and SETTINGS, preface and request.
+    let split = upgrade.len();
+    let s = run(80, &[(C, &c[..split]), (S, &srv), (C, &c[split..])]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert_eq!(attr(&s, "upgrade"), Some("h2c"));
+    assert_eq!(
+        attr(&s, "status"),
+        Some("200"),
+        "the HTTP/2 answer, not the 101"
+    );
+    check_cred(&s, "basic", Some("late"), "H2cAfterUpgradePw");
+    assert_secret_absent(&s, &token);
+    assert_eq!(ids(&s), vec!["plaintext.credentials", "plaintext.http2"]);
+    assert!(s.done());
+    // Before the client's HTTP/2 request the verdict is open: live capture goes on.
+    let s = run(80, &[(C, &c[..split]), (S, &srv)]);
+    assert!(!s.done());
+}
+
 // ---------------------------------------------------------------- PostgreSQL
 
 fn pg_startup(user: &str) -> Vec<u8> {
