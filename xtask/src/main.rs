@@ -11,14 +11,20 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-/// Debian packages the build, the kernel/lab tests and the demo need. nginx is
-/// handled apart: either `nginx-light` or `nginx` will do. `prometheus` brings
-/// `promtool`, which checks the scraped metrics and dashboards/alerts.yml.
-const APT_PACKAGES: &[&str] = &[
+/// Debian packages the build needs: Debian's Rust with the prebuilt BPF `core`, and the
+/// LLVM that bpf-linker is built against. Enough to run the agent.
+const BUILD_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
     "libstd-rust-web-dev-bpf",
     "llvm-22-dev",
+];
+
+/// What the kernel and lab tests, the demo and the benchmarks drive: real servers and
+/// clients run inside throwaway network namespaces. nginx is handled apart: either
+/// `nginx-light` or `nginx` will do. `prometheus` brings `promtool`, which checks the
+/// scraped metrics and dashboards/alerts.yml. Never needed to monitor a host.
+const LAB_PACKAGES: &[&str] = &[
     "tcpdump",
     "iproute2",
     "curl",
@@ -37,6 +43,19 @@ const APT_PACKAGES: &[&str] = &[
     "mosquitto-clients",
     "mariadb-server",
     "mariadb-client",
+];
+
+/// systemd units that lab packages would start on the host, by package. The tests run
+/// their own instances in namespaces; the host's stay stopped and disabled.
+const LAB_SERVICES: &[(&str, &str)] = &[
+    ("postgresql", "postgresql"),
+    ("prometheus", "prometheus"),
+    ("redis-server", "redis-server"),
+    ("vsftpd", "vsftpd"),
+    ("memcached", "memcached"),
+    ("mosquitto", "mosquitto"),
+    ("mariadb-server", "mariadb"),
+    ("nginx-light", "nginx"),
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -97,20 +116,20 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root()?;
     match cli.command {
-        Cmd::Setup => setup(),
+        Cmd::Setup => setup(Need::Lab),
         Cmd::BuildEbpf => {
-            setup()?;
+            setup(Need::Build)?;
             build_ebpf(&root)
         }
         Cmd::Test { args } => test(&root, &args),
         Cmd::Run { demo: true, .. } => demo(&root, 300, 9909),
         Cmd::Demo { rounds, port } => demo(&root, rounds, port),
         Cmd::BenchLive { secs, clients } => {
-            setup()?;
+            setup(Need::Lab)?;
             bench_live(&root, secs, clients)
         }
         Cmd::Run { demo: false, args } => {
-            setup()?;
+            setup(Need::Build)?;
             let args = if args.is_empty() {
                 vec!["run".to_owned()]
             } else {
@@ -131,7 +150,7 @@ fn main() -> Result<()> {
                 .args(&args))
         }
         Cmd::BenchKernel => {
-            setup()?;
+            setup(Need::Lab)?;
             bench(&root)
         }
     }
@@ -180,6 +199,46 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// `apt-get install` with services kept off the host: a policy-rc.d that denies every
+/// start (invoke-rc.d(8)) while apt runs, then, under systemd, the units of the lab
+/// packages just installed are disabled (never units that were there before).
+fn apt_install(missing: &[&str]) -> Result<()> {
+    eprintln!("xtask setup: installing {}", missing.join(" "));
+    run(Command::new("apt-get").arg("update").arg("-qq"))
+        .context("apt-get update failed (network or apt sources?)")?;
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let ours = !policy.exists();
+    if ours {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(
+            policy,
+            "#!/bin/sh\n# written by cargo xtask setup while apt runs\nexit 101\n",
+        )
+        .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let res = run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    .with_context(|| format!("apt-get install {} failed", missing.join(" ")));
+    if ours {
+        std::fs::remove_file(policy).context("removing /usr/sbin/policy-rc.d")?;
+    }
+    res?;
+    if Path::new("/run/systemd/system").exists() {
+        for (pkg, unit) in LAB_SERVICES {
+            if missing.contains(pkg) {
+                // Best effort: a unit may not exist on this release.
+                let _ = Command::new("systemctl")
+                    .args(["disable", "--now", "--quiet", unit])
+                    .status();
+            }
+        }
+    }
+    Ok(())
+}
+
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
@@ -191,24 +250,26 @@ fn installed(pkg: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn setup() -> Result<()> {
-    let mut missing: Vec<&str> = APT_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
-    if !installed("nginx-light") && !installed("nginx") {
-        missing.push("nginx-light");
+/// What a command needs installed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Build and run the agent.
+    Build,
+    /// Also the servers and tools of the lab (tests, demo, benchmarks).
+    Lab,
+}
+
+fn setup(need: Need) -> Result<()> {
+    let mut wanted: Vec<&str> = BUILD_PACKAGES.to_vec();
+    if need == Need::Lab {
+        wanted.extend_from_slice(LAB_PACKAGES);
+        if !installed("nginx-light") && !installed("nginx") {
+            wanted.push("nginx-light");
+        }
     }
+    let missing: Vec<&str> = wanted.into_iter().filter(|p| !installed(p)).collect();
     if !missing.is_empty() {
-        eprintln!("xtask setup: installing {}", missing.join(" "));
-        run(Command::new("apt-get").arg("update").arg("-qq"))
-            .context("apt-get update failed (network or apt sources?)")?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))
-        .with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
+        apt_install(&missing)?;
     }
     let linker = cargo_bin_dir().join("bpf-linker");
     let have = Command::new(&linker)
@@ -258,7 +319,7 @@ fn build_ebpf(root: &Path) -> Result<()> {
 }
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
-    setup()?;
+    setup(Need::Lab)?;
     let mut tally = Tally::default();
     // --no-fail-fast: one red test binary must not hide the others.
     let unit = tally.run(cargo().current_dir(root).args(["test", "--no-fail-fast"]));
@@ -340,7 +401,7 @@ fn bench(root: &Path) -> Result<()> {
 /// ignored here: Ctrl-C reaches the demo, which tears the lab down before exiting.
 fn demo(root: &Path, rounds: u64, port: u16) -> Result<()> {
     require_root("the demo lab (network namespaces, BPF)")?;
-    setup()?;
+    setup(Need::Lab)?;
     run(cargo()
         .current_dir(root)
         .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
