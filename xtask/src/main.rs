@@ -37,6 +37,10 @@ const APT_PACKAGES: &[&str] = &[
     "mosquitto-clients",
     "mariadb-server",
     "mariadb-client",
+    "slapd",
+    "ldap-utils",
+    "dovecot-imapd",
+    "dovecot-pop3d",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
