@@ -6,11 +6,16 @@
 //! a client that declines it and to one that takes it. One lab, one live agent; the
 //! events, stdout/stderr and /metrics are checked.
 //!
-//! SMTP, vsftpd, memcached and DNS have labs of their own: aiosmtpd without STARTTLS
-//! (AUTH in clear), with it, and behind a STARTTLS-stripping middlebox, driven by smtplib
-//! going on in the clear, upgrading, being refused and failing the upgrade; vsftpd
-//! offering AUTH TLS, driven by ftplib declining it and taking it; memcached's text
-//! protocol; dnsmasq answering over UDP and TCP.
+//! SMTP, vsftpd, memcached and DNS, LDAP and IMAP/POP3 have labs of their own:
+//! aiosmtpd without STARTTLS (AUTH in clear), with it, and behind a STARTTLS-stripping
+//! middlebox, driven by smtplib going on in the clear, upgrading, being refused and
+//! failing the upgrade; vsftpd offering AUTH TLS, driven by ftplib declining it and
+//! taking it; memcached's text protocol; dnsmasq answering over UDP and TCP; OpenLDAP's
+//! slapd offering StartTLS, with ldapsearch binding simple in the clear and ldapwhoami
+//! -ZZ binding after the upgrade; Dovecot offering STARTTLS (IMAP) and STLS (POP3), with
+//! imaplib/poplib logging in in the clear (LOGIN, USER/PASS) and after the upgrade, and
+//! curl logging in in the clear with SASL PLAIN. The LDAP and mail labs also capture the
+//! hub with tcpdump and check that `plainsight pcap` agrees with the live agent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -18,8 +23,10 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
-use plainsight_tests::lab::{ns_cmd, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, SERVER_IP};
-use plainsight_tests::Guard;
+use plainsight_tests::lab::{
+    ns_cmd, parse_events, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, SERVER_IP,
+};
+use plainsight_tests::{agent_bin, start_tcpdump, Guard};
 use serde_json::Value;
 
 const REDIS_PORT: u16 = 6379;
@@ -1058,4 +1065,479 @@ fn memcached_and_dns() {
             dump(&d)
         );
     }
+}
+
+/// The flows of `live` and of `plainsight pcap` over `pcap` (tcpdump on the same hub
+/// interface) to `port`, keyed by client port, agree on protocol, finding ids and
+/// tls.established: what the live agent reported is what the offline analyser sees
+/// in the same bytes. `--all-flows`: the live agent also reports flows without payload
+/// (wait_port's probes), which pcap mode leaves out by default. Verbs are not compared:
+/// the live agent stops reading a session once the analyser is done with it.
+fn pcap_agrees(live: &[Value], pcap: &str, port: u16) {
+    let out = std::process::Command::new(agent_bin())
+        .args([
+            "pcap",
+            "--no-summary",
+            "--all-flows",
+            "--format",
+            "json",
+            pcap,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "plainsight pcap {pcap}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let key = |events: &[Value]| {
+        let mut flows: Vec<(u64, String, String, bool)> = to_port(events, port)
+            .iter()
+            .map(|e| {
+                (
+                    e["src_port"].as_u64().unwrap_or(0),
+                    e["protocol"].as_str().unwrap_or("").to_owned(),
+                    ids(e).into_iter().collect::<Vec<_>>().join(","),
+                    e["tls"]["established"] == true,
+                )
+            })
+            .collect();
+        flows.sort();
+        flows
+    };
+    assert_eq!(
+        key(live),
+        key(&offline),
+        "live and pcap flows to {port} differ (client port, protocol, findings, \
+         tls.established)\nlive:\n{}\npcap:\n{}",
+        dump(&to_port(live, port)),
+        dump(&to_port(&offline, port))
+    );
+}
+
+/// The password must appear nowhere the agent writes: events, stdout, stderr, /metrics.
+fn no_secret(agent: &LiveAgent, metrics: String, secrets: &[&str]) {
+    let raw_events = std::fs::read_to_string(&agent.events).unwrap_or_default();
+    for (what, text) in [
+        ("events", raw_events),
+        ("agent stdout", agent.stdout_text()),
+        ("agent stderr", agent.stderr_text()),
+        ("/metrics", metrics),
+    ] {
+        for s in secrets {
+            assert!(!text.contains(s), "the secret {s} appears in the {what}");
+        }
+    }
+}
+
+/// The credential mechanisms an event reports (`plaintext.credentials` evidence).
+fn cred_mechanisms(e: &Value) -> Vec<String> {
+    e["finding_details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter(|f| f["id"] == "plaintext.credentials")
+                .filter_map(|f| f["evidence"]["mechanism"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const LDAP_PORT: u16 = 389;
+const LDAP_SUFFIX: &str = "dc=lab,dc=test";
+const LDAP_ROOTDN: &str = "cn=admin,dc=lab,dc=test";
+const LDAP_PASSWORD: &str = "S3cretLdapPw";
+
+/// A throwaway slapd (slapd.conf style, no cn=config): one mdb database whose rootdn
+/// binds with rootpw (no entry needed), StartTLS with the lab's weak.pem.
+fn slapd_conf(lab: &Lab, dir: &str) -> String {
+    format!(
+        "include /etc/ldap/schema/core.schema\n\
+         pidfile {dir}/slapd.pid\nargsfile {dir}/slapd.args\n\
+         modulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+         TLSCertificateFile {}\nTLSCertificateKeyFile {}\n\
+         database mdb\nmaxsize 10485760\nsuffix \"{LDAP_SUFFIX}\"\n\
+         rootdn \"{LDAP_ROOTDN}\"\nrootpw {LDAP_PASSWORD}\ndirectory {dir}/db\n",
+        lab.path("weak.pem"),
+        lab.path("weak.key"),
+    )
+}
+
+/// OpenLDAP: ldapsearch binding simple in the clear, ldapwhoami binding after a
+/// required StartTLS (-ZZ).
+#[test]
+fn ldap_simple_bind_and_starttls() {
+    let lab = Lab::new("ps-ldap", Hub::Netns);
+    lab.make_certs();
+    let dir = lab.dir.join("slapd");
+    std::fs::create_dir_all(dir.join("db")).unwrap();
+    let dir_s = dir.to_str().expect("utf-8").to_owned();
+    let conf = dir.join("slapd.conf");
+    std::fs::write(&conf, slapd_conf(&lab, &dir_s)).unwrap();
+    // tcpdump and the agent watch the hub before the server starts: both see every
+    // packet, wait_port's probes included, so their flows can be compared one to one.
+    let pcap = lab.path("ldap.pcap");
+    let mut tcpdump = start_tcpdump(lab.hub_ns.as_deref().unwrap(), &lab.client_hub_if, &pcap);
+    let mut agent = LiveAgent::start(&lab, 9924, &[]);
+    // -d keeps slapd in the foreground (the guard's child); no -u: it runs as root.
+    let url = format!("ldap://{SERVER_IP}:{LDAP_PORT}/");
+    let mut slapd = Server::start(
+        &lab,
+        "slapd",
+        &[
+            &need("slapd"),
+            "-d",
+            "0",
+            "-h",
+            &url,
+            "-f",
+            conf.to_str().expect("utf-8"),
+        ],
+    );
+    slapd.wait_port(&lab, LDAP_PORT);
+
+    // 1. A simple bind with the rootdn's password in the clear, then a search.
+    let out = client(
+        &lab,
+        &[
+            &need("ldapsearch"),
+            "-x",
+            "-H",
+            &url,
+            "-D",
+            LDAP_ROOTDN,
+            "-w",
+            LDAP_PASSWORD,
+            "-b",
+            "",
+            "-s",
+            "base",
+            "namingContexts",
+        ],
+    );
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout)
+                .contains(&format!("namingContexts: {LDAP_SUFFIX}")),
+        "ldapsearch (simple bind in clear) failed: {}\nslapd log:\n{}",
+        show(&out),
+        slapd.log_text()
+    );
+    // 2. StartTLS required (-ZZ), then the same simple bind inside TLS. The lab's
+    // certificate names weak.lab.test, not the address: no verification.
+    let out = client(
+        &lab,
+        &[
+            "env",
+            "LDAPTLS_REQCERT=never",
+            &need("ldapwhoami"),
+            "-ZZ",
+            "-x",
+            "-H",
+            &url,
+            "-D",
+            LDAP_ROOTDN,
+            "-w",
+            LDAP_PASSWORD,
+        ],
+    );
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains(&format!("dn:{LDAP_ROOTDN}")),
+        "ldapwhoami -ZZ failed: {}\nslapd log:\n{}",
+        show(&out),
+        slapd.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let metrics = agent.metrics();
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let st = tcpdump.interrupt();
+    assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
+    let events = agent.events();
+    let flows = to_port(&events, LDAP_PORT);
+
+    assert!(
+        flows.iter().any(|e| e["protocol"] == "ldap"
+            && ids(e).contains("plaintext.ldap")
+            && ids(e).contains("plaintext.credentials")
+            && cred_mechanisms(e) == ["simple"]
+            && e["plaintext"]["attrs"]["bind_result"] == "0"),
+        "no ldap flow with plaintext.ldap and plaintext.credentials (simple, bind \
+         result 0):\n{}",
+        dump(&flows)
+    );
+    let upgraded: Vec<&&Value> = flows
+        .iter()
+        .filter(|e| e["protocol"] == "ldap" && e["tls"]["established"] == true)
+        .collect();
+    assert!(
+        upgraded
+            .iter()
+            .any(|e| e["plaintext"]["starttls"]["accepted"] == true
+                && !ids(e).contains("plaintext.ldap")
+                && !ids(e).iter().any(|id| id.starts_with("starttls."))),
+        "no ldap flow upgraded with StartTLS (tls.established, no plaintext.ldap or \
+         starttls.*):\n{}",
+        dump(&flows)
+    );
+    // The bind of the upgraded session went inside TLS: no credential there.
+    assert!(
+        upgraded
+            .iter()
+            .all(|e| !ids(e).contains("plaintext.credentials")),
+        "credentials reported on a flow upgraded before the bind:\n{}",
+        dump(&flows)
+    );
+    no_secret(&agent, metrics, &[LDAP_PASSWORD]);
+    pcap_agrees(&events, &pcap, LDAP_PORT);
+}
+
+const IMAP_PORT: u16 = 143;
+const POP3_PORT: u16 = 110;
+const MAIL_USER: &str = "labmail";
+const MAIL_PASSWORD: &str = "S3cretMailPw";
+/// base64("\0labmail\0S3cretMailPw"): the SASL PLAIN response curl sends.
+const MAIL_SASL_PLAIN: &str = "AGxhYm1haWwAUzNjcmV0TWFpbFB3";
+
+/// A self-contained Dovecot: runtime and state in the lab directory (not
+/// /run/dovecot), IMAP on 143 and POP3 on 110 of SERVER_IP only, STARTTLS/STLS offered
+/// with the lab's weak.pem, cleartext logins allowed, one passwd-file user whose mail
+/// belongs to nobody (Dovecot refuses uid 0 for mail processes).
+fn dovecot_conf(lab: &Lab, dir: &str) -> String {
+    let (cert, key) = (lab.path("weak.pem"), lab.path("weak.key"));
+    format!(
+        r#"base_dir = {dir}/run
+state_dir = {dir}/state
+listen = {SERVER_IP}
+protocols = imap pop3
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = /dev/stderr
+first_valid_uid = 1
+mail_location = maildir:{dir}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {dir}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {dir}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {IMAP_PORT}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {POP3_PORT}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"#
+    )
+}
+
+/// One imaplib/poplib session: argv = ip, protocol (`imap`/`pop3`), mode, user,
+/// password. `clear`: imaplib sends CAPABILITY (STARTTLS listed) then LOGIN; poplib
+/// sends CAPA (STLS listed) then USER/PASS. `tls`: STARTTLS / STLS first (poplib's
+/// stls() sends CAPA before), then the same login inside TLS.
+const MAIL_CLIENT: &str = r#"
+import sys, ssl, imaplib, poplib
+ip, proto, mode, user, pw = sys.argv[1:6]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+if proto == "imap":
+    m = imaplib.IMAP4(ip, 143, timeout=10)
+    assert "STARTTLS" in m.capabilities, m.capabilities
+    if mode == "tls":
+        m.starttls(ssl_context=ctx)
+    m.login(user, pw)
+    typ, dat = m.select("INBOX")
+    assert typ == "OK", (typ, dat)
+    m.logout()
+else:
+    p = poplib.POP3(ip, 110, timeout=10)
+    if mode == "tls":
+        p.stls(context=ctx)
+    else:
+        assert "STLS" in p.capa()
+    p.user(user)
+    p.pass_(pw)
+    print(p.stat())
+    p.quit()
+print(proto, mode, "ok")
+"#;
+
+/// Dovecot offering STARTTLS (IMAP) and STLS (POP3): imaplib and poplib logging in
+/// in the clear and after the upgrade; curl logging in in the clear with SASL PLAIN
+/// (AUTHENTICATE PLAIN with an initial response in IMAP, AUTH PLAIN then the response
+/// on its own line in POP3).
+#[test]
+fn dovecot_imap_and_pop3() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let lab = Lab::new("ps-mail", Hub::Netns);
+    lab.make_certs();
+    let dir = lab.dir.join("dovecot");
+    let mail = dir.join("mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    // The mail processes run as nobody and create their maildir here.
+    std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir_s = dir.to_str().expect("utf-8").to_owned();
+    std::fs::write(
+        dir.join("users"),
+        format!("{MAIL_USER}:{{PLAIN}}{MAIL_PASSWORD}:65534:65534::{dir_s}/mail/{MAIL_USER}::\n"),
+    )
+    .unwrap();
+    let conf = dir.join("dovecot.conf");
+    std::fs::write(&conf, dovecot_conf(&lab, &dir_s)).unwrap();
+    // As for slapd: capture and agent first, so that both see the same packets.
+    let pcap = lab.path("mail.pcap");
+    let mut tcpdump = start_tcpdump(lab.hub_ns.as_deref().unwrap(), &lab.client_hub_if, &pcap);
+    let mut agent = LiveAgent::start(&lab, 9925, &[]);
+    let mut dovecot = Server::start(
+        &lab,
+        "dovecot",
+        &[&need("dovecot"), "-F", "-c", conf.to_str().expect("utf-8")],
+    );
+    for port in [IMAP_PORT, POP3_PORT] {
+        dovecot.wait_port(&lab, port);
+    }
+
+    for (proto, mode) in [
+        ("imap", "clear"),
+        ("imap", "tls"),
+        ("pop3", "clear"),
+        ("pop3", "tls"),
+    ] {
+        let out = client(
+            &lab,
+            &[
+                PYTHON,
+                "-c",
+                MAIL_CLIENT,
+                SERVER_IP,
+                proto,
+                mode,
+                MAIL_USER,
+                MAIL_PASSWORD,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{proto} {mode} failed: {}\ndovecot log:\n{}",
+            show(&out),
+            dovecot.log_text()
+        );
+    }
+    for (url, want) in [
+        (format!("imap://{SERVER_IP}/INBOX"), "INBOX"),
+        (format!("pop3://{SERVER_IP}/"), ""),
+    ] {
+        let out = client(
+            &lab,
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "10",
+                "-u",
+                &format!("{MAIL_USER}:{MAIL_PASSWORD}"),
+                &url,
+            ],
+        );
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(want),
+            "curl {url} failed: {}\ndovecot log:\n{}",
+            show(&out),
+            dovecot.log_text()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let metrics = agent.metrics();
+    let st = agent.signal_and_wait(libc::SIGTERM);
+    assert!(st.success(), "plainsight run exit status {st}");
+    let st = tcpdump.interrupt();
+    assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
+    let events = agent.events();
+
+    for (port, protocol, mechanism, what) in [
+        (
+            IMAP_PORT,
+            "imap",
+            "login",
+            "imaplib: CAPABILITY, then LOGIN",
+        ),
+        (
+            IMAP_PORT,
+            "imap",
+            "plain",
+            "curl: CAPABILITY, then AUTHENTICATE PLAIN (SASL-IR)",
+        ),
+        (POP3_PORT, "pop3", "pass", "poplib: CAPA, then USER/PASS"),
+        (POP3_PORT, "pop3", "plain", "curl: CAPA, then AUTH PLAIN"),
+    ] {
+        // Every one of these clients saw STARTTLS / STLS offered before logging in in
+        // the clear. IMAP: Dovecot's greeting already carries `[CAPABILITY ...
+        // STARTTLS ...]`, and imaplib and curl both send CAPABILITY before LOGIN /
+        // AUTHENTICATE anyway; the recogniser reads either. POP3: the greeting lists
+        // nothing, but poplib (our script calls capa()) and curl send CAPA first, and
+        // its answer lists STLS. So starttls.not_used comes on top of the cleartext
+        // session and the credentials (imap.rs raises it when LOGIN, AUTHENTICATE or
+        // another non-trivial command follows the listing; pop3.rs when USER, PASS,
+        // APOP or AUTH follows the CAPA answer).
+        let want = [
+            format!("plaintext.{protocol}"),
+            "plaintext.credentials".to_owned(),
+            "starttls.not_used".to_owned(),
+        ];
+        let flows = to_port(&events, port);
+        assert!(
+            flows.iter().any(|e| e["protocol"] == protocol
+                && want.iter().all(|id| ids(e).contains(id))
+                && cred_mechanisms(e) == [mechanism]
+                && e["plaintext"]["starttls"]["offered"] == true),
+            "no {protocol} flow with {want:?} and mechanism {mechanism} ({what}):\n{}",
+            dump(&flows)
+        );
+    }
+    for (port, protocol) in [(IMAP_PORT, "imap"), (POP3_PORT, "pop3")] {
+        let flows = to_port(&events, port);
+        let upgraded: Vec<&&Value> = flows
+            .iter()
+            .filter(|e| e["protocol"] == protocol && e["tls"]["established"] == true)
+            .collect();
+        assert!(
+            upgraded
+                .iter()
+                .any(|e| e["plaintext"]["starttls"]["accepted"] == true
+                    && !ids(e).contains(&format!("plaintext.{protocol}"))
+                    && !ids(e).iter().any(|id| id.starts_with("starttls."))),
+            "no {protocol} flow upgraded to TLS (tls.established, no plaintext.{protocol} \
+             or starttls.*):\n{}",
+            dump(&flows)
+        );
+        assert!(
+            upgraded
+                .iter()
+                .all(|e| !ids(e).contains("plaintext.credentials")),
+            "credentials reported on a {protocol} flow upgraded before the login:\n{}",
+            dump(&flows)
+        );
+        pcap_agrees(&events, &pcap, port);
+    }
+    no_secret(&agent, metrics, &[MAIL_PASSWORD, MAIL_SASL_PLAIN]);
 }

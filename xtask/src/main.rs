@@ -43,6 +43,10 @@ const LAB_PACKAGES: &[&str] = &[
     "mosquitto-clients",
     "mariadb-server",
     "mariadb-client",
+    "slapd",
+    "ldap-utils",
+    "dovecot-imapd",
+    "dovecot-pop3d",
 ];
 
 /// systemd units that lab packages would start on the host, by package. The tests run
