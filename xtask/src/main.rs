@@ -60,7 +60,11 @@ const LAB_SERVICES: &[(&str, &str)] = &[
     ("mosquitto", "mosquitto"),
     ("mariadb-server", "mariadb"),
     ("nginx-light", "nginx"),
+    ("slapd", "slapd"),
+    ("dovecot-imapd", "dovecot"),
+    ("dovecot-pop3d", "dovecot"),
 ];
+
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 
