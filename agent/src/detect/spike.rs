@@ -71,6 +71,9 @@ pub struct Spike {
 pub struct Detector {
     params: Params,
     services: HashMap<String, Service>,
+    /// No service's window ends before this: [`Detector::advance`] runs for every packet,
+    /// and walking every service each time was a quarter of pcap mode's CPU time.
+    next_due: u64,
     /// Services folded into `other` because of the cap.
     pub overflow: u64,
 }
@@ -80,6 +83,7 @@ impl Detector {
         Detector {
             params,
             services: HashMap::new(),
+            next_due: u64::MAX,
             overflow: 0,
         }
     }
@@ -103,6 +107,7 @@ impl Detector {
                 ..Service::default()
             });
         roll(s, now.0, &p);
+        self.next_due = self.next_due.min(due(s, &p));
         s.attempts += 1;
         if !failed {
             return None;
@@ -121,10 +126,16 @@ impl Detector {
 
     /// Closes elapsed windows so spikes end and baselines decay without new traffic.
     pub fn advance(&mut self, now: Timestamp) {
+        if now.0 < self.next_due {
+            return;
+        }
         let p = self.params;
+        let mut next = u64::MAX;
         for s in self.services.values_mut() {
             roll(s, now.0, &p);
+            next = next.min(due(s, &p));
         }
+        self.next_due = next;
     }
 
     /// (service, failure ratio in the current window, spike active) for the metrics.
@@ -138,6 +149,11 @@ impl Detector {
             (k.as_str(), ratio, s.active)
         })
     }
+}
+
+/// When the service's current window ends.
+fn due(s: &Service, p: &Params) -> u64 {
+    s.window_start.saturating_add(p.window_ns)
 }
 
 fn over(s: &Service, p: &Params) -> bool {
