@@ -59,7 +59,9 @@ pub struct CertExpiry {
 #[derive(Debug)]
 pub struct App {
     plain: plaintext::Session,
-    tls: Option<tls::Session>,
+    /// Boxed: the session is most of a flow's size, and flows are moved in and out of
+    /// the table and sorted when they end.
+    tls: Option<Box<tls::Session>>,
     /// DTLS framing state when `tls` runs over UDP datagrams.
     dtls: Option<tls::dtls::Dtls>,
     /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
@@ -108,7 +110,7 @@ impl App {
             && tls::openvpn::probe(data)
         {
             self.openvpn = Some(Default::default());
-            self.tls = Some(tls::Session::new());
+            self.tls = Some(Box::default());
         }
         if let (Some(ovpn), Some(tls)) = (self.openvpn.as_mut(), self.tls.as_mut()) {
             let [c, s] = ovpn;
@@ -179,7 +181,7 @@ impl App {
                 } else {
                     dir.reverse()
                 };
-                self.tls = Some(tls::Session::new());
+                self.tls = Some(Box::default());
                 self.dtls = Some(tls::dtls::Dtls::new(client));
             } else if nth == 1 {
                 self.plain.feed(dir, data);
@@ -191,7 +193,7 @@ impl App {
     }
 
     fn start_tls(&mut self, starts: [Option<usize>; 2]) {
-        self.tls = Some(tls::Session::new());
+        self.tls = Some(Box::default());
         self.tls_start = starts;
         self.scanned = [0; 2];
     }
@@ -386,7 +388,7 @@ impl Engine {
             !tunnelled || !f.id.starts_with("plaintext.") || f.id == "plaintext.credentials"
         }));
         let protocol = protocol_name(&flow.app);
-        let tls_labels = flow.app.tls.as_ref().and_then(tls_labels);
+        let tls_labels = flow.app.tls.as_deref().and_then(tls_labels);
         if tls_labels.is_some() {
             let sni = flow.app.tls.as_ref().and_then(|t| t.info().sni.as_deref());
             findings.extend(self.observe_handshake(sni, &findings, flow.last_seen));
