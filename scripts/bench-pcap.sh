@@ -220,7 +220,8 @@ log "warming the page cache"
 cat "$PCAP" >/dev/null
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Start-up cost: each tool once on a capture holding only the first packet of the input.
+# Start-up cost: each tool on a capture holding only the first packet of the input, the
+# best of 3 runs (the first run of a freshly built binary also pages it in from disk).
 ONE_PCAP="$RUN_TMP/one-packet.pcap"
 python3 - "$PCAP" "$ONE_PCAP" <<'EOF'
 import struct, sys
@@ -236,11 +237,18 @@ for t in $TOOLS; do
     [[ "${AVAIL[$t]}" == 1 ]] || continue
     mkdir -p "$RUN_TMP/$t-startup"
     tool_cmd "$t" "$RUN_TMP/$t-startup" "$ONE_PCAP"
-    t0=$(date +%s%N)
-    if nice -n "$NICE" taskset -c "$CPU" "${CMD[@]}" >/dev/null 2>"$LOG_DIR/$t-startup.stderr"; then
-        t1=$(date +%s%N)
-        STARTUP[$t]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
-        log "$t start-up (1-packet capture): ${STARTUP[$t]}s"
+    best=""
+    for _ in 1 2 3; do
+        t0=$(date +%s%N)
+        if nice -n "$NICE" taskset -c "$CPU" "${CMD[@]}" >/dev/null 2>"$LOG_DIR/$t-startup.stderr"; then
+            t1=$(date +%s%N)
+            ns=$((t1 - t0))
+            if [[ -z "$best" || "$ns" -lt "$best" ]]; then best=$ns; fi
+        fi
+    done
+    if [[ -n "$best" ]]; then
+        STARTUP[$t]=$(awk -v n="$best" 'BEGIN { printf "%.2f", n / 1e9 }')
+        log "$t start-up (1-packet capture, best of 3): ${STARTUP[$t]}s"
     fi
     rm -rf "$RUN_TMP/$t-startup"
 done
@@ -380,7 +388,7 @@ $TABLE
 - Machine: $CPU_MODEL, $NCPU cores, $(uname -sr), $OS_NAME.
 - MB is 10^6 bytes of capture file (record headers included); packets/s counts every record.
 - Wall time: \`date +%s%N\` around the run; CPU time and max RSS: GNU \`time -v\`.
-  Start-up: wall time of one run on a capture holding only the first packet of the input
+  Start-up: wall time, best of 3 runs, on a capture holding only the first packet of the input
   (configuration loading, dissector registration…); it is included in the wall times above.
 - Every tool's standard output goes to a temporary file that is deleted after the run
   (Suricata writes its EVE log to a temporary folder). A plainsight run that exits 0 but
