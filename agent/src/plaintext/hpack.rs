@@ -821,6 +821,7 @@ pub(crate) mod encode {
 mod tests {
     use super::encode::huffman as huffman_encode;
     use super::*;
+    use crate::plaintext::tests::Rng;
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -1219,17 +1220,6 @@ mod tests {
         // One more decoded byte than the cap is refused.
         let coded = huffman_encode(&vec![b'0'; MAX_STRING + 1]);
         assert_eq!(huffman_decode(&coded), Err(HpackError::StringTooLong));
-    }
-
-    /// xorshift64*: deterministic pseudo-random numbers without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
     }
 
     #[test]

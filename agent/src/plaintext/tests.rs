@@ -1630,9 +1630,9 @@ fn every_catalogue_id_is_unique_and_documented_in_defs() {
 // ---------------------------------------------------------------- robustness
 
 /// xorshift64*: deterministic pseudo-random bytes without a dependency.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
