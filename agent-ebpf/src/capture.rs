@@ -41,11 +41,10 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
             // SAFETY: a live pointer into the map value; concurrent writers on other
             // CPUs can lose an increment, an accepted inaccuracy for a monitor.
             let st = unsafe { &mut *s };
-            if p.tcp_flags & tcp_flag::SYN != 0
-                && st.tcp_flags & (tcp_flag::FIN | tcp_flag::RST) != 0
-            {
-                // A SYN on a direction that already ended: the 4-tuple was reused by a new
-                // connection (RFC 9293 §3.3.2, TIME-WAIT reuse), captured afresh.
+            if p.tcp_flags & tcp_flag::SYN != 0 && reused(st) {
+                // A SYN (or SYN-ACK) on a direction that already carried a connection:
+                // the 4-tuple was reused by a new one (RFC 9293 §3.3.2, TIME-WAIT reuse),
+                // captured afresh.
                 restart(&p.key, st, wire_len, p.tcp_flags, now);
             } else {
                 st.packets += 1;
@@ -111,6 +110,19 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         count(counter::CAPTURE_BUDGET_SPENT);
     }
     Ok(())
+}
+
+/// Whether this direction already carried a connection, so that a SYN on it starts a
+/// new one rather than retransmitting the handshake. A FIN or RST is not enough: when
+/// one side resets, the other direction ends without either (a client's RST after the
+/// server's last data), and its capture, stopped by the `DONE` mark, must still restart
+/// for the next connection's ServerHello. Payload captured or capture stopped both mean
+/// the handshake was over. Only read for packets that carry SYN.
+#[inline(always)]
+fn reused(st: &FlowStats) -> bool {
+    st.tcp_flags & (tcp_flag::FIN | tcp_flag::RST) != 0
+        || st.captured_segments != 0
+        || st.capture_state != capture_state::ACTIVE
 }
 
 /// Starts a reused flow direction over: fresh counters and budget, no `DONE` mark.

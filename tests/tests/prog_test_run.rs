@@ -528,6 +528,74 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
     );
 }
 
+/// The client resets the first connection after the server's last data, so the server's
+/// direction ends with neither FIN nor RST; its capture was stopped by the `DONE` mark.
+/// The next connection on the 4-tuple must still get its ServerHello captured. (Found by
+/// tests/tests/agent.rs `a_reused_client_port_starts_a_new_flow`, one run in four.)
+#[test]
+fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
+    const SYN: u8 = 0x02;
+    const SYN_ACK: u8 = 0x12;
+    const RST: u8 = 0x04;
+    let mut h = Harness::default();
+    let c = v4([10, 0, 0, 1]);
+    let s = v4([10, 0, 0, 2]);
+    let up = |seq, flags, payload: &[u8]| {
+        frames::ipv4(&[], c, s, 0, &L4::tcp(7004, 443, seq, 1, flags), payload)
+    };
+    let down = |seq, flags, payload: &[u8]| {
+        frames::ipv4(&[], s, c, 0, &L4::tcp(443, 7004, seq, 1, flags), payload)
+    };
+    h.egress(&up(100, SYN, b""));
+    h.egress(&down(500, SYN_ACK, b""));
+    h.egress(&up(101, ACK_PSH, b"hello one"));
+    h.egress(&down(501, ACK_PSH, b"server one"));
+    let server_key = Event::try_from(&h.records()[1][..])
+        .expect("event")
+        .endpoints
+        .to_key();
+    {
+        let mut done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
+        done.insert(server_key, 1, 0).expect("insert");
+        done.insert(server_key.reversed(), 1, 0).expect("insert");
+    }
+    // The server's last data meets the mark; the client resets.
+    h.egress(&down(511, ACK_PSH, b"bye"));
+    h.egress(&up(110, RST, b""));
+    h.records();
+    // The userspace flushed the first flow and removed its marks; the kernel's capture
+    // state stays stopped until a new connection restarts the direction.
+    {
+        let mut done: BpfHashMap<_, FlowKey, u8> =
+            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
+        let _ = done.remove(&server_key);
+        let _ = done.remove(&server_key.reversed());
+    }
+    h.egress(&up(9000, SYN, b""));
+    h.egress(&down(7000, SYN_ACK, b""));
+    h.egress(&up(9001, ACK_PSH, b"hello two"));
+    h.egress(&down(7001, ACK_PSH, b"server two"));
+    let payloads: Vec<Vec<u8>> = h
+        .records()
+        .iter()
+        .filter_map(|r| Event::try_from(&r[..]).ok().map(|e| e.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        payloads,
+        vec![b"hello two".to_vec(), b"server two".to_vec()],
+        "both directions of the second connection are captured"
+    );
+    let st = h
+        .flows()
+        .into_iter()
+        .find(|(k, _)| *k == server_key)
+        .expect("server direction")
+        .1;
+    assert_eq!(st.capture_state, capture_state::ACTIVE);
+    assert_eq!(st.first_flags, SYN_ACK);
+}
+
 /// Payload-less SYNs raise no event; the flags that opened each direction ride along
 /// with its events instead, so userspace knows who connected when the server speaks
 /// first on a high port (SMTP on 2525). A mid-stream flow reports the flags it was
