@@ -214,15 +214,14 @@ fn apt_install(missing: &[&str]) -> Result<()> {
     eprintln!("xtask setup: installing {}", missing.join(" "));
     run(Command::new("apt-get").arg("update").arg("-qq"))
         .context("apt-get update failed (network or apt sources?)")?;
+    const MARK: &str = "# written by cargo xtask setup while apt runs";
     let policy = Path::new("/usr/sbin/policy-rc.d");
-    let ours = !policy.exists();
+    // Ours when absent, or left over by a setup that was interrupted.
+    let ours = std::fs::read_to_string(policy).map_or(true, |t| t.contains(MARK));
     if ours {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::write(
-            policy,
-            "#!/bin/sh\n# written by cargo xtask setup while apt runs\nexit 101\n",
-        )
-        .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::write(policy, format!("#!/bin/sh\n{MARK}\nexit 101\n"))
+            .context("writing /usr/sbin/policy-rc.d")?;
         std::fs::set_permissions(policy, std::fs::Permissions::from_mode(0o755))?;
     }
     let res = run(Command::new("apt-get")
