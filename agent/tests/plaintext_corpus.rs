@@ -784,41 +784,6 @@ fn corpus_flows_are_direction_order_independent() {
     }
 }
 
-/// Corpus-wide sweep, for accuracy tables and robustness on every real flow:
-/// `PLAINSIGHT_FLOW_DIR=/tmp/allflows cargo test -p plainsight --test
-/// plaintext_corpus sweep -- --ignored --nocapture` prints one TSV line per
-/// `.flow` file (written by extract.py `dump`): file, protocol, findings.
-#[test]
-#[ignore = "needs PLAINSIGHT_FLOW_DIR with .flow files extracted from the corpus"]
-fn sweep() {
-    let dir = std::env::var("PLAINSIGHT_FLOW_DIR").expect("PLAINSIGHT_FLOW_DIR");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
-        .collect();
-    paths.sort();
-    let policy = Policy::default();
-    for p in paths {
-        let flow = load_path(&p);
-        let s = feed_all(&flow);
-        let ids: Vec<&str> = s
-            .findings(&key(flow.port, false), &policy)
-            .iter()
-            .map(|f| f.id)
-            .collect();
-        println!(
-            "{}\t{}\t{}\t{}",
-            p.file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            flow.port,
-            s.protocol().unwrap_or("-"),
-            ids.join(",")
-        );
-    }
-}
-
 #[test]
 fn corpus_recognition_does_not_need_the_port() {
     // Same bytes, port hint removed (0) or misleading (5432): same protocol.
@@ -877,19 +842,66 @@ fn corpus_refeeding_a_prefix_changes_nothing() {
     }
 }
 
-/// Corpus-wide: feeding byte by byte gives the same verdict as feeding whole
-/// segments (`PLAINSIGHT_FLOW_DIR` as for `sweep`). Prints differences, fails on any.
+/// Every TCP flow of the corpus as `.flow` files: `PLAINSIGHT_FLOW_DIR` when set, else
+/// extracted afresh by `extract.py dumpall` (standard-library Python, a few seconds).
+fn corpus_flows() -> Vec<PathBuf> {
+    let dir = match std::env::var_os("PLAINSIGHT_FLOW_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let corpus = std::env::var_os("PLAINSIGHT_CORPUS").map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+                PathBuf::from,
+            );
+            assert!(
+                corpus.join("INDEX.tsv").is_file(),
+                "corpus not found at {} (set PLAINSIGHT_CORPUS)",
+                corpus.display()
+            );
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("corpus-flows");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("flow dir");
+            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/plaintext/extract.py");
+            let out = std::process::Command::new("python3")
+                .arg(&script)
+                .arg("dumpall")
+                .arg(&corpus)
+                .arg(&dir)
+                .output()
+                .expect("run python3 extract.py dumpall");
+            assert!(
+                out.status.success(),
+                "extract.py dumpall failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            dir
+        }
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        .collect();
+    paths.sort();
+    assert!(
+        paths.len() > 1000,
+        "only {} flows in {}",
+        paths.len(),
+        dir.display()
+    );
+    paths
+}
+
+/// Every TCP flow of the corpus, fed whole and then byte by byte (the first 1024 bytes of
+/// each segment), gives the same protocol and findings, and nothing panics. With
+/// `--nocapture` it also prints one TSV line per flow (file, port, protocol, findings),
+/// the raw material for accuracy work.
 #[test]
-#[ignore = "needs PLAINSIGHT_FLOW_DIR with .flow files extracted from the corpus"]
-fn sweep_bytewise_consistency() {
-    let dir = std::env::var("PLAINSIGHT_FLOW_DIR").expect("PLAINSIGHT_FLOW_DIR");
+fn every_corpus_flow_gives_one_verdict_however_it_is_fed() {
     let policy = Policy::default();
     let mut bad = Vec::new();
-    for e in std::fs::read_dir(&dir).expect("dir").flatten() {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "flow") {
-            continue;
-        }
+    for p in corpus_flows() {
         let flow = load_path(&p);
         let once = feed_all(&flow);
         let mut bytewise = Session::new(flow.port);
@@ -905,6 +917,15 @@ fn sweep_bytewise_consistency() {
         }
         let k = key(flow.port, false);
         let a: Vec<&str> = once.findings(&k, &policy).iter().map(|f| f.id).collect();
+        println!(
+            "{}\t{}\t{}\t{}",
+            p.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default(),
+            flow.port,
+            once.protocol().unwrap_or("-"),
+            a.join(",")
+        );
         let b: Vec<&str> = bytewise
             .findings(&k, &policy)
             .iter()
