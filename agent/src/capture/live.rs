@@ -553,28 +553,13 @@ impl LiveCapture {
 
     /// The kernel's counters for one flow direction, if it still has an entry.
     pub fn flow_stats(&self, flow: &Endpoints) -> Result<Option<FlowStats>, LiveError> {
-        let map = self
-            .ebpf
-            .map(names::FLOWS)
-            .ok_or(LiveError::MissingMap(names::FLOWS))?;
-        let m: BpfHashMap<_, FlowKey, FlowStats> =
-            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-                name: names::FLOWS,
-                source,
-            })?;
+        let m: BpfHashMap<_, FlowKey, FlowStats> = hash_map(&self.ebpf, names::FLOWS)?;
         Ok(m.get(&flow.to_key(), 0).ok())
     }
 
     /// The `DONE` map, writable.
     fn done_map(&mut self) -> Result<BpfHashMap<&mut MapData, FlowKey, u8>, LiveError> {
-        let map = self
-            .ebpf
-            .map_mut(names::DONE)
-            .ok_or(LiveError::MissingMap(names::DONE))?;
-        BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-            name: names::DONE,
-            source,
-        })
+        hash_map_mut(&mut self.ebpf, names::DONE)
     }
 
     /// Forgets the `DONE` mark of both directions of a flow that ended, so the map holds
@@ -605,15 +590,7 @@ impl LiveCapture {
     /// Number of directions in the `DONE` map (for metrics and tests: it must not grow
     /// without bound).
     pub fn done_entries(&self) -> Result<usize, LiveError> {
-        let map = self
-            .ebpf
-            .map(names::DONE)
-            .ok_or(LiveError::MissingMap(names::DONE))?;
-        let done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-                name: names::DONE,
-                source,
-            })?;
+        let done: BpfHashMap<_, FlowKey, u8> = hash_map(&self.ebpf, names::DONE)?;
         Ok(done.keys().filter_map(Result::ok).count())
     }
 
@@ -633,25 +610,15 @@ impl LiveCapture {
             .filter(|(_, s)| s.last_seen_ns >= cutoff)
             .map(|(k, _)| *k)
             .collect();
-        let map_err = |name, source| LiveError::Map { name, source };
         {
-            let map = self
-                .ebpf
-                .map_mut(names::FLOWS)
-                .ok_or(LiveError::MissingMap(names::FLOWS))?;
             let mut m: BpfHashMap<_, FlowKey, FlowStats> =
-                BpfHashMap::try_from(map).map_err(|e| map_err(names::FLOWS, e))?;
+                hash_map_mut(&mut self.ebpf, names::FLOWS)?;
             for (k, _) in &stale {
                 // Already gone (LRU or a racing packet path) is fine.
                 let _ = m.remove(k);
             }
         }
-        let map = self
-            .ebpf
-            .map_mut(names::DONE)
-            .ok_or(LiveError::MissingMap(names::DONE))?;
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(map).map_err(|e| map_err(names::DONE, e))?;
+        let mut done = self.done_map()?;
         let orphaned: Vec<FlowKey> = done
             .keys()
             .filter_map(Result::ok)
@@ -718,16 +685,27 @@ pub fn read_counters(ebpf: &Ebpf) -> Result<[u64; counter::COUNT as usize], Live
     Ok(out)
 }
 
+/// A hash map of the object, read-only, typed.
+fn hash_map<'a, K: aya::Pod, V: aya::Pod>(
+    ebpf: &'a Ebpf,
+    name: &'static str,
+) -> Result<BpfHashMap<&'a MapData, K, V>, LiveError> {
+    let map = ebpf.map(name).ok_or(LiveError::MissingMap(name))?;
+    BpfHashMap::try_from(map).map_err(|source| LiveError::Map { name, source })
+}
+
+/// A hash map of the object, writable, typed.
+fn hash_map_mut<'a, K: aya::Pod, V: aya::Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<BpfHashMap<&'a mut MapData, K, V>, LiveError> {
+    let map = ebpf.map_mut(name).ok_or(LiveError::MissingMap(name))?;
+    BpfHashMap::try_from(map).map_err(|source| LiveError::Map { name, source })
+}
+
 /// Every entry of the flow map; public for tests that hold a bare [`Ebpf`].
 pub fn read_flows(ebpf: &Ebpf) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
-    let map = ebpf
-        .map(names::FLOWS)
-        .ok_or(LiveError::MissingMap(names::FLOWS))?;
-    let m: BpfHashMap<_, FlowKey, FlowStats> =
-        BpfHashMap::try_from(map).map_err(|source| LiveError::Map {
-            name: names::FLOWS,
-            source,
-        })?;
+    let m: BpfHashMap<_, FlowKey, FlowStats> = hash_map(ebpf, names::FLOWS)?;
     // An entry evicted between key iteration and lookup is skipped, not an error.
     Ok(m.iter().filter_map(Result::ok).collect())
 }
