@@ -14,6 +14,12 @@ use plainsight_tests::frames::{self, L4};
 use plainsight_tests::require_root;
 
 const TC_ACT_PIPE: u32 = 3;
+/// TCP flag bytes (RFC 9293 §3.1).
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+const SYN_ACK: u8 = 0x12;
+const FIN_ACK: u8 = 0x11;
 const ACK_PSH: u8 = 0x18;
 
 struct Harness {
@@ -75,6 +81,30 @@ impl Harness {
 
     fn flows(&self) -> Vec<(FlowKey, FlowStats)> {
         read_flows(&self.ebpf).expect("flows")
+    }
+
+    fn done_map(&mut self) -> BpfHashMap<&mut aya::maps::MapData, FlowKey, u8> {
+        BpfHashMap::try_from(self.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash")
+    }
+
+    /// What userspace does once a flow is classified: the `DONE` mark of each key.
+    fn mark(&mut self, keys: &[FlowKey]) {
+        let mut done = self.done_map();
+        for k in keys {
+            done.insert(k, 1, 0).expect("insert");
+        }
+    }
+
+    /// What userspace does when it flushes an ended flow.
+    fn unmark(&mut self, keys: &[FlowKey]) {
+        let mut done = self.done_map();
+        for k in keys {
+            let _ = done.remove(k);
+        }
+    }
+
+    fn is_marked(&mut self, key: &FlowKey) -> bool {
+        self.done_map().get(key, 0).is_ok()
     }
 }
 
@@ -146,7 +176,7 @@ fn ipv6_extension_headers_are_skipped() {
         b"dnsq",
     );
     h.run(names::PROG_INGRESS, &f);
-    let tcp = L4::tcp(1234, 443, 7, 0, 0x02);
+    let tcp = L4::tcp(1234, 443, 7, 0, SYN);
     // A routing header before TCP; SYN without payload: flow only, no event.
     let f2 = frames::ipv6(src, dst, &[(43, 24)], &tcp, b"");
     h.run(names::PROG_INGRESS, &f2);
@@ -165,7 +195,7 @@ fn ipv6_extension_headers_are_skipped() {
     flows.sort_by_key(|(k, _)| k.protocol);
     assert_eq!(flows.len(), 2);
     assert_eq!((flows[0].0.protocol, flows[0].0.dst_port), (6, 443));
-    assert_eq!(flows[0].1.tcp_flags, 0x02);
+    assert_eq!(flows[0].1.tcp_flags, SYN);
     assert_eq!(flows[0].1.captured_segments, 0);
     assert_eq!((flows[1].0.protocol, flows[1].0.dst_port), (17, 53));
     assert_eq!(
@@ -282,7 +312,7 @@ fn ethernet_padding_is_not_payload_and_fin_rst_are_reported() {
     let a = v4([10, 0, 0, 1]);
     let b = v4([10, 0, 0, 2]);
     // A bare ACK padded to the 60-byte Ethernet minimum: zero payload, no event.
-    let mut ack = frames::ipv4(&[], a, b, 0, &L4::tcp(5000, 80, 10, 20, 0x10), b"");
+    let mut ack = frames::ipv4(&[], a, b, 0, &L4::tcp(5000, 80, 10, 20, ACK), b"");
     ack.resize(60, 0);
     h.egress(&ack);
     // Two bytes of payload in a padded frame: exactly two bytes captured.
@@ -295,7 +325,7 @@ fn ethernet_padding_is_not_payload_and_fin_rst_are_reported() {
         a,
         b,
         0,
-        &L4::tcp(5000, 80, 12, 20, 0x11),
+        &L4::tcp(5000, 80, 12, 20, FIN_ACK),
         b"",
     ));
     h.run(
@@ -328,7 +358,7 @@ fn ethernet_padding_is_not_payload_and_fin_rst_are_reported() {
         .expect("forward");
     assert_eq!(fwd.1.packets, 3);
     assert_eq!(fwd.1.bytes, 60 + 60 + 54);
-    assert_eq!(fwd.1.tcp_flags, 0x10 | ACK_PSH | 0x11);
+    assert_eq!(fwd.1.tcp_flags, ACK | ACK_PSH | FIN_ACK);
     assert_eq!(
         h.counters(),
         vec![
@@ -425,11 +455,7 @@ fn done_map_stops_capture_for_that_direction_only() {
             .endpoints
             .to_key()
     };
-    {
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
-        done.insert(key, 1, 0).expect("insert");
-    }
+    h.mark(&[key]);
     h.egress(&frames::ipv4(
         &[],
         a,
@@ -473,8 +499,6 @@ fn done_map_stops_capture_for_that_direction_only() {
 
 #[test]
 fn a_syn_reusing_an_ended_tuple_restarts_capture() {
-    const SYN: u8 = 0x02;
-    const FIN_ACK: u8 = 0x11;
     let mut h = Harness::default();
     let a = v4([10, 0, 0, 1]);
     let b = v4([10, 0, 0, 2]);
@@ -487,11 +511,7 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
         .expect("event")
         .endpoints
         .to_key();
-    {
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
-        done.insert(key, 1, 0).expect("insert");
-    }
+    h.mark(&[key]);
     h.egress(&seg(117, FIN_ACK, b""));
     assert_eq!(h.records().len(), 1, "the FIN is reported");
     // The same 4-tuple, a new connection: counters restart and capture resumes.
@@ -511,9 +531,7 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
         .1;
     assert_eq!(st.packets, 2);
     assert_eq!(st.capture_state, capture_state::ACTIVE);
-    let done: BpfHashMap<_, FlowKey, u8> =
-        BpfHashMap::try_from(h.ebpf.map(names::DONE).expect("DONE")).expect("hash");
-    assert!(done.get(&key, 0).is_err(), "the old DONE mark is gone");
+    assert!(!h.is_marked(&key), "the old DONE mark is gone");
     assert_eq!(
         h.counters(),
         vec![
@@ -534,9 +552,6 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
 /// tests/tests/agent.rs `a_reused_client_port_starts_a_new_flow`, one run in four.)
 #[test]
 fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
-    const SYN: u8 = 0x02;
-    const SYN_ACK: u8 = 0x12;
-    const RST: u8 = 0x04;
     let mut h = Harness::default();
     let c = v4([10, 0, 0, 1]);
     let s = v4([10, 0, 0, 2]);
@@ -554,24 +569,14 @@ fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
         .expect("event")
         .endpoints
         .to_key();
-    {
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
-        done.insert(server_key, 1, 0).expect("insert");
-        done.insert(server_key.reversed(), 1, 0).expect("insert");
-    }
+    h.mark(&[server_key, server_key.reversed()]);
     // The server's last data meets the mark; the client resets.
     h.egress(&down(511, ACK_PSH, b"bye"));
     h.egress(&up(110, RST, b""));
     h.records();
     // The userspace flushed the first flow and removed its marks; the kernel's capture
     // state stays stopped until a new connection restarts the direction.
-    {
-        let mut done: BpfHashMap<_, FlowKey, u8> =
-            BpfHashMap::try_from(h.ebpf.map_mut(names::DONE).expect("DONE")).expect("hash");
-        let _ = done.remove(&server_key);
-        let _ = done.remove(&server_key.reversed());
-    }
+    h.unmark(&[server_key, server_key.reversed()]);
     h.egress(&up(9000, SYN, b""));
     h.egress(&down(7000, SYN_ACK, b""));
     h.egress(&up(9001, ACK_PSH, b"hello two"));
@@ -602,9 +607,6 @@ fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
 /// first seen with.
 #[test]
 fn events_carry_the_flags_that_opened_the_direction() {
-    const SYN: u8 = 0x02;
-    const SYN_ACK: u8 = 0x12;
-    const ACK: u8 = 0x10;
     let mut h = Harness::default();
     let c = v4([10, 0, 0, 1]);
     let s = v4([10, 0, 0, 2]);
