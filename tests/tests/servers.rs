@@ -83,6 +83,18 @@ impl Server {
         }
     }
 
+    /// Asserts that a client run against this server succeeded and printed `want`
+    /// (empty: only success), quoting the server's log otherwise.
+    fn answered(&self, out: &Output, what: &str, want: &str) {
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(want),
+            "{what} failed: {}\n{} log:\n{}",
+            show(out),
+            self.name,
+            self.log_text()
+        );
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -394,12 +406,7 @@ fn real_servers_in_clear() {
             "PING",
         ],
     );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("PONG"),
-        "redis-cli PING failed: {}\nredis log:\n{}",
-        show(&out),
-        redis.log_text()
-    );
+    redis.answered(&out, "redis-cli PING", "PONG");
 
     // 2. psql sslmode=require against the ssl=off cluster: the server answers 'N'.
     let conn =
@@ -417,12 +424,7 @@ fn real_servers_in_clear() {
     // 3. FTP: USER/PASS in clear, then a passive download.
     let url = format!("ftp://{FTP_USER}:{FTP_PASSWORD}@{SERVER_IP}:{FTP_PORT}/hello.txt");
     let out = client(&lab, &["curl", "-sS", "--max-time", "10", &url]);
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ftp hello"),
-        "curl ftp failed: {}\nftp log:\n{}",
-        show(&out),
-        ftp.log_text()
-    );
+    ftp.answered(&out, "curl ftp", "ftp hello");
 
     // 4. MQTT: CONNECT with username and password in clear, one PUBLISH.
     let out = client(
@@ -443,12 +445,7 @@ fn real_servers_in_clear() {
             "hello",
         ],
     );
-    assert!(
-        out.status.success(),
-        "mosquitto_pub failed: {}\nmosquitto log:\n{}",
-        show(&out),
-        mqtt.log_text()
-    );
+    mqtt.answered(&out, "mosquitto_pub", "");
 
     // 5. MariaDB: the server offers TLS, the client declines (--skip-ssl).
     let my_pw = format!("--password={MYSQL_PASSWORD}");
@@ -470,12 +467,7 @@ fn real_servers_in_clear() {
             "select 40 + 2",
         ],
     );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
-        "mariadb --skip-ssl failed: {}\nmariadb log:\n{}",
-        show(&out),
-        mariadb.log_text()
-    );
+    mariadb.answered(&out, "mariadb --skip-ssl", "42");
 
     // 6. MariaDB: the same server, the client takes TLS (--ssl, no verification).
     let out = client(
@@ -496,12 +488,7 @@ fn real_servers_in_clear() {
             "select 40 + 3",
         ],
     );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("43"),
-        "mariadb --ssl failed: {}\nmariadb log:\n{}",
-        show(&out),
-        mariadb.log_text()
-    );
+    mariadb.answered(&out, "mariadb --ssl", "43");
 
     // 7. psql sslmode=require against the ssl=on cluster: a TLS session.
     let conn = format!(
@@ -519,12 +506,7 @@ fn real_servers_in_clear() {
             "select 40 + 4",
         ],
     );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("44"),
-        "psql sslmode=require (ssl=on) failed: {}\npostgres log:\n{}",
-        show(&out),
-        pg_tls.log_text()
-    );
+    pg_tls.answered(&out, "psql sslmode=require (ssl=on)", "44");
 
     // Flows are over; give the agent a moment, then read /metrics while it runs.
     let (events, metrics) = finish(&mut agent);
@@ -733,12 +715,7 @@ fn smtp_with_and_without_starttls() {
                 SMTP_PASSWORD,
             ],
         );
-        assert!(
-            out.status.success(),
-            "smtplib {mode} on {port} failed: {}\naiosmtpd log:\n{}",
-            show(&out),
-            smtp.log_text()
-        );
+        smtp.answered(&out, &format!("smtplib {mode} on {port}"), "");
     }
     let (events, metrics) = finish(&mut agent);
 
@@ -994,12 +971,7 @@ fn memcached_and_dns() {
             &MEMCACHED_PORT.to_string(),
         ],
     );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("VALUE lab"),
-        "memcached client failed: {}\nmemcached log:\n{}",
-        show(&out),
-        mc.log_text()
-    );
+    mc.answered(&out, "memcached client", "VALUE lab");
     for transport in ["udp", "tcp"] {
         let out = client(
             &lab,
@@ -1012,12 +984,7 @@ fn memcached_and_dns() {
                 transport,
             ],
         );
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(SERVER_IP),
-            "DNS over {transport} failed: {}\ndnsmasq log:\n{}",
-            show(&out),
-            dns.log_text()
-        );
+        dns.answered(&out, &format!("DNS over {transport}"), SERVER_IP);
     }
     let (events, _) = finish(&mut agent);
 
@@ -1192,13 +1159,10 @@ fn ldap_simple_bind_and_starttls() {
             "namingContexts",
         ],
     );
-    assert!(
-        out.status.success()
-            && String::from_utf8_lossy(&out.stdout)
-                .contains(&format!("namingContexts: {LDAP_SUFFIX}")),
-        "ldapsearch (simple bind in clear) failed: {}\nslapd log:\n{}",
-        show(&out),
-        slapd.log_text()
+    slapd.answered(
+        &out,
+        "ldapsearch (simple bind in clear)",
+        &format!("namingContexts: {LDAP_SUFFIX}"),
     );
     // 2. StartTLS required (-ZZ), then the same simple bind inside TLS. The lab's
     // certificate names weak.lab.test, not the address: no verification.
@@ -1218,13 +1182,7 @@ fn ldap_simple_bind_and_starttls() {
             LDAP_PASSWORD,
         ],
     );
-    assert!(
-        out.status.success()
-            && String::from_utf8_lossy(&out.stdout).contains(&format!("dn:{LDAP_ROOTDN}")),
-        "ldapwhoami -ZZ failed: {}\nslapd log:\n{}",
-        show(&out),
-        slapd.log_text()
-    );
+    slapd.answered(&out, "ldapwhoami -ZZ", &format!("dn:{LDAP_ROOTDN}"));
     let (events, metrics) = finish(&mut agent);
     let st = tcpdump.interrupt();
     assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
@@ -1407,12 +1365,7 @@ fn dovecot_imap_and_pop3() {
                 MAIL_PASSWORD,
             ],
         );
-        assert!(
-            out.status.success(),
-            "{proto} {mode} failed: {}\ndovecot log:\n{}",
-            show(&out),
-            dovecot.log_text()
-        );
+        dovecot.answered(&out, &format!("{proto} {mode}"), "");
     }
     for (url, want) in [
         (format!("imap://{SERVER_IP}/INBOX"), "INBOX"),
@@ -1430,12 +1383,7 @@ fn dovecot_imap_and_pop3() {
                 &url,
             ],
         );
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(want),
-            "curl {url} failed: {}\ndovecot log:\n{}",
-            show(&out),
-            dovecot.log_text()
-        );
+        dovecot.answered(&out, &format!("curl {url}"), want);
     }
     let (events, metrics) = finish(&mut agent);
     let st = tcpdump.interrupt();
