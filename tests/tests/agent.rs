@@ -408,32 +408,12 @@ fn sighup_reloads_the_policy_and_keeps_it_when_the_new_file_is_bad() {
     http_findings(&agent, "medium", 1.0);
 
     std::fs::write(&cfg, "[severity]\n\"plaintext.http\" = \"low\"\n").unwrap();
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !agent.stderr_text().contains("policy reloaded") {
-        assert!(
-            Instant::now() < deadline,
-            "no reload logged after SIGHUP:\n{}",
-            agent.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    sighup_and_wait_for(&agent, "policy reloaded");
     lab.plain_http();
     http_findings(&agent, "low", 1.0);
 
     std::fs::write(&cfg, "[severity]\n\"plaintext.http\" = \"catastrophic\"\n").unwrap();
-    // SAFETY: as above.
-    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !agent.stderr_text().contains("reload failed") {
-        assert!(
-            Instant::now() < deadline,
-            "a bad config on SIGHUP must be reported:\n{}",
-            agent.stderr_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    sighup_and_wait_for(&agent, "reload failed");
     assert!(
         matches!(agent.proc.0.try_wait(), Ok(None)),
         "the agent must survive a bad reload"
@@ -444,6 +424,22 @@ fn sighup_reloads_the_policy_and_keeps_it_when_the_new_file_is_bad() {
     assert_eq!(code, 200, "/readyz after a refused reload");
     let st = agent.signal_and_wait(libc::SIGTERM);
     assert_eq!(st.code(), Some(0), "{}", agent.stderr_text());
+}
+
+/// Sends SIGHUP and waits (10 s at most) until the agent logs `line` after it.
+fn sighup_and_wait_for(agent: &LiveAgent, line: &str) {
+    let before = agent.stderr_text().matches(line).count();
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent.stderr_text().matches(line).count() == before {
+        assert!(
+            Instant::now() < deadline,
+            "no {line:?} logged after SIGHUP:\n{}",
+            agent.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A client that reuses its source port makes a new connection on the same 5-tuple
