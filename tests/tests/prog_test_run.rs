@@ -108,6 +108,26 @@ impl Harness {
     }
 }
 
+/// Frames of one TCP connection, 10.0.0.1:`client` ⇄ 10.0.0.2:`server`.
+struct Conn {
+    client: u16,
+    server: u16,
+}
+
+impl Conn {
+    /// Client to server.
+    fn up(&self, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let tcp = L4::tcp(self.client, self.server, seq, 1, flags);
+        frames::ipv4(&[], v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), 0, &tcp, payload)
+    }
+
+    /// Server to client.
+    fn down(&self, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let tcp = L4::tcp(self.server, self.client, seq, 1, flags);
+        frames::ipv4(&[], v4([10, 0, 0, 2]), v4([10, 0, 0, 1]), 0, &tcp, payload)
+    }
+}
+
 fn v4(a: [u8; 4]) -> Ipv4Addr {
     Ipv4Addr::from(a)
 }
@@ -500,11 +520,11 @@ fn done_map_stops_capture_for_that_direction_only() {
 #[test]
 fn a_syn_reusing_an_ended_tuple_restarts_capture() {
     let mut h = Harness::default();
-    let a = v4([10, 0, 0, 1]);
-    let b = v4([10, 0, 0, 2]);
-    let seg = |seq, flags, payload: &[u8]| {
-        frames::ipv4(&[], a, b, 0, &L4::tcp(7001, 443, seq, 1, flags), payload)
+    let conn = Conn {
+        client: 7001,
+        server: 443,
     };
+    let seg = |seq, flags, payload: &[u8]| conn.up(seq, flags, payload);
     h.egress(&seg(100, SYN, b""));
     h.egress(&seg(101, ACK_PSH, b"first connection"));
     let key = Event::try_from(&h.records()[0][..])
@@ -553,14 +573,14 @@ fn a_syn_reusing_an_ended_tuple_restarts_capture() {
 #[test]
 fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
     let mut h = Harness::default();
-    let c = v4([10, 0, 0, 1]);
-    let s = v4([10, 0, 0, 2]);
-    let up = |seq, flags, payload: &[u8]| {
-        frames::ipv4(&[], c, s, 0, &L4::tcp(7004, 443, seq, 1, flags), payload)
+    let conn = Conn {
+        client: 7004,
+        server: 443,
     };
-    let down = |seq, flags, payload: &[u8]| {
-        frames::ipv4(&[], s, c, 0, &L4::tcp(443, 7004, seq, 1, flags), payload)
-    };
+    let (up, down) = (
+        |q, f, p: &[u8]| conn.up(q, f, p),
+        |q, f, p: &[u8]| conn.down(q, f, p),
+    );
     h.egress(&up(100, SYN, b""));
     h.egress(&down(500, SYN_ACK, b""));
     h.egress(&up(101, ACK_PSH, b"hello one"));
@@ -608,28 +628,25 @@ fn a_synack_restarts_a_server_direction_that_ended_without_fin() {
 #[test]
 fn events_carry_the_flags_that_opened_the_direction() {
     let mut h = Harness::default();
-    let c = v4([10, 0, 0, 1]);
-    let s = v4([10, 0, 0, 2]);
-    let to_server = |seq, flags, payload: &[u8]| {
-        frames::ipv4(&[], c, s, 0, &L4::tcp(7002, 2525, seq, 1, flags), payload)
+    let conn = Conn {
+        client: 7002,
+        server: 2525,
     };
-    let to_client = |seq, flags, payload: &[u8]| {
-        frames::ipv4(&[], s, c, 0, &L4::tcp(2525, 7002, seq, 101, flags), payload)
-    };
+    let (to_server, to_client) = (
+        |q, f, p: &[u8]| conn.up(q, f, p),
+        |q, f, p: &[u8]| conn.down(q, f, p),
+    );
     h.egress(&to_server(100, SYN, b""));
     h.egress(&to_client(500, SYN_ACK, b""));
     h.egress(&to_server(101, ACK, b""));
     h.egress(&to_client(501, ACK_PSH, b"220 lab ESMTP\r\n"));
     h.egress(&to_server(101, ACK_PSH, b"EHLO c\r\n"));
     // A flow already running when capture started.
-    h.egress(&frames::ipv4(
-        &[],
-        c,
-        s,
-        0,
-        &L4::tcp(7003, 2525, 1, 1, ACK_PSH),
-        b"QUIT\r\n",
-    ));
+    let running = Conn {
+        client: 7003,
+        server: 2525,
+    };
+    h.egress(&running.up(1, ACK_PSH, b"QUIT\r\n"));
     let got: Vec<(u16, u8, u8)> = h
         .records()
         .iter()
