@@ -1,6 +1,6 @@
 //! Builds the eBPF object (crate `agent-ebpf`) with Debian's Rust, which ships a
 //! prebuilt `core` for `bpfel-unknown-none`, and leaves it in `OUT_DIR` for
-//! `capture::live` to embed. See `../shared/toolchain.md` for why this toolchain.
+//! `capture::live` to embed. See `docs/toolchain.md` for why this toolchain.
 //!
 //! `AYA_BUILD_SKIP=1` skips the build (for tools that only need to type-check); the
 //! agent then embeds an empty object and `capture` fails at load time with a clear error.

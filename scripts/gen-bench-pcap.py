@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic benchmark capture for scripts/bench-pcap.sh.
 
-Reads the TLS / plaintext-protocol captures of the shared corpus (those whose
+Reads the TLS / plaintext-protocol captures of the test corpus (tests/corpus/) (those whose
 INDEX.tsv row has tags, pcap-parser/ format cases excluded), and writes them
 again and again, in a fixed order, into one classic pcap (Ethernet, usec) until
 the output reaches the target size.

@@ -9,7 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use plainsight::capture::pcap::PcapSource;
 use plainsight::flow::table::{Limits, Table};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+#[path = "../tests/common/corpus.rs"]
+mod corpus_path;
 
 /// TCP-heavy captures (TLS and HTTP/2), plus a UDP-heavy pcapng.
 const CAPTURES: &[&str] = &[
@@ -19,7 +20,7 @@ const CAPTURES: &[&str] = &[
 ];
 
 fn load(rel: &str) -> Vec<u8> {
-    let path = Path::new(CORPUS).join(rel);
+    let path = corpus_path::corpus_file(rel);
     std::fs::read(&path).unwrap_or_else(|e| panic!("corpus capture {}: {e}", path.display()))
 }
 

@@ -6,12 +6,11 @@ use plainsight::capture::pcap::PcapSource;
 use plainsight::flow::table::{Flow, Limits, Table};
 use plainsight::flow::{Direction, Transport};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+#[path = "common/corpus.rs"]
+mod corpus_path;
 
 fn corpus(rel: &str) -> PathBuf {
-    let p = Path::new(CORPUS).join(rel);
-    assert!(p.is_file(), "corpus file missing: {}", p.display());
-    p
+    corpus_path::corpus_file(rel)
 }
 
 /// Run a capture through the table; every flow at the end, sorted.

@@ -1,4 +1,4 @@
-//! The offline reader against real captures from the shared corpus.
+//! The offline reader against real captures from the corpus (`tests/corpus/`).
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -6,16 +6,11 @@ use std::path::{Path, PathBuf};
 use plainsight::capture::pcap::{Format, PcapError, PcapSource, Skip, Stats};
 use plainsight::flow::Transport;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+#[path = "common/corpus.rs"]
+mod corpus_path;
 
 fn corpus(rel: &str) -> PathBuf {
-    let p = Path::new(CORPUS).join(rel);
-    assert!(
-        p.is_file(),
-        "corpus file missing: {} (is ../shared/corpus laid out?)",
-        p.display()
-    );
-    p
+    corpus_path::corpus_file(rel)
 }
 
 /// Read a whole capture, returning the stats, the segments' (ts, payload length) and the error.

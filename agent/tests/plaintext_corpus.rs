@@ -1,5 +1,5 @@
 //! Plaintext recognition and findings on REAL bytes: the first bytes of flows
-//! from the public corpus in ../shared/corpus, extracted into
+//! from the public corpus in tests/corpus/, extracted into
 //! `tests/fixtures/plaintext/*.flow` by `make_fixtures.py` (which names the
 //! capture and flow of each fixture; each file's first line repeats it).
 //!
@@ -24,6 +24,9 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+#[path = "common/corpus.rs"]
+mod corpus_path;
 
 use plainsight::config::{Config, Policy};
 use plainsight::flow::{Direction, FlowKey, Transport};
@@ -848,10 +851,7 @@ fn corpus_flows() -> Vec<PathBuf> {
     let dir = match std::env::var_os("PLAINSIGHT_FLOW_DIR") {
         Some(d) => PathBuf::from(d),
         None => {
-            let corpus = std::env::var_os("PLAINSIGHT_CORPUS").map_or_else(
-                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-                PathBuf::from,
-            );
+            let corpus = corpus_path::corpus_root();
             assert!(
                 corpus.join("INDEX.tsv").is_file(),
                 "corpus not found at {} (set PLAINSIGHT_CORPUS)",

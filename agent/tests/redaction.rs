@@ -6,8 +6,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "common/corpus.rs"]
+mod corpus_path;
+
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+    corpus_path::corpus_root()
 }
 
 /// RFC 4648 base64, enough for the test (the agent has its own decoder).
@@ -99,7 +102,7 @@ fn secrets(raw: &[u8]) -> Vec<String> {
 #[test]
 fn no_password_from_the_corpus_reaches_the_output() {
     let index = std::fs::read_to_string(corpus().join("INDEX.tsv"))
-        .expect("../shared/corpus/INDEX.tsv must exist");
+        .expect("tests/corpus/INDEX.tsv must exist");
     let mut checked_captures = 0;
     let mut checked_secrets = 0;
     let mut credential_findings = 0;

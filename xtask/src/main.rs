@@ -1,6 +1,6 @@
 //! `cargo xtask <command>`: see `cargo xtask --help`.
 //!
-//! The toolchain recipe these commands encode is `../shared/toolchain.md`: Debian's
+//! The toolchain recipe these commands encode is `docs/toolchain.md`: Debian's
 //! Rust 1.96 (with a prebuilt `core` for `bpfel-unknown-none`), LLVM 22 and
 //! bpf-linker 0.13.0. `setup` installs only what is missing, so every other command
 //! can call it and stay fast.

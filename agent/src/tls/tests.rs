@@ -1,7 +1,7 @@
 //! Session tests over real bytes.
 //!
 //! Fixtures under `agent/tests/fixtures/tls/` are both directions of one TCP connection,
-//! extracted from the public corpus (`../shared/corpus`, see its README) with
+//! extracted from the public corpus (`tests/corpus/`, see its README) with
 //! `tshark -z follow,tcp,raw` (`ftps_hrr_cert_request` from a lab capture of
 //! tests/tests/servers.rs instead). Expected fingerprints come from the corpus' peer outputs:
 //! JA3/JA3S from tshark 4.0.17, JA4 from FoxIO's snapshots (or the spec where FoxIO's tool
@@ -22,10 +22,13 @@ macro_rules! fixture {
     };
 }
 
-/// Read a file of the shared corpus at test time; fail loudly when it is missing.
+#[path = "../../tests/common/corpus.rs"]
+mod corpus_path;
+
+/// Read a file of the corpus at test time; fail loudly when it is missing.
 fn corpus(rel: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {path} missing: {e}"))
+    let path = corpus_path::corpus_file(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {}: {e}", path.display()))
 }
 
 /// Feed both directions with growing prefixes, `step` bytes at a time, alternating the way

@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use crate::model::Expect;
 use crate::{arkime, foxio, ndpi, peers, suricata_verify, zeek};
 
-/// `PLAINSIGHT_CORPUS`, else `../shared/corpus` relative to the repository
-/// root (the layout of CI and of the developers' machines).
+#[path = "../common/corpus.rs"]
+mod corpus_path;
+
+/// `PLAINSIGHT_CORPUS`, else `tests/corpus/` of this repository.
 pub fn root() -> PathBuf {
-    if let Some(p) = std::env::var_os("PLAINSIGHT_CORPUS") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+    corpus_path::corpus_root()
 }
 
 /// The corpus root, or a panic that says how to point the harness at it: a

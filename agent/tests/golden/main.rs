@@ -1,4 +1,4 @@
-//! Golden tests over the public corpus (`../shared/corpus`, see its README).
+//! Golden tests over the public corpus (`tests/corpus/`, see its README).
 //!
 //! `cargo test -p plainsight --test golden` runs the `plainsight` binary of
 //! this package (or `PLAINSIGHT_BIN`) on every capture of INDEX.tsv, joins
@@ -193,6 +193,39 @@ fn assert_all_agree(what: &str, selected: Vec<&Outcome>) {
 // ---------------------------------------------------------------------------
 // Acceptance: these fail when the analyser is wrong.
 // ---------------------------------------------------------------------------
+
+/// The corpus in the repository is whole: INDEX.tsv names only files that are there, and
+/// every upstream source keeps its provenance and licence next to its files.
+#[test]
+fn a_corpus_index_names_only_files_that_exist() {
+    let root = corpus::require_root();
+    let index = corpus::read_index(&root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(index.len() >= 653, "{} captures in INDEX.tsv", index.len());
+    let missing: Vec<String> = index
+        .iter()
+        .flat_map(|e| std::iter::once(&e.path).chain(&e.outputs))
+        .filter(|p| !root.join(p).is_file())
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "INDEX.tsv names missing files: {missing:?}"
+    );
+    for source in [
+        "arkime",
+        "ja4",
+        "ndpi",
+        "pcap-parser",
+        "suricata-verify",
+        "zeek",
+        "ja3",
+    ] {
+        assert!(
+            root.join(source).join("COMMIT").is_file(),
+            "{source}/COMMIT"
+        );
+    }
+}
 
 #[test]
 fn a_every_capture_runs_without_crash() {
