@@ -3,7 +3,6 @@
 
 use std::hint::black_box;
 use std::io::Cursor;
-use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use plainsight::capture::pcap::PcapSource;
