@@ -31,6 +31,15 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Explain findings: with no id, list every finding; with an id, print its card
+    /// (what triggers it, its evidence, how to fix it, references).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A finding id, e.g. `tls.cipher.weak`.
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -359,8 +359,8 @@ impl Engine {
         Some(
             Finding::new(&spike::FAILURE_SPIKE)
                 .with("service", s.service)
-                .with("failures_in_window", s.failures.to_string())
-                .with("baseline", format!("{:.2}", s.baseline)),
+                .with("failures_in_window", s.failures)
+                .with("baseline", s.baseline),
         )
     }
 

@@ -6,6 +6,7 @@ use clap::Parser;
 use plainsight::cli::{Cli, Command, ConfigCommand};
 use plainsight::config::Config;
 use plainsight::daemon;
+use plainsight::detect::{catalogue, explain};
 use plainsight::offline::{self, exit};
 
 fn main() -> ExitCode {
@@ -54,6 +55,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Explain(args) => match args.id {
+            None => {
+                print!("{}", explain::list());
+                ExitCode::SUCCESS
+            }
+            Some(id) => match catalogue::get(&id) {
+                Some(def) => {
+                    print!("{}", explain::card(def));
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!(
+                        "plainsight: unknown finding id {id:?}; `plainsight explain` lists them"
+                    );
+                    ExitCode::from(exit::USAGE)
+                }
+            },
+        },
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{}", Config::default_toml());
             ExitCode::SUCCESS

@@ -583,13 +583,10 @@ fn corpus_usernames_only_with_policy() {
         .find(|f| f.id == "plaintext.credentials")
         .expect("cred");
     assert_eq!(
-        cred.evidence.get("user").map(String::as_str),
+        cred.evidence_text("user").as_deref(),
         Some("cicciopernacchio@mail.com")
     );
-    assert_eq!(
-        cred.evidence.get("mechanism").map(String::as_str),
-        Some("pass")
-    );
+    assert_eq!(cred.evidence_text("mechanism").as_deref(), Some("pass"));
 }
 
 #[test]
@@ -640,15 +637,11 @@ fn corpus_credential_mechanisms_and_users() {
             .find(|f| f.id == "plaintext.credentials")
             .unwrap_or_else(|| panic!("{name}: no credentials"));
         assert_eq!(
-            cred.evidence.get("mechanism").map(String::as_str),
+            cred.evidence_text("mechanism").as_deref(),
             Some(mech),
             "{name}"
         );
-        assert_eq!(
-            cred.evidence.get("user").map(String::as_str),
-            user,
-            "{name}"
-        );
+        assert_eq!(cred.evidence_text("user").as_deref(), user, "{name}");
     }
 }
 

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub mod catalogue;
+pub mod explain;
 pub mod spike;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,16 +63,101 @@ impl FromStr for Severity {
     }
 }
 
-/// The static description of one finding id, for docs and remediation text.
+/// The static description of one finding id: what `plainsight explain`, the events'
+/// `finding_details`, docs/findings.md (generated from it) and alerts show a user.
 #[derive(Clone, Copy, Debug)]
 pub struct FindingDef {
     /// Stable dotted id, e.g. `tls.version.deprecated`. Never renamed once released.
     pub id: &'static str,
+    /// The default severity (before `[severity]` overrides).
     pub severity: Severity,
-    /// What triggers it, one sentence.
-    pub trigger: &'static str,
+    /// When the rule raises other severities than the default, which and when; else empty.
+    pub severity_note: &'static str,
+    /// A few words for tables and alert summaries.
+    pub title: &'static str,
+    /// What triggers it.
+    pub description: &'static str,
+    /// The evidence keys it carries (Markdown); empty when it carries none.
+    pub evidence: &'static str,
     /// What to do about it, one line.
     pub remediation: &'static str,
+    /// Where the rule comes from: RFCs, NIST SP 800-52r2, Mozilla's guidance, CVEs, CWEs.
+    pub references: &'static [&'static str],
+}
+
+/// One evidence value, with its natural JSON type: a count is a number, a flag a
+/// boolean, a set of names a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Evidence {
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+impl Evidence {
+    /// The text of a `Text` value (names, versions, reasons).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Evidence::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Evidence::Text(s) => f.write_str(s),
+            Evidence::Number(n) => write!(f, "{n}"),
+            Evidence::Bool(b) => write!(f, "{b}"),
+            Evidence::List(l) => f.write_str(&l.join(",")),
+        }
+    }
+}
+
+impl From<String> for Evidence {
+    fn from(v: String) -> Self {
+        Evidence::Text(v)
+    }
+}
+impl From<&str> for Evidence {
+    fn from(v: &str) -> Self {
+        Evidence::Text(v.to_owned())
+    }
+}
+impl From<bool> for Evidence {
+    fn from(v: bool) -> Self {
+        Evidence::Bool(v)
+    }
+}
+impl From<Vec<String>> for Evidence {
+    fn from(v: Vec<String>) -> Self {
+        Evidence::List(v)
+    }
+}
+macro_rules! evidence_from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Evidence {
+            fn from(v: $t) -> Self {
+                Evidence::Number(v.into())
+            }
+        }
+    )*};
+}
+evidence_from_int!(u8, u16, u32, u64, i32, i64);
+impl From<usize> for Evidence {
+    fn from(v: usize) -> Self {
+        Evidence::Number((v as u64).into())
+    }
+}
+impl From<f64> for Evidence {
+    /// Rounded to two decimals (ratios and baselines); a non-finite value becomes text.
+    fn from(v: f64) -> Self {
+        serde_json::Number::from_f64((v * 100.0).round() / 100.0)
+            .map_or_else(|| Evidence::Text(v.to_string()), Evidence::Number)
+    }
 }
 
 /// One concrete finding on one flow.
@@ -79,8 +165,11 @@ pub struct FindingDef {
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
+    /// The catalogue's title and remediation, so that every event says what to do.
+    pub title: &'static str,
+    pub remediation: &'static str,
     /// Facts that justify it: versions, suite names, protocol verbs. Never a secret.
-    pub evidence: BTreeMap<&'static str, String>,
+    pub evidence: BTreeMap<&'static str, Evidence>,
 }
 
 impl Finding {
@@ -89,11 +178,13 @@ impl Finding {
         Finding {
             id: def.id,
             severity: def.severity,
+            title: def.title,
+            remediation: def.remediation,
             evidence: BTreeMap::new(),
         }
     }
 
-    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+    pub fn with(mut self, key: &'static str, value: impl Into<Evidence>) -> Self {
         self.evidence.insert(key, value.into());
         self
     }
@@ -101,5 +192,10 @@ impl Finding {
     pub fn with_severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
+    }
+
+    /// An evidence value as text (tests and table output).
+    pub fn evidence_text(&self, key: &str) -> Option<String> {
+        self.evidence.get(key).map(ToString::to_string)
     }
 }

@@ -15,10 +15,16 @@ use crate::time::Timestamp;
 pub const FAILURE_SPIKE: FindingDef = FindingDef {
     id: "tls.handshake.failure_spike",
     severity: Severity::High,
-    trigger: "TLS handshake failures to one service rise well above its learned baseline \
-              (at least `min_failures` in a window and `threshold` × (baseline + 1)).",
+    severity_note: "",
+    title: "Spike of TLS handshake failures",
+    description: "TLS handshake failures to one service rise well above its learned baseline \
+                  (at least `min_failures` in a window and `threshold` × (baseline + 1)). Live \
+                  mode only; see docs/configuration.md `[spike]`.",
+    evidence: "`service` (SNI, else server address and port), `failures_in_window`, `baseline` \
+               (EWMA of failures per window)",
     remediation: "Check the service's certificate, protocol and cipher settings and recent \
                   client changes; a sudden spike can also be a scan or an attack.",
+    references: &["RFC 8446 (TLS 1.3, §6 Alert protocol)"],
 };
 
 /// The definitions this module raises.

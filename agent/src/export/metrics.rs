@@ -432,7 +432,8 @@ impl Metrics {
                 let reason = f
                     .evidence
                     .get("reason")
-                    .map_or("other", |r| failure_reason(r));
+                    .and_then(crate::detect::Evidence::as_str)
+                    .map_or("other", failure_reason);
                 self.handshake_failures.inc([reason]);
             }
         }

@@ -229,9 +229,9 @@ impl Analyzer for Kafka {
             f.attrs.insert("sasl_mechanism", m.clone());
         }
         if let Some(v) = self.handshake_version {
-            let mut evidence = vec![("handshake_version", v.to_string())];
+            let mut evidence = vec![("handshake_version", v.into())];
             if let Some(m) = &self.mechanism {
-                evidence.push(("mechanism", m.clone()));
+                evidence.push(("mechanism", m.as_str().into()));
             }
             f.extras.push(Extra {
                 id: KAFKA_SASL_PLAINTEXT,

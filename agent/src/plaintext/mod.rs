@@ -290,7 +290,7 @@ impl Cred {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Extra {
     pub id: &'static str,
-    pub evidence: Vec<(&'static str, String)>,
+    pub evidence: Vec<(&'static str, crate::detect::Evidence)>,
 }
 
 /// Everything an analyzer concluded so far. Rebuilt after every `feed`.

@@ -13,170 +13,277 @@ use crate::detect::{Finding, FindingDef, Severity};
 use crate::flow::Direction;
 use crate::time::Timestamp;
 
-const fn def(
-    id: &'static str,
-    severity: Severity,
-    trigger: &'static str,
-    remediation: &'static str,
-) -> FindingDef {
-    FindingDef {
-        id,
-        severity,
-        trigger,
-        remediation,
-    }
-}
-
-pub const VERSION_DEPRECATED: FindingDef = def(
-    "tls.version.deprecated",
-    Severity::Medium,
-    "The negotiated protocol is SSL 2.0 (critical), SSL 3.0 (high), TLS 1.0 or TLS 1.1 (medium).",
-    "Disable SSL 2.0/3.0 and TLS 1.0/1.1 on the server (RFC 8996); allow TLS 1.2 and 1.3 only.",
-);
-pub const CLIENT_MAX_VERSION_LOW: FindingDef = def(
-    "tls.client.max_version_low",
-    Severity::Medium,
-    "The client's highest offered version is below TLS 1.2.",
-    "Upgrade or reconfigure the client's TLS library to offer TLS 1.2 and 1.3.",
-);
-pub const CIPHER_WEAK: FindingDef = def(
-    "tls.cipher.weak",
-    Severity::High,
-    "The negotiated suite uses a NULL, export-grade, anonymous, RC4, DES or 3DES cipher, or an MD5 MAC.",
-    "Remove these suites from the server's cipher list; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.",
-);
-pub const CIPHER_NO_FORWARD_SECRECY: FindingDef = def(
-    "tls.cipher.no_forward_secrecy",
-    Severity::Medium,
-    "The negotiated suite uses static RSA, static DH/ECDH, plain PSK or Kerberos key exchange.",
-    "Prefer ECDHE/DHE suites (or TLS 1.3) so that a leaked server key cannot decrypt past traffic.",
-);
-pub const CIPHER_CBC: FindingDef = def(
-    "tls.cipher.cbc",
-    Severity::Low,
-    "The negotiated suite uses a CBC-mode block cipher (TLS 1.2 or below).",
-    "Prefer AEAD suites (AES-GCM, ChaCha20-Poly1305); keep CBC only for legacy clients.",
-);
-pub const CLIENT_WEAK_OFFERED: FindingDef = def(
-    "tls.client.weak_offered",
-    Severity::Info,
-    "The client offers at least one weak suite (NULL, export, anonymous, RC4, DES, 3DES, MD5 MAC).",
-    "Remove weak suites from the client's configuration so no server can pick them.",
-);
-pub const DOWNGRADE_VERSION: FindingDef = def(
-    "tls.downgrade.version",
-    Severity::Medium,
-    "The client offered TLS 1.3 but the server chose an older version, without the RFC 8446 downgrade sentinel.",
-    "Enable TLS 1.3 on the server (and on any TLS-terminating middlebox in front of it).",
-);
-pub const DOWNGRADE_SENTINEL: FindingDef = def(
-    "tls.downgrade.sentinel",
-    Severity::High,
-    "The ServerHello random carries the RFC 8446 §4.1.3 downgrade sentinel although the client offered the higher version.",
-    "Something between client and server altered the ClientHello: investigate interception or a broken middlebox.",
-);
-pub const DOWNGRADE_FALLBACK_SCSV: FindingDef = def(
-    "tls.downgrade.fallback_scsv",
-    Severity::Medium,
-    "The ClientHello carries TLS_FALLBACK_SCSV (0x5600): the client is retrying with a lower version after a failure.",
-    "Find why the first, higher-version handshake failed (server or middlebox intolerance) and fix it.",
-);
-pub const DOWNGRADE_INAPPROPRIATE_FALLBACK: FindingDef = def(
-    "tls.downgrade.inappropriate_fallback",
-    Severity::Medium,
-    "An inappropriate_fallback alert (86, RFC 7507) was sent: a version fallback was refused.",
-    "Investigate the failed higher-version handshake that caused the client to fall back.",
-);
-pub const HANDSHAKE_FAILURE: FindingDef = def(
-    "tls.handshake.failure",
-    Severity::Medium,
-    "A fatal alert was sent before the handshake completed, or the connection was reset or closed after the ClientHello with no ServerHello.",
-    "Check protocol/cipher compatibility and certificates between this client and server.",
-);
-pub const CERT_EXPIRED: FindingDef = def(
-    "tls.cert.expired",
-    Severity::High,
-    "The server certificate's notAfter is in the past (packet time).",
-    "Renew the certificate and automate renewal.",
-);
-pub const CERT_NOT_YET_VALID: FindingDef = def(
-    "tls.cert.not_yet_valid",
-    Severity::Medium,
-    "The server certificate's notBefore is in the future (packet time).",
-    "Check the issuing system's clock and the certificate's validity period.",
-);
-pub const CERT_EXPIRING: FindingDef = def(
-    "tls.cert.expiring",
-    Severity::Medium,
-    "The server certificate expires in less than 30 days (medium) or 7 days (high).",
-    "Renew the certificate now and automate renewal.",
-);
-pub const CERT_SELF_SIGNED: FindingDef = def(
-    "tls.cert.self_signed",
-    Severity::Medium,
-    "The server's leaf certificate has subject equal to issuer.",
-    "Use a certificate from a trusted (public or internal) CA.",
-);
-pub const CERT_WEAK_KEY: FindingDef = def(
-    "tls.cert.weak_key",
-    Severity::High,
-    "The server certificate's key is RSA or DSA below 2048 bits, or EC below 256 bits.",
-    "Reissue the certificate with RSA >= 2048 bits or an EC P-256/Ed25519 key.",
-);
-pub const CERT_WEAK_SIGNATURE: FindingDef = def(
-    "tls.cert.weak_signature",
-    Severity::Medium,
-    "The server certificate is signed with MD5/MD2 (high) or SHA-1 (medium).",
-    "Reissue the certificate with a SHA-256 (or stronger) signature.",
-);
-pub const CERT_NAME_MISMATCH: FindingDef = def(
-    "tls.cert.name_mismatch",
-    Severity::Medium,
-    "The SNI matches no DNS name of the certificate's subjectAltName (or CN without SAN), per RFC 6125.",
-    "Serve a certificate that covers the requested name, or fix the client's target name.",
-);
-pub const SNI_MISSING: FindingDef = def(
-    "tls.sni.missing",
-    Severity::Low,
-    "The ClientHello has no server_name extension.",
-    "Configure the client to send SNI (connect by host name, not IP address).",
-);
-pub const RENEGOTIATION_INSECURE: FindingDef = def(
-    "tls.renegotiation.insecure",
-    Severity::Medium,
-    "A TLS 1.2-or-below handshake completed without RFC 5746 secure renegotiation signalled by both sides.",
-    "Upgrade the TLS library (RFC 5746 support) or disable renegotiation.",
-);
-pub const COMPRESSION: FindingDef = def(
-    "tls.compression",
-    Severity::High,
-    "The ServerHello selected a non-null compression method (CRIME, CVE-2012-4929).",
-    "Disable TLS compression on the server.",
-);
-pub const HEARTBEAT_ENABLED: FindingDef = def(
-    "tls.heartbeat.enabled",
-    Severity::Low,
-    "The server accepted the heartbeat extension (RFC 6520).",
-    "Disable the heartbeat extension unless needed (DTLS only), and confirm the library is not vulnerable to Heartbleed.",
-);
-pub const HEARTBEAT_HEARTBLEED: FindingDef = def(
-    "tls.heartbeat.heartbleed",
-    Severity::Critical,
-    "A heartbeat request's payload_length exceeds its record (the Heartbleed pattern, CVE-2014-0160).",
-    "Treat as an attack: patch OpenSSL, rotate keys and certificates, investigate the source.",
-);
-pub const EARLY_DATA: FindingDef = def(
-    "tls.early_data",
-    Severity::Info,
-    "The client offered TLS 1.3 0-RTT early data, which can be replayed (RFC 8446 §8).",
-    "Accept 0-RTT only for idempotent requests, or disable it on the server.",
-);
-pub const SESSION_TICKET: FindingDef = def(
-    "tls.session_ticket",
-    Severity::Info,
-    "A TLS 1.2-or-below session ticket (RFC 5077) was offered or issued.",
-    "Rotate ticket keys often; tickets weaken forward secrecy until the key is discarded.",
-);
+pub const VERSION_DEPRECATED: FindingDef = FindingDef {
+    id: "tls.version.deprecated",
+    severity: Severity::Medium,
+    severity_note: "critical (SSL 2.0), high (SSL 3.0), medium (TLS 1.0, TLS 1.1, DTLS 1.0)",
+    title: "Deprecated TLS or SSL version",
+    description: "The negotiated version is below TLS 1.2 (RFC 8996, RFC 7568, RFC 6176); RFC 8996 deprecates DTLS 1.0 with them.",
+    evidence: "`version`",
+    remediation: "Disable SSL 2.0/3.0 and TLS 1.0/1.1 on the server (RFC 8996); allow TLS 1.2 and 1.3 only.",
+    references: &["RFC 8996 (Deprecating TLS 1.0 and TLS 1.1)", "RFC 7568 (Deprecating SSL 3.0)", "RFC 6176 (Prohibiting SSL 2.0)", "NIST SP 800-52r2 (Guidelines for TLS implementations)"],
+};
+pub const CLIENT_MAX_VERSION_LOW: FindingDef = FindingDef {
+    id: "tls.client.max_version_low",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Client offers nothing above TLS 1.1",
+    description: "The client's highest offered version (`supported_versions` if present, else `legacy_version`) is below TLS 1.2.",
+    evidence: "`client_max_version`",
+    remediation: "Upgrade or reconfigure the client's TLS library to offer TLS 1.2 and 1.3.",
+    references: &["RFC 8996 (Deprecating TLS 1.0 and TLS 1.1)", "NIST SP 800-52r2 (Guidelines for TLS implementations)"],
+};
+pub const CIPHER_WEAK: FindingDef = FindingDef {
+    id: "tls.cipher.weak",
+    severity: Severity::High,
+    severity_note: "",
+    title: "Weak cipher suite negotiated",
+    description: "The negotiated suite has a NULL cipher, is export-grade, is anonymous (no server authentication), uses RC4, DES/RC2 or 3DES, or an MD5 MAC. All SSL 2.0 cipher kinds qualify (MD5 MAC).",
+    evidence: "`cipher` (IANA name), `reason` (`null cipher`, `export-grade`, `anonymous key exchange`, `RC4`, `DES`, `3DES`, `MD5 MAC`)",
+    remediation: "Remove these suites from the server's cipher list; prefer ECDHE with AES-GCM or ChaCha20-Poly1305.",
+    references: &["RFC 7465 (Prohibiting RC4 cipher suites)", "RFC 9325 (BCP 195: recommendations for secure use of TLS)", "NIST SP 800-52r2 (Guidelines for TLS implementations)", "Mozilla Server Side TLS guidelines"],
+};
+pub const CIPHER_NO_FORWARD_SECRECY: FindingDef = FindingDef {
+    id: "tls.cipher.no_forward_secrecy",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Cipher suite without forward secrecy",
+    description: "The negotiated suite's key exchange is static: RSA key transport, static DH or ECDH (certificate keys), plain PSK, RSA-PSK or Kerberos.",
+    evidence: "`cipher`, `key_exchange` (`RSA`, `DH`, `ECDH`, `PSK`, `RSA-PSK`, `KRB5`)",
+    remediation: "Prefer ECDHE/DHE suites (or TLS 1.3) so that a leaked server key cannot decrypt past traffic.",
+    references: &["RFC 9325 (BCP 195: recommendations for secure use of TLS)", "NIST SP 800-52r2 (Guidelines for TLS implementations)", "Mozilla Server Side TLS guidelines"],
+};
+pub const CIPHER_CBC: FindingDef = FindingDef {
+    id: "tls.cipher.cbc",
+    severity: Severity::Low,
+    severity_note: "",
+    title: "CBC-mode cipher suite",
+    description: "The negotiated suite uses a CBC-mode block cipher (AES, Camellia, ARIA, SEED, IDEA, DES, 3DES, RC2 in CBC).",
+    evidence: "`cipher`, `cipher_class`",
+    remediation: "Prefer AEAD suites (AES-GCM, ChaCha20-Poly1305); keep CBC only for legacy clients.",
+    references: &["RFC 7457 (Summarizing known attacks on TLS)", "RFC 9325 (BCP 195: recommendations for secure use of TLS)", "Mozilla Server Side TLS guidelines"],
+};
+pub const CLIENT_WEAK_OFFERED: FindingDef = FindingDef {
+    id: "tls.client.weak_offered",
+    severity: Severity::Info,
+    severity_note: "",
+    title: "Client offers weak cipher suites",
+    description: "The ClientHello offers at least one suite that would raise `tls.cipher.weak` (or an SSL 2.0 cipher kind).",
+    evidence: "`count`, `examples` (a list of up to 5 names)",
+    remediation: "Remove weak suites from the client's configuration so no server can pick them.",
+    references: &["RFC 9325 (BCP 195: recommendations for secure use of TLS)", "RFC 7465 (Prohibiting RC4 cipher suites)"],
+};
+pub const DOWNGRADE_VERSION: FindingDef = FindingDef {
+    id: "tls.downgrade.version",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "TLS 1.3 offered, older version chosen",
+    description: "The client offered TLS 1.3 but the server chose an older version, and the ServerHello carries no downgrade sentinel.",
+    evidence: "`version`, `client_max_version`",
+    remediation: "Enable TLS 1.3 on the server (and on any TLS-terminating middlebox in front of it).",
+    references: &["RFC 8446 (TLS 1.3, §4.1.3)", "NIST SP 800-52r2 (Guidelines for TLS implementations)"],
+};
+pub const DOWNGRADE_SENTINEL: FindingDef = FindingDef {
+    id: "tls.downgrade.sentinel",
+    severity: Severity::High,
+    severity_note: "",
+    title: "Downgrade sentinel: the hello was altered in transit",
+    description: "The last 8 bytes of ServerHello.random are `DOWNGRD\\x01` (TLS 1.2 chosen) while the client offered TLS 1.3, or `DOWNGRD\\x00` (TLS 1.1 or below chosen) while the client offered TLS 1.2 or more (RFC 8446 §4.1.3): the server saw a different ClientHello than the client sent. Raised instead of `tls.downgrade.version`.",
+    evidence: "`version`, `client_max_version`, `sentinel` (`TLS 1.2`, `TLS 1.1 or below`)",
+    remediation: "Something between client and server altered the ClientHello: investigate interception or a broken middlebox.",
+    references: &["RFC 8446 (TLS 1.3, §4.1.3)"],
+};
+pub const DOWNGRADE_FALLBACK_SCSV: FindingDef = FindingDef {
+    id: "tls.downgrade.fallback_scsv",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Client fell back to a lower version",
+    description: "The ClientHello offers `TLS_FALLBACK_SCSV` (0x5600, RFC 7507): the client is retrying with a lower version after a failed handshake.",
+    evidence: "`client_version`",
+    remediation: "Find why the first, higher-version handshake failed (server or middlebox intolerance) and fix it.",
+    references: &["RFC 7507 (TLS Fallback SCSV)"],
+};
+pub const DOWNGRADE_INAPPROPRIATE_FALLBACK: FindingDef = FindingDef {
+    id: "tls.downgrade.inappropriate_fallback",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Version fallback refused",
+    description: "A plaintext `inappropriate_fallback` alert (86, RFC 7507 §2) was seen.",
+    evidence: "`sent_by` (`client`/`server`)",
+    remediation:
+        "Investigate the failed higher-version handshake that caused the client to fall back.",
+    references: &["RFC 7507 (TLS Fallback SCSV, §2)"],
+};
+pub const HANDSHAKE_FAILURE: FindingDef = FindingDef {
+    id: "tls.handshake.failure",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "TLS handshake failed",
+    description: "A fatal alert was sent before the handshake completed, or the connection was reset or closed (FIN) after the ClientHello and before any ServerHello. Idle timeout and end of capture do not count.",
+    evidence: "`reason` (alert name, `reset after ClientHello`, `closed after ClientHello`), `sent_by`",
+    remediation: "Check protocol/cipher compatibility and certificates between this client and server.",
+    references: &["RFC 8446 (TLS 1.3, §6 Alert protocol)", "RFC 5246 (TLS 1.2, §7.2)"],
+};
+pub const CERT_EXPIRED: FindingDef = FindingDef {
+    id: "tls.cert.expired",
+    severity: Severity::High,
+    severity_note: "",
+    title: "Certificate expired",
+    description: "`now` is after the leaf certificate's notAfter.",
+    evidence: "`not_after`, `days_expired`",
+    remediation: "Renew the certificate and automate renewal.",
+    references: &["RFC 5280 (X.509 PKI certificate profile, §4.1.2.5)"],
+};
+pub const CERT_NOT_YET_VALID: FindingDef = FindingDef {
+    id: "tls.cert.not_yet_valid",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Certificate not yet valid",
+    description: "`now` is before the leaf certificate's notBefore.",
+    evidence: "`not_before`",
+    remediation: "Check the issuing system's clock and the certificate's validity period.",
+    references: &["RFC 5280 (X.509 PKI certificate profile, §4.1.2.5)"],
+};
+pub const CERT_EXPIRING: FindingDef = FindingDef {
+    id: "tls.cert.expiring",
+    severity: Severity::Medium,
+    severity_note: "medium (< 30 days left), high (< 7 days left)",
+    title: "Certificate expires soon",
+    description: "The leaf certificate expires within 30 days of `now`.",
+    evidence: "`not_after`, `days_left`",
+    remediation: "Renew the certificate now and automate renewal.",
+    references: &[
+        "RFC 5280 (X.509 PKI certificate profile, §4.1.2.5)",
+        "NIST SP 800-52r2 (Guidelines for TLS implementations)",
+    ],
+};
+pub const CERT_SELF_SIGNED: FindingDef = FindingDef {
+    id: "tls.cert.self_signed",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Self-signed server certificate",
+    description: "The leaf certificate's subject equals its issuer (byte-wise; the signature is not verified).",
+    evidence: "`subject`",
+    remediation: "Use a certificate from a trusted (public or internal) CA.",
+    references: &["RFC 5280 (X.509 PKI certificate profile)", "NIST SP 800-52r2 (Guidelines for TLS implementations)"],
+};
+pub const CERT_WEAK_KEY: FindingDef = FindingDef {
+    id: "tls.cert.weak_key",
+    severity: Severity::High,
+    severity_note: "",
+    title: "Weak certificate key",
+    description: "The leaf key is RSA, RSA-PSS or DSA below 2048 bits, or EC below 256 bits.",
+    evidence: "`key_type`, `key_bits`",
+    remediation: "Reissue the certificate with RSA >= 2048 bits or an EC P-256/Ed25519 key.",
+    references: &[
+        "NIST SP 800-131A r2 (Transitioning cryptographic algorithms and key lengths)",
+        "NIST SP 800-52r2 (Guidelines for TLS implementations)",
+        "Mozilla Server Side TLS guidelines",
+    ],
+};
+pub const CERT_WEAK_SIGNATURE: FindingDef = FindingDef {
+    id: "tls.cert.weak_signature",
+    severity: Severity::Medium,
+    severity_note: "high (MD2/MD4/MD5), medium (SHA-1)",
+    title: "Weak certificate signature hash",
+    description: "The leaf certificate's signature algorithm uses a broken hash.",
+    evidence: "`sig_alg`",
+    remediation: "Reissue the certificate with a SHA-256 (or stronger) signature.",
+    references: &[
+        "RFC 6151 (MD5 security considerations)",
+        "NIST SP 800-131A r2 (Transitioning cryptographic algorithms and key lengths)",
+        "Mozilla Server Side TLS guidelines",
+    ],
+};
+pub const CERT_NAME_MISMATCH: FindingDef = FindingDef {
+    id: "tls.cert.name_mismatch",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Certificate does not cover the requested name",
+    description: "The SNI matches none of the certificate's subjectAltName DNS names (or, when there are none, its subject CNs), per RFC 6125 §6.4: case-insensitive, a wildcard only as the whole left-most label covering exactly one label, never `*.tld`.",
+    evidence: "`sni`, `cert_names` (a list, up to 10)",
+    remediation: "Serve a certificate that covers the requested name, or fix the client's target name.",
+    references: &["RFC 6125 (Service identity in TLS, §6.4)", "RFC 9525 (Service identity in TLS)"],
+};
+pub const SNI_MISSING: FindingDef = FindingDef {
+    id: "tls.sni.missing",
+    severity: Severity::Low,
+    severity_note: "",
+    title: "ClientHello without SNI",
+    description: "A TLS ClientHello has no server_name extension (not raised for SSL 2.0-format hellos, which cannot carry one, nor when the hello carries ESNI).",
+    evidence: "",
+    remediation: "Configure the client to send SNI (connect by host name, not IP address).",
+    references: &["RFC 6066 (TLS extensions, §3 Server Name Indication)", "RFC 9325 (BCP 195: recommendations for secure use of TLS)"],
+};
+pub const RENEGOTIATION_INSECURE: FindingDef = FindingDef {
+    id: "tls.renegotiation.insecure",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "Insecure renegotiation",
+    description: "TLS ≤ 1.2 was negotiated and RFC 5746 secure renegotiation is not signalled by both sides: the client sent neither the `renegotiation_info` extension nor the SCSV 0x00ff, or the server did not echo `renegotiation_info`.",
+    evidence: "`version`, `client_signalled`, `server_acknowledged`",
+    remediation: "Upgrade the TLS library (RFC 5746 support) or disable renegotiation.",
+    references: &["RFC 5746 (TLS renegotiation indication extension)"],
+};
+pub const COMPRESSION: FindingDef = FindingDef {
+    id: "tls.compression",
+    severity: Severity::High,
+    severity_note: "",
+    title: "TLS compression (CRIME)",
+    description:
+        "The ServerHello selected a compression method other than null (CRIME, CVE-2012-4929).",
+    evidence: "`method` (1 = DEFLATE)",
+    remediation: "Disable TLS compression on the server.",
+    references: &[
+        "CVE-2012-4929 (CRIME)",
+        "RFC 7457 (Summarizing known attacks on TLS, §2.6)",
+        "RFC 9325 (BCP 195: recommendations for secure use of TLS)",
+    ],
+};
+pub const HEARTBEAT_ENABLED: FindingDef = FindingDef {
+    id: "tls.heartbeat.enabled",
+    severity: Severity::Low,
+    severity_note: "",
+    title: "Heartbeat extension enabled",
+    description: "The server echoed the heartbeat extension (RFC 6520).",
+    evidence: "`mode` (1 peer_allowed_to_send, 2 peer_not_allowed_to_send)",
+    remediation: "Disable the heartbeat extension unless needed (DTLS only), and confirm the library is not vulnerable to Heartbleed.",
+    references: &["RFC 6520 (TLS and DTLS heartbeat extension)", "CVE-2014-0160 (Heartbleed)"],
+};
+pub const HEARTBEAT_HEARTBLEED: FindingDef = FindingDef {
+    id: "tls.heartbeat.heartbleed",
+    severity: Severity::Critical,
+    severity_note: "",
+    title: "Heartbleed pattern",
+    description: "A plaintext heartbeat request (record type 24) whose `payload_length` plus type, length and the mandatory 16 bytes of padding does not fit in the record (RFC 6520 §4): the Heartbleed pattern (CVE-2014-0160). Encrypted heartbeats cannot be inspected.",
+    evidence: "`sent_by`, `payload_length`, `record_length`, `answered` (a heartbeat response was seen from the peer)",
+    remediation: "Treat as an attack: patch OpenSSL, rotate keys and certificates, investigate the source.",
+    references: &["CVE-2014-0160 (Heartbleed)", "RFC 6520 (TLS and DTLS heartbeat extension, §4)"],
+};
+pub const EARLY_DATA: FindingDef = FindingDef {
+    id: "tls.early_data",
+    severity: Severity::Info,
+    severity_note: "",
+    title: "TLS 1.3 0-RTT early data offered",
+    description:
+        "The ClientHello offers TLS 1.3 0-RTT (`early_data`), which can be replayed (RFC 8446 §8).",
+    evidence: "`psk_accepted`",
+    remediation: "Accept 0-RTT only for idempotent requests, or disable it on the server.",
+    references: &[
+        "RFC 8446 (TLS 1.3, §8 0-RTT and anti-replay)",
+        "RFC 8470 (Using early data in HTTP)",
+    ],
+};
+pub const SESSION_TICKET: FindingDef = FindingDef {
+    id: "tls.session_ticket",
+    severity: Severity::Info,
+    severity_note: "",
+    title: "TLS 1.2 session ticket",
+    description: "In TLS ≤ 1.2, the client presented a non-empty session ticket or the server issued one in clear NewSessionTicket (RFC 5077).",
+    evidence: "`client_ticket_bytes`, `server_issued`",
+    remediation: "Rotate ticket keys often; tickets weaken forward secrecy until the key is discarded.",
+    references: &["RFC 5077 (TLS session resumption without server-side state)", "Mozilla Server Side TLS guidelines"],
+};
 
 pub static DEFS: &[FindingDef] = &[
     VERSION_DEPRECATED,
@@ -305,7 +412,7 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
         }
     }
     if sh.compression != 0 {
-        out.push(Finding::new(&COMPRESSION).with("method", sh.compression.to_string()));
+        out.push(Finding::new(&COMPRESSION).with("method", sh.compression));
     }
     let v = sh.negotiated();
     if !names::is_tls13_family(v) {
@@ -317,8 +424,8 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
             out.push(
                 Finding::new(&RENEGOTIATION_INSECURE)
                     .with("version", version_label(v))
-                    .with("client_signalled", client_signal.to_string())
-                    .with("server_acknowledged", sh.renegotiation_info.to_string()),
+                    .with("client_signalled", client_signal)
+                    .with("server_acknowledged", sh.renegotiation_info),
             );
         }
         let offered = hs
@@ -329,13 +436,13 @@ fn negotiated(hs: &Handshake, out: &mut Vec<Finding>) {
         if offered > 0 || hs.new_session_ticket {
             out.push(
                 Finding::new(&SESSION_TICKET)
-                    .with("client_ticket_bytes", offered.to_string())
-                    .with("server_issued", hs.new_session_ticket.to_string()),
+                    .with("client_ticket_bytes", offered)
+                    .with("server_issued", hs.new_session_ticket),
             );
         }
     }
     if let Some(mode) = sh.heartbeat {
-        out.push(Finding::new(&HEARTBEAT_ENABLED).with("mode", mode.to_string()));
+        out.push(Finding::new(&HEARTBEAT_ENABLED).with("mode", mode));
     }
 }
 
@@ -366,10 +473,13 @@ fn client(hs: &Handshake, out: &mut Vec<Finding>) {
     if !weak.is_empty() {
         out.push(
             Finding::new(&CLIENT_WEAK_OFFERED)
-                .with("count", weak.len().to_string())
+                .with("count", weak.len())
                 .with(
                     "examples",
-                    weak.iter().take(5).copied().collect::<Vec<_>>().join(","),
+                    weak.iter()
+                        .take(5)
+                        .map(|n| (*n).to_owned())
+                        .collect::<Vec<_>>(),
                 ),
         );
     }
@@ -381,7 +491,7 @@ fn client(hs: &Handshake, out: &mut Vec<Finding>) {
     }
     if ch.early_data {
         let accepted = hs.server_hello.as_ref().is_some_and(|s| s.psk);
-        out.push(Finding::new(&EARLY_DATA).with("psk_accepted", accepted.to_string()));
+        out.push(Finding::new(&EARLY_DATA).with("psk_accepted", accepted));
     }
 }
 
@@ -471,7 +581,7 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
         out.push(
             Finding::new(&CERT_EXPIRED)
                 .with("not_after", c.not_after.clone())
-                .with("days_expired", days.to_string()),
+                .with("days_expired", days),
         );
     } else if now < c.not_before_unix {
         out.push(Finding::new(&CERT_NOT_YET_VALID).with("not_before", c.not_before.clone()));
@@ -487,7 +597,7 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
                 Finding::new(&CERT_EXPIRING)
                     .with_severity(sev)
                     .with("not_after", c.not_after.clone())
-                    .with("days_left", (left / DAY).to_string()),
+                    .with("days_left", left / DAY),
             );
         }
     }
@@ -503,7 +613,7 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
         out.push(
             Finding::new(&CERT_WEAK_KEY)
                 .with("key_type", c.key_type.clone())
-                .with("key_bits", c.key_bits.unwrap_or(0).to_string()),
+                .with("key_bits", c.key_bits.unwrap_or(0)),
         );
     }
     let sig = c.sig_alg.to_ascii_lowercase();
@@ -528,16 +638,16 @@ fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Fi
             } else {
                 &c.san
             };
-            let mut list: Vec<&str> = names.iter().take(10).map(String::as_str).collect();
+            let mut list: Vec<String> = names.iter().take(10).cloned().collect();
             if names.len() > 10 {
-                list.push("…");
+                list.push("…".to_owned());
             }
             let mut f = Finding::new(&CERT_NAME_MISMATCH)
                 .with("sni", host)
-                .with("cert_names", list.join(","));
+                .with("cert_names", list);
             if host.parse::<std::net::IpAddr>().is_ok() {
                 // RFC 6066 §3 forbids IP literals in SNI; say so, it explains the mismatch.
-                f = f.with("sni_is_ip", "true");
+                f = f.with("sni_is_ip", true);
             }
             out.push(f);
         }
@@ -550,9 +660,9 @@ fn heartbeat(hs: &Handshake, out: &mut Vec<Finding>) {
         out.push(
             Finding::new(&HEARTBEAT_HEARTBLEED)
                 .with("sent_by", side(h.dir))
-                .with("payload_length", h.payload_length.to_string())
-                .with("record_length", h.record_length.to_string())
-                .with("answered", answered.to_string()),
+                .with("payload_length", h.payload_length)
+                .with("record_length", h.record_length)
+                .with("answered", answered),
         );
     }
 }
@@ -569,7 +679,12 @@ mod tests {
         assert_eq!(ids.len(), DEFS.len());
         for d in DEFS {
             assert!(d.id.starts_with("tls."), "{}", d.id);
-            assert!(!d.trigger.is_empty() && !d.remediation.is_empty());
+            assert!(
+                !d.title.is_empty()
+                    && !d.description.is_empty()
+                    && !d.remediation.is_empty()
+                    && !d.references.is_empty()
+            );
         }
     }
 

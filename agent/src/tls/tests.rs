@@ -148,12 +148,9 @@ fn tls10_no_extensions_left_after_sni_alpn() {
     let now = T2020;
     let f = finding(&sess, now, "tls.version.deprecated");
     assert_eq!(f.severity, Severity::Medium);
-    assert_eq!(
-        f.evidence.get("version").map(String::as_str),
-        Some("TLS 1.0")
-    );
+    assert_eq!(f.evidence_text("version").as_deref(), Some("TLS 1.0"));
     let f = finding(&sess, now, "tls.cipher.weak");
-    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
+    assert_eq!(f.evidence_text("reason").as_deref(), Some("RC4"));
     let found = ids(&sess, now);
     for id in [
         "tls.cipher.no_forward_secrecy",
@@ -185,10 +182,7 @@ fn tls10_without_signature_algorithms() {
     assert_eq!(i.sni, None);
     assert!(sess.handshake().new_session_ticket);
     let f = finding(&sess, T2020, "tls.cipher.no_forward_secrecy");
-    assert_eq!(
-        f.evidence.get("key_exchange").map(String::as_str),
-        Some("RSA")
-    );
+    assert_eq!(f.evidence_text("key_exchange").as_deref(), Some("RSA"));
     let found = ids(&sess, T2020);
     for id in [
         "tls.sni.missing",
@@ -236,13 +230,10 @@ fn badcurveball_alert_and_cert() {
     assert!(sess.done());
     let f = finding(&sess, T2020, "tls.handshake.failure");
     assert_eq!(
-        f.evidence.get("reason").map(String::as_str),
+        f.evidence_text("reason").as_deref(),
         Some("certificate_unknown")
     );
-    assert_eq!(
-        f.evidence.get("sent_by").map(String::as_str),
-        Some("client")
-    );
+    assert_eq!(f.evidence_text("sent_by").as_deref(), Some("client"));
     // The client offered TLS 1.3, the server picked 1.2.
     assert!(ids(&sess, T2020).contains("tls.downgrade.version"));
 }
@@ -296,18 +287,9 @@ fn heartbleed_request() {
     // payload_length 16365 in a 16368-byte record: no room for the 16 bytes of padding.
     let f = finding(&sess, T2020, "tls.heartbeat.heartbleed");
     assert_eq!(f.severity, Severity::Critical);
-    assert_eq!(
-        f.evidence.get("payload_length").map(String::as_str),
-        Some("16365")
-    );
-    assert_eq!(
-        f.evidence.get("record_length").map(String::as_str),
-        Some("16368")
-    );
-    assert_eq!(
-        f.evidence.get("sent_by").map(String::as_str),
-        Some("client")
-    );
+    assert_eq!(f.evidence_text("payload_length").as_deref(), Some("16365"));
+    assert_eq!(f.evidence_text("record_length").as_deref(), Some("16368"));
+    assert_eq!(f.evidence_text("sent_by").as_deref(), Some("client"));
     assert!(ids(&sess, T2020).contains("tls.heartbeat.enabled"));
 }
 
@@ -322,10 +304,7 @@ fn protocol_version_alert_with_fallback_scsv() {
     let found = ids(&sess, T2020);
     assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
     let f = finding(&sess, T2020, "tls.handshake.failure");
-    assert_eq!(
-        f.evidence.get("sent_by").map(String::as_str),
-        Some("server")
-    );
+    assert_eq!(f.evidence_text("sent_by").as_deref(), Some("server"));
 }
 
 #[test]
@@ -339,7 +318,7 @@ fn handshake_failure_alert() {
     );
     let f = finding(&sess, T2020, "tls.handshake.failure");
     assert_eq!(
-        f.evidence.get("reason").map(String::as_str),
+        f.evidence_text("reason").as_deref(),
         Some("handshake_failure")
     );
     assert!(sess.done());
@@ -353,13 +332,10 @@ fn reset_after_client_hello_is_a_failure() {
     sess.on_close(Close::Rst(Direction::ToClient));
     let f = finding(&sess, T2020, "tls.handshake.failure");
     assert_eq!(
-        f.evidence.get("reason").map(String::as_str),
+        f.evidence_text("reason").as_deref(),
         Some("reset after ClientHello")
     );
-    assert_eq!(
-        f.evidence.get("sent_by").map(String::as_str),
-        Some("server")
-    );
+    assert_eq!(f.evidence_text("sent_by").as_deref(), Some("server"));
     assert!(sess.done());
 }
 
@@ -416,10 +392,7 @@ fn tls13_draft19_early_data() {
     assert!(i.resumed, "pre_shared_key accepted");
     assert!(i.established);
     let f = finding(&sess, T2020, "tls.early_data");
-    assert_eq!(
-        f.evidence.get("psk_accepted").map(String::as_str),
-        Some("true")
-    );
+    assert_eq!(f.evidence_text("psk_accepted").as_deref(), Some("true"));
 }
 
 #[test]
@@ -441,7 +414,7 @@ fn tls12_abbreviated_handshake_is_resumed() {
     assert!(i.cert.is_none());
     assert_eq!(i.cipher.as_deref(), Some("TLS_RSA_WITH_RC4_128_MD5"));
     let f = finding(&sess, T2020, "tls.cipher.weak");
-    assert_eq!(f.evidence.get("reason").map(String::as_str), Some("RC4"));
+    assert_eq!(f.evidence_text("reason").as_deref(), Some("RC4"));
 }
 
 #[test]
@@ -462,10 +435,7 @@ fn name_mismatch_www_vs_apex() {
     assert_eq!(cert.serial, "38C175340AF8A2D022A32CD075EBD0F6");
     assert_eq!(cert.not_after, "2019-09-26T21:10:38Z");
     let f = finding(&sess, T2020, "tls.cert.name_mismatch");
-    assert_eq!(
-        f.evidence.get("sni").map(String::as_str),
-        Some("www.lilawelt.net")
-    );
+    assert_eq!(f.evidence_text("sni").as_deref(), Some("www.lilawelt.net"));
     assert_eq!(f.evidence.get("sni_is_ip"), None);
     let f = finding(&sess, T2020, "tls.cert.expired");
     assert_eq!(f.severity, Severity::High);
@@ -477,10 +447,7 @@ fn ip_literal_sni_is_compared_with_ip_sans() {
     let sess = run(c, s);
     assert_eq!(sess.info().sni.as_deref(), Some("52.114.250.152"));
     let f = finding(&sess, T2020, "tls.cert.name_mismatch");
-    assert_eq!(
-        f.evidence.get("sni_is_ip").map(String::as_str),
-        Some("true")
-    );
+    assert_eq!(f.evidence_text("sni_is_ip").as_deref(), Some("true"));
 }
 
 #[test]
@@ -502,17 +469,17 @@ fn generalized_time_and_weak_rsa_key() {
     assert_eq!(cert.not_after, "2025-09-01T13:33:37Z");
     assert_eq!(cert.serial, "03E8");
     let f = finding(&sess, T2020, "tls.cert.weak_key");
-    assert_eq!(f.evidence.get("key_bits").map(String::as_str), Some("1024"));
+    assert_eq!(f.evidence_text("key_bits").as_deref(), Some("1024"));
     let f = finding(&sess, T2020, "tls.cert.weak_signature");
     assert_eq!(
-        f.evidence.get("sig_alg").map(String::as_str),
+        f.evidence_text("sig_alg").as_deref(),
         Some("sha1WithRSAEncryption")
     );
     // 2025-08-20: twelve days before notAfter.
     let aug20 = Timestamp(1_755_648_000 * Timestamp::NANOS_PER_SEC);
     let f = finding(&sess, aug20, "tls.cert.expiring");
     assert_eq!(f.severity, Severity::Medium);
-    assert_eq!(f.evidence.get("days_left").map(String::as_str), Some("12"));
+    assert_eq!(f.evidence_text("days_left").as_deref(), Some("12"));
 }
 
 fn illustrated(version: &str, names: &[&str]) -> Vec<u8> {
@@ -587,17 +554,14 @@ fn illustrated_tls12_full_flow() {
         u64::try_from(cert.not_after_unix + 10 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
     );
     let f = finding(&sess, late, "tls.cert.expired");
-    assert_eq!(
-        f.evidence.get("days_expired").map(String::as_str),
-        Some("10")
-    );
+    assert_eq!(f.evidence_text("days_expired").as_deref(), Some("10"));
     // Five days before notAfter: expiring, high.
     let soon = Timestamp(
         u64::try_from(cert.not_after_unix - 5 * 86_400).unwrap_or(0) * Timestamp::NANOS_PER_SEC,
     );
     let f = finding(&sess, soon, "tls.cert.expiring");
     assert_eq!(f.severity, Severity::High);
-    assert_eq!(f.evidence.get("days_left").map(String::as_str), Some("5"));
+    assert_eq!(f.evidence_text("days_left").as_deref(), Some("5"));
 }
 
 #[test]
@@ -679,12 +643,9 @@ fn tls13_client_vs_tls12_server(edit: impl Fn(&mut Vec<u8>, usize)) -> Session {
 fn downgrade_without_sentinel() {
     let sess = tls13_client_vs_tls12_server(|_, _| {});
     let f = finding(&sess, T2020, "tls.downgrade.version");
+    assert_eq!(f.evidence_text("version").as_deref(), Some("TLS 1.2"));
     assert_eq!(
-        f.evidence.get("version").map(String::as_str),
-        Some("TLS 1.2")
-    );
-    assert_eq!(
-        f.evidence.get("client_max_version").map(String::as_str),
+        f.evidence_text("client_max_version").as_deref(),
         Some("TLS 1.3")
     );
     assert!(!ids(&sess, T2020).contains("tls.downgrade.sentinel"));
@@ -698,10 +659,7 @@ fn downgrade_sentinel_in_server_random() {
     });
     let f = finding(&sess, T2020, "tls.downgrade.sentinel");
     assert_eq!(f.severity, Severity::High);
-    assert_eq!(
-        f.evidence.get("sentinel").map(String::as_str),
-        Some("TLS 1.2")
-    );
+    assert_eq!(f.evidence_text("sentinel").as_deref(), Some("TLS 1.2"));
     assert!(!ids(&sess, T2020).contains("tls.downgrade.version"));
 }
 
@@ -712,7 +670,7 @@ fn deflate_compression_selected() {
         sh[44 + sid + 2] = 1;
     });
     let f = finding(&sess, T2020, "tls.compression");
-    assert_eq!(f.evidence.get("method").map(String::as_str), Some("1"));
+    assert_eq!(f.evidence_text("method").as_deref(), Some("1"));
 }
 
 #[test]
@@ -730,7 +688,7 @@ fn inappropriate_fallback_alert() {
     assert!(found.contains("tls.downgrade.fallback_scsv"), "{found:?}");
     let f = finding(&sess, T2020, "tls.handshake.failure");
     assert_eq!(
-        f.evidence.get("reason").map(String::as_str),
+        f.evidence_text("reason").as_deref(),
         Some("inappropriate_fallback")
     );
 }
