@@ -130,10 +130,41 @@ fn gzip_detected_by_magic_not_name() {
     assert_eq!(segs, plain);
     // A truncated gzip stream is an error with an offset (this one is small enough that the
     // first read already hits the cut).
-    let err = PcapSource::from_reader(Cursor::new(gz[..gz.len() / 2].to_vec()))
-        .and_then(|mut src| src.for_each_segment(|_| {}))
-        .expect_err("cut gzip");
+    let mut src = PcapSource::from_reader(Cursor::new(gz[..gz.len() / 2].to_vec()))
+        .expect("a cut gzip capture still opens");
+    let mut n = 0usize;
+    let err = src.for_each_segment(|_| n += 1).expect_err("cut gzip");
     assert!(err.offset().is_some(), "{err}");
+    assert!(n < plain.len(), "{n} of {}", plain.len());
+}
+
+/// A gzip capture cut in half yields the flows of its first half, as the plain capture
+/// cut at the same point does, with the same error kind (exit status 3 in `pcap`).
+#[test]
+fn gzip_cut_in_half_reads_like_the_plain_capture_cut_there() {
+    for rel in [
+        "suricata-verify/tests/bug-4877/input.pcap",
+        "ja4/pcap/tls12.pcap",
+    ] {
+        let raw = std::fs::read(corpus(rel)).expect("read");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).expect("gz");
+        let gz = enc.finish().expect("gz");
+        let cut = &gz[..gz.len() / 2];
+        // What decompresses before the cut, read as a plain capture.
+        let mut prefix = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(cut), &mut prefix);
+        let mut want = Vec::new();
+        if let Ok(mut src) = PcapSource::from_reader(Cursor::new(prefix)) {
+            let _ = src.for_each_segment(|s| want.push((s.ts.0, s.payload.len())));
+        }
+        let mut got = Vec::new();
+        let res = PcapSource::from_reader(Cursor::new(cut.to_vec()))
+            .and_then(|mut src| src.for_each_segment(|s| got.push((s.ts.0, s.payload.len()))));
+        let err = res.expect_err("a cut gzip capture is an input error");
+        assert!(err.offset().is_some(), "{rel}: {err}");
+        assert_eq!(got, want, "{rel}: segments before the cut");
+    }
 }
 
 #[test]

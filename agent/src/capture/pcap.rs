@@ -161,14 +161,21 @@ type IoSlot = Arc<Mutex<Option<io::Error>>>;
 
 /// Read adapter: fills the whole destination when it can (pcap-parser parses the file header
 /// from the first `read` only, and a pipe or a gzip decoder may return short reads), and
-/// remembers the last io error so it can be reported with its cause.
+/// remembers the first io error so it can be reported with its cause. After an error that
+/// came with data, it reads as end of input: pcap-parser reads twice while opening a file,
+/// so an error passed on at the second read would throw away every packet of a gzip
+/// capture cut within its first buffer. The reader reports the kept error at the end.
 struct FillReader<R> {
     inner: R,
     error: IoSlot,
+    failed: bool,
 }
 
 impl<R: Read> Read for FillReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
         let mut n = 0;
         while n < buf.len() {
             let Some(dst) = buf.get_mut(n..) else { break };
@@ -177,8 +184,9 @@ impl<R: Read> Read for FillReader<R> {
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    self.failed = true;
                     if n > 0 {
-                        // Deliver what we have; the error repeats on the next call.
+                        // Deliver what we have; the error is reported at the end of input.
                         if let Ok(mut slot) = self.error.lock() {
                             *slot = Some(e);
                         }
@@ -274,6 +282,7 @@ impl PcapSource {
         let fill = FillReader {
             inner: stream,
             error: Arc::clone(&io_error),
+            failed: false,
         };
         let reader = match pcap_parser::create_reader(BUFFER_SIZE, fill) {
             Ok(r) => r,
@@ -382,6 +391,9 @@ impl PcapSource {
                     self.reader.consume(len);
                 }
                 Step::Eof => {
+                    if self.io_failed() {
+                        return Err(self.read_error(offset));
+                    }
                     self.done = true;
                     return Ok(None);
                 }
@@ -414,6 +426,10 @@ impl PcapSource {
                     }
                 }
                 Step::ReadError => return Err(self.read_error(offset)),
+                // The input ended inside a block because reading failed: report the cause.
+                Step::Fail(PcapError::Truncated { .. }) if self.io_failed() => {
+                    return Err(self.read_error(offset))
+                }
                 Step::Fail(e) => return Err(self.fail(e)),
             }
         };
@@ -427,6 +443,11 @@ impl PcapSource {
     fn fail(&mut self, e: PcapError) -> PcapError {
         self.done = true;
         e
+    }
+
+    /// Whether the input stopped on an io error (kept by [`FillReader`]).
+    fn io_failed(&self) -> bool {
+        self.io_error.lock().map(|s| s.is_some()).unwrap_or(false)
     }
 
     fn read_error(&mut self, offset: u64) -> PcapError {
