@@ -46,7 +46,8 @@ pub struct ExplainArgs {
 pub enum Format {
     /// One JSON object per flow (the event schema), summary on stderr.
     Json,
-    /// One line per flow and a summary, for people.
+    /// For people: flows grouped by finding and destination (the top groups; see
+    /// `--top` and `--all`), then a summary.
     Table,
 }
 
@@ -69,6 +70,12 @@ pub struct PcapArgs {
     /// No closing summary.
     #[arg(long)]
     pub no_summary: bool,
+    /// With `--format table`: how many groups to print.
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    pub top: usize,
+    /// With `--format table`: print every group.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Subcommand)]

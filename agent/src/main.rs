@@ -17,10 +17,13 @@ fn main() -> ExitCode {
             Ok(outcome) => {
                 if !outcome.input_errors.is_empty() {
                     ExitCode::from(exit::INPUT)
-                } else if args
+                } else if let Some(t) = args
                     .fail_on
-                    .is_some_and(|t| outcome.summary.worst().is_some_and(|w| w >= t))
+                    .filter(|t| outcome.summary.worst().is_some_and(|w| w >= *t))
                 {
+                    for (sev, id, n) in outcome.summary.at_or_above(t) {
+                        eprintln!("plainsight: --fail-on {t}: {id} ({sev}) on {n} flow(s)");
+                    }
                     ExitCode::from(exit::FINDINGS)
                 } else {
                     ExitCode::SUCCESS

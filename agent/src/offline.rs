@@ -49,6 +49,7 @@ pub fn run(args: &PcapArgs) -> Result<Outcome, OfflineError> {
     };
     let mut outcome = Outcome::default();
     let mut records = Vec::new();
+    let mut table = summary::Table::default();
     let mut emit =
         |records: &mut Vec<FlowRecord>, outcome: &mut Outcome| -> Result<(), OfflineError> {
             for r in records.drain(..) {
@@ -58,10 +59,7 @@ pub fn run(args: &PcapArgs) -> Result<Outcome, OfflineError> {
                 outcome.summary.add(&r);
                 match args.format {
                     Format::Json => writer.write(&r)?,
-                    Format::Table => {
-                        let mut out = io::stdout().lock();
-                        writeln!(out, "{}", summary::table_row(&r)).map_err(EventsError::Write)?;
-                    }
+                    Format::Table => table.add(&r),
                 }
             }
             Ok(())
@@ -94,6 +92,11 @@ pub fn run(args: &PcapArgs) -> Result<Outcome, OfflineError> {
     engine.finish(&mut records);
     emit(&mut records, &mut outcome)?;
     writer.flush()?;
+    if args.format == Format::Table {
+        let top = (!args.all).then_some(args.top);
+        let mut out = io::stdout().lock();
+        write!(out, "{}", table.render(top)).map_err(EventsError::Write)?;
+    }
     if !args.no_summary {
         let text = render_summary(&outcome, &engine);
         match args.format {
