@@ -1016,11 +1016,23 @@ impl LiveAgent {
     }
 }
 
-/// JSON lines → values (panics on a bad line).
+#[path = "../../agent/tests/common/schema.rs"]
+mod schema;
+
+/// JSON lines → values; panics on a line that is not JSON or not per
+/// `docs/event.schema.json`, so every live lab checks the schema of what it reads.
 pub fn parse_events(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event line {l:?}: {e}")))
+        .map(|l| {
+            let v = serde_json::from_str(l).unwrap_or_else(|e| panic!("bad event line {l:?}: {e}"));
+            let errors = schema::event_errors(&v);
+            assert!(
+                errors.is_empty(),
+                "event not per docs/event.schema.json: {errors:?}\n{l}"
+            );
+            v
+        })
         .collect()
 }
 

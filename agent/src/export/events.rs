@@ -1,7 +1,7 @@
 //! JSON-lines events: one line per finished flow, the same schema in pcap and live modes.
 //!
-//! The top-level names (`ts`, `src_ip`, `src_port`, `dst_ip`, `dst_port`, `transport`,
-//! `protocol`, `tls`, `findings`) are a public contract for other tools; add, never rename.
+//! The fields are a public contract, described by `docs/event.schema.json` (JSON Schema
+//! draft 2020-12) and docs/events.md; tests validate every event they see against it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -15,8 +15,13 @@ use crate::plaintext::PlaintextInfo;
 use crate::time::Timestamp;
 use crate::tls::TlsInfo;
 
+/// The version of `docs/event.schema.json` that events follow. Fields are added within a
+/// version, never renamed or removed; a change that breaks readers bumps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Serialize)]
 pub struct Event<'a> {
+    pub schema_version: u32,
     pub ts: Timestamp,
     pub src_ip: String,
     pub src_port: u16,
@@ -48,6 +53,7 @@ pub struct FlowCounters {
 impl<'a> Event<'a> {
     pub fn from_record(r: &'a FlowRecord) -> Self {
         Event {
+            schema_version: SCHEMA_VERSION,
             ts: r.first_seen,
             src_ip: r.key.client.ip().to_string(),
             src_port: r.key.client.port(),

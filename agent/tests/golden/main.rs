@@ -32,6 +32,8 @@ mod ours;
 mod peers;
 mod report;
 mod runner;
+#[path = "../common/schema.rs"]
+mod schema;
 mod suricata_verify;
 mod zeek;
 
