@@ -6,11 +6,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::detect::Severity;
 
+/// The exit-status table every subcommand keeps (also in the README).
+pub const EXIT_STATUS: &str = "\
+Exit status (every subcommand):
+  0  ok
+  1  findings at or above --fail-on (pcap)
+  2  usage or configuration error (nothing was attached or read)
+  3  input error: a capture could not be read completely (what was read is reported)
+  4  runtime error: loading or attaching the programs, binding the endpoint, writing events";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "plainsight",
     version,
-    about = "Finds plaintext traffic and weak TLS, live (eBPF) or in pcap files."
+    about = "Finds plaintext traffic and weak TLS, live (eBPF) or in pcap files.",
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax); also RUST_LOG.

@@ -32,12 +32,98 @@ pub enum ConfigError {
         #[source]
         source: Box<toml::de::Error>,
     },
-    #[error("invalid config: {key} = {value}: {reason}")]
+    #[error("invalid config {}: {key} = {value}: {reason}", Located(.file, .line))]
     Invalid {
+        /// The file and the 1-based line of the key, when the configuration came from
+        /// a file and the key is written in it (a default value has no line).
+        file: Option<PathBuf>,
+        line: Option<usize>,
         key: String,
         value: String,
-        reason: &'static str,
+        reason: String,
     },
+}
+
+/// `FILE:LINE`, `FILE`, or `<defaults>` for a configuration that came from no file.
+struct Located<'a>(&'a Option<PathBuf>, &'a Option<usize>);
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(p), Some(l)) => write!(f, "{}:{l}", p.display()),
+            (Some(p), None) => write!(f, "{}", p.display()),
+            (None, _) => f.write_str("<defaults>"),
+        }
+    }
+}
+
+/// Where a configuration was read from, so that a later check can name the line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Source {
+    pub path: PathBuf,
+    text: String,
+}
+
+impl Source {
+    /// The 1-based line where `key` is written: `section.key`, `section[i].key` for the
+    /// i-th `[[section]]`, `severity."id"`, or a top-level key. For a key that is not
+    /// written (a default), the line of its section header, else `None`.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        let (table, leaf) = match key.rsplit_once('.').filter(|_| !key.ends_with('"')) {
+            Some((t, l)) => (Some(t), l),
+            None => match key.split_once(".\"") {
+                Some((t, l)) => (Some(t), l.trim_end_matches('"')),
+                None => (None, key),
+            },
+        };
+        // A whole `[[section]]` entry (`allow[1]`): its header line. An element of an
+        // array value (`interfaces_include[0]`): the key's line.
+        let (table, leaf) = match table {
+            None if leaf.ends_with(']') => (Some(leaf), ""),
+            t => (t, leaf.split('[').next().unwrap_or(leaf)),
+        };
+        let (table, index) = match table.and_then(|t| t.strip_suffix(']')) {
+            Some(t) => match t.split_once('[') {
+                Some((name, i)) => (Some(name), i.parse::<usize>().ok()),
+                None => (Some(t), None),
+            },
+            None => (table, None),
+        };
+        let mut current: Option<&str> = None;
+        let mut seen = 0usize;
+        let mut header = None;
+        for (n, raw) in self.text.lines().enumerate() {
+            let line = raw.trim();
+            if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split(']').next()) {
+                current = Some(name.trim());
+                if current == table {
+                    seen += 1;
+                    if index.is_none_or(|i| i + 1 == seen) {
+                        header = Some(n + 1);
+                    }
+                }
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+                current = Some(name.trim());
+                if current == table {
+                    header = Some(n + 1);
+                }
+                continue;
+            }
+            let in_place = current == table && index.is_none_or(|i| i + 1 == seen);
+            let name = line
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
+            if in_place && !leaf.is_empty() && name == leaf && line.contains('=') {
+                return Some(n + 1);
+            }
+        }
+        header
+    }
 }
 
 /// Errors from parsing a CIDR block such as `10.0.0.0/8`.
@@ -172,12 +258,22 @@ impl Default for NetworkConfig {
     }
 }
 
-/// One `[[allow]]` entry: plaintext of this protocol to this destination is accepted.
+/// One `[[allow]]` entry: what it names is accepted between these ends. It matches a
+/// flow when every key it gives matches.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowRule {
     /// A protocol name from docs/findings.md (`dns`, `http`, `smtp`, `unknown_text`…).
-    pub protocol: String,
+    /// Without `finding`, the rule accepts that protocol's cleartext findings.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// A finding id, or a prefix ending in `*` (`tls.cert.*`): the rule silences those
+    /// findings, TLS ones included.
+    #[serde(default)]
+    pub finding: Option<String>,
+    /// Client address range; any when absent.
+    #[serde(default)]
+    pub source: Option<Cidr>,
     /// Server address range; any when absent.
     #[serde(default)]
     pub destination: Option<Cidr>,
@@ -191,11 +287,37 @@ pub struct AllowRule {
 
 fn default_allow() -> Vec<AllowRule> {
     vec![AllowRule {
-        protocol: "dns".into(),
+        protocol: Some("dns".into()),
+        finding: None,
+        source: None,
         destination: None,
         port: None,
         comment: Some("DNS over cleartext TCP is expected inside the cluster".into()),
     }]
+}
+
+/// A `[severity]` value: a level, or `"off"` to silence the finding (silenced findings
+/// are counted in `plainsight_findings_suppressed_total`, never lost without a trace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeverityOverride {
+    Level(Severity),
+    Off,
+}
+
+impl<'de> Deserialize<'de> for SeverityOverride {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(SeverityOverride::Off);
+        }
+        s.parse::<Severity>()
+            .map(SeverityOverride::Level)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "unknown severity {s:?} (expected info, low, medium, high, critical or off)"
+                ))
+            })
+    }
 }
 
 /// The part of the configuration the analysers need to turn facts into findings.
@@ -203,8 +325,16 @@ fn default_allow() -> Vec<AllowRule> {
 pub struct Policy {
     internal: Vec<Cidr>,
     allow: Vec<AllowRule>,
-    severity: BTreeMap<String, Severity>,
+    severity: BTreeMap<String, SeverityOverride>,
     report_usernames: bool,
+}
+
+/// The ends of a flow, as allow rules see them.
+#[derive(Clone, Copy, Debug)]
+pub struct Ends {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub port: u16,
 }
 
 impl Default for Policy {
@@ -218,18 +348,42 @@ impl Policy {
         self.internal.iter().any(|n| n.contains(ip))
     }
 
-    /// Is cleartext `protocol` to `dst`:`port` accepted by an `[[allow]]` rule?
-    pub fn allowed(&self, protocol: &str, dst: IpAddr, port: u16) -> bool {
+    /// Is cleartext `protocol` between these ends accepted by a protocol-only
+    /// `[[allow]]` rule (one without `finding`)?
+    pub fn allowed(&self, protocol: &str, ends: Ends) -> bool {
         self.allow.iter().any(|r| {
-            r.protocol.eq_ignore_ascii_case(protocol)
-                && r.destination.is_none_or(|n| n.contains(dst))
-                && r.port.is_none_or(|p| p == port)
+            r.finding.is_none()
+                && r.protocol
+                    .as_deref()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(protocol))
+                && r.matches_ends(ends)
         })
     }
 
-    /// The configured severity for finding `id`, or `default`.
+    /// Does an `[[allow]]` rule with a `finding` key silence finding `id` on a flow of
+    /// `protocol` between these ends?
+    pub fn allows_finding(&self, id: &str, protocol: &str, ends: Ends) -> bool {
+        self.allow.iter().any(|r| {
+            r.finding.as_deref().is_some_and(|f| finding_matches(f, id))
+                && r.protocol
+                    .as_deref()
+                    .is_none_or(|p| p.eq_ignore_ascii_case(protocol))
+                && r.matches_ends(ends)
+        })
+    }
+
+    /// The configured severity for finding `id`, or `default` (also when it is `off`:
+    /// see [`Policy::silenced`]).
     pub fn severity(&self, id: &str, default: Severity) -> Severity {
-        self.severity.get(id).copied().unwrap_or(default)
+        match self.severity.get(id) {
+            Some(SeverityOverride::Level(s)) => *s,
+            _ => default,
+        }
+    }
+
+    /// Is finding `id` set to `"off"` in `[severity]`?
+    pub fn silenced(&self, id: &str) -> bool {
+        self.severity.get(id) == Some(&SeverityOverride::Off)
     }
 
     /// May user names appear in finding evidence? Off by default: a user name is
@@ -241,6 +395,22 @@ impl Policy {
     pub fn with_report_usernames(mut self, on: bool) -> Self {
         self.report_usernames = on;
         self
+    }
+}
+
+impl AllowRule {
+    fn matches_ends(&self, ends: Ends) -> bool {
+        self.source.is_none_or(|n| n.contains(ends.client))
+            && self.destination.is_none_or(|n| n.contains(ends.server))
+            && self.port.is_none_or(|p| p == ends.port)
+    }
+}
+
+/// `pattern` is a finding id, or a prefix ending in `*`.
+fn finding_matches(pattern: &str, id: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => id.starts_with(prefix),
+        None => pattern == id,
     }
 }
 
@@ -383,13 +553,16 @@ pub struct Config {
     pub report_usernames: bool,
     pub network: NetworkConfig,
     pub allow: Vec<AllowRule>,
-    /// Severity overrides by finding id.
-    pub severity: BTreeMap<String, Severity>,
+    /// Severity overrides by finding id (a level, or `off`).
+    pub severity: BTreeMap<String, SeverityOverride>,
     pub capture: CaptureConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
     pub events: EventsConfig,
     pub spike: SpikeConfig,
+    /// The file this was read from (for error locations); not a configuration key.
+    #[serde(skip)]
+    pub source: Option<Source>,
 }
 
 impl Default for Config {
@@ -404,6 +577,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             events: EventsConfig::default(),
             spike: SpikeConfig::default(),
+            source: None,
         }
     }
 }
@@ -418,13 +592,16 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { source, .. } => ConfigError::Parse {
-                path: path.to_owned(),
-                source,
-            },
-            other => other,
-        })
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+        cfg.source = Some(Source {
+            path: path.to_owned(),
+            text,
+        });
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Parse and validate TOML text.
@@ -435,6 +612,24 @@ impl Config {
         })?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// An [`ConfigError::Invalid`] for `key`, naming this configuration's file and the
+    /// key's line when it came from a file.
+    pub fn invalid(
+        &self,
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        let key = key.into();
+        ConfigError::Invalid {
+            file: self.source.as_ref().map(|s| s.path.clone()),
+            line: self.source.as_ref().and_then(|s| s.line_of(&key)),
+            key,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 
     /// The documented default configuration file, with comments.
@@ -453,25 +648,37 @@ impl Config {
 
     /// Checks serde cannot express: known names, non-zero limits, sane ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        fn bad(key: String, value: impl fmt::Display, reason: &'static str) -> ConfigError {
-            ConfigError::Invalid {
-                key,
-                value: value.to_string(),
-                reason,
-            }
-        }
         for (i, r) in self.allow.iter().enumerate() {
-            if r.protocol.parse::<crate::plaintext::Protocol>().is_err() {
-                return Err(bad(
-                    format!("allow[{i}].protocol"),
-                    format!("{:?}", r.protocol),
-                    "unknown protocol (see docs/findings.md for names such as dns, http, smtp)",
-                ));
+            if let Some(p) = &r.protocol {
+                if p.parse::<crate::plaintext::Protocol>().is_err() && p != "tls" {
+                    return Err(self.invalid(
+                        format!("allow[{i}].protocol"),
+                        format!("{p:?}"),
+                        "unknown protocol (see docs/findings.md for names such as dns, http, smtp, tls)",
+                    ));
+                }
+            }
+            match &r.finding {
+                Some(f) if !crate::detect::catalogue::all().any(|d| finding_matches(f, d.id)) => {
+                    return Err(self.invalid(
+                        format!("allow[{i}].finding"),
+                        format!("{f:?}"),
+                        "matches no finding id (`plainsight explain` lists them; a trailing * matches a prefix)",
+                    ));
+                }
+                None if r.protocol.is_none() => {
+                    return Err(self.invalid(
+                        format!("allow[{i}]"),
+                        "no protocol and no finding",
+                        "an allow rule needs a protocol, a finding, or both",
+                    ));
+                }
+                _ => {}
             }
         }
         for id in self.severity.keys() {
             if crate::detect::catalogue::get(id).is_none() {
-                return Err(bad(
+                return Err(self.invalid(
                     format!("severity.\"{id}\""),
                     format!("{id:?}"),
                     "unknown finding id (see docs/findings.md)",
@@ -491,7 +698,7 @@ impl Config {
             for (i, p) in pats.iter().enumerate() {
                 if p.is_empty() || p.len() > 15 || p.chars().any(|c| c.is_whitespace() || c == '/')
                 {
-                    return Err(bad(
+                    return Err(self.invalid(
                         format!("{key}[{i}]"),
                         format!("{p:?}"),
                         "not an interface name pattern (1-15 chars, no '/' or spaces; * and ? allowed)",
@@ -500,15 +707,15 @@ impl Config {
             }
         }
         if self.capture.budget_bytes < 3000 {
-            return Err(bad(
-                "capture.budget_bytes".into(),
+            return Err(self.invalid(
+                "capture.budget_bytes",
                 self.capture.budget_bytes,
                 "must be at least 3000 (two full segments, for large ClientHellos)",
             ));
         }
         if !(2..=u32::from(u16::MAX)).contains(&self.capture.budget_segments) {
-            return Err(bad(
-                "capture.budget_segments".into(),
+            return Err(self.invalid(
+                "capture.budget_segments",
                 self.capture.budget_segments,
                 "must be 2 to 65535 (a ClientHello can take two segments)",
             ));
@@ -521,40 +728,46 @@ impl Config {
             ("spike.max_services", self.spike.max_services),
         ] {
             if v == 0 {
-                return Err(bad(key.into(), v, "must be greater than 0"));
+                return Err(self.invalid(key, v, "must be greater than 0"));
             }
         }
-        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            return Err(bad(
-                "http.tls_cert/http.tls_key".into(),
-                "one of them",
-                "set both or neither",
-            ));
+        match (&self.http.tls_cert, &self.http.tls_key) {
+            (Some(c), None) => {
+                return Err(self.invalid(
+                    "http.tls_cert",
+                    format!("{:?}", c.display().to_string()),
+                    "set http.tls_key too (both or neither)",
+                ))
+            }
+            (None, Some(k)) => {
+                return Err(self.invalid(
+                    "http.tls_key",
+                    format!("{:?}", k.display().to_string()),
+                    "set http.tls_cert too (both or neither)",
+                ))
+            }
+            _ => {}
         }
         if self.http.client_ca.is_some() && self.http.tls_cert.is_none() {
-            return Err(bad(
-                "http.client_ca".into(),
+            return Err(self.invalid(
+                "http.client_ca",
                 "set",
                 "needs http.tls_cert and http.tls_key",
             ));
         }
         if self.events.path.is_empty() {
-            return Err(bad(
-                "events.path".into(),
-                "\"\"",
-                "use a file path or \"-\" for stdout",
-            ));
+            return Err(self.invalid("events.path", "\"\"", "use a file path or \"-\" for stdout"));
         }
         if !(self.spike.ewma_alpha > 0.0 && self.spike.ewma_alpha <= 1.0) {
-            return Err(bad(
-                "spike.ewma_alpha".into(),
+            return Err(self.invalid(
+                "spike.ewma_alpha",
                 self.spike.ewma_alpha,
                 "must be in (0, 1]",
             ));
         }
         if !(self.spike.threshold.is_finite() && self.spike.threshold > 1.0) {
-            return Err(bad(
-                "spike.threshold".into(),
+            return Err(self.invalid(
+                "spike.threshold",
                 self.spike.threshold,
                 "must be a finite number greater than 1",
             ));
@@ -644,13 +857,83 @@ mod tests {
         )
         .expect("parse");
         let p = cfg.policy();
-        assert!(p.allowed("http", ip("10.0.5.7"), 8080));
-        assert!(!p.allowed("http", ip("10.0.6.7"), 8080));
-        assert!(!p.allowed("http", ip("10.0.5.7"), 80));
-        assert!(!p.allowed("redis", ip("10.0.5.7"), 8080));
+        let to = |server: &str, port: u16| Ends {
+            client: ip("10.9.9.9"),
+            server: ip(server),
+            port,
+        };
+        assert!(p.allowed("http", to("10.0.5.7", 8080)));
+        assert!(!p.allowed("http", to("10.0.6.7", 8080)));
+        assert!(!p.allowed("http", to("10.0.5.7", 80)));
+        assert!(!p.allowed("redis", to("10.0.5.7", 8080)));
         // An explicit [[allow]] list replaces the default one.
-        assert!(!p.allowed("dns", ip("10.0.0.10"), 53));
-        assert!(Policy::default().allowed("dns", ip("10.0.0.10"), 53));
+        assert!(!p.allowed("dns", to("10.0.0.10", 53)));
+        assert!(Policy::default().allowed("dns", to("10.0.0.10", 53)));
+    }
+
+    #[test]
+    fn allow_rules_match_any_finding_by_source_destination_port_protocol() {
+        let cfg = Config::parse(
+            r#"
+            [[allow]]
+            finding = "tls.cipher.cbc"
+            source = "10.1.0.0/16"
+            destination = "10.2.0.0/16"
+            port = 8443
+            protocol = "tls"
+
+            [[allow]]
+            finding = "tls.cert.*"
+            destination = "10.3.0.0/16"
+            "#,
+        )
+        .expect("parse");
+        let p = cfg.policy();
+        let ends = |c: &str, s: &str, port: u16| Ends {
+            client: ip(c),
+            server: ip(s),
+            port,
+        };
+        let cbc = "tls.cipher.cbc";
+        assert!(p.allows_finding(cbc, "tls", ends("10.1.0.5", "10.2.0.5", 8443)));
+        assert!(
+            !p.allows_finding(cbc, "tls", ends("10.9.0.5", "10.2.0.5", 8443)),
+            "source"
+        );
+        assert!(
+            !p.allows_finding(cbc, "tls", ends("10.1.0.5", "10.9.0.5", 8443)),
+            "destination"
+        );
+        assert!(
+            !p.allows_finding(cbc, "tls", ends("10.1.0.5", "10.2.0.5", 443)),
+            "port"
+        );
+        assert!(
+            !p.allows_finding(cbc, "smtp", ends("10.1.0.5", "10.2.0.5", 8443)),
+            "protocol"
+        );
+        assert!(!p.allows_finding("tls.cipher.weak", "tls", ends("10.1.0.5", "10.2.0.5", 8443)));
+        for id in ["tls.cert.expired", "tls.cert.self_signed"] {
+            assert!(
+                p.allows_finding(id, "tls", ends("1.2.3.4", "10.3.9.9", 443)),
+                "{id}"
+            );
+        }
+        // A finding rule is not a protocol rule: it accepts no cleartext protocol.
+        assert!(!p.allowed("tls", ends("10.1.0.5", "10.2.0.5", 8443)));
+    }
+
+    #[test]
+    fn severity_off_silences() {
+        let cfg = Config::parse("[severity]\n\"tls.session_ticket\" = \"off\"\n").expect("parse");
+        let p = cfg.policy();
+        assert!(p.silenced("tls.session_ticket"));
+        assert!(!p.silenced("tls.early_data"));
+        let e = err("[severity]\n\"tls.session_ticket\" = \"of\"\n");
+        assert!(
+            e.contains("expected info, low, medium, high, critical or off"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     if let Some(e) = &args.events {
         config.events.path = e.clone();
     }
+    preflight(&config)?;
     let tls = match (&config.http.tls_cert, &config.http.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert: cert.clone(),
@@ -224,6 +225,84 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     result?;
     detached?;
     Ok(())
+}
+
+/// Every check `run` makes before it starts, on the configuration alone: what `plainsight
+/// config check` runs too, so that it accepts exactly what `run` accepts. Each error names
+/// the file, the key and its line.
+pub fn preflight(config: &Config) -> Result<(), ConfigError> {
+    if let (Some(cert), Some(key)) = (&config.http.tls_cert, &config.http.tls_key) {
+        let files = TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: config.http.client_ca.clone(),
+        };
+        if let Err(e) = http::check_tls(&files) {
+            // The files are read in this order: certificate, key, client CA.
+            let at = match &e {
+                HttpError::Empty { what, .. } if what.contains("key") => "http.tls_key",
+                HttpError::Read { path, .. } | HttpError::Empty { path, .. } => {
+                    if path == cert {
+                        "http.tls_cert"
+                    } else if path == key {
+                        "http.tls_key"
+                    } else {
+                        "http.client_ca"
+                    }
+                }
+                HttpError::ClientCa(_) => "http.client_ca",
+                // rustls refused the pair (a key that does not match the certificate).
+                _ => "http.tls_key",
+            };
+            let value = match at {
+                "http.tls_key" => key.display().to_string(),
+                "http.client_ca" => config
+                    .http
+                    .client_ca
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                _ => cert.display().to_string(),
+            };
+            return Err(config.invalid(at, format!("{value:?}"), e.to_string()));
+        }
+    }
+    if config.events.path != "-" {
+        let path = std::path::Path::new(&config.events.path);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let value = format!("{:?}", config.events.path);
+        if !dir.is_dir() {
+            return Err(config.invalid(
+                "events.path",
+                value,
+                format!("directory {} does not exist", dir.display()),
+            ));
+        }
+        if path.is_dir() {
+            return Err(config.invalid("events.path", value, "is a directory, not a file"));
+        }
+        let target = if path.exists() { path } else { dir };
+        if !writable(target) {
+            return Err(config.invalid(
+                "events.path",
+                value,
+                format!("{} is not writable by this user", target.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// access(2) with W_OK: the kernel's own answer for this process's credentials.
+fn writable(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
 fn attach_mode(cli: Option<AttachMode>, cfg: config::AttachMode) -> AttachMode {

@@ -5,11 +5,12 @@
 //! replayed through it always yields the same records.
 
 use crate::capture::{Segment, TcpMeta};
-use crate::config::{Config, Policy};
+use crate::config::{Config, Ends, Policy};
 use crate::detect::spike::{self, Detector};
-use crate::detect::Finding;
+use crate::detect::{Finding, Severity};
 use crate::flow::table::{Flow, Limits, Table};
 use crate::flow::{Direction, FlowKey, Transport};
+use crate::plaintext::findings::CREDENTIALS;
 use crate::plaintext::{self, PlaintextInfo};
 use crate::time::Timestamp;
 use crate::tls::handshake::KeyExchangeParams;
@@ -31,6 +32,8 @@ pub struct FlowRecord {
     pub tls: Option<TlsInfo>,
     pub plaintext: Option<PlaintextInfo>,
     pub findings: Vec<Finding>,
+    /// Ids of the findings the policy silenced (`"off"` or an allow rule with `finding`).
+    pub suppressed: Vec<&'static str>,
     /// Capture of the first bytes missed data (a hole the reassembler could not fill).
     pub gap: bool,
     /// Bounded metric labels for the handshake, when a ClientHello was seen.
@@ -393,7 +396,7 @@ impl Engine {
             let sni = flow.app.tls.as_ref().and_then(|t| t.info().sni.as_deref());
             findings.extend(self.observe_handshake(sni, &findings, flow.last_seen));
         }
-        let findings = apply_policy(&self.policy, &flow.key, protocol, findings);
+        let (findings, suppressed) = apply_policy(&self.policy, &flow.key, protocol, findings);
         let encrypted = flow.app.tls.is_some() || protocol == "ssh";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
@@ -423,6 +426,7 @@ impl Engine {
                 .protocol()
                 .map(|_| flow.app.plain.info().clone()),
             findings,
+            suppressed,
             gap,
             tls_labels,
             cert_expiry,
@@ -441,22 +445,42 @@ fn protocol_name(app: &App) -> &'static str {
     }
 }
 
-/// Applies the allowlist and severity overrides of the policy.
+/// Applies the policy: protocol allow rules (cleartext findings, never credentials),
+/// finding allow rules, `"off"` overrides and severity overrides. Returns the findings
+/// kept and the ids of those silenced, which are counted, not lost.
 fn apply_policy(
     policy: &Policy,
     key: &FlowKey,
     protocol: &'static str,
     findings: Vec<Finding>,
-) -> Vec<Finding> {
-    let allowed = policy.allowed(protocol, key.server.ip(), key.server.port());
-    findings
-        .into_iter()
-        .filter(|f| !(allowed && f.id.starts_with("plaintext.") && f.id != "plaintext.credentials"))
-        .map(|f| {
-            let sev = policy.severity(f.id, f.severity);
-            f.with_severity(sev)
-        })
-        .collect()
+) -> (Vec<Finding>, Vec<&'static str>) {
+    let ends = Ends {
+        client: key.client.ip(),
+        server: key.server.ip(),
+        port: key.server.port(),
+    };
+    let allowed = policy.allowed(protocol, ends);
+    let internal = policy.is_internal(ends.client) && policy.is_internal(ends.server);
+    let mut suppressed = Vec::new();
+    let mut kept = Vec::with_capacity(findings.len());
+    for mut f in findings {
+        let accepted = allowed && f.id.starts_with("plaintext.") && f.id != CREDENTIALS;
+        if accepted {
+            continue;
+        }
+        if policy.silenced(f.id) || policy.allows_finding(f.id, protocol, ends) {
+            suppressed.push(f.id);
+            continue;
+        }
+        // RFC 6066 §3 allows no IP literal in SNI: a client that connects by address
+        // sends none, by design, and internal services are often reached so.
+        if f.id == tls::findings::SNI_MISSING.id && !internal {
+            f.severity = f.severity.max(Severity::Low);
+        }
+        f.severity = policy.severity(f.id, f.severity);
+        kept.push(f);
+    }
+    (kept, suppressed)
 }
 
 /// Spike detector settings from the `[spike]` section.

@@ -38,11 +38,15 @@ fn main() -> ExitCode {
             Ok(Ok(())) => ExitCode::SUCCESS,
             Ok(Err(e)) => {
                 eprintln!("plainsight: {e}");
-                ExitCode::from(if e.is_usage() { exit::USAGE } else { 1 })
+                ExitCode::from(if e.is_usage() {
+                    exit::USAGE
+                } else {
+                    exit::RUNTIME
+                })
             }
             Err(e) => {
                 eprintln!("plainsight: cannot start the async runtime: {e}");
-                ExitCode::FAILURE
+                ExitCode::from(exit::RUNTIME)
             }
         },
         Command::Capture(args) => {
@@ -50,11 +54,11 @@ fn main() -> ExitCode {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(e)) => {
                     eprintln!("plainsight: {e}");
-                    ExitCode::FAILURE
+                    ExitCode::from(exit::RUNTIME)
                 }
                 Err(e) => {
                     eprintln!("plainsight: cannot start the async runtime: {e}");
-                    ExitCode::FAILURE
+                    ExitCode::from(exit::RUNTIME)
                 }
             }
         }
@@ -80,16 +84,18 @@ fn main() -> ExitCode {
             print!("{}", Config::default_toml());
             ExitCode::SUCCESS
         }
-        Command::Config(ConfigCommand::Check { path }) => match Config::load(&path) {
-            Ok(_) => {
-                println!("{}: ok", path.display());
-                ExitCode::SUCCESS
+        Command::Config(ConfigCommand::Check { path }) => {
+            match Config::load(&path).and_then(|c| daemon::preflight(&c)) {
+                Ok(()) => {
+                    println!("{}: ok", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("plainsight: {e}");
+                    ExitCode::from(exit::USAGE)
+                }
             }
-            Err(e) => {
-                eprintln!("plainsight: {e}");
-                ExitCode::from(exit::USAGE)
-            }
-        },
+        }
     }
 }
 

@@ -18,6 +18,9 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// An input could not be read completely (what was read was still analysed).
     pub const INPUT: u8 = 3;
+    /// The agent could not do its work: loading or attaching the programs, binding the
+    /// endpoint, writing events (`run`, `capture`).
+    pub const RUNTIME: u8 = 4;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -158,3 +158,156 @@ fn explain_lists_the_catalogue_and_prints_a_card() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown finding id"));
 }
+
+/// Configurations that `run` must refuse before it attaches anything: `config check` and
+/// `run` both exit 2, and the error names the file, the line and the key.
+#[test]
+fn bad_configurations_exit_2_in_check_and_run_naming_file_line_and_key() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad-configs");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").expect("write");
+    let garbage = garbage.display().to_string();
+    // (name, file text, the key the error must name, the line it is on)
+    let cases: Vec<(&str, String, &str, usize)> = vec![
+        (
+            "unknown key",
+            "[network]\ninternals = [\"10.0.0.0/8\"]\n".into(),
+            "internals",
+            2,
+        ),
+        (
+            "bad CIDR",
+            "\n[network]\ninternal = [\"10.0.0.0/33\"]\n".into(),
+            "internal",
+            3,
+        ),
+        (
+            "unknown protocol",
+            "[[allow]]\nprotocol = \"gopher\"\n".into(),
+            "allow[0].protocol",
+            2,
+        ),
+        (
+            "empty allow rule",
+            "[[allow]]\nprotocol = \"dns\"\n\n[[allow]]\ncomment = \"x\"\n".into(),
+            "allow[1]",
+            4,
+        ),
+        (
+            "unknown allowed finding",
+            "[[allow]]\nfinding = \"tls.nope\"\n".into(),
+            "allow[0].finding",
+            2,
+        ),
+        (
+            "unknown severity id",
+            "[severity]\n\"tls.nope\" = \"low\"\n".into(),
+            "severity.\"tls.nope\"",
+            2,
+        ),
+        (
+            "bad severity value",
+            "[severity]\n\"tls.early_data\" = \"of\"\n".into(),
+            "tls.early_data",
+            2,
+        ),
+        (
+            "budget too small",
+            "[capture]\nattach = \"auto\"\nbudget_bytes = 100\n".into(),
+            "capture.budget_bytes",
+            3,
+        ),
+        (
+            "bad interface glob",
+            "[capture]\ninterfaces_include = [\"eth/0\"]\n".into(),
+            "capture.interfaces_include[0]",
+            2,
+        ),
+        (
+            "zero flows",
+            "[limits]\nmax_flows = 0\n".into(),
+            "limits.max_flows",
+            2,
+        ),
+        (
+            "half TLS",
+            "[http]\ntls_cert = \"/etc/hostname\"\n".into(),
+            "http.tls_cert",
+            2,
+        ),
+        (
+            "missing certificate",
+            "[http]\ntls_cert = \"/nonexistent/tls.crt\"\ntls_key = \"/nonexistent/tls.key\"\n"
+                .into(),
+            "http.tls_cert",
+            2,
+        ),
+        (
+            "certificate not PEM",
+            format!("[http]\ntls_key = \"{garbage}\"\ntls_cert = \"{garbage}\"\n"),
+            "http.tls_cert",
+            3,
+        ),
+        (
+            "events directory missing",
+            "[events]\npath = \"/nonexistent-dir/events.json\"\n".into(),
+            "events.path",
+            2,
+        ),
+        (
+            "events path is a directory",
+            "[events]\npath = \"/tmp\"\n".into(),
+            "events.path",
+            2,
+        ),
+        (
+            "bad listen address",
+            "[http]\nlisten = \"localhost\"\n".into(),
+            "listen",
+            2,
+        ),
+        (
+            "bad EWMA",
+            "[spike]\newma_alpha = 2.0\n".into(),
+            "spike.ewma_alpha",
+            2,
+        ),
+    ];
+    assert!(cases.len() >= 10);
+    for (i, (name, text, key, line)) in cases.iter().enumerate() {
+        let path = dir.join(format!("bad-{i}.toml"));
+        std::fs::write(&path, text).expect("write");
+        let p = path.display().to_string();
+        let check = plainsight(&["config", "check", &p]);
+        let err = text_of(&check.stderr);
+        assert_eq!(check.status.code(), Some(2), "{name}: config check: {err}");
+        let located = err.contains(&format!("{p}:{line}:"))
+            || err.contains(&format!("{p}: TOML parse error at line {line},"));
+        assert!(located, "{name}: the error names {p} line {line}: {err}");
+        assert!(err.contains(key), "{name}: the error names {key}: {err}");
+        // `run` refuses it the same way, before attaching: the interface does not exist
+        // and the endpoint is on a free loopback port, so a config wrongly accepted fails
+        // later with another status instead of touching this host.
+        let mut args = vec![
+            "run",
+            "--config",
+            &p,
+            "--iface",
+            "ps-none0",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        if *key != "events.path" {
+            args.extend(["--events", "-"]);
+        }
+        let run = plainsight(&args);
+        let err = text_of(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: run: {err}");
+        assert!(err.contains(key), "{name}: run names {key}: {err}");
+    }
+}
+
+fn text_of(b: &[u8]) -> String {
+    text(b)
+}

@@ -166,6 +166,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Loads and checks the endpoint's certificate, key and client CA as serving would:
+/// what `plainsight config check` and `run`'s start-up use to refuse a bad setting early.
+pub fn check_tls(files: &TlsFiles) -> Result<(), HttpError> {
+    acceptor(files).map(drop)
+}
+
 fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, HttpError> {
     let certs = read_certs(&files.cert)?;
     let key = read_key(&files.key)?;

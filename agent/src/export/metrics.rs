@@ -187,6 +187,7 @@ pub struct Metrics {
     pub tls_handshakes: Family<4>,
     pub handshake_failures: Family<1>,
     pub findings: Family<2>,
+    pub findings_suppressed: Family<1>,
     pub cert_expiry: CappedGauge,
     pub dropped: Family<2>,
     pub parse_errors: Family<1>,
@@ -241,6 +242,12 @@ impl Metrics {
                 "Findings raised, by finding id and severity.",
                 Counter,
                 ["id", "severity"],
+            ),
+            findings_suppressed: Family::new(
+                "plainsight_findings_suppressed_total",
+                "Findings the policy silenced (severity \"off\" or an [[allow]] rule with a finding), by finding id.",
+                Counter,
+                ["id"],
             ),
             cert_expiry: CappedGauge::new(
                 "plainsight_tls_cert_expiry_seconds",
@@ -315,6 +322,7 @@ impl Metrics {
             self.tls_handshakes.name,
             self.handshake_failures.name,
             self.findings.name,
+            self.findings_suppressed.name,
             self.cert_expiry.name,
             self.dropped.name,
             self.parse_errors.name,
@@ -341,6 +349,7 @@ impl Metrics {
         self.tls_handshakes.render(&mut out);
         self.handshake_failures.render(&mut out);
         self.findings.render(&mut out);
+        self.findings_suppressed.render(&mut out);
         self.cert_expiry.render(&mut out);
         self.dropped.render(&mut out);
         self.parse_errors.render(&mut out);
@@ -425,6 +434,9 @@ impl Metrics {
         if let Some(l) = r.tls_labels {
             self.tls_handshakes
                 .inc([l.version, l.cipher_class, l.group_class, l.alpn]);
+        }
+        for id in &r.suppressed {
+            self.findings_suppressed.inc([*id]);
         }
         for f in &r.findings {
             self.findings.inc([f.id, f.severity.as_str()]);

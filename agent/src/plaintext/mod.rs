@@ -774,7 +774,12 @@ impl Session {
             return Vec::new();
         }
         let internal = policy.is_internal(key.client_ip()) && policy.is_internal(key.server_ip());
-        let allowed = policy.allowed(proto.as_str(), key.server_ip(), key.server.port());
+        let ends = crate::config::Ends {
+            client: key.client_ip(),
+            server: key.server_ip(),
+            port: key.server.port(),
+        };
+        let allowed = policy.allowed(proto.as_str(), ends);
         let locality = if internal { "internal" } else { "external" };
         let mut out: Vec<Finding> = Vec::new();
         let st = f.starttls.as_ref();

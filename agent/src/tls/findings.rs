@@ -207,10 +207,10 @@ pub const CERT_NAME_MISMATCH: FindingDef = FindingDef {
 };
 pub const SNI_MISSING: FindingDef = FindingDef {
     id: "tls.sni.missing",
-    severity: Severity::Low,
-    severity_note: "",
+    severity: Severity::Info,
+    severity_note: "info between internal addresses, low when either end is external",
     title: "ClientHello without SNI",
-    description: "A TLS ClientHello has no server_name extension (not raised for SSL 2.0-format hellos, which cannot carry one, nor when the hello carries ESNI).",
+    description: "A TLS ClientHello has no server_name extension. RFC 6066 §3 allows no IP literal in SNI, so a client that connects by address sends none by design, which is common between internal services: hence info inside the internal networks and low beyond them (not raised for SSL 2.0-format hellos, which cannot carry one, nor when the hello carries ESNI).",
     evidence: "",
     remediation: "Configure the client to send SNI (connect by host name, not IP address).",
     references: &["RFC 6066 (TLS extensions, §3 Server Name Indication)", "RFC 9325 (BCP 195: recommendations for secure use of TLS)"],

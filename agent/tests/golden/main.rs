@@ -236,6 +236,12 @@ fn a_every_capture_runs_without_crash() {
     for r in &run.runs {
         if let Status::Failed(m) = &r.status {
             bad.push(format!("{}: {m}", r.capture));
+        } else if let Some((n, e)) = r.schema_errors.first() {
+            bad.push(format!(
+                "{}: {} event(s) break docs/event.schema.json, first line {n}: {e}",
+                r.capture,
+                r.schema_errors.len()
+            ));
         } else if let Some((n, e)) = r.bad_lines.first() {
             bad.push(format!(
                 "{}: {} stdout line(s) are not schema events, first line {n}: {e}",

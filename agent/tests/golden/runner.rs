@@ -41,6 +41,8 @@ pub struct RunOutcome {
     pub events: Vec<Event>,
     /// stdout lines that are not valid events: (line number, error).
     pub bad_lines: Vec<(usize, String)>,
+    /// Lines that break docs/event.schema.json (line number, every violation).
+    pub schema_errors: Vec<(usize, String)>,
     pub elapsed: Duration,
 }
 
@@ -69,6 +71,7 @@ pub fn run_capture(bin: &Path, root: &Path, capture: &str, timeout: Duration) ->
         status: Status::Ok,
         events: Vec::new(),
         bad_lines: Vec::new(),
+        schema_errors: Vec::new(),
         elapsed: Duration::ZERO,
     };
     use std::os::unix::process::CommandExt;
@@ -133,6 +136,12 @@ pub fn run_capture(bin: &Path, root: &Path, capture: &str, timeout: Duration) ->
             Ok(e) => out.events.push(e),
             Err(e) => out.bad_lines.push((i + 1, e)),
         }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            let errors = crate::schema::event_errors(&v);
+            if !errors.is_empty() {
+                out.schema_errors.push((i + 1, errors.join("; ")));
+            }
+        }
     }
     let Some(st) = status else {
         if out.status == Status::Ok {
@@ -190,6 +199,7 @@ pub fn run_all(bin: &Path, root: &Path, captures: &[String], timeout: Duration) 
                 status: Status::Failed("runner thread lost the result".to_string()),
                 events: Vec::new(),
                 bad_lines: Vec::new(),
+                schema_errors: Vec::new(),
                 elapsed: Duration::ZERO,
             })
         })
