@@ -3,12 +3,13 @@
 //! Every program returns `TC_ACT_UNSPEC` (-1), which is `TCX_NEXT` under tcx: a monitor
 //! must never drop, redirect or end classification, so it always hands the packet on to
 //! whatever comes next (the next tcx program, the next clsact filter, or the stack).
-//! Any other value ends the chain: `tcx_run` stops at the first program that does not
-//! return `TCX_NEXT`, and `tcf_classify` at the first filter that returns a value ≥ 0,
-//! so even `TC_ACT_PIPE` or `TC_ACT_OK` would hide every packet from the programs
-//! attached after ours (Cilium's, for one). Failures are counted in the per-CPU
-//! `COUNTERS` map, never logged, because logging on the packet path costs more than
-//! the work itself.
+//! `tcx_run` stops at the first program that returns anything else, so `TC_ACT_PIPE`
+//! or `TC_ACT_OK` would hide every packet from the tcx programs attached after ours
+//! (Cilium's, for one). Under clsact, cls_bpf in direct-action mode passes `OK`, `SHOT`,
+//! `STOLEN`, `TRAP`, `REDIRECT` and `UNSPEC` through and maps anything else to
+//! `UNSPEC`, so only `UNSPEC` means "next filter" there as well. Failures are counted
+//! in the per-CPU `COUNTERS` map, never logged, because logging on the packet path
+//! costs more than the work itself.
 #![no_std]
 #![no_main]
 
