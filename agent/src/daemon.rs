@@ -135,7 +135,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     if watcher.attached.is_empty() {
         // Nothing at all could be attached: the configuration (or --iface) names no
         // usable interface. Report the first reason instead of idling unready.
-        return Err(watcher.first_error.take().unwrap_or(LiveError::NoInterfaces).into());
+        return Err(watcher
+            .first_error
+            .take()
+            .unwrap_or(LiveError::NoInterfaces)
+            .into());
     }
     tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let mut reader = cap.events()?;
@@ -315,6 +319,10 @@ impl Agent {
             }
             let packets = c.get(counter::PACKETS as usize).copied().unwrap_or(0);
             m.events_read.set(["kernel_packets"], packets as f64);
+            // The same packets again on their next hop through this node: not counted
+            // twice, not a loss (see docs/architecture.md, "One flow, one count").
+            let other = c.get(counter::OTHER_HOP as usize).copied().unwrap_or(0);
+            m.events_read.set(["kernel_other_hop"], other as f64);
         }
         for (name, label) in [
             (agent_common::names::PROG_INGRESS, "ingress"),
@@ -524,7 +532,10 @@ impl Interfaces {
                     }
                     // A veth removed before it was attached is gone now: nothing to retry.
                     let still_there = live::interfaces()
-                        .map(|l| l.iter().any(|(n, i)| n == name && Some(i) == present.get(name)))
+                        .map(|l| {
+                            l.iter()
+                                .any(|(n, i)| n == name && Some(i) == present.get(name))
+                        })
                         .unwrap_or(true);
                     if still_there || !self.explicit.is_empty() {
                         self.missing.insert(name.clone());
@@ -533,7 +544,9 @@ impl Interfaces {
                 }
             }
         }
-        metrics.attached_interfaces.set([], self.attached.len() as f64);
+        metrics
+            .attached_interfaces
+            .set([], self.attached.len() as f64);
         Ok(())
     }
 }

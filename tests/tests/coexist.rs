@@ -91,11 +91,7 @@ fn ping(ns: &str, ip: &str, count: u64) {
 
 /// Run counts: (plainsight ingress, plainsight egress, the program after them).
 fn runs(cap: &LiveCapture, next: &Ebpf) -> (u64, u64, u64) {
-    let next: &SchedClassifier = next
-        .program(names::PROG_EMPTY)
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let next: &SchedClassifier = next.program(names::PROG_EMPTY).unwrap().try_into().unwrap();
     (
         cap.program_info(names::PROG_INGRESS).unwrap().run_count(),
         cap.program_info(names::PROG_EGRESS).unwrap().run_count(),
