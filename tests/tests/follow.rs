@@ -54,7 +54,20 @@ impl Node {
         std::fs::write(format!("{dir}/index.html"), "hello from the node\n").unwrap();
         sh(&["ip", "netns", "add", &ns]);
         sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        sh(&["ip", "-n", &ns, "link", "add", "psbr", "type", "bridge"]);
+        // A fixed address: otherwise the bridge takes its lowest port's, which changes
+        // as pods come and go, and the pods' cached neighbour entries go stale.
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "link",
+            "add",
+            "psbr",
+            "address",
+            "02:00:00:00:02:33",
+            "type",
+            "bridge",
+        ]);
         sh(&[
             "ip",
             "-n",
@@ -154,15 +167,15 @@ impl Node {
         self.pods.remove(&n);
     }
 
-    /// One HTTP request from pod `n` from source port `port`; true if answered.
-    fn request(&self, n: u32, port: Option<u16>) -> bool {
+    /// One HTTP request from pod `n` from source port `port`: Ok, or curl's complaint.
+    fn try_request(&self, n: u32, port: Option<u16>) -> Result<(), String> {
         let url = format!("http://{BRIDGE_IP}:{HTTP_PORT}/index.html");
         let mut args = vec![
             "curl",
             "-sS",
             "--fail",
             "--max-time",
-            "3",
+            "5",
             "-o",
             "/dev/null",
         ];
@@ -172,13 +185,20 @@ impl Node {
             args.extend_from_slice(&["--local-port", &p]);
         }
         args.push(&url);
-        run_timeout(
+        let out = run_timeout(
             ns_cmd(&self.pod_ns(n), &args),
             None,
             Duration::from_secs(10),
-        )
-        .status
-        .success()
+        );
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn request(&self, n: u32, port: Option<u16>) -> bool {
+        self.try_request(n, port).is_ok()
     }
 
     /// Waits until the bridge forwards for pod `n` (its port leaves the learning state).
@@ -426,10 +446,9 @@ fn probe_port(round: u16, pod: u32) -> u16 {
 /// Sends one request from each pod in `pods` from its probe port of `round`.
 fn probe(node: &Node, pods: &BTreeSet<u32>, round: u16) {
     for &n in pods {
-        assert!(
-            node.request(n, Some(probe_port(round, n))),
-            "pod {n}: request failed"
-        );
+        if let Err(e) = node.try_request(n, Some(probe_port(round, n))) {
+            panic!("pod {n}, round {round}: request failed: {e}");
+        }
     }
 }
 
