@@ -624,7 +624,14 @@ impl LiveCapture {
         for a in gone {
             let _ = self.detach_attachment(a);
         }
-        self.clsact_owned.retain(|(name, _)| name != iface);
+        let (owned, kept) = std::mem::take(&mut self.clsact_owned)
+            .into_iter()
+            .partition(|(name, _)| name == iface);
+        self.clsact_owned = kept;
+        // Still there under another name or no longer wanted: leave no empty qdisc.
+        for (name, idx) in owned {
+            let _ = delete_clsact_if_empty(&name, idx);
+        }
     }
 
     /// The interface index `iface` had when it was attached, if it is attached.
@@ -841,9 +848,10 @@ pub struct CaptureArgs {
     /// Interface to watch (repeatable). Default: every interface except `lo`.
     #[arg(long = "iface")]
     pub ifaces: Vec<String>,
-    /// Attachment kind: tcx links or netlink clsact filters.
-    #[arg(long, value_enum, default_value_t = AttachMode::Tcx)]
-    pub attach: AttachMode,
+    /// Attachment kind: tcx links or netlink clsact filters. Default: tcx if the
+    /// kernel has it (probed), netlink otherwise.
+    #[arg(long, value_enum)]
+    pub attach: Option<AttachMode>,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -997,8 +1005,9 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
         config,
         ..LoadOptions::default()
     })?;
-    cap.attach(&ifaces, args.attach)?;
-    tracing::info!(interfaces = ?cap.attached_interfaces(), mode = ?args.attach, "attached");
+    let mode = args.attach.unwrap_or_else(|| resolve_auto(probe_tcx));
+    cap.attach(&ifaces, mode)?;
+    tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let mut reader = cap.events()?;
     let clock = cap.clock();
 
