@@ -111,10 +111,14 @@ pub mod counter {
     pub const CAPTURE_DONE: u32 = 13;
     /// Directions whose capture stopped because the budget was spent.
     pub const CAPTURE_BUDGET_SPENT: u32 = 14;
-    /// Number of counters (the array's size).
     /// A SYN reused the 4-tuple of a direction that had ended (FIN/RST): restarted.
     pub const FLOW_REUSED: u32 = 15;
-    pub const COUNT: u32 = 16;
+    /// Packets of a direction seen on an interface other than the one that owns it
+    /// ([`crate::FlowStats::ifindex`]): the same packet on its next hop through this
+    /// node (pod veth, then uplink). Not counted or captured again. Not a loss.
+    pub const OTHER_HOP: u32 = 16;
+    /// Number of counters (the array's size).
+    pub const COUNT: u32 = 17;
 
     /// Stable names, indexed by counter, for metrics and JSON output.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -134,6 +138,7 @@ pub mod counter {
         "capture_done",
         "capture_budget_spent",
         "flow_reused",
+        "other_hop",
     ];
 }
 
@@ -201,7 +206,10 @@ pub struct FlowStats {
     pub first_flags: u8,
     /// Padding as whole words: a `[u8; 7]` costs the BPF backend a memset call.
     pub _pad: [u8; 3],
-    pub _pad_word: u32,
+    /// The interface that owns this direction: the first one it was seen on (or the
+    /// one a reused tuple restarted on). A packet crossing two attached interfaces
+    /// (pod veth, then uplink) is counted and captured on its first hop only.
+    pub ifindex: u32,
 }
 
 /// Header of every ring-buffer record; `copied_len` payload bytes follow it.

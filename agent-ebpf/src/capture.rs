@@ -35,6 +35,8 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     let p = parse::parse(ctx)?;
     let now = unsafe { bpf_ktime_get_ns() };
     let wire_len = ctx.len();
+    // SAFETY: ctx.skb points to the program's __sk_buff context.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
 
     let stats = match FLOWS.get_ptr_mut(&p.key) {
         Some(s) => {
@@ -45,7 +47,13 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
                 // A SYN (or SYN-ACK) on a direction that already carried a connection:
                 // the 4-tuple was reused by a new one (RFC 9293 §3.3.2, TIME-WAIT reuse),
                 // captured afresh.
-                restart(&p.key, st, wire_len, p.tcp_flags, now);
+                restart(&p.key, st, wire_len, p.tcp_flags, now, ifindex);
+            } else if st.ifindex != ifindex {
+                // The same packet on its next hop through this node (pod veth, then
+                // uplink): the key has no interface in it, so counting it here would
+                // count it twice and capture its payload twice.
+                count(counter::OTHER_HOP);
+                return Ok(());
             } else {
                 st.packets += 1;
                 st.bytes += u64::from(wire_len);
@@ -54,7 +62,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
             }
             st
         }
-        None => new_flow(&p.key, wire_len, p.tcp_flags, now)?,
+        None => new_flow(&p.key, wire_len, p.tcp_flags, now, ifindex)?,
     };
 
     let opened = stats.first_flags;
@@ -127,15 +135,15 @@ fn reused(st: &FlowStats) -> bool {
 
 /// Starts a reused flow direction over: fresh counters and budget, no `DONE` mark.
 #[inline(always)]
-fn restart(key: &FlowKey, st: &mut FlowStats, wire_len: u32, flags: u8, now: u64) {
-    *st = fresh(wire_len, flags, now);
+fn restart(key: &FlowKey, st: &mut FlowStats, wire_len: u32, flags: u8, now: u64, ifindex: u32) {
+    *st = fresh(wire_len, flags, now, ifindex);
     let _ = DONE.remove(key);
     count(counter::FLOW_REUSED);
 }
 
 /// The stats of a flow direction's first packet.
 #[inline(always)]
-fn fresh(wire_len: u32, flags: u8, now: u64) -> FlowStats {
+fn fresh(wire_len: u32, flags: u8, now: u64, ifindex: u32) -> FlowStats {
     FlowStats {
         packets: 1,
         bytes: u64::from(wire_len),
@@ -147,19 +155,20 @@ fn fresh(wire_len: u32, flags: u8, now: u64) -> FlowStats {
         capture_state: capture_state::ACTIVE,
         first_flags: flags,
         _pad: [0; 3],
-        _pad_word: 0,
+        ifindex,
     }
 }
 
-/// Inserts a new flow direction and returns its value in the map.
+/// Inserts a new flow direction, owned by `ifindex`, and returns its value in the map.
 #[inline(always)]
 fn new_flow(
     key: &FlowKey,
     wire_len: u32,
     flags: u8,
     now: u64,
+    ifindex: u32,
 ) -> Result<&'static mut FlowStats, u32> {
-    let fresh = fresh(wire_len, flags, now);
+    let fresh = fresh(wire_len, flags, now, ifindex);
     // NOEXIST: if another CPU inserted the same direction meanwhile, keep its entry.
     if FLOWS.insert(key, &fresh, u64::from(BPF_NOEXIST)).is_ok() {
         count(counter::FLOW_CREATED);

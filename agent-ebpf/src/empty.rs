@@ -1,8 +1,9 @@
-//! A program that does nothing: the floor the benchmark compares the real ones to.
+//! A program that does nothing: the floor the benchmark compares the real ones to, and
+//! the "next program" the coexistence tests attach after the real ones.
 
-use aya_ebpf::{bindings::TC_ACT_PIPE, macros::classifier, programs::TcContext};
+use aya_ebpf::{bindings::TC_ACT_UNSPEC, macros::classifier, programs::TcContext};
 
 #[classifier]
 pub fn plainsight_empty(_ctx: TcContext) -> i32 {
-    TC_ACT_PIPE as i32
+    TC_ACT_UNSPEC
 }

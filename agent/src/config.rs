@@ -418,7 +418,8 @@ fn finding_matches(pattern: &str, id: &str) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AttachMode {
-    /// tcx where the kernel has it (6.6+), netlink clsact otherwise.
+    /// tcx where the kernel has it (6.6+; probed, see `capture::live::probe_tcx`),
+    /// netlink clsact otherwise.
     #[default]
     Auto,
     Tcx,

@@ -4,7 +4,7 @@
 //! One task owns the engine and the capture (no locks on the packet path); the HTTP
 //! endpoint reads a metrics snapshot behind a mutex.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,6 +17,7 @@ use agent_common::parse::{Endpoints, Protocol};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::capture::live::{self, AttachMode, LiveCapture, LiveError, LoadOptions};
 use crate::config::{self, Config, ConfigError};
@@ -115,7 +116,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     tracing::info!(listen = %endpoint.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "metrics endpoint");
     let server = tokio::spawn(endpoint.serve(Arc::clone(&shared), stop_rx));
 
-    let mode = attach_mode(args.attach, config.capture.attach);
+    let mode = attach_mode(args.attach, config.capture.attach, live::probe_tcx);
     let mut cap = LiveCapture::load(&LoadOptions {
         config: agent_common::CaptureConfig {
             byte_budget: config.capture.budget_bytes,
@@ -124,24 +125,41 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         },
         ..LoadOptions::default()
     })?;
-    let mut watcher = Interfaces::new(args.ifaces.clone());
-    let wanted = watcher.wanted(&config)?;
-    cap.attach(&wanted, mode)?;
-    watcher.attached = wanted.into_iter().collect();
-    tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
+    let mut metrics = Metrics::new();
+    for reason in live::ATTACH_FAILURE_REASONS {
+        metrics.attach_failures.set([reason], 0.0);
+    }
+    // Subscribe before the first listing, so no change between the two is missed.
     let links = LinkEvents::open();
+    let mut watcher = Interfaces::new(args.ifaces.clone(), mode);
+    watcher.sync(&mut cap, &config, &mut metrics)?;
+    if watcher.attached.is_empty() {
+        // Nothing at all could be attached: the configuration (or --iface) names no
+        // usable interface. Report the first reason instead of idling unready.
+        return Err(watcher
+            .first_error
+            .take()
+            .unwrap_or(LiveError::NoInterfaces)
+            .into());
+    }
+    tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let mut reader = cap.events()?;
     let clock = cap.clock();
-    http::set_ready(&shared, true);
+    http::set_ready(&shared, watcher.complete());
 
     let mut agent = Agent {
         engine: Engine::new(&config),
         policy: config.policy(),
-        metrics: Metrics::new(),
+        metrics,
         records: Vec::new(),
         events_written: 0,
         event_errors: 0,
     };
+    // When the interface list must be compared with the system again: set by link
+    // notifications (after a short settling delay) and while some wanted interface is
+    // not attached (retry). A deadline, not a sleep inside the select arm, so that no
+    // other arm firing can cancel a pending change.
+    let mut sync_at: Option<Instant> = watcher.retry_at();
     let mut batch = Vec::new();
     let mut tick = tokio::time::interval(TICK);
     let mut evict = tokio::time::interval(KERNEL_EVICT);
@@ -186,8 +204,18 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                 }
                 changed = links.changed() => {
                     if changed {
-                        watcher.sync(&mut cap, &config, mode);
+                        let due = Instant::now() + LINK_SETTLE;
+                        // Keep an earlier deadline: a steady stream of changes must not
+                        // postpone the sync forever.
+                        sync_at = Some(sync_at.map_or(due, |t| t.min(due)));
                     }
+                }
+                _ = sleep_until_opt(sync_at) => {
+                    if let Err(e) = watcher.sync(&mut cap, &config, &mut agent.metrics) {
+                        tracing::warn!(error = %e, "cannot list interfaces");
+                    }
+                    http::set_ready(&shared, watcher.complete());
+                    sync_at = watcher.retry_at();
                 }
                 _ = sighup.recv() => {
                     match args.config.as_ref().map(Config::load) {
@@ -305,11 +333,17 @@ fn writable(path: &std::path::Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
 
-fn attach_mode(cli: Option<AttachMode>, cfg: config::AttachMode) -> AttachMode {
-    cli.unwrap_or(match cfg {
+/// The attach mode: the command line's, else the configuration's; `auto` asks the
+/// kernel through `probe` (see [`live::probe_tcx`]).
+pub fn attach_mode(
+    cli: Option<AttachMode>,
+    cfg: config::AttachMode,
+    probe: impl FnOnce() -> Result<(), LiveError>,
+) -> AttachMode {
+    cli.unwrap_or_else(|| match cfg {
         config::AttachMode::Netlink => AttachMode::Netlink,
-        // aya picks tcx on kernels that have it and falls back to netlink itself.
-        config::AttachMode::Tcx | config::AttachMode::Auto => AttachMode::Tcx,
+        config::AttachMode::Tcx => AttachMode::Tcx,
+        config::AttachMode::Auto => live::resolve_auto(probe),
     })
 }
 
@@ -364,6 +398,10 @@ impl Agent {
             }
             let packets = c.get(counter::PACKETS as usize).copied().unwrap_or(0);
             m.events_read.set(["kernel_packets"], packets as f64);
+            // The same packets again on their next hop through this node: not counted
+            // twice, not a loss (see docs/architecture.md, "One flow, one count").
+            let other = c.get(counter::OTHER_HOP as usize).copied().unwrap_or(0);
+            m.events_read.set(["kernel_other_hop"], other as f64);
         }
         for (name, label) in [
             (agent_common::names::PROG_INGRESS, "ingress"),
@@ -468,54 +506,135 @@ fn resident_bytes() -> Option<u64> {
 }
 
 /// Which interfaces to attach to, and the attachments to keep in step with the system.
+///
+/// Each interface is attached on its own: a failure (most often a pod's veth removed
+/// before it could be attached) affects only that interface, is counted in
+/// `plainsight_attach_failures_total{reason}` and retried while the interface is still
+/// wanted. An interface is known by name and index, so one deleted and recreated under
+/// the same name between two syncs is attached again.
 struct Interfaces {
+    /// `--iface` names; empty: follow every interface `[capture]` wants.
     explicit: Vec<String>,
-    attached: BTreeSet<String>,
+    mode: AttachMode,
+    /// Attached interfaces and their index at attach time.
+    attached: BTreeMap<String, u32>,
+    /// Wanted interfaces not attached after the last sync (failed, or absent while
+    /// named by `--iface`).
+    missing: BTreeSet<String>,
+    /// The first failure of the first sync, for the startup error.
+    first_error: Option<LiveError>,
 }
 
+/// How long link notifications settle before the interfaces are listed again (a pod's
+/// veth pair arrives as several messages).
+const LINK_SETTLE: Duration = Duration::from_millis(200);
+/// How often a wanted interface that could not be attached is tried again.
+const ATTACH_RETRY: Duration = Duration::from_secs(2);
+
 impl Interfaces {
-    fn new(explicit: Vec<String>) -> Self {
+    fn new(explicit: Vec<String>, mode: AttachMode) -> Self {
         Interfaces {
             explicit,
-            attached: BTreeSet::new(),
+            mode,
+            attached: BTreeMap::new(),
+            missing: BTreeSet::new(),
+            first_error: None,
         }
     }
 
-    fn wanted(&self, config: &Config) -> Result<Vec<String>, LiveError> {
-        if !self.explicit.is_empty() {
-            return Ok(self.explicit.clone());
-        }
-        Ok(live::interfaces()?
-            .into_iter()
-            .map(|(n, _)| n)
-            .filter(|n| config.capture.wants(n))
-            .collect())
+    /// Ready means watching everything asked for: at least one interface, and every
+    /// wanted one attached.
+    fn complete(&self) -> bool {
+        !self.attached.is_empty() && self.missing.is_empty()
     }
 
-    /// Attaches to new interfaces; forgets ones that vanished (the kernel dropped
-    /// their links with them).
-    fn sync(&mut self, cap: &mut LiveCapture, config: &Config, mode: AttachMode) {
-        if !self.explicit.is_empty() {
-            return;
-        }
-        let Ok(now) = self.wanted(config) else {
-            return;
+    /// When to sync again regardless of link notifications.
+    fn retry_at(&self) -> Option<Instant> {
+        (!self.missing.is_empty()).then(|| Instant::now() + ATTACH_RETRY)
+    }
+
+    /// Brings the attachments in line with the interfaces present now: forgets the
+    /// ones that vanished or changed index, attaches the wanted ones not attached yet.
+    /// Errors only when the interfaces cannot be listed at all.
+    fn sync(
+        &mut self,
+        cap: &mut LiveCapture,
+        config: &Config,
+        metrics: &mut Metrics,
+    ) -> Result<(), LiveError> {
+        let present: BTreeMap<String, u32> = live::interfaces()?.into_iter().collect();
+        let wanted: BTreeSet<String> = if self.explicit.is_empty() {
+            present
+                .keys()
+                .filter(|n| config.capture.wants(n))
+                .cloned()
+                .collect()
+        } else {
+            self.explicit.iter().cloned().collect()
         };
-        let now: BTreeSet<String> = now.into_iter().collect();
-        for gone in self.attached.difference(&now).cloned().collect::<Vec<_>>() {
-            tracing::info!(iface = %gone, "interface gone");
-            cap.forget_interface(&gone);
-            self.attached.remove(&gone);
+        let stale: Vec<String> = self
+            .attached
+            .iter()
+            .filter(|(name, idx)| present.get(*name) != Some(*idx) || !wanted.contains(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            tracing::info!(iface = %name, "interface gone");
+            cap.forget_interface(&name);
+            self.attached.remove(&name);
         }
-        for new in now.difference(&self.attached).cloned().collect::<Vec<_>>() {
-            match cap.attach(std::slice::from_ref(&new), mode) {
-                Ok(()) => {
-                    tracing::info!(iface = %new, "attached to new interface");
-                    self.attached.insert(new);
+        let failing_before = std::mem::take(&mut self.missing);
+        let todo: Vec<&String> = wanted
+            .iter()
+            .filter(|n| !self.attached.contains_key(*n))
+            .collect();
+        for name in todo {
+            if !present.contains_key(name) {
+                // Named by --iface but not there (yet): not watched, so not ready.
+                self.first_error
+                    .get_or_insert_with(|| LiveError::NoSuchInterface(name.clone()));
+                self.missing.insert(name.clone());
+                continue;
+            }
+            match cap.attach_one(name, self.mode, &live::HOOKS) {
+                Ok(idx) => {
+                    tracing::info!(iface = %name, "attached");
+                    self.attached.insert(name.clone(), idx);
                 }
-                Err(e) => tracing::warn!(iface = %new, error = %e, "cannot attach"),
+                Err(e) => {
+                    let reason = e.attach_reason();
+                    metrics.attach_failures.inc([reason]);
+                    if failing_before.contains(name) {
+                        tracing::debug!(iface = %name, reason, error = %e, "still cannot attach");
+                    } else {
+                        tracing::warn!(iface = %name, reason, error = %e, "cannot attach");
+                    }
+                    // A veth removed before it was attached is gone now: nothing to retry.
+                    let still_there = live::interfaces()
+                        .map(|l| {
+                            l.iter()
+                                .any(|(n, i)| n == name && Some(i) == present.get(name))
+                        })
+                        .unwrap_or(true);
+                    if still_there || !self.explicit.is_empty() {
+                        self.missing.insert(name.clone());
+                    }
+                    self.first_error.get_or_insert(e);
+                }
             }
         }
+        metrics
+            .attached_interfaces
+            .set([], self.attached.len() as f64);
+        Ok(())
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -588,8 +707,8 @@ impl LinkEvents {
             }
         }
         guard.clear_ready();
-        // Let a burst of changes (a pod's veth pair) settle before re-listing.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // No await after the messages are consumed: cancelling this future (another
+        // select arm fired) either leaves them unread or has already returned true.
         true
     }
 }

@@ -13,7 +13,8 @@ use plainsight::capture::live::{load, read_counters, read_flows, LoadOptions};
 use plainsight_tests::frames::{self, L4};
 use plainsight_tests::require_root;
 
-const TC_ACT_PIPE: u32 = 3;
+/// `TC_ACT_UNSPEC` (-1), which tcx reads as `TCX_NEXT`: the next program runs.
+const TC_ACT_UNSPEC: i32 = -1;
 /// TCP flag bytes (RFC 9293 §3.1).
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
@@ -53,7 +54,10 @@ impl Harness {
                 ..TestRunOptions::default()
             })
             .unwrap_or_else(|e| panic!("test run of {} bytes: {e}", frame.len()));
-        assert_eq!(res.return_value, TC_ACT_PIPE, "{prog} must pass traffic on");
+        assert_eq!(
+            res.return_value as i32, TC_ACT_UNSPEC,
+            "{prog} must hand every packet on to the next program"
+        );
     }
 
     fn egress(&self, frame: &[u8]) {
@@ -730,6 +734,22 @@ fn empty_program_passes_everything() {
         ),
     );
     assert!(h.counters().is_empty(), "the empty program touches no map");
+}
+
+/// The object declares a GPL-compatible licence in its `license` section, and the
+/// kernel loaded every program as GPL-compatible.
+#[test]
+fn the_object_declares_a_gpl_compatible_licence() {
+    let obj = plainsight::capture::live::EBPF_OBJECT;
+    assert!(
+        obj.windows(13).any(|w| w == b"Dual MIT/GPL\0"),
+        "no `Dual MIT/GPL` licence string in the object"
+    );
+    let h = Harness::default();
+    for name in [names::PROG_INGRESS, names::PROG_EGRESS, names::PROG_EMPTY] {
+        let p: &SchedClassifier = h.ebpf.program(name).unwrap().try_into().unwrap();
+        assert_eq!(p.info().unwrap().gpl_compatible(), Some(true), "{name}");
+    }
 }
 
 /// A 4096-byte ring holds exactly 11 small records (8-byte record header + 80-byte

@@ -90,6 +90,78 @@ pub enum AttachMode {
     Netlink,
 }
 
+/// Asks the kernel whether it has tcx (mainline 6.6): `BPF_PROG_QUERY` for
+/// `BPF_TCX_INGRESS` on the loopback interface, which every network namespace has. A
+/// kernel without tcx does not know the attach type and answers EINVAL. Deliberately
+/// not a version check: distributions backport features, so version strings lie.
+pub fn probe_tcx() -> Result<(), LiveError> {
+    SchedClassifier::query_tcx("lo", TcAttachType::Ingress)
+        .map(|_| ())
+        .map_err(|source| LiveError::Program {
+            name: "tcx probe",
+            source,
+        })
+}
+
+/// The mode `auto` means: tcx if `probe` says the kernel has it, netlink clsact
+/// otherwise. The probe is a parameter so tests can force the fallback.
+pub fn resolve_auto(probe: impl FnOnce() -> Result<(), LiveError>) -> AttachMode {
+    match probe() {
+        Ok(()) => AttachMode::Tcx,
+        Err(e) => {
+            tracing::info!(error = %e, "no tcx on this kernel; attaching with netlink clsact");
+            AttachMode::Netlink
+        }
+    }
+}
+
+/// Every value of `plainsight_attach_failures_total{reason}`.
+pub const ATTACH_FAILURE_REASONS: [&str; 5] = [
+    "interface_gone",
+    "already_attached",
+    "qdisc",
+    "program",
+    "other",
+];
+
+impl LiveError {
+    /// Why an attach failed, as one of [`ATTACH_FAILURE_REASONS`]. `interface_gone` is
+    /// the ordinary race of a pod's veth removed before it was attached.
+    pub fn attach_reason(&self) -> &'static str {
+        if matches!(self.os_error(), Some(libc::ENODEV | libc::ENXIO)) {
+            return "interface_gone";
+        }
+        match self {
+            LiveError::NoSuchInterface(_) => "interface_gone",
+            LiveError::AlreadyAttached { .. } => "already_attached",
+            LiveError::Tc { .. } | LiveError::Netlink { .. } => "qdisc",
+            LiveError::Program { .. } | LiveError::MissingProgram(_) => "program",
+            _ => "other",
+        }
+    }
+
+    /// The errno under this error, where there is one.
+    fn os_error(&self) -> Option<i32> {
+        fn tc(e: &TcError) -> Option<i32> {
+            match e {
+                TcError::NetlinkError(n) => n.raw_os_error(),
+                TcError::IoError(e) => e.raw_os_error(),
+                _ => None,
+            }
+        }
+        match self {
+            LiveError::Tc { source, .. } => tc(source),
+            LiveError::Netlink { source, .. } | LiveError::Io(source) => source.raw_os_error(),
+            LiveError::Program { source, .. } => match source {
+                ProgramError::TcError(t) => tc(t),
+                ProgramError::SyscallError(e) => e.io_error.raw_os_error(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// Load-time knobs. The map sizes exist so tests can force the full-map and
 /// full-ring paths; the defaults come from the object.
 #[derive(Clone, Copy, Debug, Default)]
@@ -136,6 +208,7 @@ fn classifier<'a>(
 #[derive(Debug)]
 struct Attachment {
     iface: String,
+    ifindex: u32,
     prog: &'static str,
     link: SchedClassifierLinkId,
 }
@@ -351,7 +424,8 @@ fn is_plainsight_prog(name: &str) -> bool {
     name.starts_with("plainsight_")
 }
 
-const HOOKS: [(TcAttachType, &str); 2] = [
+/// The real programs on both hooks, as the daemon attaches them.
+pub const HOOKS: [(TcAttachType, &str); 2] = [
     (TcAttachType::Ingress, names::PROG_INGRESS),
     (TcAttachType::Egress, names::PROG_EGRESS),
 ];
@@ -421,29 +495,55 @@ impl LiveCapture {
         Ok(())
     }
 
-    /// Attaches the ingress and egress programs to each interface in `ifaces`.
-    /// On failure everything attached so far is detached again.
+    /// Attaches the ingress and egress programs to each interface in `ifaces`. Each
+    /// interface is attached or rolled back on its own: a failure leaves the others
+    /// attached. Returns the first failure (for `plainsight capture`, which then exits);
+    /// the daemon calls [`LiveCapture::attach_one`] per interface instead.
     pub fn attach(&mut self, ifaces: &[String], mode: AttachMode) -> Result<(), LiveError> {
         if ifaces.is_empty() {
             return Err(LiveError::NoInterfaces);
         }
-        let res = ifaces
-            .iter()
-            .try_for_each(|iface| self.attach_one(iface, mode, &HOOKS));
-        if res.is_err() {
-            // Best effort: the attach error is the one worth reporting.
-            let _ = self.detach();
+        let mut first = None;
+        for iface in ifaces {
+            if let Err(e) = self.attach_one(iface, mode, &HOOKS) {
+                tracing::warn!(%iface, error = %e, "cannot attach");
+                first.get_or_insert(e);
+            }
         }
-        res
+        first.map_or(Ok(()), Err)
     }
 
-    /// Attaches `hooks` (program per TC hook) to one interface.
+    /// Attaches `hooks` (program per TC hook) to one interface and returns its index.
+    /// On failure, whatever this call attached to the interface is removed again and
+    /// nothing else is touched.
     pub fn attach_one(
         &mut self,
         iface: &str,
         mode: AttachMode,
         hooks: &[(TcAttachType, &'static str)],
-    ) -> Result<(), LiveError> {
+    ) -> Result<u32, LiveError> {
+        let before = self.attachments.len();
+        let owned_before = self.clsact_owned.len();
+        let res = self.try_attach_one(iface, mode, hooks);
+        if res.is_err() {
+            // Only this call's own attachments and qdisc; errors are expected here (the
+            // interface may be gone) and the attach error is the one worth reporting.
+            for a in self.attachments.split_off(before) {
+                let _ = self.detach_attachment(a);
+            }
+            for (name, idx) in self.clsact_owned.split_off(owned_before) {
+                let _ = delete_clsact_if_empty(&name, idx);
+            }
+        }
+        res
+    }
+
+    fn try_attach_one(
+        &mut self,
+        iface: &str,
+        mode: AttachMode,
+        hooks: &[(TcAttachType, &'static str)],
+    ) -> Result<u32, LiveError> {
         Self::remove_stale(iface)?;
         let idx = ifindex(iface)?;
         if mode == AttachMode::Netlink {
@@ -468,11 +568,26 @@ impl LiveCapture {
                 .map_err(|source| LiveError::Program { name: prog, source })?;
             self.attachments.push(Attachment {
                 iface: iface.to_owned(),
+                ifindex: idx,
                 prog,
                 link,
             });
         }
-        Ok(())
+        // The name resolved again for each hook: if the interface was replaced by
+        // another of the same name meanwhile, part of this went to the wrong one.
+        if ifindex(iface)? != idx {
+            return Err(LiveError::NoSuchInterface(iface.to_owned()));
+        }
+        Ok(idx)
+    }
+
+    fn detach_attachment(&mut self, a: Attachment) -> Result<(), LiveError> {
+        classifier(&mut self.ebpf, a.prog).and_then(|c| {
+            c.detach(a.link).map_err(|source| LiveError::Program {
+                name: a.prog,
+                source,
+            })
+        })
     }
 
     /// Detaches everything this instance attached and removes the clsact qdiscs it
@@ -480,14 +595,9 @@ impl LiveCapture {
     pub fn detach(&mut self) -> Result<(), LiveError> {
         let mut errors = Vec::new();
         for a in std::mem::take(&mut self.attachments) {
-            let res = classifier(&mut self.ebpf, a.prog).and_then(|c| {
-                c.detach(a.link).map_err(|source| LiveError::Program {
-                    name: a.prog,
-                    source,
-                })
-            });
-            if let Err(e) = res {
-                tracing::warn!(iface = %a.iface, prog = a.prog, error = %e, "detach failed");
+            let (iface, prog) = (a.iface.clone(), a.prog);
+            if let Err(e) = self.detach_attachment(a) {
+                tracing::warn!(%iface, prog, error = %e, "detach failed");
                 errors.push(e);
             }
         }
@@ -503,14 +613,36 @@ impl LiveCapture {
         }
     }
 
-    /// Interfaces currently attached.
-    /// Drops the bookkeeping for an interface that vanished: its tcx links and filters
-    /// went with it, so there is nothing left to detach.
+    /// Drops an interface that vanished (or was replaced by another of the same name):
+    /// its filters went with it and its tcx links are defunct, but the link descriptors
+    /// are still ours to close. Errors are expected (nothing left to detach) and ignored.
     pub fn forget_interface(&mut self, iface: &str) {
-        self.attachments.retain(|a| a.iface != iface);
-        self.clsact_owned.retain(|(name, _)| name != iface);
+        let (gone, kept) = std::mem::take(&mut self.attachments)
+            .into_iter()
+            .partition(|a| a.iface == iface);
+        self.attachments = kept;
+        for a in gone {
+            let _ = self.detach_attachment(a);
+        }
+        let (owned, kept) = std::mem::take(&mut self.clsact_owned)
+            .into_iter()
+            .partition(|(name, _)| name == iface);
+        self.clsact_owned = kept;
+        // Still there under another name or no longer wanted: leave no empty qdisc.
+        for (name, idx) in owned {
+            let _ = delete_clsact_if_empty(&name, idx);
+        }
     }
 
+    /// The interface index `iface` had when it was attached, if it is attached.
+    pub fn attached_ifindex(&self, iface: &str) -> Option<u32> {
+        self.attachments
+            .iter()
+            .find(|a| a.iface == iface)
+            .map(|a| a.ifindex)
+    }
+
+    /// Interfaces currently attached.
     pub fn attached_interfaces(&self) -> Vec<String> {
         let set: HashSet<&str> = self.attachments.iter().map(|a| a.iface.as_str()).collect();
         let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
@@ -716,9 +848,10 @@ pub struct CaptureArgs {
     /// Interface to watch (repeatable). Default: every interface except `lo`.
     #[arg(long = "iface")]
     pub ifaces: Vec<String>,
-    /// Attachment kind: tcx links or netlink clsact filters.
-    #[arg(long, value_enum, default_value_t = AttachMode::Tcx)]
-    pub attach: AttachMode,
+    /// Attachment kind: tcx links or netlink clsact filters. Default: tcx if the
+    /// kernel has it (probed), netlink otherwise.
+    #[arg(long, value_enum)]
+    pub attach: Option<AttachMode>,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -872,8 +1005,9 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
         config,
         ..LoadOptions::default()
     })?;
-    cap.attach(&ifaces, args.attach)?;
-    tracing::info!(interfaces = ?cap.attached_interfaces(), mode = ?args.attach, "attached");
+    let mode = args.attach.unwrap_or_else(|| resolve_auto(probe_tcx));
+    cap.attach(&ifaces, mode)?;
+    tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let mut reader = cap.events()?;
     let clock = cap.clock();
 

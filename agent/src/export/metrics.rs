@@ -197,6 +197,8 @@ pub struct Metrics {
     pub failure_spike_active: Family<1>,
     pub kernel_ns_per_packet: Family<1>,
     pub resident_memory: Family<0>,
+    pub attached_interfaces: Family<0>,
+    pub attach_failures: Family<1>,
     pub build_info: Family<1>,
 }
 
@@ -303,6 +305,18 @@ impl Metrics {
                 Gauge,
                 [],
             ),
+            attached_interfaces: Family::new(
+                "plainsight_attached_interfaces",
+                "Interfaces the TC programs are attached to right now.",
+                Gauge,
+                [],
+            ),
+            attach_failures: Family::new(
+                "plainsight_attach_failures_total",
+                "Failed attempts to attach to an interface, by reason (interface_gone, already_attached, qdisc, program, other).",
+                Counter,
+                ["reason"],
+            ),
             build_info: Family::new(
                 "plainsight_build_info",
                 "Always 1; the version label says which build is running.",
@@ -332,6 +346,8 @@ impl Metrics {
             self.failure_spike_active.name,
             self.kernel_ns_per_packet.name,
             self.resident_memory.name,
+            self.attached_interfaces.name,
+            self.attach_failures.name,
             self.build_info.name,
         ]
     }
@@ -359,6 +375,8 @@ impl Metrics {
         self.failure_spike_active.render(&mut out);
         self.kernel_ns_per_packet.render(&mut out);
         self.resident_memory.render(&mut out);
+        self.attached_interfaces.render(&mut out);
+        self.attach_failures.render(&mut out);
         self.build_info.render(&mut out);
         out
     }

@@ -164,7 +164,7 @@ fn main() {
          accounting via `kernel.bpf_stats_enabled=1` (run_time_ns / run_cnt summed over the \
          ingress and egress attachments), tcx links on one end of a veth pair between two \
          network namespaces, a Python echo client/server driving the traffic. Kernel {}, {} CPUs.\n\n\
-         - **empty**: `plainsight_empty` (returns TC_ACT_PIPE) on both hooks; 64-byte round trips \
+         - **empty**: `plainsight_empty` (returns TC_ACT_UNSPEC) on both hooks; 64-byte round trips \
            on one established connection.\n\
          - **established, capture done**: the real programs, the same traffic, after userspace \
            marked the flow done in the `DONE` map.\n\
