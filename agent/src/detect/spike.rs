@@ -20,8 +20,8 @@ pub const FAILURE_SPIKE: FindingDef = FindingDef {
     description: "TLS handshake failures to one service rise well above its learned baseline \
                   (at least `min_failures` in a window and `threshold` × (baseline + 1)). Live \
                   mode only; see docs/configuration.md `[spike]`.",
-    evidence: "`service` (SNI, else server address and port), `failures_in_window`, `baseline` \
-               (EWMA of failures per window)",
+    evidence: "`service` (the SNI; `unnamed` for hellos without one), `failures_in_window`, \
+               `baseline` (EWMA of failures per window)",
     remediation: "Check the service's certificate, protocol and cipher settings and recent \
                   client changes; a sudden spike can also be a scan or an attack.",
     references: &["RFC 8446 (TLS 1.3, §6 Alert protocol)"],
