@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub mod expect;
 pub mod frames;
 pub mod lab;
+pub mod prometheus;
 
 /// Runs a command and panics with its output unless it succeeds.
 pub fn sh(args: &[&str]) -> String {

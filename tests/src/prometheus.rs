@@ -1,0 +1,118 @@
+//! A real Prometheus (Debian's package) for end-to-end tests: it scrapes a live agent
+//! every second and evaluates `dashboards/alerts.yml` every second, in the lab's hub
+//! namespace (where the agent's endpoint is), on loopback only.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::lab::{ns_cmd, run_timeout, which, Lab};
+use crate::Guard;
+
+pub struct Prometheus {
+    _proc: Guard,
+    pub listen: String,
+    hub_ns: Option<String>,
+    pub log: String,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `target` (host:port of an agent) with the repository's
+    /// alert rules, and waits until it is ready.
+    pub fn start(lab: &Lab, port: u16, target: &str) -> Prometheus {
+        let bin = which("prometheus").expect("prometheus missing: run `cargo xtask setup`");
+        let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dashboards/alerts.yml");
+        let rules = rules.canonicalize().expect("dashboards/alerts.yml");
+        let data = lab.path("prometheus-data");
+        let _ = std::fs::remove_dir_all(&data);
+        let config = lab.path("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n  - {}\n\
+                 scrape_configs:\n  - job_name: plainsight\n    static_configs:\n      - targets: ['{target}']\n",
+                rules.display()
+            ),
+        )
+        .expect("write prometheus.yml");
+        let listen = format!("127.0.0.1:{port}");
+        let log = lab.path("prometheus.log");
+        let args = [
+            bin.as_str(),
+            &format!("--config.file={config}"),
+            &format!("--storage.tsdb.path={data}"),
+            &format!("--web.listen-address={listen}"),
+            "--log.level=warn",
+        ];
+        let child = lab
+            .hub_cmd(&args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(std::fs::File::create(format!("{log}.err")).expect("log"))
+            .spawn()
+            .expect("spawn prometheus");
+        let p = Prometheus {
+            _proc: Guard(child),
+            listen,
+            hub_ns: lab.hub_ns.clone(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while p.get("/-/ready").0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready within 60 s: {}",
+                std::fs::read_to_string(format!("{}.err", p.log)).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        p
+    }
+
+    fn curl(&self, args: &[&str]) -> (u16, String) {
+        let mut a = vec!["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"];
+        a.extend_from_slice(args);
+        let cmd = match &self.hub_ns {
+            Some(h) => ns_cmd(h, &a),
+            None => {
+                let mut c = Command::new(a[0]);
+                c.args(&a[1..]);
+                c
+            }
+        };
+        let out = run_timeout(cmd, None, Duration::from_secs(15));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.curl(&[&format!("http://{}{path}", self.listen)])
+    }
+
+    /// `data.result` of an instant query (panics on an API error).
+    pub fn query(&self, promql: &str) -> Vec<Value> {
+        let url = format!("http://{}/api/v1/query", self.listen);
+        let (code, body) = self.curl(&["--data-urlencode", &format!("query={promql}"), &url]);
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query {promql:?}: HTTP {code}, not JSON ({e}): {body}"));
+        assert_eq!(v["status"], "success", "query {promql:?}: {body}");
+        v["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The alerts Prometheus holds now (pending or firing).
+    pub fn alerts(&self) -> Vec<Value> {
+        let (code, body) = self.get("/api/v1/alerts");
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("alerts: HTTP {code}, not JSON ({e}): {body}"));
+        v["data"]["alerts"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Whether the agent's target is up (one scrape succeeded).
+    pub fn target_up(&self) -> bool {
+        self.query("up{job=\"plainsight\"} == 1").len() == 1
+    }
+}
