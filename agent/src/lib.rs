@@ -13,5 +13,6 @@ pub mod export;
 pub mod flow;
 pub mod offline;
 pub mod plaintext;
+pub mod redact;
 pub mod time;
 pub mod tls;
