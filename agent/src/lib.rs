@@ -11,6 +11,8 @@ pub mod detect;
 pub mod engine;
 pub mod export;
 pub mod flow;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod offline;
 pub mod plaintext;
 pub mod redact;
