@@ -15,6 +15,7 @@ pub mod flow;
 pub mod fuzzing;
 pub mod offline;
 pub mod plaintext;
+pub mod privilege;
 pub mod redact;
 pub mod time;
 pub mod tls;

@@ -7,6 +7,7 @@ use plainsight::cli::{Cli, Command, ConfigCommand};
 use plainsight::config::Config;
 use plainsight::daemon;
 use plainsight::offline::{self, exit};
+use plainsight::privilege;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -34,6 +35,11 @@ fn main() -> ExitCode {
             Ok(Ok(())) => ExitCode::SUCCESS,
             Ok(Err(e)) => {
                 eprintln!("plainsight: {e}");
+                if let daemon::RunError::Live(live) = &e {
+                    if let Some(hint) = privilege::hint(live) {
+                        eprintln!("plainsight: {hint}");
+                    }
+                }
                 ExitCode::from(if e.is_usage() { exit::USAGE } else { 1 })
             }
             Err(e) => {
@@ -46,6 +52,9 @@ fn main() -> ExitCode {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(e)) => {
                     eprintln!("plainsight: {e}");
+                    if let Some(hint) = privilege::hint(&e) {
+                        eprintln!("plainsight: {hint}");
+                    }
                     ExitCode::FAILURE
                 }
                 Err(e) => {
