@@ -1,7 +1,9 @@
 //! Least privilege: `plainsight run` as uid 65534 with exactly the capabilities
 //! docs/security.md lists (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON) attaches, analyses a
 //! real plain-HTTP flow and serves /metrics; with any one of them dropped it fails
-//! with an error naming the missing capability, and leaves nothing attached.
+//! with an error naming the missing capability, and leaves nothing attached. The
+//! agent logs at `RUST_LOG=trace` (aya's and rustls' logs included): the HTTP Basic
+//! password the client sends must still appear in none of its outputs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{ExitStatus, Stdio};
@@ -16,6 +18,7 @@ use plainsight_tests::{agent_bin, Guard};
 const CAPS: [&str; 3] = ["bpf", "net_admin", "perfmon"];
 const NOBODY: &str = "65534";
 const PORT: u16 = 9915;
+const PASSWORD: &str = "Priv-Basic-s3cret";
 
 /// `plainsight run` in the lab's hub as `nobody` with exactly `caps` (inheritable,
 /// ambient and bounding set: nothing else can be regained). Events on stdout.
@@ -59,7 +62,7 @@ fn spawn_agent(lab: &Lab, caps: &[&str], tag: &str) -> (Guard, String, String) {
     ];
     let child = lab
         .hub_cmd(&args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "trace")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout).unwrap())
         .stderr(std::fs::File::create(&stderr).unwrap())
@@ -168,7 +171,14 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
 
     for _ in 0..3 {
         let out = lab.client(
-            &["curl", "-sS", "--fail", &format!("http://{SERVER_IP}/")],
+            &[
+                "curl",
+                "-sS",
+                "--fail",
+                "-u",
+                &format!("priv:{PASSWORD}"),
+                &format!("http://{SERVER_IP}/"),
+            ],
             None,
         );
         assert!(
@@ -215,6 +225,31 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
         "events: {events:?}"
     );
     assert!(attached(lab.hub_ns.as_deref(), &lab.client_hub_if).is_empty());
+    assert!(
+        metric_sum(
+            &s,
+            "plainsight_findings_total",
+            &[("id", "plaintext.credentials")]
+        ) >= 3.0
+    );
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("TRACE") || l.contains("DEBUG"))
+            .count()
+            > 0,
+        "RUST_LOG=trace printed no debug or trace line"
+    );
+    for (what, text) in [
+        ("stderr", log),
+        ("events", std::fs::read_to_string(&stdout).unwrap()),
+        ("metrics", metrics.clone()),
+    ] {
+        assert!(
+            !text.contains(PASSWORD),
+            "the password is in the agent's {what}"
+        );
+    }
 
     // One capability fewer: a clear error naming it, exit 1, nothing attached.
     for drop in CAPS {
