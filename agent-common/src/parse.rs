@@ -167,8 +167,9 @@ impl Endpoints {
     }
 }
 
-/// A ring-buffer record, typed, borrowing its payload from the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A ring-buffer record, typed, borrowing its payload from the record. `Debug` shows the
+/// payload's length only: payload can carry credentials.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Event<'a> {
     pub ts_ns: u64,
     pub endpoints: Endpoints,
@@ -183,6 +184,25 @@ pub struct Event<'a> {
     pub wire_len: u32,
     pub payload_len: u32,
     pub payload: &'a [u8],
+}
+
+impl core::fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Event")
+            .field("ts_ns", &self.ts_ns)
+            .field("endpoints", &self.endpoints)
+            .field("kind", &self.kind)
+            .field("hook", &self.hook)
+            .field("seq", &self.seq)
+            .field("ack", &self.ack)
+            .field("tcp_flags", &self.tcp_flags)
+            .field("first_flags", &self.first_flags)
+            .field("ifindex", &self.ifindex)
+            .field("wire_len", &self.wire_len)
+            .field("payload_len", &self.payload_len)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .finish()
+    }
 }
 
 impl<'a> TryFrom<&'a [u8]> for Event<'a> {

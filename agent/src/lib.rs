@@ -11,7 +11,11 @@ pub mod detect;
 pub mod engine;
 pub mod export;
 pub mod flow;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod offline;
 pub mod plaintext;
+pub mod privilege;
+pub mod redact;
 pub mod time;
 pub mod tls;

@@ -8,6 +8,7 @@ use plainsight::config::Config;
 use plainsight::daemon;
 use plainsight::detect::{catalogue, explain};
 use plainsight::offline::{self, exit};
+use plainsight::privilege;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,6 +39,11 @@ fn main() -> ExitCode {
             Ok(Ok(())) => ExitCode::SUCCESS,
             Ok(Err(e)) => {
                 eprintln!("plainsight: {e}");
+                if let daemon::RunError::Live(live) = &e {
+                    if let Some(hint) = privilege::hint(live) {
+                        eprintln!("plainsight: {hint}");
+                    }
+                }
                 ExitCode::from(if e.is_usage() {
                     exit::USAGE
                 } else {
@@ -54,6 +60,9 @@ fn main() -> ExitCode {
                 Ok(Ok(())) => ExitCode::SUCCESS,
                 Ok(Err(e)) => {
                     eprintln!("plainsight: {e}");
+                    if let Some(hint) = privilege::hint(&e) {
+                        eprintln!("plainsight: {hint}");
+                    }
                     ExitCode::from(exit::RUNTIME)
                 }
                 Err(e) => {

@@ -90,6 +90,7 @@ pub fn run(args: &PcapArgs) -> Result<Outcome, OfflineError> {
                 emit(&mut records, &mut outcome)?;
             }
         }
+        tracing::debug!(input = %path.display(), stats = ?source.stats(), "input read");
         add_stats(&mut outcome.stats, &source.stats());
     }
     engine.finish(&mut records);

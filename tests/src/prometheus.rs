@@ -73,7 +73,16 @@ impl Prometheus {
     }
 
     fn curl(&self, args: &[&str]) -> (u16, String) {
-        let mut a = vec!["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"];
+        let mut a = vec![
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+        ];
         a.extend_from_slice(args);
         let cmd = match &self.hub_ns {
             Some(h) => ns_cmd(h, &a),

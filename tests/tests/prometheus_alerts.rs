@@ -24,16 +24,30 @@ fn one_cleartext_credential_makes_the_alert_active_within_30_s() {
     // Two scrapes of an agent that has seen nothing yet.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !prom.target_up() {
-        assert!(Instant::now() < deadline, "Prometheus never scraped the agent");
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the agent"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(active(&prom, "PlainsightCleartextCredentials"), None, "silent before");
+    assert_eq!(
+        active(&prom, "PlainsightCleartextCredentials"),
+        None,
+        "silent before"
+    );
 
     // One plain HTTP request with Basic credentials.
     let url = format!("http://{SERVER_IP}/");
-    let out = lab.client(&["curl", "-sS", "--fail", "-u", "alice:pr0m-e2e-pw", &url], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lab.client(
+        &["curl", "-sS", "--fail", "-u", "alice:pr0m-e2e-pw", &url],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sent = Instant::now();
     let state = loop {
         if let Some(s) = active(&prom, "PlainsightCleartextCredentials") {

@@ -118,6 +118,21 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         clients: usize,
     },
+    /// Coverage-guided fuzzing (cargo-fuzz, libFuzzer, nightly): builds the targets in
+    /// `fuzz/` and runs each (or TARGET) for `--secs`, from `fuzz/seeds/<target>` plus
+    /// what earlier runs found (`fuzz/corpus/<target>`). Installs cargo-fuzz if missing.
+    /// A crash is left in `fuzz/artifacts/<target>/` and fails the command.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Re-extract `fuzz/seeds` from a capture corpus (default `tests/corpus`) and the
+        /// test fixtures first.
+        #[arg(long, value_name = "CORPUS", num_args = 0..=1, default_missing_value = "tests/corpus")]
+        seeds: Option<PathBuf>,
+        /// One target (see `fuzz/Cargo.toml`); default: all of them.
+        target: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -161,6 +176,11 @@ fn main() -> Result<()> {
             setup(Need::Lab)?;
             bench(&root)
         }
+        Cmd::Fuzz {
+            secs,
+            seeds,
+            target,
+        } => fuzz(&root, secs, seeds.as_deref(), target.as_deref()),
     }
 }
 
@@ -454,6 +474,129 @@ fn bench_live(root: &Path, secs: u64, clients: usize) -> Result<()> {
         ])
         .env("PLAINSIGHT_BIN", root.join("target/release/plainsight")))
     .context("bench-live failed")
+}
+
+/// `cargo` of the nightly toolchain (cargo-fuzz needs `-Z sanitizer`). `rustup run`
+/// rather than `cargo +nightly`: `CARGO` may name a toolchain's cargo directly.
+fn nightly_cargo(root: &Path) -> Command {
+    let mut c = Command::new("rustup");
+    c.args(["run", "nightly", "cargo"])
+        .current_dir(root)
+        .env("PATH", path_with_cargo_bin())
+        // The fuzz targets never load the eBPF object: skip building it.
+        .env("AYA_BUILD_SKIP", "1");
+    c
+}
+
+fn fuzz(root: &Path, secs: u64, seeds: Option<&Path>, only: Option<&str>) -> Result<()> {
+    let has_nightly = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nightly {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let has_fuzz = nightly_cargo(root)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        eprintln!("xtask fuzz: installing cargo-fuzz");
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    if let Some(corpus) = seeds {
+        run(nightly_cargo(root)
+            .args(["run", "--quiet", "--manifest-path", "fuzz/Cargo.toml"])
+            .args(["--bin", "extract-seeds", "--"])
+            .arg(corpus)
+            .arg("agent/tests/fixtures"))?;
+    }
+    let list = nightly_cargo(root).args(["fuzz", "list"]).output()?;
+    if !list.status.success() {
+        bail!(
+            "cargo fuzz list failed: {}",
+            String::from_utf8_lossy(&list.stderr)
+        );
+    }
+    let all: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let targets: Vec<String> = match only {
+        Some(t) if all.iter().any(|a| a == t) => vec![t.to_owned()],
+        Some(t) => bail!("no fuzz target {t}; targets: {}", all.join(", ")),
+        None => all,
+    };
+    let started = std::time::Instant::now();
+    run(nightly_cargo(root).args(["fuzz", "build"]))?;
+    eprintln!(
+        "xtask fuzz: built in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut report = Vec::new();
+    let mut crashed = Vec::new();
+    for t in &targets {
+        let corpus = root.join("fuzz/corpus").join(t);
+        std::fs::create_dir_all(&corpus)?;
+        let out = nightly_cargo(root)
+            .args(["fuzz", "run", t])
+            .arg(&corpus)
+            .arg(root.join("fuzz/seeds").join(t))
+            .args(["--", &format!("-max_total_time={secs}"), "-timeout=10"])
+            .args(["-print_final_stats=1"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let (status, stats) = follow_libfuzzer(out)?;
+        if !status.success() {
+            crashed.push(t.clone());
+        }
+        report.push(format!("{t:<12} {stats}"));
+    }
+    eprintln!(
+        "xtask fuzz: {} target(s), {secs} s each, {:.0} s in all (build included)",
+        targets.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for line in &report {
+        eprintln!("  {line}");
+    }
+    if !crashed.is_empty() {
+        bail!(
+            "fuzz target(s) failed: {} (inputs in fuzz/artifacts/<target>/)",
+            crashed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Echoes libFuzzer's stderr and keeps the last status line's figures
+/// (`#runs cov: … ft: … corp: …`) and the final exec count.
+fn follow_libfuzzer(mut child: std::process::Child) -> Result<(std::process::ExitStatus, String)> {
+    use std::io::BufRead as _;
+    let mut last = String::new();
+    let mut execs = String::new();
+    if let Some(err) = child.stderr.take() {
+        for line in std::io::BufReader::new(err).lines() {
+            let line = line?;
+            eprintln!("{line}");
+            if line.starts_with('#') && line.contains("cov:") {
+                last = line.clone();
+            }
+            if let Some(n) = line.strip_prefix("stat::number_of_executed_units:") {
+                execs = n.trim().to_owned();
+            }
+        }
+    }
+    let status = child.wait()?;
+    Ok((status, format!("execs {execs:>10}  last: {last}")))
 }
 
 fn require_root(what: &str) -> Result<()> {

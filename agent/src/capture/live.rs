@@ -214,7 +214,8 @@ struct Attachment {
 }
 
 /// An owned [`Segment`] plus where it was seen: what the ring buffer hands the engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Debug` shows the payload's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OwnedSegment {
     pub ts: Timestamp,
     pub src_ip: IpAddr,
@@ -230,6 +231,26 @@ pub struct OwnedSegment {
     pub ifindex: u32,
     pub hook: Hook,
     pub kind: EventKind,
+}
+
+impl std::fmt::Debug for OwnedSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedSegment")
+            .field("ts", &self.ts)
+            .field("src_ip", &self.src_ip)
+            .field("dst_ip", &self.dst_ip)
+            .field("src_port", &self.src_port)
+            .field("dst_port", &self.dst_port)
+            .field("transport", &self.transport)
+            .field("tcp", &self.tcp)
+            .field("payload", &crate::redact::Len(&self.payload))
+            .field("wire_len", &self.wire_len)
+            .field("payload_len", &self.payload_len)
+            .field("ifindex", &self.ifindex)
+            .field("hook", &self.hook)
+            .field("kind", &self.kind)
+            .finish()
+    }
 }
 
 impl OwnedSegment {
@@ -864,6 +885,11 @@ pub struct CaptureArgs {
     /// Flow directions idle this long (seconds) are removed from the kernel map.
     #[arg(long, default_value_t = 120)]
     pub idle_timeout: u64,
+    /// Also print each segment's captured payload as hex (`payload_hex`). This prints
+    /// SECRETS: passwords, tokens and cookies sent in the clear appear verbatim. Without
+    /// it only lengths are printed.
+    #[arg(long)]
+    pub payload: bool,
 }
 
 #[derive(Serialize)]
@@ -886,7 +912,11 @@ struct SegmentLine<'a> {
     first_flags: Option<u8>,
     wire_len: u32,
     payload_len: u32,
-    payload_hex: &'a str,
+    /// Payload bytes the kernel copied (≤ `payload_len`).
+    captured_len: usize,
+    /// Only with `--payload`: the bytes may be credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_hex: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -921,8 +951,13 @@ fn kind_str(k: EventKind) -> &'static str {
     }
 }
 
-fn write_segment(out: &mut impl io::Write, s: &OwnedSegment) -> Result<(), LiveError> {
-    let hex = hex::encode(&s.payload);
+/// One `segment` line; the payload itself only when `payload` is set (`--payload`).
+fn write_segment(
+    out: &mut impl io::Write,
+    s: &OwnedSegment,
+    payload: bool,
+) -> Result<(), LiveError> {
+    let hex = payload.then(|| hex::encode(&s.payload));
     let ep = s.endpoints();
     let line = SegmentLine {
         r#type: "segment",
@@ -939,7 +974,8 @@ fn write_segment(out: &mut impl io::Write, s: &OwnedSegment) -> Result<(), LiveE
         first_flags: s.tcp.map(|t| t.first_flags),
         wire_len: s.wire_len,
         payload_len: s.payload_len,
-        payload_hex: &hex,
+        captured_len: s.payload.len(),
+        payload_hex: hex.as_deref(),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")?;
@@ -1029,7 +1065,7 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
                     r?;
                     let mut out = stdout.lock();
                     for s in batch.drain(..) {
-                        write_segment(&mut out, &s)?;
+                        write_segment(&mut out, &s, args.payload)?;
                     }
                     out.flush()?;
                 }
@@ -1052,7 +1088,7 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
     let mut out = stdout.lock();
     reader.drain(&mut batch);
     for s in batch.drain(..) {
-        write_segment(&mut out, &s)?;
+        write_segment(&mut out, &s, args.payload)?;
     }
     write_flows(&mut out, &cap.flows()?, &clock)?;
     let counters = cap.counters()?;
@@ -1070,4 +1106,44 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
     out.flush()?;
     res?;
     detached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment() -> OwnedSegment {
+        OwnedSegment {
+            ts: Timestamp(1),
+            src_ip: IpAddr::from([10, 0, 0, 1]),
+            dst_ip: IpAddr::from([10, 0, 0, 2]),
+            src_port: 40000,
+            dst_port: 110,
+            transport: Transport::Tcp,
+            tcp: Some(TcpMeta::default()),
+            payload: b"PASS hunter2\r\n".to_vec(),
+            wire_len: 80,
+            payload_len: 14,
+            ifindex: 2,
+            hook: Hook::Egress,
+            kind: EventKind::Segment,
+        }
+    }
+
+    fn line(payload: bool) -> serde_json::Value {
+        let mut out = Vec::new();
+        write_segment(&mut out, &segment(), payload).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn capture_prints_payload_only_with_the_flag() {
+        let hidden = line(false);
+        assert_eq!(hidden["captured_len"], 14);
+        assert!(hidden.get("payload_hex").is_none(), "{hidden}");
+        assert!(!hidden.to_string().contains(&hex::encode("hunter2")));
+
+        let shown = line(true);
+        assert_eq!(shown["payload_hex"], hex::encode(b"PASS hunter2\r\n"));
+    }
 }

@@ -1,9 +1,11 @@
 //! Packet sources. Only `capture::live` imports aya and only `capture::pcap` reads files;
 //! both hand the rest of the pipeline the same [`Segment`].
 
+use std::fmt;
 use std::net::IpAddr;
 
 use crate::flow::Transport;
+use crate::redact::Len;
 use crate::time::Timestamp;
 
 /// TCP header fields the flow and stream stages need.
@@ -31,8 +33,9 @@ impl TcpMeta {
     }
 }
 
-/// One transport-layer segment, as either capture source sees it.
-#[derive(Clone, Copy, Debug)]
+/// One transport-layer segment, as either capture source sees it. `Debug` shows the
+/// payload's length only (see [`crate::redact`]).
+#[derive(Clone, Copy)]
 pub struct Segment<'a> {
     pub ts: Timestamp,
     pub src_ip: IpAddr,
@@ -46,6 +49,22 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Length of the whole packet on the wire, for byte counters.
     pub wire_len: u32,
+}
+
+impl fmt::Debug for Segment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("ts", &self.ts)
+            .field("src_ip", &self.src_ip)
+            .field("dst_ip", &self.dst_ip)
+            .field("src_port", &self.src_port)
+            .field("dst_port", &self.dst_port)
+            .field("transport", &self.transport)
+            .field("tcp", &self.tcp)
+            .field("payload", &Len(self.payload))
+            .field("wire_len", &self.wire_len)
+            .finish()
+    }
 }
 
 pub mod decode;

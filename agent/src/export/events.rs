@@ -204,13 +204,76 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Mode of event files this process creates: events name internal hosts and users and
+/// which of them talk in the clear, so only the agent's own user may read them. A file
+/// that already exists keeps the mode it has (the operator's choice); rotation creates
+/// fresh files, so rotated output is 0600 too.
+pub const FILE_MODE: u32 = 0o600;
+
 fn open_append(path: &Path) -> Result<File, EventsError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(FILE_MODE)
         .open(path)
         .map_err(|source| EventsError::Open {
             path: path.to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+    use crate::flow::{FlowKey, Transport};
+
+    fn record() -> FlowRecord {
+        FlowRecord {
+            key: FlowKey {
+                client: "10.0.0.1:40000".parse().unwrap(),
+                server: "10.0.0.2:80".parse().unwrap(),
+                transport: Transport::Tcp,
+            },
+            first_seen: Timestamp(1),
+            last_seen: Timestamp(2),
+            protocol: "http",
+            encrypted: false,
+            packets: [1, 1],
+            bytes: [100, 100],
+            tls: None,
+            plaintext: None,
+            findings: Vec::new(),
+            gap: false,
+            tls_labels: None,
+            cert_expiry: None,
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn event_files_and_rotated_ones_are_private() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("plainsight-events-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let path = dir.join("events.json");
+        // Rotate after every line, keep two.
+        let mut w = EventWriter::file(&path, 1, 2)?;
+        for _ in 0..4 {
+            w.write(&record())?;
+        }
+        w.flush()?;
+        for p in [path.clone(), rotated(&path, 1), rotated(&path, 2)] {
+            assert!(p.exists(), "{} missing", p.display());
+            assert_eq!(mode(&p), FILE_MODE, "{}", p.display());
+        }
+        assert!(!rotated(&path, 3).exists());
+        fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 }

@@ -54,8 +54,9 @@ pub struct StreamCounters {
     pub bytes_after_stop: u64,
 }
 
-/// One direction of a TCP connection, reassembled up to a cap.
-#[derive(Clone, Debug)]
+/// One direction of a TCP connection, reassembled up to a cap. `Debug` shows how many
+/// bytes are held, never the bytes (see [`crate::redact`]).
+#[derive(Clone)]
 pub struct Stream {
     cap: usize,
     pending_cap: usize,
@@ -75,6 +76,24 @@ pub struct Stream {
     gap: bool,
     stopped: bool,
     counters: StreamCounters,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("cap", &self.cap)
+            .field("pending_cap", &self.pending_cap)
+            .field("max_pending_segments", &self.max_pending_segments)
+            .field("base", &self.base)
+            .field("alt_bases", &self.alt_bases)
+            .field("data", &crate::redact::Len(&self.data))
+            .field("pending_segments", &self.pending.len())
+            .field("pending_bytes", &self.pending_bytes)
+            .field("gap", &self.gap)
+            .field("stopped", &self.stopped)
+            .field("counters", &self.counters)
+            .finish()
+    }
 }
 
 impl Stream {

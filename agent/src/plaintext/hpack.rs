@@ -229,7 +229,7 @@ impl Decoder {
     }
 
     /// Sum of the dynamic table's entry sizes (RFC 7541 §4.1).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn table_size(&self) -> usize {
         self.size
     }

@@ -31,7 +31,7 @@ pub mod findings;
 mod amqp;
 mod dns;
 mod ftp;
-mod hpack;
+pub(crate) mod hpack;
 mod http;
 mod http2;
 mod imap;
@@ -586,6 +586,18 @@ impl Session {
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
+    }
+
+    /// A session whose recogniser already chose `protocol`: `feed` goes straight to that
+    /// protocol's analyser. For fuzzing and tests that drive one analyser on any bytes.
+    pub fn with_protocol(protocol: Protocol, server_port: u16, datagram: bool) -> Self {
+        let mut s = Session {
+            datagram,
+            ..Session::new(server_port)
+        };
+        s.facts.protocol = Some(protocol);
+        s.stage = Stage::Active(new_analyzer(protocol, datagram));
+        s
     }
 
     /// For a UDP flow: `feed` then takes whole datagrams.

@@ -36,7 +36,7 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Telnet {
     pos: [usize; 2],
     /// Data bytes (IAC sequences removed) per direction.
@@ -53,6 +53,25 @@ pub(crate) struct Telnet {
     user_buf: Vec<u8>,
     user: Option<String>,
     creds: Vec<Cred>,
+}
+
+/// Counts and state only: `user_buf` is typed login input and `tail` server text.
+impl std::fmt::Debug for Telnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telnet")
+            .field("pos", &self.pos)
+            .field("clean", &self.clean)
+            .field("options", &self.options)
+            .field("tail", &crate::redact::Len(&self.tail))
+            .field("login_prompt", &self.login_prompt)
+            .field("password_prompt_at", &self.password_prompt_at)
+            .field("client_lines", &self.client_lines)
+            .field("last_was_cr", &self.last_was_cr)
+            .field("user_buf", &crate::redact::Len(&self.user_buf))
+            .field("user", &self.user)
+            .field("creds", &self.creds)
+            .finish()
+    }
 }
 
 const TAIL: usize = 32;

@@ -5,10 +5,20 @@
 //! indexing, because every byte comes from the network.
 
 /// A forward-only cursor over untrusted bytes. Every read is bounds-checked.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+}
+
+/// Length and position only: the bytes may be a login.
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("buf", &crate::redact::Len(self.buf))
+            .field("pos", &self.pos)
+            .finish()
+    }
 }
 
 impl<'a> Reader<'a> {

@@ -62,12 +62,23 @@ pub fn is_stun(datagram: &[u8]) -> bool {
     datagram.first().is_some_and(|b| b & 0xc0 == 0) && datagram.get(4..8) == Some(&MAGIC_COOKIE[..])
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct RecordHeader<'a> {
     content_type: u8,
     version: u16,
     epoch: u16,
     payload: &'a [u8],
+}
+
+impl std::fmt::Debug for RecordHeader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordHeader")
+            .field("content_type", &self.content_type)
+            .field("version", &self.version)
+            .field("epoch", &self.epoch)
+            .field("payload", &crate::redact::Len(self.payload))
+            .finish()
+    }
 }
 
 /// One DTLSPlaintext record at the start of `data` and the bytes it used.
@@ -95,13 +106,25 @@ fn record_header(data: &[u8]) -> Option<(RecordHeader<'_>, usize)> {
 }
 
 /// One handshake fragment (RFC 6347 §4.2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Fragment<'a> {
     msg_type: u8,
     total: usize,
     seq: u16,
     offset: usize,
     bytes: &'a [u8],
+}
+
+impl std::fmt::Debug for Fragment<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fragment")
+            .field("msg_type", &self.msg_type)
+            .field("total", &self.total)
+            .field("seq", &self.seq)
+            .field("offset", &self.offset)
+            .field("bytes", &crate::redact::Len(self.bytes))
+            .finish()
+    }
 }
 
 /// The fragment at the start of a handshake record payload and the bytes it used.
@@ -128,13 +151,24 @@ fn parse_fragment(data: &[u8]) -> Option<(Fragment<'_>, usize)> {
 }
 
 /// A handshake message being put together from fragments.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Partial {
     seq: u16,
     msg_type: u8,
     body: Vec<u8>,
     /// Byte ranges received, kept merged and sorted.
     have: Vec<(usize, usize)>,
+}
+
+impl std::fmt::Debug for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partial")
+            .field("seq", &self.seq)
+            .field("msg_type", &self.msg_type)
+            .field("body", &crate::redact::Len(&self.body))
+            .field("have", &self.have)
+            .finish()
+    }
 }
 
 impl Partial {

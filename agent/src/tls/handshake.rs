@@ -60,10 +60,19 @@ pub fn is_grease(v: u16) -> bool {
 
 /// A bounds-checked big-endian reader. Every read fails with a `TlsError` instead of
 /// panicking, so arbitrary input is safe.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Reader<'a> {
     buf: &'a [u8],
     what: &'static str,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("buf", &crate::redact::Len(self.buf))
+            .field("what", &self.what)
+            .finish()
+    }
 }
 
 impl<'a> Reader<'a> {

@@ -245,7 +245,7 @@ enum Ssl2Step {
     Stopped,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct DirState {
     off: usize,
     hs: Vec<u8>,
@@ -256,6 +256,19 @@ struct DirState {
     sslv2: bool,
     /// Bytes of an oversized handshake message still to discard.
     skip: usize,
+}
+
+impl std::fmt::Debug for DirState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirState")
+            .field("off", &self.off)
+            .field("hs", &crate::redact::Len(&self.hs))
+            .field("encrypted", &self.encrypted)
+            .field("ambiguous_ccs", &self.ambiguous_ccs)
+            .field("sslv2", &self.sslv2)
+            .field("skip", &self.skip)
+            .finish()
+    }
 }
 
 /// Per-connection TLS state.

@@ -39,7 +39,7 @@ pub fn probe(data: &[u8]) -> bool {
 }
 
 /// One direction's OpenVPN de-framing state.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Deframer {
     /// Bytes of the TCP stream already split into packets.
     off: usize,
@@ -49,6 +49,17 @@ pub struct Deframer {
     next_id: u32,
     /// A packet did not parse: stop rather than append garbage.
     broken: bool,
+}
+
+impl std::fmt::Debug for Deframer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deframer")
+            .field("off", &self.off)
+            .field("tls", &crate::redact::Len(&self.tls))
+            .field("next_id", &self.next_id)
+            .field("broken", &self.broken)
+            .finish()
+    }
 }
 
 impl Deframer {

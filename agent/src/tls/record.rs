@@ -24,11 +24,22 @@ pub const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
 pub const HEADER_LEN: usize = 5;
 
 /// One complete TLS record, borrowed from the stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     pub content_type: u8,
     pub version: u16,
     pub payload: &'a [u8],
+}
+
+/// The payload's length only (after a ChangeCipherSpec it is application data).
+impl std::fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("content_type", &self.content_type)
+            .field("version", &self.version)
+            .field("payload", &crate::redact::Len(self.payload))
+            .finish()
+    }
 }
 
 /// The outcome of trying to read one record at the start of `data`.
@@ -87,9 +98,17 @@ pub fn next_record(data: &[u8]) -> Result<Next<'_>, TlsError> {
 /// An SSL 2.0 record (draft-hickman-netscape-ssl-00 §1.2), two-byte header form only: the
 /// form every SSLv2 and SSLv2-compatible hello uses (the three-byte form carries padding,
 /// which only block-encrypted records need).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Ssl2Record<'a> {
     pub payload: &'a [u8],
+}
+
+impl std::fmt::Debug for Ssl2Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ssl2Record")
+            .field("payload", &crate::redact::Len(self.payload))
+            .finish()
+    }
 }
 
 /// Whether `data` starts like an SSL 2.0 record whose first message has type `msg_type`

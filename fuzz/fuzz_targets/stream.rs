@@ -1,0 +1,4 @@
+//! `plainsight::fuzzing::stream`: see its doc for the input format.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| plainsight::fuzzing::stream(data));
