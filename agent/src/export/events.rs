@@ -246,6 +246,7 @@ mod tests {
             tls: None,
             plaintext: None,
             findings: Vec::new(),
+            suppressed: Vec::new(),
             gap: false,
             tls_labels: None,
             cert_expiry: None,
