@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::lab::{ns_cmd, run_timeout, which, Lab};
 use crate::Guard;
 
+#[derive(Debug)]
 pub struct Prometheus {
     _proc: Guard,
     pub listen: String,
