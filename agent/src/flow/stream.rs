@@ -129,6 +129,13 @@ impl Stream {
         self.pending_bytes
     }
 
+    /// Heap bytes held: the prefix's allocation and the out-of-order pieces (each with a
+    /// B-tree slot and a `Vec` header), for the flow table's byte cap.
+    pub fn heap_bytes(&self) -> usize {
+        const PIECE_OVERHEAD: usize = size_of::<usize>() + size_of::<Vec<u8>>();
+        self.data.capacity() + self.pending_bytes + self.pending.len() * PIECE_OVERHEAD
+    }
+
     /// The sequence number of the first stream byte, once known.
     pub fn base_seq(&self) -> Option<u32> {
         self.base

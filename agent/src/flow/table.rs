@@ -1,9 +1,14 @@
 //! The bounded flow table.
 //!
 //! Why it looks like this:
-//! - **Bounded.** `max_flows` caps memory. When the table is full a new flow is *not* admitted
-//!   (and counted in `dropped_flows`) rather than evicting a live one: evicting would cut the
-//!   very handshakes we look at and make results depend on table pressure in subtle ways.
+//! - **Bounded, in flows and in bytes.** `max_flows` caps the entries and `max_bytes` the
+//!   memory they hold (entries plus stream buffers, counted as they grow). A table that only
+//!   refused new flows when full could be kept full by a few hundred spoofed packets per
+//!   second and go blind; so under pressure it evicts the *least useful* flows first, in a
+//!   batch (Suricata's emergency eviction): payload-less flows, then flows nothing was
+//!   recognised in, then classified ones, oldest first within each class. A newcomer never
+//!   evicts a flow more useful than itself: a payload-less packet meeting a table of
+//!   classified flows is refused instead. Every eviction and refusal is counted.
 //! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
 //!   lookup serves both layers.
 //! - **Client/server.** SYN without ACK: the sender is the client. SYN+ACK: the sender is the
@@ -61,6 +66,8 @@ pub struct Limits {
     pub stream_cap: usize,
     /// Minimum packet time between two expiry scans.
     pub scan_interval: u64,
+    /// Bytes the table may hold: entries plus stream buffers ([`Table::bytes`]).
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -73,9 +80,35 @@ impl Default for Limits {
             close_linger: 2 * NANOS_PER_SEC,
             stream_cap: 16 * 1024,
             scan_interval: NANOS_PER_SEC,
+            max_bytes: 256 << 20,
         }
     }
 }
+
+/// How useful a flow is to keep, least useful first (the eviction order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Worth {
+    /// No payload seen in either direction (SYN/FIN/RST-only, or a spoofed packet).
+    Payloadless,
+    /// Payload seen but nothing recognised yet.
+    Unclassified,
+    /// The engine recognised the protocol ([`Flow::classified`]).
+    Classified,
+}
+
+impl Worth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Worth::Payloadless => "payloadless",
+            Worth::Unclassified => "unclassified",
+            Worth::Classified => "classified",
+        }
+    }
+}
+
+/// Flows evicted per emergency pass, as a share of `max_flows`: one scan pays for many
+/// admissions, so a flood costs a constant amount of work per packet.
+const EVICT_BATCH_DIVISOR: usize = 64;
 
 /// The table is at `max_flows`; the packet's new flow was not admitted (and was counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,8 +127,10 @@ pub struct TableCounters {
     pub flows_closed: u64,
     /// Flows removed by [`Table::remove`].
     pub flows_removed: u64,
-    /// New flows not admitted because the table was full.
+    /// New flows not admitted because the table was full of more useful flows.
     pub dropped_flows: u64,
+    /// Flows evicted to make room, by [`Worth`] (index = `Worth as usize`).
+    pub evicted: [u64; 3],
     /// Packets given to [`Table::packet`] that found or created a flow.
     pub packets: u64,
 }
@@ -107,6 +142,8 @@ pub enum EndReason {
     Closed,
     Removed,
     EndOfCapture,
+    /// Evicted under pressure (flow count or bytes) to admit a new flow.
+    Evicted,
 }
 
 /// One bidirectional flow. Index 0 of every pair is [`Direction::ToServer`], 1 is
@@ -133,6 +170,8 @@ pub struct Flow<V> {
     pub closed_at: Option<Timestamp>,
     /// Per direction, the sequence number after its FIN (or at its RST).
     pub end_seq: [Option<u32>; 2],
+    /// Set by the engine once it recognised the protocol: such flows are evicted last.
+    pub classified: bool,
     pub app: V,
 }
 
@@ -152,8 +191,25 @@ impl<V> Flow<V> {
             end_reason: None,
             closed_at: None,
             end_seq: [None; 2],
+            classified: false,
             app,
         }
+    }
+
+    /// The eviction class (see [`Worth`]).
+    pub fn worth(&self) -> Worth {
+        if self.classified {
+            Worth::Classified
+        } else if self.payload_bytes.iter().all(|b| *b == 0) {
+            Worth::Payloadless
+        } else {
+            Worth::Unclassified
+        }
+    }
+
+    /// Heap bytes held by the stream buffers.
+    fn heap_bytes(&self) -> usize {
+        self.streams.iter().map(Stream::heap_bytes).sum()
     }
 
     pub fn stream(&self, dir: Direction) -> &Stream {
@@ -207,6 +263,8 @@ pub struct Table<V> {
     finished: Vec<Flow<V>>,
     next_scan: Option<Timestamp>,
     counters: TableCounters,
+    /// Bytes held: entries ([`Table::ENTRY_BYTES`] each) plus stream buffers.
+    bytes: usize,
 }
 
 impl<V> Table<V> {
@@ -217,6 +275,99 @@ impl<V> Table<V> {
             finished: Vec::new(),
             next_scan: None,
             counters: TableCounters::default(),
+            bytes: 0,
+        }
+    }
+
+    /// What one entry costs besides its stream buffers: key and flow in the hash map, with
+    /// the map's spare capacity (hashbrown keeps it at most 7/8 full) and control byte.
+    pub const ENTRY_BYTES: usize = (size_of::<(CanonicalKey, Flow<V>)>() + 1) * 8 / 7;
+
+    /// Bytes held now: entries plus stream buffers (see [`Limits::max_bytes`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Takes a flow out of the map and its bytes out of the count.
+    fn take(&mut self, ckey: &CanonicalKey) -> Option<Flow<V>> {
+        let f = self.flows.remove(ckey)?;
+        self.bytes = self
+            .bytes
+            .saturating_sub(Self::ENTRY_BYTES + f.heap_bytes());
+        Some(f)
+    }
+
+    /// The engine needs no more payload of this flow: free both stream buffers now rather
+    /// than when the flow ends.
+    pub fn stop_streams(&mut self, key: &FlowKey) {
+        if let Some(f) = self.flows.get_mut(&key.canonical()) {
+            let before = f.heap_bytes();
+            for s in &mut f.streams {
+                s.stop();
+            }
+            self.bytes = self
+                .bytes
+                .saturating_sub(before - f.heap_bytes().min(before));
+        }
+    }
+
+    /// Whether admitting one more entry would break a bound.
+    fn over(&self, extra_entries: usize) -> bool {
+        self.flows.len() + extra_entries > self.limits.max_flows
+            || self.bytes + extra_entries * Self::ENTRY_BYTES > self.limits.max_bytes
+    }
+
+    /// Emergency eviction: makes room for one new flow of class `newcomer` by evicting a
+    /// batch of the least useful flows (never one more useful than the newcomer). Returns
+    /// whether there is room now.
+    fn make_room(&mut self, newcomer: Worth) -> bool {
+        let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .filter(|(w, _, _)| *w <= newcomer)
+            .collect();
+        if victims.is_empty() {
+            return false;
+        }
+        let batch = (self.limits.max_flows / EVICT_BATCH_DIVISOR).max(1);
+        let n = batch.min(victims.len());
+        if n < victims.len() {
+            victims.select_nth_unstable(n);
+        }
+        let mut chosen: Vec<_> = victims.get(..n).unwrap_or_default().to_vec();
+        chosen.sort_unstable();
+        let mut rest = victims.get(n..).unwrap_or_default().to_vec();
+        let mut evicted_any = false;
+        for (i, (worth, _, k)) in chosen.into_iter().enumerate() {
+            // Classified flows go one at a time: only as many as the newcomer needs.
+            if worth == Worth::Classified && i > 0 && !self.over(1) {
+                break;
+            }
+            self.evict(&k, worth);
+            evicted_any = true;
+        }
+        // Bytes may still be over (large streams): keep going in order until there is room.
+        if self.over(1) {
+            rest.sort_unstable();
+            for (worth, _, k) in rest {
+                if !self.over(1) {
+                    break;
+                }
+                self.evict(&k, worth);
+                evicted_any = true;
+            }
+        }
+        evicted_any && !self.over(1)
+    }
+
+    fn evict(&mut self, k: &CanonicalKey, worth: Worth) {
+        if let Some(mut f) = self.take(k) {
+            if let Some(c) = self.counters.evicted.get_mut(worth as usize) {
+                *c += 1;
+            }
+            f.finish(EndReason::Evicted);
+            self.finished.push(f);
         }
     }
 
@@ -281,7 +432,7 @@ impl<V> Table<V> {
                 .get(&ckey)
                 .is_some_and(|f| f.is_closed() && (opens || past_end(f)));
             if reuse {
-                if let Some(mut old) = self.flows.remove(&ckey) {
+                if let Some(mut old) = self.take(&ckey) {
                     old.finish(EndReason::Closed);
                     self.counters.flows_closed += 1;
                     self.finished.push(old);
@@ -290,11 +441,18 @@ impl<V> Table<V> {
         }
 
         let created = !self.flows.contains_key(&ckey);
-        if created && self.flows.len() >= self.limits.max_flows {
-            self.counters.dropped_flows += 1;
-            return Err(TableFull {
-                max_flows: self.limits.max_flows,
-            });
+        if created && self.over(1) {
+            let worth = if seg.payload.is_empty() {
+                Worth::Payloadless
+            } else {
+                Worth::Unclassified
+            };
+            if !self.make_room(worth) {
+                self.counters.dropped_flows += 1;
+                return Err(TableFull {
+                    max_flows: self.limits.max_flows,
+                });
+            }
         }
         let stream_cap = self.limits.stream_cap;
         let flow = self.flows.entry(ckey).or_insert_with(|| {
@@ -304,6 +462,7 @@ impl<V> Table<V> {
         });
         if created {
             self.counters.flows_created += 1;
+            self.bytes += Self::ENTRY_BYTES;
         }
         self.counters.packets += 1;
 
@@ -343,7 +502,9 @@ impl<V> Table<V> {
                 }
             }
             if let Some(s) = flow.streams.get_mut(i) {
+                let before = s.heap_bytes();
                 grew = s.push(t.seq, t.has(TcpMeta::SYN), seg.payload);
+                self.bytes = (self.bytes + s.heap_bytes()).saturating_sub(before);
             }
             let closed = (flow.fin[0] && flow.fin[1]) || flow.rst[0] || flow.rst[1];
             if closed && flow.closed_at.is_none() {
@@ -372,7 +533,7 @@ impl<V> Table<V> {
                 .filter_map(|(k, f)| ended_by(f, now, &limits).map(|r| (*k, r)))
                 .collect();
             for (k, reason) in ended {
-                if let Some(mut f) = self.flows.remove(&k) {
+                if let Some(mut f) = self.take(&k) {
                     match reason {
                         EndReason::Closed => self.counters.flows_closed += 1,
                         _ => self.counters.flows_expired += 1,
@@ -388,7 +549,7 @@ impl<V> Table<V> {
 
     /// Take one flow out (e.g. the engine is done with it).
     pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<V>> {
-        let mut f = self.flows.remove(&key.canonical())?;
+        let mut f = self.take(&key.canonical())?;
         self.counters.flows_removed += 1;
         f.finish(EndReason::Removed);
         Some(f)
@@ -401,6 +562,7 @@ impl<V> Table<V> {
             f.finish(EndReason::EndOfCapture);
             out.push(f);
         }
+        self.bytes = 0;
         out.sort_by_key(Flow::sort_key);
         out
     }
@@ -521,6 +683,7 @@ mod tests {
             close_linger: SEC,
             stream_cap: 64,
             scan_interval: 0,
+            max_bytes: usize::MAX,
         }
     }
 
@@ -621,21 +784,119 @@ mod tests {
         assert_eq!(o.flow.key.client.port(), 53);
     }
 
+    /// A payload-less TCP packet from client port `sport` (a spoofed FIN).
+    fn fin(t: u64, sport: u16) -> Segment<'static> {
+        let mut s = tcp(t, true, FINACK, 7, b"");
+        s.src_port = sport;
+        s
+    }
+
     #[test]
-    fn full_table_drops_new_flows_and_keeps_old_ones() {
+    fn full_table_evicts_payloadless_flows_for_new_ones() {
+        // Before: a full table refused every new flow, so spoofed FINs kept it blind.
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 64,
+            ..limits()
+        });
+        for p in 0..64 {
+            t.packet(&fin(1 + u64::from(p), 1000 + p), |_| ())
+                .expect("room");
+        }
+        assert_eq!(t.len(), 64);
+        // A real flow with payload still gets in: the oldest payload-less flow goes.
+        let o = t
+            .packet(&tcp(100, true, ACK, 1, b"GET /"), |_| ())
+            .expect("admitted under pressure");
+        assert!(o.created);
+        let c = t.counters();
+        assert_eq!(c.dropped_flows, 0);
+        assert_eq!(c.evicted[Worth::Payloadless as usize], 1, "batch of 64/64");
+        assert_eq!(t.len(), 64);
+        let gone = t.expire(Timestamp(100));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].end_reason, Some(EndReason::Evicted));
+        assert_eq!(gone[0].key.client.port(), 1000, "the oldest first");
+        // More spoofed FINs evict each other, never the flow with payload.
+        for p in 0..1000 {
+            t.packet(&fin(200 + u64::from(p), 2000 + p), |_| ())
+                .expect("a FIN evicts an older FIN");
+        }
+        assert!(
+            t.get(&o_key()).is_some(),
+            "the real flow survived the flood"
+        );
+        assert_eq!(t.counters().evicted[Worth::Payloadless as usize], 1001);
+        assert_eq!(t.counters().evicted[Worth::Unclassified as usize], 0);
+    }
+
+    fn o_key() -> FlowKey {
+        FlowKey {
+            client: SocketAddr::new(C, 40000),
+            server: SocketAddr::new(S, 443),
+            transport: Transport::Tcp,
+        }
+    }
+
+    #[test]
+    fn newcomers_never_evict_more_useful_flows() {
         let mut t: Table<()> = Table::new(Limits {
             max_flows: 2,
             ..limits()
         });
         t.packet(&udp(1, 1000, 53), |_| ()).expect("first");
-        t.packet(&udp(1, 1001, 53), |_| ()).expect("second");
-        let err = t.packet(&udp(1, 1002, 53), |_| ()).expect_err("full");
+        let k = t
+            .packet(&udp(1, 1001, 53), |_| ())
+            .expect("second")
+            .flow
+            .key;
+        t.get_mut(&k).expect("held").classified = true;
+        // A payload-less newcomer meets flows with payload: refused and counted.
+        let err = t.packet(&fin(2, 5000), |_| ()).expect_err("full");
         assert_eq!(err, TableFull { max_flows: 2 });
         assert_eq!(t.counters().dropped_flows, 1);
-        assert_eq!(t.len(), 2);
+        // A newcomer with payload evicts the unclassified flow, not the classified one.
+        t.packet(&udp(3, 1002, 53), |_| ()).expect("admitted");
+        assert!(t.get(&k).is_some());
+        assert_eq!(t.counters().evicted, [0, 1, 0]);
+        // Only classified flows and another unclassified newcomer: the older unclassified goes.
+        t.packet(&udp(4, 1003, 53), |_| ()).expect("admitted");
+        assert!(t.get(&k).is_some());
+        assert_eq!(t.counters().evicted, [0, 2, 0]);
         // Existing flows still take packets.
-        assert!(t.packet(&udp(2, 1000, 53), |_| ()).is_ok());
-        assert_eq!(t.counters().flows_created, 2);
+        assert!(t.packet(&udp(5, 1001, 53), |_| ()).is_ok());
+    }
+
+    #[test]
+    fn byte_cap_counts_stream_buffers_and_evicts() {
+        let entry = Table::<()>::ENTRY_BYTES;
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 64, // an eviction batch of one
+            stream_cap: 4096,
+            max_bytes: 2 * entry + 8192 + entry / 2,
+            ..limits()
+        });
+        let big = vec![b'a'; 4096];
+        let mut keys = Vec::new();
+        for p in 0..2u16 {
+            let mut s = tcp(1, true, ACK, 1, &big);
+            s.src_port = 3000 + p;
+            keys.push(t.packet(&s, |_| ()).expect("room").flow.key);
+        }
+        assert!(t.bytes() >= 2 * entry + 8192, "{}", t.bytes());
+        // A third flow does not fit in bytes (though far below max_flows): one evicted.
+        let mut s = tcp(2, true, ACK, 1, b"x");
+        s.src_port = 4000;
+        t.packet(&s, |_| ()).expect("room made");
+        assert!(t.bytes() <= 2 * entry + 8192 + entry / 2, "{}", t.bytes());
+        assert_eq!(t.counters().evicted[Worth::Unclassified as usize], 1);
+        assert!(t.get(&keys[0]).is_none(), "the oldest went");
+        // Stopping streams gives their bytes back at once.
+        let before = t.bytes();
+        t.stop_streams(&keys[1]);
+        assert!(t.bytes() + 4096 <= before, "{} -> {}", before, t.bytes());
+        let all = t.drain_all();
+        assert_eq!(all.len(), 3, "evicted flow + two held");
+        assert_eq!(t.bytes(), 0);
     }
 
     #[test]
