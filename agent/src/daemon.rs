@@ -20,11 +20,11 @@ use tokio::sync::watch;
 
 use crate::capture::live::{self, AttachMode, LiveCapture, LiveError, LoadOptions};
 use crate::config::{self, Config, ConfigError};
-use crate::detect::spike;
 use crate::engine::{Engine, FlowRecord};
 use crate::export::events::{EventWriter, EventsError};
 use crate::export::http::{self, Endpoint, HttpError, Shared, TlsFiles};
 use crate::export::metrics::Metrics;
+use crate::flow::table::Worth;
 use crate::flow::{FlowKey, Transport};
 use crate::time::Timestamp;
 
@@ -121,7 +121,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             segment_budget: config.capture.budget_segments,
             ..agent_common::CaptureConfig::DEFAULT
         },
-        ..LoadOptions::default()
+        // The kernel maps follow [limits]: two directions per flow in FLOWS and in DONE.
+        flow_entries: Some(config.limits.kernel_flow_entries()),
+        done_entries: Some(config.limits.kernel_flow_entries()),
+        ringbuf_bytes: Some(config.limits.ringbuf_bytes),
     })?;
     let mut watcher = Interfaces::new(args.ifaces.clone());
     let wanted = watcher.wanted(&config)?;
@@ -134,9 +137,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     http::set_ready(&shared, true);
 
     let mut agent = Agent {
-        engine: Engine::new(&config),
+        engine: Engine::new(&config).live(),
         policy: config.policy(),
-        metrics: Metrics::new(),
+        metrics: Metrics::new().with_service_cap(config.spike.max_services as usize),
         records: Vec::new(),
         events_written: 0,
         event_errors: 0,
@@ -149,7 +152,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let result: Result<(), RunError> = async {
         loop {
             tokio::select! {
-                r = reader.next_batch(&mut batch) => {
+                // At most DRAIN_BATCH records per turn: under a flood the other branches
+                // (tick, eviction, signals) still get theirs.
+                r = reader.next_batch(&mut batch, live::DRAIN_BATCH) => {
                     r?;
                     agent.metrics.events_read.add(["ringbuf"], batch.len() as f64);
                     for seg in batch.drain(..) {
@@ -277,7 +282,43 @@ impl Agent {
         let stats = self.engine.stats();
         m.dropped
             .set(["flow_table", "full"], stats.dropped_table_full as f64);
+        for (worth, n) in [Worth::Payloadless, Worth::Unclassified, Worth::Classified]
+            .into_iter()
+            .zip(stats.evicted)
+        {
+            let reason = match worth {
+                Worth::Payloadless => "evicted_payloadless",
+                Worth::Unclassified => "evicted_unclassified",
+                Worth::Classified => "evicted_classified",
+            };
+            m.dropped.set(["flow_table", reason], n as f64);
+        }
         m.dropped.set(["ringbuf", "bad_record"], bad_records as f64);
+        m.parse_errors.set(["ringbuf_event"], bad_records as f64);
+        m.parse_errors.set(["tls"], stats.tls_parse_errors as f64);
+        m.parse_errors.set(["hpack"], stats.hpack_errors as f64);
+        for (stage, reason, n) in [
+            ("tls", "handshake_buffer_cap", stats.tls_buffer_cap),
+            ("dtls", "message_cap", stats.dtls_message_cap),
+            ("hpack", "block_cap", stats.hpack_capped),
+            ("stream", "out_of_order_full", stats.stream_ooo_dropped),
+            ("spike", "overflow", self.engine.spikes().overflow),
+            ("spike", "evicted", self.engine.spikes().evicted),
+        ] {
+            m.dropped.set([stage, reason], n as f64);
+        }
+        for (gauge, reason) in [
+            (&m.handshake_failure_rate, "failure_ratio_cap"),
+            (&m.failure_spike_active, "failure_spike_cap"),
+        ] {
+            let n = gauge.overflow as f64;
+            m.dropped.set(["metrics", reason], n);
+        }
+        m.state_bytes
+            .set(["flow_table"], self.engine.table_bytes() as f64);
+        m.state_bytes
+            .set(["spike_detector"], self.engine.spikes().bytes() as f64);
+        m.state_bytes.set(["labels"], m.label_bytes() as f64);
         if let Ok(c) = cap.counters() {
             for (idx, stage, reason) in KERNEL_DROPS {
                 let v = c.get(*idx as usize).copied().unwrap_or(0);
@@ -302,11 +343,13 @@ impl Agent {
         if let Some(rss) = resident_bytes() {
             m.resident_memory.set([], rss as f64);
         }
+        // Rebuilt from the detector each time: a service it evicted leaves the gauges too.
+        m.handshake_failure_rate.clear();
+        m.failure_spike_active.clear();
         for (service, ratio, active) in self.engine.spikes().series() {
-            let label = bounded_service(service);
-            m.handshake_failure_rate.set([label], ratio);
+            m.handshake_failure_rate.set(service, ratio);
             m.failure_spike_active
-                .set([label], if active { 1.0 } else { 0.0 });
+                .set(service, if active { 1.0 } else { 0.0 });
         }
     }
 
@@ -328,27 +371,8 @@ const KERNEL_DROPS: &[(u32, &str, &str)] = &[
     (counter::LOAD_BYTES_FAILED, "kernel", "load_bytes_failed"),
     (counter::UNPARSABLE, "kernel", "unparsable"),
     (counter::IPV6_EXT_TOO_DEEP, "kernel", "ipv6_ext_too_deep"),
+    (counter::IP_FRAGMENT, "kernel", "ip_fragment"),
 ];
-
-/// Service labels come from server names, an open set: intern them once, capped.
-fn bounded_service(service: &str) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let Ok(mut names) = NAMES.get_or_init(Default::default).lock() else {
-        return spike::OTHER;
-    };
-    if let Some(s) = names.get(service) {
-        return s;
-    }
-    // The detector already caps services at max_services; this cap only guards the leak.
-    if names.len() >= 4096 {
-        return spike::OTHER;
-    }
-    let leaked: &'static str = Box::leak(service.to_owned().into_boxed_str());
-    names.insert(service.to_owned(), leaked);
-    leaked
-}
 
 /// The kernel's view of a flow key (client → server direction).
 fn endpoints(key: &FlowKey) -> Endpoints {
@@ -512,5 +536,34 @@ impl LinkEvents {
         // Let a burst of changes (a pod's veth pair) settle before re-listing.
         tokio::time::sleep(Duration::from_millis(200)).await;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_drop_counter_is_exported() {
+        // Counters that count work done or traffic out of scope, not something given up.
+        const NOT_DROPS: &[u32] = &[
+            counter::PACKETS,
+            counter::NON_IP,
+            counter::NON_TCP_UDP,
+            counter::FLOW_CREATED,
+            counter::SEGMENTS_CAPTURED,
+            counter::END_EVENTS,
+            counter::CAPTURE_DONE,
+            counter::CAPTURE_BUDGET_SPENT,
+            counter::FLOW_REUSED,
+        ];
+        for idx in 0..counter::COUNT {
+            let exported = KERNEL_DROPS.iter().any(|(i, _, _)| *i == idx);
+            assert!(
+                exported ^ NOT_DROPS.contains(&idx),
+                "kernel counter {} must be exactly one of: a drop in KERNEL_DROPS, or not a drop",
+                counter::NAMES[idx as usize]
+            );
+        }
     }
 }

@@ -50,6 +50,8 @@ pub struct StreamCounters {
     pub ooo_segments: u64,
     /// Out-of-order bytes dropped because the pending buffer was full.
     pub ooo_dropped_bytes: u64,
+    /// Out-of-order pieces dropped because the pending buffer was full.
+    pub ooo_dropped_segments: u64,
     /// Payload bytes seen after [`Stream::stop`].
     pub bytes_after_stop: u64,
 }
@@ -343,6 +345,7 @@ impl Stream {
                     || self.pending.len() >= self.max_pending_segments
                 {
                     self.counters.ooo_dropped_bytes += part.len() as u64;
+                    self.counters.ooo_dropped_segments += 1;
                     self.gap = true;
                     continue;
                 }

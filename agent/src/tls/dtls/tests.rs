@@ -213,8 +213,14 @@ fn a_claimed_length_is_never_allocated_before_the_bytes_arrive() {
     assert_eq!((other.refused, other.held_bytes()), (1, 0));
     // Overlapping fragments still assemble, first copy winning.
     let mut d = Dtls::default();
-    assert_eq!(d.add_fragment(Direction::ToServer, frag(2, b"CDE", 6)), None);
-    assert_eq!(d.add_fragment(Direction::ToServer, frag(1, b"bxx", 6)), None);
+    assert_eq!(
+        d.add_fragment(Direction::ToServer, frag(2, b"CDE", 6)),
+        None
+    );
+    assert_eq!(
+        d.add_fragment(Direction::ToServer, frag(1, b"bxx", 6)),
+        None
+    );
     assert_eq!(
         d.add_fragment(Direction::ToServer, frag(0, b"aYYYYf", 6)),
         Some((11, b"abCDEf".to_vec()))
