@@ -299,6 +299,8 @@ pub struct LimitsConfig {
     pub max_memory_bytes: u64,
     /// Size of the kernel ring buffer (a power of two, at least one page).
     pub ringbuf_bytes: u32,
+    /// How often the kernel flow map is walked: idle entries removed, LRU evictions counted.
+    pub kernel_scan_secs: u32,
 }
 
 impl Default for LimitsConfig {
@@ -310,6 +312,7 @@ impl Default for LimitsConfig {
             udp_idle_secs: 60,
             max_memory_bytes: 256 << 20,
             ringbuf_bytes: 1 << 20,
+            kernel_scan_secs: 30,
         }
     }
 }
@@ -570,6 +573,7 @@ impl Config {
             ("limits.stream_cap_bytes", self.limits.stream_cap_bytes),
             ("limits.tcp_idle_secs", self.limits.tcp_idle_secs),
             ("limits.udp_idle_secs", self.limits.udp_idle_secs),
+            ("limits.kernel_scan_secs", self.limits.kernel_scan_secs),
             ("spike.max_services", self.spike.max_services),
         ] {
             if v == 0 {

@@ -72,8 +72,6 @@ impl RunError {
 
 /// How often expiry, counters and gauges are refreshed.
 const TICK: Duration = Duration::from_secs(1);
-/// How often idle entries are evicted from the kernel flow map.
-const KERNEL_EVICT: Duration = Duration::from_secs(30);
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     // Everything that can be wrong with the configuration fails before attaching.
@@ -143,10 +141,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         records: Vec::new(),
         events_written: 0,
         event_errors: 0,
+        kernel_removed: 0,
     };
     let mut batch = Vec::new();
     let mut tick = tokio::time::interval(TICK);
-    let mut evict = tokio::time::interval(KERNEL_EVICT);
+    let mut evict = tokio::time::interval(Duration::from_secs(u64::from(
+        config.limits.kernel_scan_secs,
+    )));
     let idle = Duration::from_secs(u64::from(config.limits.tcp_idle_secs));
 
     let result: Result<(), RunError> = async {
@@ -184,9 +185,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     }
                 }
                 _ = evict.tick() => {
-                    if let Err(e) = cap.evict_idle(idle) {
-                        tracing::warn!(error = %e, "kernel flow eviction failed");
+                    match cap.evict_idle(idle) {
+                        Ok(gone) => agent.kernel_removed += gone.len() as u64,
+                        Err(e) => tracing::warn!(error = %e, "kernel flow eviction failed"),
                     }
+                    agent.count_kernel_lru(&cap);
                 }
                 changed = links.changed() => {
                     if changed {
@@ -247,6 +250,8 @@ struct Agent {
     records: Vec<FlowRecord>,
     events_written: u64,
     event_errors: u64,
+    /// Kernel flow-map entries the agent removed (idle), for the LRU eviction count.
+    kernel_removed: u64,
 }
 
 impl Agent {
@@ -275,6 +280,21 @@ impl Agent {
         }
     }
 
+    /// Counts the kernel flow-map entries its LRU evicted to make room (a flood of new
+    /// tuples): every entry created is still there, was removed by us, or was evicted.
+    fn count_kernel_lru(&mut self, cap: &LiveCapture) {
+        let (Ok(c), Ok(flows)) = (cap.counters(), cap.flows()) else {
+            return;
+        };
+        let created = c.get(counter::FLOW_CREATED as usize).copied().unwrap_or(0);
+        let evicted = created
+            .saturating_sub(flows.len() as u64)
+            .saturating_sub(self.kernel_removed);
+        self.metrics
+            .dropped
+            .set(["kernel", "flow_map_lru_evicted"], evicted as f64);
+    }
+
     /// Refreshes gauges and copies the kernel's counters into the drop metrics.
     fn refresh(&mut self, cap: &LiveCapture, bad_records: u64) {
         let m = &mut self.metrics;
@@ -282,11 +302,17 @@ impl Agent {
         let stats = self.engine.stats();
         m.dropped
             .set(["flow_table", "full"], stats.dropped_table_full as f64);
-        for (worth, n) in [Worth::Payloadless, Worth::Unclassified, Worth::Classified]
-            .into_iter()
-            .zip(stats.evicted)
+        for (worth, n) in [
+            Worth::Closed,
+            Worth::Payloadless,
+            Worth::Unclassified,
+            Worth::Classified,
+        ]
+        .into_iter()
+        .zip(stats.evicted)
         {
             let reason = match worth {
+                Worth::Closed => "evicted_closed",
                 Worth::Payloadless => "evicted_payloadless",
                 Worth::Unclassified => "evicted_unclassified",
                 Worth::Classified => "evicted_classified",
@@ -326,6 +352,13 @@ impl Agent {
             }
             let packets = c.get(counter::PACKETS as usize).copied().unwrap_or(0);
             m.events_read.set(["kernel_packets"], packets as f64);
+            // What the kernel put in the ring: with `ringbuf` (what we took out) and
+            // `ringbuf_full` (what did not fit), every event is accounted for.
+            let submitted = [counter::SEGMENTS_CAPTURED, counter::END_EVENTS]
+                .iter()
+                .map(|i| c.get(*i as usize).copied().unwrap_or(0))
+                .sum::<u64>();
+            m.events_read.set(["kernel_submitted"], submitted as f64);
         }
         for (name, label) in [
             (agent_common::names::PROG_INGRESS, "ingress"),

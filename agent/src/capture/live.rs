@@ -632,7 +632,7 @@ impl LiveCapture {
         let now = monotonic_ns();
         let cutoff = now.saturating_sub(u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX));
         let flows = self.flows()?;
-        let stale: Vec<(FlowKey, FlowStats)> = flows
+        let mut stale: Vec<(FlowKey, FlowStats)> = flows
             .iter()
             .filter(|(_, s)| s.last_seen_ns < cutoff)
             .copied()
@@ -645,10 +645,8 @@ impl LiveCapture {
         {
             let mut m: BpfHashMap<_, FlowKey, FlowStats> =
                 hash_map_mut(&mut self.ebpf, names::FLOWS)?;
-            for (k, _) in &stale {
-                // Already gone (LRU or a racing packet path) is fine.
-                let _ = m.remove(k);
-            }
+            // Already gone (LRU or a racing packet path) is fine, but not ours to count.
+            stale.retain(|(k, _)| m.remove(k).is_ok());
         }
         let mut done = self.done_map()?;
         let orphaned: Vec<FlowKey> = done

@@ -5,8 +5,9 @@
 //!   memory they hold (entries plus stream buffers, counted as they grow). A table that only
 //!   refused new flows when full could be kept full by a few hundred spoofed packets per
 //!   second and go blind; so under pressure it evicts the *least useful* flows first, in a
-//!   batch (Suricata's emergency eviction): payload-less flows, then flows nothing was
-//!   recognised in, then classified ones, oldest first within each class. A newcomer never
+//!   batch (Suricata's emergency eviction): closed flows still lingering, payload-less
+//!   flows, then flows nothing was recognised in, then classified ones, oldest first within
+//!   each class. A newcomer never
 //!   evicts a flow more useful than itself: a payload-less packet meeting a table of
 //!   classified flows is refused instead. Every eviction and refusal is counted.
 //! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
@@ -88,6 +89,9 @@ impl Default for Limits {
 /// How useful a flow is to keep, least useful first (the eviction order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Worth {
+    /// A TCP flow already closed (FIN both ways or RST), only lingering for stray
+    /// retransmissions: evicting it just reports it a little early.
+    Closed,
     /// No payload seen in either direction (SYN/FIN/RST-only, or a spoofed packet).
     Payloadless,
     /// Payload seen but nothing recognised yet.
@@ -99,6 +103,7 @@ pub enum Worth {
 impl Worth {
     pub fn as_str(self) -> &'static str {
         match self {
+            Worth::Closed => "closed",
             Worth::Payloadless => "payloadless",
             Worth::Unclassified => "unclassified",
             Worth::Classified => "classified",
@@ -130,7 +135,7 @@ pub struct TableCounters {
     /// New flows not admitted because the table was full of more useful flows.
     pub dropped_flows: u64,
     /// Flows evicted to make room, by [`Worth`] (index = `Worth as usize`).
-    pub evicted: [u64; 3],
+    pub evicted: [u64; 4],
     /// Packets given to [`Table::packet`] that found or created a flow.
     pub packets: u64,
 }
@@ -198,7 +203,9 @@ impl<V> Flow<V> {
 
     /// The eviction class (see [`Worth`]).
     pub fn worth(&self) -> Worth {
-        if self.classified {
+        if self.is_closed() {
+            Worth::Closed
+        } else if self.classified {
             Worth::Classified
         } else if self.payload_bytes.iter().all(|b| *b == 0) {
             Worth::Payloadless
@@ -857,13 +864,28 @@ mod tests {
         // A newcomer with payload evicts the unclassified flow, not the classified one.
         t.packet(&udp(3, 1002, 53), |_| ()).expect("admitted");
         assert!(t.get(&k).is_some());
-        assert_eq!(t.counters().evicted, [0, 1, 0]);
+        assert_eq!(t.counters().evicted, [0, 0, 1, 0]);
         // Only classified flows and another unclassified newcomer: the older unclassified goes.
         t.packet(&udp(4, 1003, 53), |_| ()).expect("admitted");
         assert!(t.get(&k).is_some());
-        assert_eq!(t.counters().evicted, [0, 2, 0]);
+        assert_eq!(t.counters().evicted, [0, 0, 2, 0]);
         // Existing flows still take packets.
         assert!(t.packet(&udp(5, 1001, 53), |_| ()).is_ok());
+        // A closed flow, lingering, is the first to go, even for a payload-less newcomer.
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 2,
+            ..limits()
+        });
+        let k = t.packet(&udp(1, 1000, 53), |_| ()).expect("first").flow.key;
+        t.get_mut(&k).expect("held").classified = true;
+        t.packet(&tcp(2, true, ACK, 1, b"hi"), |_| ())
+            .expect("second");
+        t.packet(&tcp(3, false, TcpMeta::RST, 9, b""), |_| ())
+            .expect("closes it");
+        t.packet(&fin(4, 5000), |_| ())
+            .expect("takes the closed flow's place");
+        assert_eq!(t.counters().evicted[Worth::Closed as usize], 1);
+        assert!(t.get(&k).is_some());
     }
 
     #[test]
