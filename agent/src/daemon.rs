@@ -305,6 +305,7 @@ impl Agent {
         for (worth, n) in [
             Worth::Closed,
             Worth::Payloadless,
+            Worth::OneWay,
             Worth::Unclassified,
             Worth::Classified,
         ]
@@ -314,6 +315,7 @@ impl Agent {
             let reason = match worth {
                 Worth::Closed => "evicted_closed",
                 Worth::Payloadless => "evicted_payloadless",
+                Worth::OneWay => "evicted_one_way",
                 Worth::Unclassified => "evicted_unclassified",
                 Worth::Classified => "evicted_classified",
             };

@@ -254,7 +254,7 @@ pub struct EngineStats {
     pub dropped_table_full: u64,
     pub records: u64,
     /// Flows evicted from the table under pressure, by [`Worth`](crate::flow::table::Worth) index.
-    pub evicted: [u64; 4],
+    pub evicted: [u64; 5],
     /// Flow directions whose TLS records could not be parsed (the direction stopped).
     pub tls_parse_errors: u64,
     /// TLS handshake messages larger than the reassembly cap (the direction stopped).

@@ -6,8 +6,9 @@
 //!   refused new flows when full could be kept full by a few hundred spoofed packets per
 //!   second and go blind; so under pressure it evicts the *least useful* flows first, in a
 //!   batch (Suricata's emergency eviction): closed flows still lingering, payload-less
-//!   flows, then flows nothing was recognised in, then classified ones, oldest first within
-//!   each class. A newcomer never
+//!   flows, flows nothing answered (payload one way: a flood of ClientHellos is classified
+//!   but one-way), then two-way flows nothing was recognised in, then classified ones,
+//!   oldest first within each class. A newcomer never
 //!   evicts a flow more useful than itself: a payload-less packet meeting a table of
 //!   classified flows is refused instead. Every eviction and refusal is counted.
 //! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
@@ -94,9 +95,12 @@ pub enum Worth {
     Closed,
     /// No payload seen in either direction (SYN/FIN/RST-only, or a spoofed packet).
     Payloadless,
-    /// Payload seen but nothing recognised yet.
+    /// Payload in one direction only: nothing answered (yet). Every new flow starts here,
+    /// and so does every spoofed or scanning packet with a payload, whatever it carries.
+    OneWay,
+    /// Payload both ways, nothing recognised.
     Unclassified,
-    /// The engine recognised the protocol ([`Flow::classified`]).
+    /// Payload both ways, and the engine recognised the protocol ([`Flow::classified`]).
     Classified,
 }
 
@@ -105,6 +109,7 @@ impl Worth {
         match self {
             Worth::Closed => "closed",
             Worth::Payloadless => "payloadless",
+            Worth::OneWay => "one_way",
             Worth::Unclassified => "unclassified",
             Worth::Classified => "classified",
         }
@@ -135,7 +140,7 @@ pub struct TableCounters {
     /// New flows not admitted because the table was full of more useful flows.
     pub dropped_flows: u64,
     /// Flows evicted to make room, by [`Worth`] (index = `Worth as usize`).
-    pub evicted: [u64; 4],
+    pub evicted: [u64; 5],
     /// Packets given to [`Table::packet`] that found or created a flow.
     pub packets: u64,
 }
@@ -203,12 +208,15 @@ impl<V> Flow<V> {
 
     /// The eviction class (see [`Worth`]).
     pub fn worth(&self) -> Worth {
+        let ways = self.payload_bytes.iter().filter(|b| **b > 0).count();
         if self.is_closed() {
             Worth::Closed
+        } else if ways == 0 {
+            Worth::Payloadless
+        } else if ways == 1 {
+            Worth::OneWay
         } else if self.classified {
             Worth::Classified
-        } else if self.payload_bytes.iter().all(|b| *b == 0) {
-            Worth::Payloadless
         } else {
             Worth::Unclassified
         }
@@ -452,7 +460,7 @@ impl<V> Table<V> {
             let worth = if seg.payload.is_empty() {
                 Worth::Payloadless
             } else {
-                Worth::Unclassified
+                Worth::OneWay
             };
             if !self.make_room(worth) {
                 self.counters.dropped_flows += 1;
@@ -791,6 +799,17 @@ mod tests {
         assert_eq!(o.flow.key.client.port(), 53);
     }
 
+    /// The server's answer to [`udp`] from client port `sport` to port 53.
+    fn reply(t: u64, sport: u16) -> Segment<'static> {
+        Segment {
+            src_ip: S,
+            dst_ip: C,
+            src_port: 53,
+            dst_port: sport,
+            ..udp(t, 53, sport)
+        }
+    }
+
     /// A payload-less TCP packet from client port `sport` (a spoofed FIN).
     fn fin(t: u64, sport: u16) -> Segment<'static> {
         let mut s = tcp(t, true, FINACK, 7, b"");
@@ -833,7 +852,7 @@ mod tests {
             "the real flow survived the flood"
         );
         assert_eq!(t.counters().evicted[Worth::Payloadless as usize], 1001);
-        assert_eq!(t.counters().evicted[Worth::Unclassified as usize], 0);
+        assert_eq!(t.counters().evicted[Worth::OneWay as usize], 0);
     }
 
     fn o_key() -> FlowKey {
@@ -856,19 +875,25 @@ mod tests {
             .expect("second")
             .flow
             .key;
+        t.packet(&reply(1, 1001), |_| ()).expect("answered");
         t.get_mut(&k).expect("held").classified = true;
         // A payload-less newcomer meets flows with payload: refused and counted.
         let err = t.packet(&fin(2, 5000), |_| ()).expect_err("full");
         assert_eq!(err, TableFull { max_flows: 2 });
         assert_eq!(t.counters().dropped_flows, 1);
-        // A newcomer with payload evicts the unclassified flow, not the classified one.
+        // A newcomer with payload evicts the unanswered flow, not the classified one.
         t.packet(&udp(3, 1002, 53), |_| ()).expect("admitted");
         assert!(t.get(&k).is_some());
-        assert_eq!(t.counters().evicted, [0, 0, 1, 0]);
-        // Only classified flows and another unclassified newcomer: the older unclassified goes.
+        assert_eq!(t.counters().evicted, [0, 0, 1, 0, 0]);
+        // Another newcomer: the older unanswered one goes.
         t.packet(&udp(4, 1003, 53), |_| ()).expect("admitted");
         assert!(t.get(&k).is_some());
-        assert_eq!(t.counters().evicted, [0, 0, 2, 0]);
+        assert_eq!(t.counters().evicted, [0, 0, 2, 0, 0]);
+        // Two-way flows only: a one-way newcomer is refused.
+        t.packet(&reply(5, 1003), |_| ()).expect("answered");
+        t.packet(&udp(6, 1004, 53), |_| ())
+            .expect_err("full of answered flows");
+        assert_eq!(t.counters().dropped_flows, 2);
         // Existing flows still take packets.
         assert!(t.packet(&udp(5, 1001, 53), |_| ()).is_ok());
         // A closed flow, lingering, is the first to go, even for a payload-less newcomer.
@@ -910,7 +935,7 @@ mod tests {
         s.src_port = 4000;
         t.packet(&s, |_| ()).expect("room made");
         assert!(t.bytes() <= 2 * entry + 8192 + entry / 2, "{}", t.bytes());
-        assert_eq!(t.counters().evicted[Worth::Unclassified as usize], 1);
+        assert_eq!(t.counters().evicted[Worth::OneWay as usize], 1);
         assert!(t.get(&keys[0]).is_none(), "the oldest went");
         // Stopping streams gives their bytes back at once.
         let before = t.bytes();
