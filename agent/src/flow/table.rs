@@ -278,8 +278,8 @@ pub struct Table<V> {
     finished: Vec<Flow<V>>,
     next_scan: Option<Timestamp>,
     counters: TableCounters,
-    /// Bytes held: entries ([`Table::ENTRY_BYTES`] each) plus stream buffers.
-    bytes: usize,
+    /// Heap bytes of the stream buffers, counted as they grow and shrink.
+    stream_bytes: usize,
 }
 
 impl<V> Table<V> {
@@ -290,25 +290,29 @@ impl<V> Table<V> {
             finished: Vec::new(),
             next_scan: None,
             counters: TableCounters::default(),
-            bytes: 0,
+            stream_bytes: 0,
         }
     }
 
-    /// What one entry costs besides its stream buffers: key and flow in the hash map, with
-    /// the map's spare capacity (hashbrown keeps it at most 7/8 full) and control byte.
-    pub const ENTRY_BYTES: usize = (size_of::<(CanonicalKey, Flow<V>)>() + 1) * 8 / 7;
+    /// Bytes of one slot of the map: key, flow and hashbrown's control byte.
+    pub const SLOT_BYTES: usize = size_of::<(CanonicalKey, Flow<V>)>() + 1;
 
-    /// Bytes held now: entries plus stream buffers (see [`Limits::max_bytes`]).
-    pub fn bytes(&self) -> usize {
-        self.bytes
+    /// Bytes of the map's allocation at `capacity` (hashbrown keeps at most 7/8 of its
+    /// buckets full).
+    fn map_bytes(capacity: usize) -> usize {
+        (capacity + capacity / 7 + 1) * Self::SLOT_BYTES
     }
 
-    /// Takes a flow out of the map and its bytes out of the count.
+    /// Bytes held now: the map's allocation (by capacity: it never shrinks) plus the
+    /// stream buffers (see [`Limits::max_bytes`]).
+    pub fn bytes(&self) -> usize {
+        Self::map_bytes(self.flows.capacity()) + self.stream_bytes
+    }
+
+    /// Takes a flow out of the map and its buffers out of the count.
     fn take(&mut self, ckey: &CanonicalKey) -> Option<Flow<V>> {
         let f = self.flows.remove(ckey)?;
-        self.bytes = self
-            .bytes
-            .saturating_sub(Self::ENTRY_BYTES + f.heap_bytes());
+        self.stream_bytes = self.stream_bytes.saturating_sub(f.heap_bytes());
         Some(f)
     }
 
@@ -320,16 +324,38 @@ impl<V> Table<V> {
             for s in &mut f.streams {
                 s.stop();
             }
-            self.bytes = self
-                .bytes
+            self.stream_bytes = self
+                .stream_bytes
                 .saturating_sub(before - f.heap_bytes().min(before));
         }
     }
 
-    /// Whether admitting one more entry would break a bound.
-    fn over(&self, extra_entries: usize) -> bool {
-        self.flows.len() + extra_entries > self.limits.max_flows
-            || self.bytes + extra_entries * Self::ENTRY_BYTES > self.limits.max_bytes
+    /// Whether holding `extra` more entries would break a bound. Past its capacity the
+    /// map doubles its allocation: that is what is counted then.
+    fn over(&self, extra: usize) -> bool {
+        let len = self.flows.len() + extra;
+        if len > self.limits.max_flows {
+            return true;
+        }
+        let cap = self.flows.capacity();
+        let cap = if len > cap { (cap + 1).max(4) * 2 } else { cap };
+        Self::map_bytes(cap) + self.stream_bytes > self.limits.max_bytes
+    }
+
+    /// Streams grew past the byte cap: evict, least useful and oldest first, until under.
+    fn shed(&mut self) {
+        let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .collect();
+        victims.sort_unstable();
+        for (worth, _, k) in victims {
+            if !self.over(0) {
+                break;
+            }
+            self.evict(&k, worth);
+        }
     }
 
     /// Emergency eviction: makes room for one new flow of class `newcomer` by evicting a
@@ -423,6 +449,9 @@ impl<V> Table<V> {
         let ckey = CanonicalKey::new(src, dst, seg.transport);
         let tcp = seg.tcp.filter(|_| seg.transport == Transport::Tcp);
         let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
+        if self.over(0) {
+            self.shed();
+        }
 
         // A new connection on the 4-tuple of a closed one: finish the old flow first.
         // Live capture does not report payload-less SYNs, so data at or past the sequence
@@ -477,7 +506,6 @@ impl<V> Table<V> {
         });
         if created {
             self.counters.flows_created += 1;
-            self.bytes += Self::ENTRY_BYTES;
         }
         self.counters.packets += 1;
 
@@ -519,7 +547,7 @@ impl<V> Table<V> {
             if let Some(s) = flow.streams.get_mut(i) {
                 let before = s.heap_bytes();
                 grew = s.push(t.seq, t.has(TcpMeta::SYN), seg.payload);
-                self.bytes = (self.bytes + s.heap_bytes()).saturating_sub(before);
+                self.stream_bytes = (self.stream_bytes + s.heap_bytes()).saturating_sub(before);
             }
             let closed = (flow.fin[0] && flow.fin[1]) || flow.rst[0] || flow.rst[1];
             if closed && flow.closed_at.is_none() {
@@ -577,7 +605,7 @@ impl<V> Table<V> {
             f.finish(EndReason::EndOfCapture);
             out.push(f);
         }
-        self.bytes = 0;
+        self.stream_bytes = 0;
         out.sort_by_key(Flow::sort_key);
         out
     }
@@ -915,26 +943,41 @@ mod tests {
 
     #[test]
     fn byte_cap_counts_stream_buffers_and_evicts() {
-        let entry = Table::<()>::ENTRY_BYTES;
-        let mut t: Table<()> = Table::new(Limits {
-            max_flows: 64, // an eviction batch of one
-            stream_cap: 4096,
-            max_bytes: 2 * entry + 8192 + entry / 2,
-            ..limits()
-        });
         let big = vec![b'a'; 4096];
-        let mut keys = Vec::new();
-        for p in 0..2u16 {
-            let mut s = tcp(1, true, ACK, 1, &big);
-            s.src_port = 3000 + p;
-            keys.push(t.packet(&s, |_| ()).expect("room").flow.key);
+        let seg = |t: u64, port: u16| {
+            let mut s = tcp(t, true, ACK, 1, &big);
+            s.src_port = port;
+            s
+        };
+        let capped = |max_bytes| {
+            Table::<()>::new(Limits {
+                max_flows: 64, // an eviction batch of one
+                stream_cap: 4096,
+                max_bytes,
+                ..limits()
+            })
+        };
+        let mut t = capped(usize::MAX);
+        for p in 0..2 {
+            t.packet(&seg(1, 3000 + p), |_| ()).expect("room");
         }
-        assert!(t.bytes() >= 2 * entry + 8192, "{}", t.bytes());
-        // A third flow does not fit in bytes (though far below max_flows): one evicted.
-        let mut s = tcp(2, true, ACK, 1, b"x");
-        s.src_port = 4000;
-        t.packet(&s, |_| ()).expect("room made");
-        assert!(t.bytes() <= 2 * entry + 8192 + entry / 2, "{}", t.bytes());
+        let held = t.bytes();
+        assert!(held >= 2 * 4096 + 2 * Table::<()>::SLOT_BYTES, "{held}");
+        // The same traffic under a cap of exactly that: a third flow's buffer takes the
+        // table over, and the next packet sheds the oldest, least useful flow.
+        let mut t = capped(held);
+        let mut keys = Vec::new();
+        for p in 0..3 {
+            keys.push(
+                t.packet(&seg(1 + u64::from(p), 3000 + p), |_| ())
+                    .expect("room")
+                    .flow
+                    .key,
+            );
+        }
+        assert!(t.bytes() > held);
+        t.packet(&seg(5, 3002), |_| ()).expect("a retransmission");
+        assert!(t.bytes() <= held, "{} > {held}", t.bytes());
         assert_eq!(t.counters().evicted[Worth::OneWay as usize], 1);
         assert!(t.get(&keys[0]).is_none(), "the oldest went");
         // Stopping streams gives their bytes back at once.
@@ -943,7 +986,7 @@ mod tests {
         assert!(t.bytes() + 4096 <= before, "{} -> {}", before, t.bytes());
         let all = t.drain_all();
         assert_eq!(all.len(), 3, "evicted flow + two held");
-        assert_eq!(t.bytes(), 0);
+        assert_eq!(t.bytes(), Table::<()>::map_bytes(t.flows.capacity()));
     }
 
     #[test]
