@@ -386,8 +386,10 @@ fn ring_buffer_overload_is_counted_exactly_and_shutdown_stays_prompt() {
     );
     assert_flow_accounting(&s, u64::from(N), "overload");
 
-    // The lab's clients during a flood the small ring can carry.
-    let (_, _) = b.during(|tx| tx.flood(10_000, 5_000, |i| flood::udp(N + i)));
+    // The lab's clients during a flood the small ring can carry (a lost ClientHello
+    // event would make its flow unrecognisable: that loss is counted, but is not what
+    // this part checks).
+    let (_, _) = b.during(|tx| tx.flood(3_000, 1_000, |i| flood::udp(N + i)));
     b.assert_lab_flows_reported();
     let s = b.samples();
     let (peak, state) = b.assert_memory_bounded(&s);

@@ -118,6 +118,10 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         clients: usize,
     },
+    /// Hostile traffic against the live agent (tests/tests/flood.rs: spoofed FINs, a
+    /// 100k SYN flood, UDP, 10k random SNIs, ring-buffer overload, 10k/100k flows);
+    /// writes docs/reliability.md from the figures they record.
+    Stress,
 }
 
 fn main() -> Result<()> {
@@ -161,8 +165,15 @@ fn main() -> Result<()> {
             setup(Need::Lab)?;
             bench(&root)
         }
+        Cmd::Stress => {
+            require_root("stress (network namespaces, BPF)")?;
+            setup(Need::Lab)?;
+            stress::run(&root)
+        }
     }
 }
+
+mod stress;
 
 fn workspace_root() -> Result<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -173,7 +184,7 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 /// The cargo that runs xtask (rustup's), with ~/.cargo/bin on PATH for bpf-linker.
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.env("PATH", path_with_cargo_bin());
     c
@@ -197,7 +208,7 @@ fn path_with_cargo_bin() -> String {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("failed to start {cmd:?}"))?;
