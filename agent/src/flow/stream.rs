@@ -23,8 +23,9 @@
 //!   everywhere, so a crafted overlap cannot make us see something other than the first copy.
 //! - **Gap.** [`Stream::close`] with out-of-order data still pending (the hole never filled)
 //!   marks the stream as having a gap, as does dropping out-of-order bytes for lack of room.
-//! - **Stop.** The engine calls [`Stream::stop`] once it has classified the direction: buffers
-//!   are freed and later segments only count towards `bytes_after_stop`.
+//! - **Stop.** In live mode the engine stops both streams (through the table's
+//!   `stop_streams`, which keeps its byte count right) once the flow needs no more payload:
+//!   buffers are freed and later segments only count towards `bytes_after_stop`.
 //! - Once the contiguous prefix reaches the cap, no further sequence analysis is done: later
 //!   payload only counts as `beyond_cap_bytes`. That keeps long flows cheap and avoids
 //!   misreading sequence numbers 2 GiB later.
