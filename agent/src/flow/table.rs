@@ -330,15 +330,21 @@ impl<V> Table<V> {
         }
     }
 
-    /// Whether holding `extra` more entries would break a bound. Past its capacity the
-    /// map doubles its allocation: that is what is counted then.
+    /// Whether holding `extra` more entries would break a bound. The map may double its
+    /// allocation on an insert once it is more than half full (hashbrown grows rather than
+    /// rehashing in place when deleted slots use up its spare room and it is over half
+    /// full, which is what churn under a flood does): that is what is counted then.
     fn over(&self, extra: usize) -> bool {
         let len = self.flows.len() + extra;
         if len > self.limits.max_flows {
             return true;
         }
         let cap = self.flows.capacity();
-        let cap = if len > cap { (cap + 1).max(4) * 2 } else { cap };
+        let cap = if extra > 0 && len > cap / 2 {
+            (cap + 1).max(4) * 2
+        } else {
+            cap
+        };
         Self::map_bytes(cap) + self.stream_bytes > self.limits.max_bytes
     }
 
@@ -943,49 +949,54 @@ mod tests {
 
     #[test]
     fn byte_cap_counts_stream_buffers_and_evicts() {
-        let big = vec![b'a'; 4096];
-        let seg = |t: u64, port: u16| {
-            let mut s = tcp(t, true, ACK, 1, &big);
+        let half = vec![b'a'; 4096];
+        let seg = |t: u64, port: u16, seq: u32| {
+            let mut s = tcp(t, true, ACK, seq, &half);
             s.src_port = port;
             s
         };
         let capped = |max_bytes| {
             Table::<()>::new(Limits {
                 max_flows: 64, // an eviction batch of one
-                stream_cap: 4096,
+                stream_cap: 8192,
                 max_bytes,
                 ..limits()
             })
         };
         let mut t = capped(usize::MAX);
         for p in 0..2 {
-            t.packet(&seg(1, 3000 + p), |_| ()).expect("room");
+            t.packet(&seg(1, 3000 + p, 1), |_| ()).expect("room");
         }
         let held = t.bytes();
         assert!(held >= 2 * 4096 + 2 * Table::<()>::SLOT_BYTES, "{held}");
-        // The same traffic under a cap of exactly that: a third flow's buffer takes the
-        // table over, and the next packet sheds the oldest, least useful flow.
+        // The same traffic under a cap of exactly that: the second flow's buffer grows
+        // past it, and the next packet sheds the oldest, least useful flow.
         let mut t = capped(held);
         let mut keys = Vec::new();
-        for p in 0..3 {
+        for p in 0..2 {
             keys.push(
-                t.packet(&seg(1 + u64::from(p), 3000 + p), |_| ())
+                t.packet(&seg(1 + u64::from(p), 3000 + p, 1), |_| ())
                     .expect("room")
                     .flow
                     .key,
             );
         }
-        assert!(t.bytes() > held);
-        t.packet(&seg(5, 3002), |_| ()).expect("a retransmission");
+        assert_eq!(t.bytes(), held);
+        t.packet(&seg(3, 3001, 4097), |_| ()).expect("more data");
+        assert!(t.bytes() > held, "{} <= {held}", t.bytes());
+        t.packet(&seg(4, 3001, 4097), |_| ())
+            .expect("a retransmission");
         assert!(t.bytes() <= held, "{} > {held}", t.bytes());
         assert_eq!(t.counters().evicted[Worth::OneWay as usize], 1);
         assert!(t.get(&keys[0]).is_none(), "the oldest went");
         // Stopping streams gives their bytes back at once.
         let before = t.bytes();
         t.stop_streams(&keys[1]);
-        assert!(t.bytes() + 4096 <= before, "{} -> {}", before, t.bytes());
-        let all = t.drain_all();
-        assert_eq!(all.len(), 3, "evicted flow + two held");
+        assert!(t.bytes() + 8192 <= before, "{} -> {}", before, t.bytes());
+        // A new flow is admitted only with room for the map's possible growth.
+        t.packet(&seg(5, 3002, 1), |_| ()).expect("room made");
+        assert!(t.bytes() <= held, "{} > {held}", t.bytes());
+        t.drain_all();
         assert_eq!(t.bytes(), Table::<()>::map_bytes(t.flows.capacity()));
     }
 
