@@ -185,11 +185,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     }
                 }
                 _ = evict.tick() => {
-                    match cap.evict_idle(idle) {
-                        Ok(gone) => agent.kernel_removed += gone.len() as u64,
+                    match cap.evict_idle_counted(idle) {
+                        Ok((gone, entries)) => {
+                            agent.kernel_removed += gone.len() as u64;
+                            agent.count_kernel_lru(&cap, entries);
+                        }
                         Err(e) => tracing::warn!(error = %e, "kernel flow eviction failed"),
                     }
-                    agent.count_kernel_lru(&cap);
                 }
                 changed = links.changed() => {
                     if changed {
@@ -282,13 +284,13 @@ impl Agent {
 
     /// Counts the kernel flow-map entries its LRU evicted to make room (a flood of new
     /// tuples): every entry created is still there, was removed by us, or was evicted.
-    fn count_kernel_lru(&mut self, cap: &LiveCapture) {
-        let (Ok(c), Ok(flows)) = (cap.counters(), cap.flows()) else {
+    fn count_kernel_lru(&mut self, cap: &LiveCapture, entries: usize) {
+        let Ok(c) = cap.counters() else {
             return;
         };
         let created = c.get(counter::FLOW_CREATED as usize).copied().unwrap_or(0);
         let evicted = created
-            .saturating_sub(flows.len() as u64)
+            .saturating_sub(entries as u64)
             .saturating_sub(self.kernel_removed);
         self.metrics
             .dropped

@@ -434,7 +434,7 @@ fn ring_buffer_overload_is_counted_exactly_and_shutdown_stays_prompt() {
 fn scale_to_10k_and_100k_flows() {
     for (n, rate) in [(10_000u32, 10_000u32), (100_000, 10_000)] {
         let cfg = format!(
-            "[limits]\nmax_flows = {}\nmax_memory_bytes = {}\nkernel_scan_secs = 1\n",
+            "[limits]\nmax_flows = {}\nmax_memory_bytes = {}\n",
             n + 64, // room for the lab's flows too
             1u64 << 30
         );

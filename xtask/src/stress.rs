@@ -254,7 +254,8 @@ fn render(lines: &[Value], conditions: &str) -> String {
         let _ = writeln!(
             d,
             "## 10,000 and 100,000 flows\n\n`scale_to_10k_and_100k_flows`: `max_flows` = N + 64 \
-             and `max_memory_bytes` = 1 GiB, so nothing is evicted; after the lab's clients \
+             and `max_memory_bytes` = 1 GiB, so nothing is evicted (and the default \
+             `kernel_scan_secs`); after the lab's clients \
              were reported correctly, N UDP datagrams on new tuples at the rate shown.\n\n\
              | flows sent | rate sent | events read/s | flows held | lost in the ring | peak RSS (baseline) | flow table (counted) | BPF map memory |\n\
              |---:|---:|---:|---:|---:|---:|---:|---:|"

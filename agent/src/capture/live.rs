@@ -629,6 +629,15 @@ impl LiveCapture {
     /// Removes flow directions idle for longer than `idle`, and `DONE` entries whose
     /// flow is gone (the LRU may have evicted it). Returns the flows removed.
     pub fn evict_idle(&mut self, idle: Duration) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
+        self.evict_idle_counted(idle).map(|(gone, _)| gone)
+    }
+
+    /// [`LiveCapture::evict_idle`], also returning how many entries the flow map still
+    /// holds (from the same walk: at 2 × 65,536 entries a walk is not free).
+    pub fn evict_idle_counted(
+        &mut self,
+        idle: Duration,
+    ) -> Result<(Vec<(FlowKey, FlowStats)>, usize), LiveError> {
         let now = monotonic_ns();
         let cutoff = now.saturating_sub(u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX));
         let flows = self.flows()?;
@@ -657,7 +666,8 @@ impl LiveCapture {
         for k in orphaned {
             let _ = done.remove(&k);
         }
-        Ok(stale)
+        let remaining = flows.len() - stale.len();
+        Ok((stale, remaining))
     }
 }
 
