@@ -310,7 +310,7 @@ impl Default for LimitsConfig {
             stream_cap_bytes: 8192,
             tcp_idle_secs: 300,
             udp_idle_secs: 60,
-            max_memory_bytes: 256 << 20,
+            max_memory_bytes: 512 << 20,
             ringbuf_bytes: 1 << 20,
             kernel_scan_secs: 30,
         }

@@ -82,7 +82,7 @@ impl Default for Limits {
             close_linger: 2 * NANOS_PER_SEC,
             stream_cap: 16 * 1024,
             scan_interval: NANOS_PER_SEC,
-            max_bytes: 256 << 20,
+            max_bytes: 512 << 20,
         }
     }
 }
