@@ -459,11 +459,19 @@ impl Default for CaptureConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
+    /// Userspace flow table entries; the kernel flow map holds two directions per flow.
     pub max_flows: u32,
     /// Bytes reassembled per direction.
     pub stream_cap_bytes: u32,
     pub tcp_idle_secs: u32,
     pub udp_idle_secs: u32,
+    /// Bytes of bounded state: the flow table (entries and stream buffers), the spike
+    /// detector's services and the open-valued metric labels.
+    pub max_memory_bytes: u64,
+    /// Size of the kernel ring buffer (a power of two, at least one page).
+    pub ringbuf_bytes: u32,
+    /// How often the kernel flow map is walked: idle entries removed, LRU evictions counted.
+    pub kernel_scan_secs: u32,
 }
 
 impl Default for LimitsConfig {
@@ -473,7 +481,38 @@ impl Default for LimitsConfig {
             stream_cap_bytes: 8192,
             tcp_idle_secs: 300,
             udp_idle_secs: 60,
+            max_memory_bytes: 512 << 20,
+            ringbuf_bytes: 1 << 20,
+            kernel_scan_secs: 30,
         }
+    }
+}
+
+/// Worst-case bytes of one open-valued name with its map entry (spike service or label).
+const NAME_BYTES: u64 = crate::detect::spike::MAX_SERVICE_LEN as u64 + 128;
+
+impl LimitsConfig {
+    /// Bytes reserved out of `max_memory_bytes` for the spike detector and the label sets,
+    /// whose sizes are bounded by count × [`crate::detect::spike::MAX_SERVICE_LEN`].
+    pub fn reserved_bytes(&self, spike: &SpikeConfig) -> u64 {
+        let services = u64::from(spike.max_services) + 1;
+        // Detector entries, the two per-service gauges and the certificate-expiry gauge.
+        (3u64.saturating_mul(services) + crate::export::metrics::CERT_EXPIRY_CAP as u64)
+            * NAME_BYTES
+    }
+
+    /// The flow table's share of `max_memory_bytes`: what the spike detector and the
+    /// labels cannot take.
+    pub fn table_bytes(&self, spike: &SpikeConfig) -> usize {
+        let b = self
+            .max_memory_bytes
+            .saturating_sub(self.reserved_bytes(spike));
+        usize::try_from(b).unwrap_or(usize::MAX)
+    }
+
+    /// Kernel flow-map entries: one per direction of each flow.
+    pub fn kernel_flow_entries(&self) -> u32 {
+        self.max_flows.saturating_mul(2)
     }
 }
 
@@ -721,11 +760,28 @@ impl Config {
                 "must be 2 to 65535 (a ClientHello can take two segments)",
             ));
         }
+        if !self.limits.ringbuf_bytes.is_power_of_two() || self.limits.ringbuf_bytes < 4096 {
+            return Err(self.invalid(
+                "limits.ringbuf_bytes",
+                self.limits.ringbuf_bytes,
+                "must be a power of two, at least 4096 (one page)",
+            ));
+        }
+        let reserved = self.limits.reserved_bytes(&self.spike);
+        if self.limits.max_memory_bytes < reserved + (1 << 20) {
+            return Err(self.invalid(
+                "limits.max_memory_bytes",
+                self.limits.max_memory_bytes,
+                "must leave at least 1 MiB for the flow table after the spike detector's and \
+                 labels' share (about 330 bytes per [spike] max_services, and 500 names)",
+            ));
+        }
         for (key, v) in [
             ("limits.max_flows", self.limits.max_flows),
             ("limits.stream_cap_bytes", self.limits.stream_cap_bytes),
             ("limits.tcp_idle_secs", self.limits.tcp_idle_secs),
             ("limits.udp_idle_secs", self.limits.udp_idle_secs),
+            ("limits.kernel_scan_secs", self.limits.kernel_scan_secs),
             ("spike.max_services", self.spike.max_services),
         ] {
             if v == 0 {

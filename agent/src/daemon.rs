@@ -21,11 +21,11 @@ use tokio::time::Instant;
 
 use crate::capture::live::{self, AttachMode, LiveCapture, LiveError, LoadOptions};
 use crate::config::{self, Config, ConfigError};
-use crate::detect::spike;
 use crate::engine::{Engine, FlowRecord};
 use crate::export::events::{EventWriter, EventsError};
 use crate::export::http::{self, Endpoint, HttpError, Shared, TlsFiles};
 use crate::export::metrics::Metrics;
+use crate::flow::table::Worth;
 use crate::flow::{FlowKey, Transport};
 use crate::time::Timestamp;
 
@@ -73,8 +73,6 @@ impl RunError {
 
 /// How often expiry, counters and gauges are refreshed.
 const TICK: Duration = Duration::from_secs(1);
-/// How often idle entries are evicted from the kernel flow map.
-const KERNEL_EVICT: Duration = Duration::from_secs(30);
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     // Everything that can be wrong with the configuration fails before attaching.
@@ -123,9 +121,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             segment_budget: config.capture.budget_segments,
             ..agent_common::CaptureConfig::DEFAULT
         },
-        ..LoadOptions::default()
+        // The kernel maps follow [limits]: two directions per flow in FLOWS and in DONE.
+        flow_entries: Some(config.limits.kernel_flow_entries()),
+        done_entries: Some(config.limits.kernel_flow_entries()),
+        ringbuf_bytes: Some(config.limits.ringbuf_bytes),
     })?;
-    let mut metrics = Metrics::new();
+    let mut metrics = Metrics::new().with_service_cap(config.spike.max_services as usize);
     for reason in live::ATTACH_FAILURE_REASONS {
         metrics.attach_failures.set([reason], 0.0);
     }
@@ -148,12 +149,13 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     http::set_ready(&shared, watcher.complete());
 
     let mut agent = Agent {
-        engine: Engine::new(&config),
+        engine: Engine::new(&config).live(),
         policy: config.policy(),
         metrics,
         records: Vec::new(),
         events_written: 0,
         event_errors: 0,
+        kernel_removed: 0,
     };
     // When the interface list must be compared with the system again: set by link
     // notifications (after a short settling delay) and while some wanted interface is
@@ -162,13 +164,17 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let mut sync_at: Option<Instant> = watcher.retry_at();
     let mut batch = Vec::new();
     let mut tick = tokio::time::interval(TICK);
-    let mut evict = tokio::time::interval(KERNEL_EVICT);
+    let mut evict = tokio::time::interval(Duration::from_secs(u64::from(
+        config.limits.kernel_scan_secs,
+    )));
     let idle = Duration::from_secs(u64::from(config.limits.tcp_idle_secs));
 
     let result: Result<(), RunError> = async {
         loop {
             tokio::select! {
-                r = reader.next_batch(&mut batch) => {
+                // At most DRAIN_BATCH records per turn: under a flood the other branches
+                // (tick, eviction, signals) still get theirs.
+                r = reader.next_batch(&mut batch, live::DRAIN_BATCH) => {
                     r?;
                     agent.metrics.events_read.add(["ringbuf"], batch.len() as f64);
                     for seg in batch.drain(..) {
@@ -198,8 +204,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     }
                 }
                 _ = evict.tick() => {
-                    if let Err(e) = cap.evict_idle(idle) {
-                        tracing::warn!(error = %e, "kernel flow eviction failed");
+                    match cap.evict_idle_counted(idle) {
+                        Ok((gone, entries)) => {
+                            agent.kernel_removed += gone.len() as u64;
+                            agent.count_kernel_lru(&cap, entries);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "kernel flow eviction failed"),
                     }
                 }
                 changed = links.changed() => {
@@ -355,6 +365,8 @@ struct Agent {
     records: Vec<FlowRecord>,
     events_written: u64,
     event_errors: u64,
+    /// Kernel flow-map entries the agent removed (idle), for the LRU eviction count.
+    kernel_removed: u64,
 }
 
 impl Agent {
@@ -383,6 +395,21 @@ impl Agent {
         }
     }
 
+    /// Counts the kernel flow-map entries its LRU evicted to make room (a flood of new
+    /// tuples): every entry created is still there, was removed by us, or was evicted.
+    fn count_kernel_lru(&mut self, cap: &LiveCapture, entries: usize) {
+        let Ok(c) = cap.counters() else {
+            return;
+        };
+        let created = c.get(counter::FLOW_CREATED as usize).copied().unwrap_or(0);
+        let evicted = created
+            .saturating_sub(entries as u64)
+            .saturating_sub(self.kernel_removed);
+        self.metrics
+            .dropped
+            .set(["kernel", "flow_map_lru_evicted"], evicted as f64);
+    }
+
     /// Refreshes gauges and copies the kernel's counters into the drop metrics.
     fn refresh(&mut self, cap: &LiveCapture, bad_records: u64) {
         let m = &mut self.metrics;
@@ -390,7 +417,51 @@ impl Agent {
         let stats = self.engine.stats();
         m.dropped
             .set(["flow_table", "full"], stats.dropped_table_full as f64);
+        for (worth, n) in [
+            Worth::Closed,
+            Worth::Payloadless,
+            Worth::OneWay,
+            Worth::Unclassified,
+            Worth::Classified,
+        ]
+        .into_iter()
+        .zip(stats.evicted)
+        {
+            let reason = match worth {
+                Worth::Closed => "evicted_closed",
+                Worth::Payloadless => "evicted_payloadless",
+                Worth::OneWay => "evicted_one_way",
+                Worth::Unclassified => "evicted_unclassified",
+                Worth::Classified => "evicted_classified",
+            };
+            m.dropped.set(["flow_table", reason], n as f64);
+        }
         m.dropped.set(["ringbuf", "bad_record"], bad_records as f64);
+        m.parse_errors.set(["ringbuf_event"], bad_records as f64);
+        m.parse_errors.set(["tls"], stats.tls_parse_errors as f64);
+        m.parse_errors.set(["hpack"], stats.hpack_errors as f64);
+        for (stage, reason, n) in [
+            ("tls", "handshake_buffer_cap", stats.tls_buffer_cap),
+            ("dtls", "message_cap", stats.dtls_message_cap),
+            ("hpack", "block_cap", stats.hpack_capped),
+            ("stream", "out_of_order_full", stats.stream_ooo_dropped),
+            ("spike", "overflow", self.engine.spikes().overflow),
+            ("spike", "evicted", self.engine.spikes().evicted),
+        ] {
+            m.dropped.set([stage, reason], n as f64);
+        }
+        for (gauge, reason) in [
+            (&m.handshake_failure_rate, "failure_ratio_cap"),
+            (&m.failure_spike_active, "failure_spike_cap"),
+        ] {
+            let n = gauge.overflow as f64;
+            m.dropped.set(["metrics", reason], n);
+        }
+        m.state_bytes
+            .set(["flow_table"], self.engine.table_bytes() as f64);
+        m.state_bytes
+            .set(["spike_detector"], self.engine.spikes().bytes() as f64);
+        m.state_bytes.set(["labels"], m.label_bytes() as f64);
         if let Ok(c) = cap.counters() {
             for (idx, stage, reason) in KERNEL_DROPS {
                 let v = c.get(*idx as usize).copied().unwrap_or(0);
@@ -402,6 +473,13 @@ impl Agent {
             // twice, not a loss (see docs/architecture.md, "One flow, one count").
             let other = c.get(counter::OTHER_HOP as usize).copied().unwrap_or(0);
             m.events_read.set(["kernel_other_hop"], other as f64);
+            // What the kernel put in the ring: with `ringbuf` (what we took out) and
+            // `ringbuf_full` (what did not fit), every event is accounted for.
+            let submitted = [counter::SEGMENTS_CAPTURED, counter::END_EVENTS]
+                .iter()
+                .map(|i| c.get(*i as usize).copied().unwrap_or(0))
+                .sum::<u64>();
+            m.events_read.set(["kernel_submitted"], submitted as f64);
         }
         for (name, label) in [
             (agent_common::names::PROG_INGRESS, "ingress"),
@@ -419,11 +497,13 @@ impl Agent {
         if let Some(rss) = resident_bytes() {
             m.resident_memory.set([], rss as f64);
         }
+        // Rebuilt from the detector each time: a service it evicted leaves the gauges too.
+        m.handshake_failure_rate.clear();
+        m.failure_spike_active.clear();
         for (service, ratio, active) in self.engine.spikes().series() {
-            let label = bounded_service(service);
-            m.handshake_failure_rate.set([label], ratio);
+            m.handshake_failure_rate.set(service, ratio);
             m.failure_spike_active
-                .set([label], if active { 1.0 } else { 0.0 });
+                .set(service, if active { 1.0 } else { 0.0 });
         }
     }
 
@@ -445,27 +525,8 @@ const KERNEL_DROPS: &[(u32, &str, &str)] = &[
     (counter::LOAD_BYTES_FAILED, "kernel", "load_bytes_failed"),
     (counter::UNPARSABLE, "kernel", "unparsable"),
     (counter::IPV6_EXT_TOO_DEEP, "kernel", "ipv6_ext_too_deep"),
+    (counter::IP_FRAGMENT, "kernel", "ip_fragment"),
 ];
-
-/// Service labels come from server names, an open set: intern them once, capped.
-fn bounded_service(service: &str) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let Ok(mut names) = NAMES.get_or_init(Default::default).lock() else {
-        return spike::OTHER;
-    };
-    if let Some(s) = names.get(service) {
-        return s;
-    }
-    // The detector already caps services at max_services; this cap only guards the leak.
-    if names.len() >= 4096 {
-        return spike::OTHER;
-    }
-    let leaked: &'static str = Box::leak(service.to_owned().into_boxed_str());
-    names.insert(service.to_owned(), leaked);
-    leaked
-}
 
 /// The kernel's view of a flow key (client → server direction).
 fn endpoints(key: &FlowKey) -> Endpoints {
@@ -710,5 +771,34 @@ impl LinkEvents {
         // No await after the messages are consumed: cancelling this future (another
         // select arm fired) either leaves them unread or has already returned true.
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_drop_counter_is_exported() {
+        // Counters that count work done or traffic out of scope, not something given up.
+        const NOT_DROPS: &[u32] = &[
+            counter::PACKETS,
+            counter::NON_IP,
+            counter::NON_TCP_UDP,
+            counter::FLOW_CREATED,
+            counter::SEGMENTS_CAPTURED,
+            counter::END_EVENTS,
+            counter::CAPTURE_DONE,
+            counter::CAPTURE_BUDGET_SPENT,
+            counter::FLOW_REUSED,
+        ];
+        for idx in 0..counter::COUNT {
+            let exported = KERNEL_DROPS.iter().any(|(i, _, _)| *i == idx);
+            assert!(
+                exported ^ NOT_DROPS.contains(&idx),
+                "kernel counter {} must be exactly one of: a drop in KERNEL_DROPS, or not a drop",
+                counter::NAMES[idx as usize]
+            );
+        }
     }
 }

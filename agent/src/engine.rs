@@ -201,6 +201,15 @@ impl App {
         self.scanned = [0; 2];
     }
 
+    /// Whether the protocol was recognised (the flow is evicted last under pressure).
+    fn classified(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .plain
+                .protocol()
+                .is_some_and(|p| !p.starts_with("unknown"))
+    }
+
     fn done(&self) -> bool {
         match &self.tls {
             Some(t) => t.done(),
@@ -247,6 +256,19 @@ pub struct EngineStats {
     /// Segments of flows the table had no room for.
     pub dropped_table_full: u64,
     pub records: u64,
+    /// Flows evicted from the table under pressure, by [`Worth`](crate::flow::table::Worth) index.
+    pub evicted: [u64; 5],
+    /// Flow directions whose TLS records could not be parsed (the direction stopped).
+    pub tls_parse_errors: u64,
+    /// TLS handshake messages larger than the reassembly cap (the direction stopped).
+    pub tls_buffer_cap: u64,
+    /// DTLS handshake messages refused for claiming more than the cap.
+    pub dtls_message_cap: u64,
+    /// HPACK header blocks that failed to decode, and blocks given up at a cap.
+    pub hpack_errors: u64,
+    pub hpack_capped: u64,
+    /// Out-of-order TCP segments (parts) dropped because the pending buffer was full.
+    pub stream_ooo_dropped: u64,
 }
 
 #[derive(Debug)]
@@ -258,6 +280,8 @@ pub struct Engine {
     done: Vec<(FlowKey, Timestamp)>,
     /// Handshake-failure spikes per service.
     spike: Detector,
+    /// Free a flow's stream buffers once it is done (live mode, see [`Engine::live`]).
+    free_when_done: bool,
 }
 
 impl Engine {
@@ -268,7 +292,17 @@ impl Engine {
             stats: EngineStats::default(),
             done: Vec::new(),
             spike: Detector::new(spike_params(config)),
+            free_when_done: false,
         }
+    }
+
+    /// Live mode: the kernel stops capturing a flow once it is done ([`Engine::take_done`]),
+    /// so its stream buffers are freed at that point rather than when the flow ends. Pcap
+    /// mode keeps reading after `done` (a ServerHello after the client's FIN, TLS found
+    /// later behind an unrecognised preamble), so it keeps them.
+    pub fn live(mut self) -> Self {
+        self.free_when_done = true;
+        self
     }
 
     pub fn set_policy(&mut self, policy: Policy) {
@@ -276,7 +310,15 @@ impl Engine {
     }
 
     pub fn stats(&self) -> EngineStats {
-        self.stats
+        EngineStats {
+            evicted: self.table.counters().evicted,
+            ..self.stats
+        }
+    }
+
+    /// Bytes held by the flow table (entries and stream buffers), against its cap.
+    pub fn table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// Flows currently held.
@@ -320,9 +362,14 @@ impl Engine {
                 }
             }
         }
+        flow.classified = flow.app.classified();
         if !flow.app.done_reported && flow.app.done() {
             flow.app.done_reported = true;
-            self.done.push((flow.key, flow.last_seen));
+            let key = flow.key;
+            self.done.push((key, flow.last_seen));
+            if self.free_when_done {
+                self.table.stop_streams(&key);
+            }
         }
         self.advance(seg.ts, out);
     }
@@ -372,8 +419,34 @@ impl Engine {
         &self.spike
     }
 
+    /// Counts what the flow's parsers failed on or refused to hold.
+    fn count_trouble(&mut self, flow: &Flow<App>) {
+        let st = &mut self.stats;
+        if let Some(tls) = &flow.app.tls {
+            for stop in tls.handshake().stopped.iter().flatten() {
+                match stop {
+                    tls::Stop::Garbage(tls::TlsError::TooLarge) => st.tls_buffer_cap += 1,
+                    tls::Stop::Garbage(_) => st.tls_parse_errors += 1,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(d) = &flow.app.dtls {
+            st.dtls_message_cap += d.refused;
+        }
+        let t = flow.app.plain.trouble();
+        st.hpack_errors += u64::from(t.hpack_errors);
+        st.hpack_capped += u64::from(t.hpack_capped);
+        st.stream_ooo_dropped += flow
+            .streams
+            .iter()
+            .map(|s| s.counters().ooo_dropped_segments)
+            .sum::<u64>();
+    }
+
     fn finish_flow(&mut self, mut flow: Flow<App>) -> FlowRecord {
         self.stats.records += 1;
+        self.count_trouble(&flow);
         let now = flow.last_seen;
         let gap = flow.streams.iter().any(|s| s.has_gap());
         if let Some(tls) = flow.app.tls.as_mut() {
@@ -503,6 +576,7 @@ fn limits(config: &Config) -> Limits {
         tcp_idle: u64::from(l.tcp_idle_secs) * NS,
         udp_idle: u64::from(l.udp_idle_secs) * NS,
         stream_cap: l.stream_cap_bytes as usize,
+        max_bytes: l.table_bytes(&config.spike),
         ..Limits::default()
     }
 }
@@ -599,9 +673,50 @@ mod tests {
 
     /// Feeds one TCP exchange through the engine, in order, and ends the capture.
     fn exchange(turns: &[(bool, &[u8])]) -> Vec<FlowRecord> {
-        use std::net::{IpAddr, Ipv4Addr};
         let mut engine = Engine::new(&Config::default());
         let mut out = Vec::new();
+        feed(&mut engine, turns, &mut out);
+        engine.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn live_mode_frees_stream_buffers_once_a_flow_is_done() {
+        // Before: nothing called Stream::stop, so classified flows kept their buffers.
+        let turns: &[(bool, &[u8])] = &[
+            (false, b"220 mx ESMTP\r\n"),
+            (true, b"EHLO c\r\n"),
+            (false, b"250 mx\r\n"),
+            (true, b"MAIL FROM:<a@b>\r\n"),
+            (false, b"250 ok\r\n"),
+        ];
+        let payload: usize = turns.iter().map(|(_, p)| p.len()).sum();
+        let mut out = Vec::new();
+        let mut live = Engine::new(&Config::default()).live();
+        feed(&mut live, turns, &mut out);
+        assert_eq!(
+            live.take_done().len(),
+            1,
+            "SMTP without STARTTLS is settled"
+        );
+        let mut offline = Engine::new(&Config::default());
+        feed(&mut offline, turns, &mut out);
+        // Same map, same flow: the difference is the buffers, freed in live mode only.
+        assert!(
+            live.table_bytes() + payload <= offline.table_bytes(),
+            "live {} vs pcap mode {} (which keeps reading)",
+            live.table_bytes(),
+            offline.table_bytes()
+        );
+        for e in [&mut live, &mut offline] {
+            e.finish(&mut out);
+        }
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|r| r.protocol == "smtp"));
+    }
+
+    fn feed(engine: &mut Engine, turns: &[(bool, &[u8])], out: &mut Vec<FlowRecord>) {
+        use std::net::{IpAddr, Ipv4Addr};
         let (c, s) = (
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
             IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
@@ -630,12 +745,10 @@ mod tests {
                     payload,
                     wire_len: 54 + payload.len() as u32,
                 },
-                &mut out,
+                out,
             );
             seq[i] = seq[i].wrapping_add(payload.len() as u32);
         }
-        engine.finish(&mut out);
-        out
     }
 
     #[test]

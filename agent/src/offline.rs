@@ -144,6 +144,12 @@ fn render_summary(outcome: &Outcome, engine: &Engine) -> String {
             e.dropped_table_full
         ));
     }
+    let evicted: u64 = e.evicted.iter().sum();
+    if evicted > 0 {
+        text.push_str(&format!(
+            "evicted: {evicted} flows reported early to make room in the full flow table\n"
+        ));
+    }
     text.push_str(&outcome.summary.render());
     for (path, err) in &outcome.input_errors {
         text.push_str(&format!("input error: {}: {err}\n", path.display()));

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod expect;
+pub mod flood;
 pub mod frames;
 pub mod lab;
 pub mod prometheus;

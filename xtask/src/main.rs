@@ -133,6 +133,10 @@ enum Cmd {
         /// One target (see `fuzz/Cargo.toml`); default: all of them.
         target: Option<String>,
     },
+    /// Hostile traffic against the live agent (tests/tests/flood.rs: spoofed FINs, a
+    /// 100k SYN flood, UDP, 10k random SNIs, ring-buffer overload, 10k/100k flows);
+    /// writes docs/reliability.md from the figures they record.
+    Stress,
 }
 
 fn main() -> Result<()> {
@@ -181,8 +185,15 @@ fn main() -> Result<()> {
             seeds,
             target,
         } => fuzz(&root, secs, seeds.as_deref(), target.as_deref()),
+        Cmd::Stress => {
+            require_root("stress (network namespaces, BPF)")?;
+            setup(Need::Lab)?;
+            stress::run(&root)
+        }
     }
 }
+
+mod stress;
 
 fn workspace_root() -> Result<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -193,7 +204,7 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 /// The cargo that runs xtask (rustup's), with ~/.cargo/bin on PATH for bpf-linker.
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.env("PATH", path_with_cargo_bin());
     c
@@ -217,7 +228,7 @@ fn path_with_cargo_bin() -> String {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("failed to start {cmd:?}"))?;

@@ -168,6 +168,7 @@ impl LiveError {
 pub struct LoadOptions {
     pub config: CaptureConfig,
     pub flow_entries: Option<u32>,
+    pub done_entries: Option<u32>,
     pub ringbuf_bytes: Option<u32>,
 }
 
@@ -181,6 +182,9 @@ pub fn load(opts: &LoadOptions) -> Result<Ebpf, LiveError> {
     loader.override_global(names::CONFIG, &opts.config, true);
     if let Some(n) = opts.flow_entries {
         loader.map_max_entries(names::FLOWS, n);
+    }
+    if let Some(n) = opts.done_entries {
+        loader.map_max_entries(names::DONE, n);
     }
     if let Some(n) = opts.ringbuf_bytes {
         loader.map_max_entries(names::EVENTS, n);
@@ -371,30 +375,58 @@ impl std::fmt::Debug for EventReader {
     }
 }
 
-impl EventReader {
-    /// Waits until the kernel signals new records, then drains them into `out`.
-    pub async fn next_batch(&mut self, out: &mut Vec<OwnedSegment>) -> Result<(), LiveError> {
-        let mut guard = self.ring.readable_mut().await?;
-        let ring = guard.get_inner_mut();
-        while let Some(item) = ring.next() {
-            match convert(&item, &self.clock) {
-                Ok(seg) => out.push(seg),
-                Err(_) => self.bad_records += 1,
-            }
+/// Records taken from the ring buffer per wake-up. Under a flood the ring never empties:
+/// without a bound one drain would hold the task, and the tick, the kernel eviction and the
+/// shutdown signal would all wait for it.
+pub const DRAIN_BATCH: usize = 4096;
+
+/// Moves at most `max` records from `next` into `out` (a record that does not parse is
+/// counted in `bad`). Returns true when `next` ran dry, false when the bound stopped it.
+pub fn fill_batch(
+    out: &mut Vec<OwnedSegment>,
+    max: usize,
+    bad: &mut u64,
+    mut next: impl FnMut() -> Option<Result<OwnedSegment, ParseError>>,
+) -> bool {
+    for _ in 0..max {
+        match next() {
+            Some(Ok(seg)) => out.push(seg),
+            Some(Err(_)) => *bad += 1,
+            None => return true,
         }
-        guard.clear_ready();
+    }
+    false
+}
+
+impl EventReader {
+    /// Waits until the kernel signals new records, then moves at most `max` of them into
+    /// `out`. When the bound stops it, readiness is kept, so the caller's next `select!`
+    /// comes straight back here after its other branches had their turn.
+    pub async fn next_batch(
+        &mut self,
+        out: &mut Vec<OwnedSegment>,
+        max: usize,
+    ) -> Result<(), LiveError> {
+        let mut guard = self.ring.readable_mut().await?;
+        let clock = self.clock;
+        let ring = guard.get_inner_mut();
+        let dry = fill_batch(out, max, &mut self.bad_records, || {
+            ring.next().map(|item| convert(&item, &clock))
+        });
+        if dry {
+            guard.clear_ready();
+        }
         Ok(())
     }
 
-    /// Drains whatever is in the ring now, without waiting.
+    /// Drains whatever is in the ring now, without waiting (the shutdown path: with the
+    /// programs detached the ring only empties, so this ends).
     pub fn drain(&mut self, out: &mut Vec<OwnedSegment>) {
+        let clock = self.clock;
         let ring = self.ring.get_mut();
-        while let Some(item) = ring.next() {
-            match convert(&item, &self.clock) {
-                Ok(seg) => out.push(seg),
-                Err(_) => self.bad_records += 1,
-            }
-        }
+        fill_batch(out, usize::MAX, &mut self.bad_records, || {
+            ring.next().map(|item| convert(&item, &clock))
+        });
     }
 }
 
@@ -750,10 +782,19 @@ impl LiveCapture {
     /// Removes flow directions idle for longer than `idle`, and `DONE` entries whose
     /// flow is gone (the LRU may have evicted it). Returns the flows removed.
     pub fn evict_idle(&mut self, idle: Duration) -> Result<Vec<(FlowKey, FlowStats)>, LiveError> {
+        self.evict_idle_counted(idle).map(|(gone, _)| gone)
+    }
+
+    /// [`LiveCapture::evict_idle`], also returning how many entries the flow map still
+    /// holds (from the same walk: at 2 × 65,536 entries a walk is not free).
+    pub fn evict_idle_counted(
+        &mut self,
+        idle: Duration,
+    ) -> Result<(Vec<(FlowKey, FlowStats)>, usize), LiveError> {
         let now = monotonic_ns();
         let cutoff = now.saturating_sub(u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX));
         let flows = self.flows()?;
-        let stale: Vec<(FlowKey, FlowStats)> = flows
+        let mut stale: Vec<(FlowKey, FlowStats)> = flows
             .iter()
             .filter(|(_, s)| s.last_seen_ns < cutoff)
             .copied()
@@ -766,10 +807,8 @@ impl LiveCapture {
         {
             let mut m: BpfHashMap<_, FlowKey, FlowStats> =
                 hash_map_mut(&mut self.ebpf, names::FLOWS)?;
-            for (k, _) in &stale {
-                // Already gone (LRU or a racing packet path) is fine.
-                let _ = m.remove(k);
-            }
+            // Already gone (LRU or a racing packet path) is fine, but not ours to count.
+            stale.retain(|(k, _)| m.remove(k).is_ok());
         }
         let mut done = self.done_map()?;
         let orphaned: Vec<FlowKey> = done
@@ -780,7 +819,8 @@ impl LiveCapture {
         for k in orphaned {
             let _ = done.remove(&k);
         }
-        Ok(stale)
+        let remaining = flows.len() - stale.len();
+        Ok((stale, remaining))
     }
 }
 
@@ -1061,7 +1101,7 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
     let res: Result<(), LiveError> = async {
         loop {
             tokio::select! {
-                r = reader.next_batch(&mut batch) => {
+                r = reader.next_batch(&mut batch, DRAIN_BATCH) => {
                     r?;
                     let mut out = stdout.lock();
                     for s in batch.drain(..) {
@@ -1110,6 +1150,8 @@ pub async fn run_capture(args: CaptureArgs) -> Result<(), LiveError> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
     use super::*;
 
     fn segment() -> OwnedSegment {
@@ -1130,6 +1172,24 @@ mod tests {
         }
     }
 
+    fn seg(n: u16) -> OwnedSegment {
+        OwnedSegment {
+            ts: Timestamp(u64::from(n)),
+            src_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dst_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            src_port: n,
+            dst_port: 80,
+            transport: Transport::Udp,
+            tcp: None,
+            payload: Vec::new(),
+            wire_len: 42,
+            payload_len: 0,
+            ifindex: 1,
+            hook: Hook::Ingress,
+            kind: EventKind::Segment,
+        }
+    }
+
     fn line(payload: bool) -> serde_json::Value {
         let mut out = Vec::new();
         write_segment(&mut out, &segment(), payload).unwrap();
@@ -1145,5 +1205,31 @@ mod tests {
 
         let shown = line(true);
         assert_eq!(shown["payload_hex"], hex::encode(b"PASS hunter2\r\n"));
+    }
+
+    #[test]
+    fn a_flooded_ring_is_read_in_bounded_batches() {
+        // Before: one wake-up read until the ring was empty, which under a flood is never.
+        let mut endless = (0u16..).map(|n| {
+            if n % 10 == 9 {
+                Err(ParseError::Family(9))
+            } else {
+                Ok(seg(n))
+            }
+        });
+        let (mut out, mut bad) = (Vec::new(), 0);
+        let dry = fill_batch(&mut out, DRAIN_BATCH, &mut bad, || endless.next());
+        assert!(!dry, "the bound stopped it, not an empty ring");
+        assert_eq!(out.len() as u64 + bad, DRAIN_BATCH as u64);
+        assert_eq!(bad, DRAIN_BATCH as u64 / 10);
+        // The next batch goes on where this one stopped.
+        out.clear();
+        fill_batch(&mut out, 1, &mut bad, || endless.next());
+        assert_eq!(out.first().map(|s| s.src_port), Some(DRAIN_BATCH as u16));
+        // A ring that empties first reports it.
+        let mut three = (0..3).map(|n| Ok(seg(n)));
+        out.clear();
+        assert!(fill_batch(&mut out, DRAIN_BATCH, &mut bad, || three.next()));
+        assert_eq!(out.len(), 3);
     }
 }

@@ -5,6 +5,11 @@
 //! `threshold × (baseline + 1)` (the `+ 1` keeps a quiet service from alarming on its
 //! first stray failure). It ends when a window closes below that bar. The finding rides
 //! on the flow whose failure started the spike, so it keeps the per-flow event schema.
+//!
+//! Service names come from the peer (the SNI), so they are an attacker's open set: each is
+//! cut to [`MAX_SERVICE_LEN`] bytes, and at `max_services` the least recently seen service
+//! without an active spike is evicted for the newcomer (counted in `evicted`). Only when
+//! every tracked service is mid-spike does a newcomer fall into `other` (`overflow`).
 
 use std::collections::HashMap;
 
@@ -53,11 +58,29 @@ impl Default for Params {
     }
 }
 
-/// The label used once `max_services` are tracked.
+/// The label used once `max_services` are tracked and none can be evicted.
 pub const OTHER: &str = "other";
+
+/// Longest service name kept, in bytes (a DNS name is at most 253, RFC 1035 §2.3.4; an SNI
+/// can claim 65535). Longer names are cut at a character boundary.
+pub const MAX_SERVICE_LEN: usize = 253;
+
+/// `name` cut to [`MAX_SERVICE_LEN`] bytes at a character boundary.
+pub fn bounded_name(name: &str) -> &str {
+    if name.len() <= MAX_SERVICE_LEN {
+        return name;
+    }
+    let mut end = MAX_SERVICE_LEN;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.get(..end).unwrap_or_default()
+}
 
 #[derive(Clone, Debug, Default)]
 struct Service {
+    /// Packet time of the last observation: the eviction order.
+    last_seen: u64,
     window_start: u64,
     failures: u32,
     attempts: u32,
@@ -80,8 +103,10 @@ pub struct Detector {
     /// No service's window ends before this: [`Detector::advance`] runs for every packet,
     /// and walking every service each time was a quarter of pcap mode's CPU time.
     next_due: u64,
-    /// Services folded into `other` because of the cap.
+    /// Services folded into `other` because of the cap (every tracked one mid-spike).
     pub overflow: u64,
+    /// Services evicted (least recently seen) to make room for a new one.
+    pub evicted: u64,
 }
 
 impl Detector {
@@ -91,14 +116,52 @@ impl Detector {
             services: HashMap::new(),
             next_due: u64::MAX,
             overflow: 0,
+            evicted: 0,
+        }
+    }
+
+    /// Services tracked now (`other` included).
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    /// Heap bytes held by the service map: names and entries (with the map's spare room).
+    pub fn bytes(&self) -> usize {
+        let entry = (size_of::<(String, Service)>() + 1) * 8 / 7;
+        self.services
+            .keys()
+            .map(|k| k.capacity() + entry)
+            .sum::<usize>()
+    }
+
+    /// Evicts the least recently seen service without an active spike; false if none.
+    fn evict_one(&mut self) -> bool {
+        let victim = self
+            .services
+            .iter()
+            .filter(|(k, s)| !s.active && k.as_str() != OTHER)
+            .min_by_key(|(k, s)| (s.last_seen, k.as_str()))
+            .map(|(k, _)| k.clone());
+        match victim {
+            Some(k) => {
+                self.services.remove(&k);
+                self.evicted += 1;
+                true
+            }
+            None => false,
         }
     }
 
     /// Records one handshake outcome for `service`; returns the spike it starts, if any.
     pub fn observe(&mut self, now: Timestamp, service: &str, failed: bool) -> Option<Spike> {
-        let key = if self.services.contains_key(service)
-            || self.services.len() < self.params.max_services
-        {
+        let service = bounded_name(service);
+        let known = self.services.contains_key(service);
+        let tracked = self.services.len() - usize::from(self.services.contains_key(OTHER));
+        let key = if known || tracked < self.params.max_services || self.evict_one() {
             service
         } else {
             self.overflow += 1;
@@ -113,6 +176,7 @@ impl Detector {
                 ..Service::default()
             });
         roll(s, now.0, &p);
+        s.last_seen = s.last_seen.max(now.0);
         self.next_due = self.next_due.min(due(s, &p));
         s.attempts += 1;
         if !failed {
@@ -257,12 +321,66 @@ mod tests {
         for i in 0..20 {
             assert!(d.observe(t(1), "ok", false).is_none(), "{i}");
         }
-        d.observe(t(1), "b", false);
-        d.observe(t(1), "c", false);
-        assert_eq!(d.overflow, 1);
-        let names: Vec<&str> = d.series().map(|(n, _, _)| n).collect();
-        assert_eq!(names.len(), 3);
-        assert!(names.contains(&OTHER));
+        d.observe(t(2), "b", false);
+        d.observe(t(3), "c", false);
+        // "ok" was the least recently seen: evicted for "c", nothing folded into other.
+        assert_eq!((d.evicted, d.overflow), (1, 0));
+        let mut names: Vec<&str> = d.series().map(|(n, _, _)| n).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["b", "c"]);
+    }
+
+    #[test]
+    fn random_names_are_evicted_and_cut_so_memory_stays_bounded() {
+        let p = Params {
+            max_services: 64,
+            ..Params::default()
+        };
+        let mut d = Detector::new(p);
+        // A live spike on a real service survives the flood of random names.
+        for _ in 0..6 {
+            d.observe(t(1), "api.example", true);
+        }
+        let long = "x".repeat(70_000);
+        let mut peak = 0;
+        for i in 0..10_000u64 {
+            let name = format!("{i:08x}.{long}");
+            d.observe(t(2 + i / 1000), &name, false);
+            peak = peak.max(d.bytes());
+        }
+        assert_eq!(d.len(), 64);
+        assert!(d.series().all(|(n, _, _)| n.len() <= MAX_SERVICE_LEN));
+        assert!(
+            d.series()
+                .any(|(n, _, active)| n == "api.example" && active),
+            "an active spike is never evicted"
+        );
+        assert_eq!(d.evicted, 10_000 - 63);
+        assert_eq!(d.overflow, 0);
+        assert!(peak <= 64 * (MAX_SERVICE_LEN + 256), "{peak} bytes");
+    }
+
+    #[test]
+    fn only_active_services_left_means_other() {
+        let p = Params {
+            max_services: 1,
+            min_failures: 1,
+            threshold: 1.0,
+            ..Params::default()
+        };
+        let mut d = Detector::new(p);
+        assert!(d.observe(t(1), "a", true).is_some());
+        d.observe(t(1), "b", true);
+        assert_eq!((d.evicted, d.overflow), (0, 1));
+        assert!(d.series().any(|(n, _, _)| n == OTHER));
+    }
+
+    #[test]
+    fn names_are_cut_at_a_char_boundary() {
+        let name = "é".repeat(200); // 400 bytes
+        let cut = bounded_name(&name);
+        assert!(cut.len() <= MAX_SERVICE_LEN && cut.len() >= MAX_SERVICE_LEN - 1);
+        assert!(name.starts_with(cut));
     }
 
     #[test]

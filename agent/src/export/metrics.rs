@@ -1,8 +1,10 @@
 //! Every Prometheus metric Plainsight exports, defined in this one module.
 //!
 //! Label values come from closed sets (`&'static str`), so cardinality is bounded by
-//! construction. The one open-valued family, certificate expiry by server name, is capped
-//! and counts its overflow. Names are stable: dashboards and alert rules depend on them,
+//! construction. The open-valued families (certificate expiry by server name, the
+//! handshake-failure gauges by service) hold peer-chosen strings: each value is cut to
+//! [`MAX_LABEL_LEN`] bytes and each family keeps at most `cap` series, evicting the least
+//! recently set one and counting it as a drop. Names are stable: dashboards and alert rules depend on them,
 //! and a test checks that every name they use exists here.
 
 use std::collections::BTreeMap;
@@ -79,15 +81,22 @@ impl<const N: usize> Family<N> {
     }
 }
 
-/// A gauge family keyed by one open-valued label, capped at `cap` series.
+/// Longest value of an open-valued label, in bytes (a DNS name is at most 253,
+/// RFC 1035 §2.3.4; an SNI can claim 65535).
+pub const MAX_LABEL_LEN: usize = crate::detect::spike::MAX_SERVICE_LEN;
+
+/// A gauge family keyed by one open-valued label, capped at `cap` series: a new key past
+/// the cap evicts the least recently set one.
 #[derive(Clone, Debug)]
 pub struct CappedGauge {
     pub name: &'static str,
     pub help: &'static str,
     pub label: &'static str,
     cap: usize,
-    series: BTreeMap<String, f64>,
-    /// Values refused because the cap was reached; exported as a drop.
+    /// Value and the `clock` of its last set.
+    series: BTreeMap<String, (f64, u64)>,
+    clock: u64,
+    /// Series evicted because the cap was reached; exported as a drop.
     pub overflow: u64,
 }
 
@@ -99,26 +108,47 @@ impl CappedGauge {
             label,
             cap,
             series: BTreeMap::new(),
+            clock: 0,
             overflow: 0,
         }
     }
 
-    /// Sets `value` for `key`; returns false (and counts it) when the cap refuses a new key.
+    /// Sets `value` for `key` (cut to [`MAX_LABEL_LEN`]); at the cap, the least recently
+    /// set series makes room (counted). Returns false when that happened.
     pub fn set(&mut self, key: &str, value: f64) -> bool {
+        let key = crate::detect::spike::bounded_name(key);
+        self.clock += 1;
         if let Some(v) = self.series.get_mut(key) {
-            *v = value;
+            *v = (value, self.clock);
             return true;
         }
-        if self.series.len() >= self.cap {
+        let mut room = true;
+        while self.series.len() >= self.cap.max(1) {
+            let oldest = self
+                .series
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone());
+            let Some(k) = oldest else { break };
+            self.series.remove(&k);
             self.overflow += 1;
-            return false;
+            room = false;
         }
-        self.series.insert(key.to_owned(), value);
-        true
+        self.series.insert(key.to_owned(), (value, self.clock));
+        room
+    }
+
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.series.get(key).map(|(v, _)| *v)
     }
 
     pub fn remove(&mut self, key: &str) {
         self.series.remove(key);
+    }
+
+    /// Forgets every series (a family rebuilt from its source on each refresh).
+    pub fn clear(&mut self) {
+        self.series.clear();
     }
 
     pub fn len(&self) -> usize {
@@ -129,9 +159,15 @@ impl CappedGauge {
         self.series.is_empty()
     }
 
+    /// Heap bytes held by the label values and entries.
+    pub fn bytes(&self) -> usize {
+        let entry = size_of::<(String, (f64, u64))>() + 2 * size_of::<usize>();
+        self.series.keys().map(|k| k.capacity() + entry).sum()
+    }
+
     fn render(&self, out: &mut String) {
         header(out, self.name, self.help, Kind::Gauge);
-        for (k, v) in &self.series {
+        for (k, (v, _)) in &self.series {
             sample(out, self.name, [(self.label, k.as_str())], *v);
         }
     }
@@ -193,8 +229,10 @@ pub struct Metrics {
     pub parse_errors: Family<1>,
     pub events_read: Family<1>,
     pub flows_tracked: Family<0>,
-    pub handshake_failure_rate: Family<1>,
-    pub failure_spike_active: Family<1>,
+    pub handshake_failure_rate: CappedGauge,
+    pub failure_spike_active: CappedGauge,
+    /// Bytes of bounded state, by part (flow table, spike detector, label sets).
+    pub state_bytes: Family<1>,
     pub kernel_ns_per_packet: Family<1>,
     pub resident_memory: Family<0>,
     pub attached_interfaces: Family<0>,
@@ -204,6 +242,9 @@ pub struct Metrics {
 
 /// How many distinct server names the certificate-expiry gauge keeps.
 pub const CERT_EXPIRY_CAP: usize = 500;
+/// Series kept per handshake-failure gauge: the spike detector's default `max_services`
+/// (1024) plus `other`; [`Metrics::with_service_cap`] sets it from the configuration.
+pub const SERVICE_GAUGE_CAP: usize = 1025;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -281,17 +322,23 @@ impl Metrics {
                 Gauge,
                 [],
             ),
-            handshake_failure_rate: Family::new(
+            handshake_failure_rate: CappedGauge::new(
                 "plainsight_tls_handshake_failure_ratio",
                 "Recent handshake-failure ratio per destination service bucket, for alerting.",
-                Gauge,
-                ["service"],
+                "service",
+                SERVICE_GAUGE_CAP,
             ),
-            failure_spike_active: Family::new(
+            failure_spike_active: CappedGauge::new(
                 "plainsight_tls_handshake_failure_spike",
                 "1 while a handshake-failure spike is active for the service, else 0.",
+                "service",
+                SERVICE_GAUGE_CAP,
+            ),
+            state_bytes: Family::new(
+                "plainsight_state_bytes",
+                "Bytes held by bounded state, by part (flow_table, spike_detector, labels); capped by [limits] max_memory_bytes.",
                 Gauge,
-                ["service"],
+                ["part"],
             ),
             kernel_ns_per_packet: Family::new(
                 "plainsight_kernel_ns_per_packet",
@@ -328,6 +375,25 @@ impl Metrics {
         m
     }
 
+    /// The handshake-failure gauges sized for `max_services` services plus `other`.
+    pub fn with_service_cap(mut self, max_services: usize) -> Self {
+        let cap = max_services.saturating_add(1);
+        for g in [
+            &mut self.handshake_failure_rate,
+            &mut self.failure_spike_active,
+        ] {
+            *g = CappedGauge::new(g.name, g.help, g.label, cap);
+        }
+        self
+    }
+
+    /// Heap bytes of the open-valued label sets.
+    pub fn label_bytes(&self) -> usize {
+        self.cert_expiry.bytes()
+            + self.handshake_failure_rate.bytes()
+            + self.failure_spike_active.bytes()
+    }
+
     /// Names of every family, for the dashboards/alerts consistency test.
     pub fn names(&self) -> Vec<&'static str> {
         vec![
@@ -344,6 +410,7 @@ impl Metrics {
             self.flows_tracked.name,
             self.handshake_failure_rate.name,
             self.failure_spike_active.name,
+            self.state_bytes.name,
             self.kernel_ns_per_packet.name,
             self.resident_memory.name,
             self.attached_interfaces.name,
@@ -373,6 +440,7 @@ impl Metrics {
         self.flows_tracked.render(&mut out);
         self.handshake_failure_rate.render(&mut out);
         self.failure_spike_active.render(&mut out);
+        self.state_bytes.render(&mut out);
         self.kernel_ns_per_packet.render(&mut out);
         self.resident_memory.render(&mut out);
         self.attached_interfaces.render(&mut out);
@@ -492,19 +560,37 @@ mod tests {
     }
 
     #[test]
-    fn capped_gauge_counts_overflow_as_drop() {
+    fn capped_gauge_evicts_the_oldest_and_counts_it_as_a_drop() {
         let mut m = Metrics::new();
         m.cert_expiry =
-            CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 1);
+            CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 2);
         assert!(m.cert_expiry.set("a.example", 10.0));
+        assert!(m.cert_expiry.set("b.example", 7.0));
         assert!(m.cert_expiry.set("a.example", 5.0));
-        assert!(!m.cert_expiry.set("b.example", 10.0));
+        // New name at the cap: b (least recently set) goes, c is shown.
+        assert!(!m.cert_expiry.set("c.example", 10.0));
         let text = m.render();
         assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"a.example\"} 5\n"));
+        assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"c.example\"} 10\n"));
         assert!(!text.contains("b.example"));
         assert!(text.contains(
             "plainsight_dropped_total{stage=\"metrics\",reason=\"cert_expiry_cap\"} 1\n"
         ));
+    }
+
+    #[test]
+    fn ten_thousand_random_server_names_keep_the_gauge_bounded() {
+        let mut m = Metrics::new();
+        let long = "n".repeat(60_000);
+        for i in 0..10_000 {
+            m.cert_expiry.set(&format!("{i}.{long}"), 1.0);
+        }
+        assert_eq!(m.cert_expiry.len(), CERT_EXPIRY_CAP);
+        assert_eq!(m.cert_expiry.overflow, 10_000 - CERT_EXPIRY_CAP as u64);
+        let text = m.render();
+        let longest = text.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest < MAX_LABEL_LEN + 100, "a line of {longest} bytes");
+        assert!(m.label_bytes() < CERT_EXPIRY_CAP * (MAX_LABEL_LEN + 128));
     }
 
     #[test]

@@ -23,8 +23,9 @@
 //!   everywhere, so a crafted overlap cannot make us see something other than the first copy.
 //! - **Gap.** [`Stream::close`] with out-of-order data still pending (the hole never filled)
 //!   marks the stream as having a gap, as does dropping out-of-order bytes for lack of room.
-//! - **Stop.** The engine calls [`Stream::stop`] once it has classified the direction: buffers
-//!   are freed and later segments only count towards `bytes_after_stop`.
+//! - **Stop.** In live mode the engine stops both streams (through the table's
+//!   `stop_streams`, which keeps its byte count right) once the flow needs no more payload:
+//!   buffers are freed and later segments only count towards `bytes_after_stop`.
 //! - Once the contiguous prefix reaches the cap, no further sequence analysis is done: later
 //!   payload only counts as `beyond_cap_bytes`. That keeps long flows cheap and avoids
 //!   misreading sequence numbers 2 GiB later.
@@ -50,6 +51,8 @@ pub struct StreamCounters {
     pub ooo_segments: u64,
     /// Out-of-order bytes dropped because the pending buffer was full.
     pub ooo_dropped_bytes: u64,
+    /// Out-of-order pieces dropped because the pending buffer was full.
+    pub ooo_dropped_segments: u64,
     /// Payload bytes seen after [`Stream::stop`].
     pub bytes_after_stop: u64,
 }
@@ -146,6 +149,13 @@ impl Stream {
     /// Bytes currently buffered out of order.
     pub fn pending_bytes(&self) -> usize {
         self.pending_bytes
+    }
+
+    /// Heap bytes held: the prefix's allocation and the out-of-order pieces (each with a
+    /// B-tree slot and a `Vec` header), for the flow table's byte cap.
+    pub fn heap_bytes(&self) -> usize {
+        const PIECE_OVERHEAD: usize = size_of::<usize>() + size_of::<Vec<u8>>();
+        self.data.capacity() + self.pending_bytes + self.pending.len() * PIECE_OVERHEAD
     }
 
     /// The sequence number of the first stream byte, once known.
@@ -355,6 +365,7 @@ impl Stream {
                     || self.pending.len() >= self.max_pending_segments
                 {
                     self.counters.ooo_dropped_bytes += part.len() as u64;
+                    self.counters.ooo_dropped_segments += 1;
                     self.gap = true;
                     continue;
                 }

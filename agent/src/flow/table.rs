@@ -1,9 +1,16 @@
 //! The bounded flow table.
 //!
 //! Why it looks like this:
-//! - **Bounded.** `max_flows` caps memory. When the table is full a new flow is *not* admitted
-//!   (and counted in `dropped_flows`) rather than evicting a live one: evicting would cut the
-//!   very handshakes we look at and make results depend on table pressure in subtle ways.
+//! - **Bounded, in flows and in bytes.** `max_flows` caps the entries and `max_bytes` the
+//!   memory they hold (entries plus stream buffers, counted as they grow). A table that only
+//!   refused new flows when full could be kept full by a few hundred spoofed packets per
+//!   second and go blind; so under pressure it evicts the *least useful* flows first, in a
+//!   batch (Suricata's emergency eviction): closed flows still lingering, payload-less
+//!   flows, flows nothing answered (payload one way: a flood of ClientHellos is classified
+//!   but one-way), then two-way flows nothing was recognised in, then classified ones,
+//!   oldest first within each class. A newcomer never
+//!   evicts a flow more useful than itself: a payload-less packet meeting a table of
+//!   classified flows is refused instead. Every eviction and refusal is counted.
 //! - **Generic app state.** The engine keeps its per-flow classifier state in `Flow::app`, so one
 //!   lookup serves both layers.
 //! - **Client/server.** SYN without ACK: the sender is the client. SYN+ACK: the sender is the
@@ -61,6 +68,8 @@ pub struct Limits {
     pub stream_cap: usize,
     /// Minimum packet time between two expiry scans.
     pub scan_interval: u64,
+    /// Bytes the table may hold: entries plus stream buffers ([`Table::bytes`]).
+    pub max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -73,9 +82,43 @@ impl Default for Limits {
             close_linger: 2 * NANOS_PER_SEC,
             stream_cap: 16 * 1024,
             scan_interval: NANOS_PER_SEC,
+            max_bytes: 512 << 20,
         }
     }
 }
+
+/// How useful a flow is to keep, least useful first (the eviction order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Worth {
+    /// A TCP flow already closed (FIN both ways or RST), only lingering for stray
+    /// retransmissions: evicting it just reports it a little early.
+    Closed,
+    /// No payload seen in either direction (SYN/FIN/RST-only, or a spoofed packet).
+    Payloadless,
+    /// Payload in one direction only: nothing answered (yet). Every new flow starts here,
+    /// and so does every spoofed or scanning packet with a payload, whatever it carries.
+    OneWay,
+    /// Payload both ways, nothing recognised.
+    Unclassified,
+    /// Payload both ways, and the engine recognised the protocol ([`Flow::classified`]).
+    Classified,
+}
+
+impl Worth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Worth::Closed => "closed",
+            Worth::Payloadless => "payloadless",
+            Worth::OneWay => "one_way",
+            Worth::Unclassified => "unclassified",
+            Worth::Classified => "classified",
+        }
+    }
+}
+
+/// Flows evicted per emergency pass, as a share of `max_flows`: one scan pays for many
+/// admissions, so a flood costs a constant amount of work per packet.
+const EVICT_BATCH_DIVISOR: usize = 64;
 
 /// The table is at `max_flows`; the packet's new flow was not admitted (and was counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,8 +137,10 @@ pub struct TableCounters {
     pub flows_closed: u64,
     /// Flows removed by [`Table::remove`].
     pub flows_removed: u64,
-    /// New flows not admitted because the table was full.
+    /// New flows not admitted because the table was full of more useful flows.
     pub dropped_flows: u64,
+    /// Flows evicted to make room, by [`Worth`] (index = `Worth as usize`).
+    pub evicted: [u64; 5],
     /// Packets given to [`Table::packet`] that found or created a flow.
     pub packets: u64,
 }
@@ -107,6 +152,8 @@ pub enum EndReason {
     Closed,
     Removed,
     EndOfCapture,
+    /// Evicted under pressure (flow count or bytes) to admit a new flow.
+    Evicted,
 }
 
 /// One bidirectional flow. Index 0 of every pair is [`Direction::ToServer`], 1 is
@@ -133,6 +180,8 @@ pub struct Flow<V> {
     pub closed_at: Option<Timestamp>,
     /// Per direction, the sequence number after its FIN (or at its RST).
     pub end_seq: [Option<u32>; 2],
+    /// Set by the engine once it recognised the protocol: such flows are evicted last.
+    pub classified: bool,
     pub app: V,
 }
 
@@ -152,8 +201,30 @@ impl<V> Flow<V> {
             end_reason: None,
             closed_at: None,
             end_seq: [None; 2],
+            classified: false,
             app,
         }
+    }
+
+    /// The eviction class (see [`Worth`]).
+    pub fn worth(&self) -> Worth {
+        let ways = self.payload_bytes.iter().filter(|b| **b > 0).count();
+        if self.is_closed() {
+            Worth::Closed
+        } else if ways == 0 {
+            Worth::Payloadless
+        } else if ways == 1 {
+            Worth::OneWay
+        } else if self.classified {
+            Worth::Classified
+        } else {
+            Worth::Unclassified
+        }
+    }
+
+    /// Heap bytes held by the stream buffers.
+    fn heap_bytes(&self) -> usize {
+        self.streams.iter().map(Stream::heap_bytes).sum()
     }
 
     pub fn stream(&self, dir: Direction) -> &Stream {
@@ -207,6 +278,8 @@ pub struct Table<V> {
     finished: Vec<Flow<V>>,
     next_scan: Option<Timestamp>,
     counters: TableCounters,
+    /// Heap bytes of the stream buffers, counted as they grow and shrink.
+    stream_bytes: usize,
 }
 
 impl<V> Table<V> {
@@ -217,6 +290,131 @@ impl<V> Table<V> {
             finished: Vec::new(),
             next_scan: None,
             counters: TableCounters::default(),
+            stream_bytes: 0,
+        }
+    }
+
+    /// Bytes of one slot of the map: key, flow and hashbrown's control byte.
+    pub const SLOT_BYTES: usize = size_of::<(CanonicalKey, Flow<V>)>() + 1;
+
+    /// Bytes of the map's allocation at `capacity` (hashbrown keeps at most 7/8 of its
+    /// buckets full).
+    fn map_bytes(capacity: usize) -> usize {
+        (capacity + capacity / 7 + 1) * Self::SLOT_BYTES
+    }
+
+    /// Bytes held now: the map's allocation (by capacity: it never shrinks) plus the
+    /// stream buffers (see [`Limits::max_bytes`]).
+    pub fn bytes(&self) -> usize {
+        Self::map_bytes(self.flows.capacity()) + self.stream_bytes
+    }
+
+    /// Takes a flow out of the map and its buffers out of the count.
+    fn take(&mut self, ckey: &CanonicalKey) -> Option<Flow<V>> {
+        let f = self.flows.remove(ckey)?;
+        self.stream_bytes = self.stream_bytes.saturating_sub(f.heap_bytes());
+        Some(f)
+    }
+
+    /// The engine needs no more payload of this flow: free both stream buffers now rather
+    /// than when the flow ends.
+    pub fn stop_streams(&mut self, key: &FlowKey) {
+        if let Some(f) = self.flows.get_mut(&key.canonical()) {
+            let before = f.heap_bytes();
+            for s in &mut f.streams {
+                s.stop();
+            }
+            self.stream_bytes = self
+                .stream_bytes
+                .saturating_sub(before - f.heap_bytes().min(before));
+        }
+    }
+
+    /// Whether holding `extra` more entries would break a bound. The map may double its
+    /// allocation on an insert once it is more than half full (hashbrown grows rather than
+    /// rehashing in place when deleted slots use up its spare room and it is over half
+    /// full, which is what churn under a flood does): that is what is counted then.
+    fn over(&self, extra: usize) -> bool {
+        let len = self.flows.len() + extra;
+        if len > self.limits.max_flows {
+            return true;
+        }
+        let cap = self.flows.capacity();
+        let cap = if extra > 0 && len > cap / 2 {
+            (cap + 1).max(4) * 2
+        } else {
+            cap
+        };
+        Self::map_bytes(cap) + self.stream_bytes > self.limits.max_bytes
+    }
+
+    /// Streams grew past the byte cap: evict, least useful and oldest first, until under.
+    fn shed(&mut self) {
+        let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .collect();
+        victims.sort_unstable();
+        for (worth, _, k) in victims {
+            if !self.over(0) {
+                break;
+            }
+            self.evict(&k, worth);
+        }
+    }
+
+    /// Emergency eviction: makes room for one new flow of class `newcomer` by evicting a
+    /// batch of the least useful flows (never one more useful than the newcomer). Returns
+    /// whether there is room now.
+    fn make_room(&mut self, newcomer: Worth) -> bool {
+        let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .filter(|(w, _, _)| *w <= newcomer)
+            .collect();
+        if victims.is_empty() {
+            return false;
+        }
+        let batch = (self.limits.max_flows / EVICT_BATCH_DIVISOR).max(1);
+        let n = batch.min(victims.len());
+        if n < victims.len() {
+            victims.select_nth_unstable(n);
+        }
+        let mut chosen: Vec<_> = victims.get(..n).unwrap_or_default().to_vec();
+        chosen.sort_unstable();
+        let mut rest = victims.get(n..).unwrap_or_default().to_vec();
+        let mut evicted_any = false;
+        for (i, (worth, _, k)) in chosen.into_iter().enumerate() {
+            // Classified flows go one at a time: only as many as the newcomer needs.
+            if worth == Worth::Classified && i > 0 && !self.over(1) {
+                break;
+            }
+            self.evict(&k, worth);
+            evicted_any = true;
+        }
+        // Bytes may still be over (large streams): keep going in order until there is room.
+        if self.over(1) {
+            rest.sort_unstable();
+            for (worth, _, k) in rest {
+                if !self.over(1) {
+                    break;
+                }
+                self.evict(&k, worth);
+                evicted_any = true;
+            }
+        }
+        evicted_any && !self.over(1)
+    }
+
+    fn evict(&mut self, k: &CanonicalKey, worth: Worth) {
+        if let Some(mut f) = self.take(k) {
+            if let Some(c) = self.counters.evicted.get_mut(worth as usize) {
+                *c += 1;
+            }
+            f.finish(EndReason::Evicted);
+            self.finished.push(f);
         }
     }
 
@@ -257,6 +455,9 @@ impl<V> Table<V> {
         let ckey = CanonicalKey::new(src, dst, seg.transport);
         let tcp = seg.tcp.filter(|_| seg.transport == Transport::Tcp);
         let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
+        if self.over(0) {
+            self.shed();
+        }
 
         // A new connection on the 4-tuple of a closed one: finish the old flow first.
         // Live capture does not report payload-less SYNs, so data at or past the sequence
@@ -281,7 +482,7 @@ impl<V> Table<V> {
                 .get(&ckey)
                 .is_some_and(|f| f.is_closed() && (opens || past_end(f)));
             if reuse {
-                if let Some(mut old) = self.flows.remove(&ckey) {
+                if let Some(mut old) = self.take(&ckey) {
                     old.finish(EndReason::Closed);
                     self.counters.flows_closed += 1;
                     self.finished.push(old);
@@ -290,11 +491,18 @@ impl<V> Table<V> {
         }
 
         let created = !self.flows.contains_key(&ckey);
-        if created && self.flows.len() >= self.limits.max_flows {
-            self.counters.dropped_flows += 1;
-            return Err(TableFull {
-                max_flows: self.limits.max_flows,
-            });
+        if created && self.over(1) {
+            let worth = if seg.payload.is_empty() {
+                Worth::Payloadless
+            } else {
+                Worth::OneWay
+            };
+            if !self.make_room(worth) {
+                self.counters.dropped_flows += 1;
+                return Err(TableFull {
+                    max_flows: self.limits.max_flows,
+                });
+            }
         }
         let stream_cap = self.limits.stream_cap;
         let flow = self.flows.entry(ckey).or_insert_with(|| {
@@ -343,7 +551,9 @@ impl<V> Table<V> {
                 }
             }
             if let Some(s) = flow.streams.get_mut(i) {
+                let before = s.heap_bytes();
                 grew = s.push(t.seq, t.has(TcpMeta::SYN), seg.payload);
+                self.stream_bytes = (self.stream_bytes + s.heap_bytes()).saturating_sub(before);
             }
             let closed = (flow.fin[0] && flow.fin[1]) || flow.rst[0] || flow.rst[1];
             if closed && flow.closed_at.is_none() {
@@ -372,7 +582,7 @@ impl<V> Table<V> {
                 .filter_map(|(k, f)| ended_by(f, now, &limits).map(|r| (*k, r)))
                 .collect();
             for (k, reason) in ended {
-                if let Some(mut f) = self.flows.remove(&k) {
+                if let Some(mut f) = self.take(&k) {
                     match reason {
                         EndReason::Closed => self.counters.flows_closed += 1,
                         _ => self.counters.flows_expired += 1,
@@ -388,7 +598,7 @@ impl<V> Table<V> {
 
     /// Take one flow out (e.g. the engine is done with it).
     pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<V>> {
-        let mut f = self.flows.remove(&key.canonical())?;
+        let mut f = self.take(&key.canonical())?;
         self.counters.flows_removed += 1;
         f.finish(EndReason::Removed);
         Some(f)
@@ -401,6 +611,7 @@ impl<V> Table<V> {
             f.finish(EndReason::EndOfCapture);
             out.push(f);
         }
+        self.stream_bytes = 0;
         out.sort_by_key(Flow::sort_key);
         out
     }
@@ -521,6 +732,7 @@ mod tests {
             close_linger: SEC,
             stream_cap: 64,
             scan_interval: 0,
+            max_bytes: usize::MAX,
         }
     }
 
@@ -621,21 +833,171 @@ mod tests {
         assert_eq!(o.flow.key.client.port(), 53);
     }
 
+    /// The server's answer to [`udp`] from client port `sport` to port 53.
+    fn reply(t: u64, sport: u16) -> Segment<'static> {
+        Segment {
+            src_ip: S,
+            dst_ip: C,
+            src_port: 53,
+            dst_port: sport,
+            ..udp(t, 53, sport)
+        }
+    }
+
+    /// A payload-less TCP packet from client port `sport` (a spoofed FIN).
+    fn fin(t: u64, sport: u16) -> Segment<'static> {
+        let mut s = tcp(t, true, FINACK, 7, b"");
+        s.src_port = sport;
+        s
+    }
+
     #[test]
-    fn full_table_drops_new_flows_and_keeps_old_ones() {
+    fn full_table_evicts_payloadless_flows_for_new_ones() {
+        // Before: a full table refused every new flow, so spoofed FINs kept it blind.
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 64,
+            ..limits()
+        });
+        for p in 0..64 {
+            t.packet(&fin(1 + u64::from(p), 1000 + p), |_| ())
+                .expect("room");
+        }
+        assert_eq!(t.len(), 64);
+        // A real flow with payload still gets in: the oldest payload-less flow goes.
+        let o = t
+            .packet(&tcp(100, true, ACK, 1, b"GET /"), |_| ())
+            .expect("admitted under pressure");
+        assert!(o.created);
+        let c = t.counters();
+        assert_eq!(c.dropped_flows, 0);
+        assert_eq!(c.evicted[Worth::Payloadless as usize], 1, "batch of 64/64");
+        assert_eq!(t.len(), 64);
+        let gone = t.expire(Timestamp(100));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].end_reason, Some(EndReason::Evicted));
+        assert_eq!(gone[0].key.client.port(), 1000, "the oldest first");
+        // More spoofed FINs evict each other, never the flow with payload.
+        for p in 0..1000 {
+            t.packet(&fin(200 + u64::from(p), 2000 + p), |_| ())
+                .expect("a FIN evicts an older FIN");
+        }
+        assert!(
+            t.get(&o_key()).is_some(),
+            "the real flow survived the flood"
+        );
+        assert_eq!(t.counters().evicted[Worth::Payloadless as usize], 1001);
+        assert_eq!(t.counters().evicted[Worth::OneWay as usize], 0);
+    }
+
+    fn o_key() -> FlowKey {
+        FlowKey {
+            client: SocketAddr::new(C, 40000),
+            server: SocketAddr::new(S, 443),
+            transport: Transport::Tcp,
+        }
+    }
+
+    #[test]
+    fn newcomers_never_evict_more_useful_flows() {
         let mut t: Table<()> = Table::new(Limits {
             max_flows: 2,
             ..limits()
         });
         t.packet(&udp(1, 1000, 53), |_| ()).expect("first");
-        t.packet(&udp(1, 1001, 53), |_| ()).expect("second");
-        let err = t.packet(&udp(1, 1002, 53), |_| ()).expect_err("full");
+        let k = t
+            .packet(&udp(1, 1001, 53), |_| ())
+            .expect("second")
+            .flow
+            .key;
+        t.packet(&reply(1, 1001), |_| ()).expect("answered");
+        t.get_mut(&k).expect("held").classified = true;
+        // A payload-less newcomer meets flows with payload: refused and counted.
+        let err = t.packet(&fin(2, 5000), |_| ()).expect_err("full");
         assert_eq!(err, TableFull { max_flows: 2 });
         assert_eq!(t.counters().dropped_flows, 1);
-        assert_eq!(t.len(), 2);
+        // A newcomer with payload evicts the unanswered flow, not the classified one.
+        t.packet(&udp(3, 1002, 53), |_| ()).expect("admitted");
+        assert!(t.get(&k).is_some());
+        assert_eq!(t.counters().evicted, [0, 0, 1, 0, 0]);
+        // Another newcomer: the older unanswered one goes.
+        t.packet(&udp(4, 1003, 53), |_| ()).expect("admitted");
+        assert!(t.get(&k).is_some());
+        assert_eq!(t.counters().evicted, [0, 0, 2, 0, 0]);
+        // Two-way flows only: a one-way newcomer is refused.
+        t.packet(&reply(5, 1003), |_| ()).expect("answered");
+        t.packet(&udp(6, 1004, 53), |_| ())
+            .expect_err("full of answered flows");
+        assert_eq!(t.counters().dropped_flows, 2);
         // Existing flows still take packets.
-        assert!(t.packet(&udp(2, 1000, 53), |_| ()).is_ok());
-        assert_eq!(t.counters().flows_created, 2);
+        assert!(t.packet(&udp(5, 1001, 53), |_| ()).is_ok());
+        // A closed flow, lingering, is the first to go, even for a payload-less newcomer.
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 2,
+            ..limits()
+        });
+        let k = t.packet(&udp(1, 1000, 53), |_| ()).expect("first").flow.key;
+        t.get_mut(&k).expect("held").classified = true;
+        t.packet(&tcp(2, true, ACK, 1, b"hi"), |_| ())
+            .expect("second");
+        t.packet(&tcp(3, false, TcpMeta::RST, 9, b""), |_| ())
+            .expect("closes it");
+        t.packet(&fin(4, 5000), |_| ())
+            .expect("takes the closed flow's place");
+        assert_eq!(t.counters().evicted[Worth::Closed as usize], 1);
+        assert!(t.get(&k).is_some());
+    }
+
+    #[test]
+    fn byte_cap_counts_stream_buffers_and_evicts() {
+        let half = vec![b'a'; 4096];
+        let seg = |t: u64, port: u16, seq: u32| {
+            let mut s = tcp(t, true, ACK, seq, &half);
+            s.src_port = port;
+            s
+        };
+        let capped = |max_bytes| {
+            Table::<()>::new(Limits {
+                max_flows: 64, // an eviction batch of one
+                stream_cap: 8192,
+                max_bytes,
+                ..limits()
+            })
+        };
+        let mut t = capped(usize::MAX);
+        for p in 0..2 {
+            t.packet(&seg(1, 3000 + p, 1), |_| ()).expect("room");
+        }
+        let held = t.bytes();
+        assert!(held >= 2 * 4096 + 2 * Table::<()>::SLOT_BYTES, "{held}");
+        // The same traffic under a cap of exactly that: the second flow's buffer grows
+        // past it, and the next packet sheds the oldest, least useful flow.
+        let mut t = capped(held);
+        let mut keys = Vec::new();
+        for p in 0..2 {
+            keys.push(
+                t.packet(&seg(1 + u64::from(p), 3000 + p, 1), |_| ())
+                    .expect("room")
+                    .flow
+                    .key,
+            );
+        }
+        assert_eq!(t.bytes(), held);
+        t.packet(&seg(3, 3001, 4097), |_| ()).expect("more data");
+        assert!(t.bytes() > held, "{} <= {held}", t.bytes());
+        t.packet(&seg(4, 3001, 4097), |_| ())
+            .expect("a retransmission");
+        assert!(t.bytes() <= held, "{} > {held}", t.bytes());
+        assert_eq!(t.counters().evicted[Worth::OneWay as usize], 1);
+        assert!(t.get(&keys[0]).is_none(), "the oldest went");
+        // Stopping streams gives their bytes back at once.
+        let before = t.bytes();
+        t.stop_streams(&keys[1]);
+        assert!(t.bytes() + 8192 <= before, "{} -> {}", before, t.bytes());
+        // A new flow is admitted only with room for the map's possible growth.
+        t.packet(&seg(5, 3002, 1), |_| ()).expect("room made");
+        assert!(t.bytes() <= held, "{} > {held}", t.bytes());
+        t.drain_all();
+        assert_eq!(t.bytes(), Table::<()>::map_bytes(t.flows.capacity()));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! frame walk; a peer's SETTINGS_HEADER_TABLE_SIZE above the default counts
 //! only once its SETTINGS frame was walked (it is read from the other direction).
 
-use super::hpack::Decoder;
+use super::hpack::{Decoder, HpackError};
 use super::wire::{self, Reader};
 use super::{http, push_cred, push_verb, Analyzer, Cred, Facts, Verdict};
 use crate::flow::Direction;
@@ -71,6 +71,9 @@ struct Side {
     stopped: bool,
     /// HEADERS blocks decoded.
     blocks: usize,
+    /// Blocks that failed to decode, and blocks given up at a cap.
+    errors: u32,
+    capped: u32,
 }
 
 impl Side {
@@ -84,6 +87,9 @@ impl Side {
     fn fragment(&mut self, stream: u32, start: usize, end: usize) {
         let total: usize = self.fragments.iter().map(|(s, e)| e - s).sum();
         if end < start || total + (end - start) > MAX_BLOCK {
+            if end >= start {
+                self.capped += 1;
+            }
             self.stop();
             return;
         }
@@ -267,7 +273,14 @@ impl Http2 {
         match res {
             Ok(()) if !push => side.blocks += 1,
             Ok(()) => {}
-            Err(_) => side.stop(),
+            Err(HpackError::StringTooLong | HpackError::TooManyFields) => {
+                side.capped += 1;
+                side.stop();
+            }
+            Err(_) => {
+                side.errors += 1;
+                side.stop();
+            }
         }
     }
 }
@@ -349,6 +362,13 @@ fn grpc_service(path: &[u8]) -> Option<String> {
 }
 
 impl Analyzer for Http2 {
+    fn trouble(&self) -> super::Trouble {
+        super::Trouble {
+            hpack_errors: self.sides.iter().map(|s| s.errors).sum(),
+            hpack_capped: self.sides.iter().map(|s| s.capped).sum(),
+        }
+    }
+
     fn feed(&mut self, dir: Direction, data: &[u8]) {
         let i = dir.index();
         let (Some(&pos), Some(&frames)) = (self.pos.get(i), self.frames.get(i)) else {

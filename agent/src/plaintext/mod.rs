@@ -360,6 +360,21 @@ pub(crate) trait Analyzer: fmt::Debug + Send {
     fn feed(&mut self, dir: Direction, data: &[u8]);
     /// Write what is known into `facts` (already holding the sniffed protocol).
     fn facts(&self, facts: &mut Facts);
+    /// Parse failures and caps met so far, for the agent's counters.
+    fn trouble(&self) -> Trouble {
+        Trouble::default()
+    }
+}
+
+/// What an analyzer could not parse or would not hold, counted by the agent
+/// (`plainsight_parse_errors_total`, `plainsight_dropped_total`). No payload in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trouble {
+    /// HPACK header blocks that failed to decode (RFC 7541 errors).
+    pub hpack_errors: u32,
+    /// HPACK header blocks given up at one of the decoder's caps (block size, string
+    /// length, field count).
+    pub hpack_capped: u32,
 }
 
 /// A recogniser's verdict on the first bytes of one direction.
@@ -772,6 +787,14 @@ impl Session {
 
     pub fn info(&self) -> &PlaintextInfo {
         &self.info
+    }
+
+    /// Parse failures and caps met by the active analyzer.
+    pub fn trouble(&self) -> Trouble {
+        match &self.stage {
+            Stage::Active(a) => a.trouble(),
+            _ => Trouble::default(),
+        }
     }
 
     /// Findings for this flow under `policy`. Credentials are always reported

@@ -1968,3 +1968,26 @@ fn ldap_sasl_security_layer_sealed_or_signed() {
     );
     assert_eq!(ids(&s), vec!["plaintext.ldap"]);
 }
+
+#[test]
+fn http2_hpack_caps_and_errors_are_counted() {
+    // Before: a header block past a decoder cap, or one that failed to decode, stopped
+    // decoding without a trace in the metrics.
+    // A literal whose value claims 9000 octets: past the 8 KiB string cap.
+    let too_long = vec![0x83, 0x00, 0x01, b'x', 0x7f, 0xa9, 0x45];
+    let c = h2_client(&[too_long]);
+    let s = run(50051, &[(C, &c), (S, H2_SETTINGS)]);
+    assert_eq!(s.protocol(), Some("http2"));
+    assert_eq!(
+        s.trouble(),
+        Trouble {
+            hpack_errors: 0,
+            hpack_capped: 1
+        }
+    );
+    // Index 0 is a decoding error (RFC 7541 §6.1).
+    let c = h2_client(&[vec![0x80]]);
+    let s = run(50051, &[(C, &c), (S, H2_SETTINGS)]);
+    assert_eq!(s.trouble().hpack_errors, 1);
+    assert_eq!(s.trouble().hpack_capped, 0);
+}

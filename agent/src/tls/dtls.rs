@@ -151,11 +151,17 @@ fn parse_fragment(data: &[u8]) -> Option<(Fragment<'_>, usize)> {
 }
 
 /// A handshake message being put together from fragments.
+///
+/// The pieces are kept as they arrive, never a buffer of the length the header claims: a
+/// peer that announces 64 KiB and sends one byte at the end makes us hold one byte.
 #[derive(Default)]
 struct Partial {
     seq: u16,
     msg_type: u8,
-    body: Vec<u8>,
+    /// The message length the fragments claim.
+    total: usize,
+    /// Received bytes by offset; non-overlapping (the first copy of a byte wins).
+    pieces: Vec<(usize, Vec<u8>)>,
     /// Byte ranges received, kept merged and sorted.
     have: Vec<(usize, usize)>,
 }
@@ -165,7 +171,15 @@ impl std::fmt::Debug for Partial {
         f.debug_struct("Partial")
             .field("seq", &self.seq)
             .field("msg_type", &self.msg_type)
-            .field("body", &crate::redact::Len(&self.body))
+            .field("total", &self.total)
+            .field(
+                "pieces",
+                &format_args!(
+                    "<{} piece(s), {} bytes>",
+                    self.pieces.len(),
+                    self.pieces.iter().map(|(_, b)| b.len()).sum::<usize>()
+                ),
+            )
             .field("have", &self.have)
             .finish()
     }
@@ -174,8 +188,23 @@ impl std::fmt::Debug for Partial {
 impl Partial {
     fn add(&mut self, offset: usize, bytes: &[u8]) {
         let end = offset + bytes.len();
-        if let Some(dst) = self.body.get_mut(offset..end) {
-            dst.copy_from_slice(bytes);
+        // Keep only what no earlier fragment covered.
+        let mut cursor = offset;
+        for &(a, b) in &self.have {
+            if b <= cursor || a >= end {
+                continue;
+            }
+            if a > cursor {
+                if let Some(part) = bytes.get(cursor - offset..a - offset) {
+                    self.pieces.push((cursor, part.to_vec()));
+                }
+            }
+            cursor = cursor.max(b);
+        }
+        if cursor < end {
+            if let Some(part) = bytes.get(cursor - offset..) {
+                self.pieces.push((cursor, part.to_vec()));
+            }
         }
         self.have.push((offset, end));
         self.have.sort_unstable();
@@ -190,7 +219,23 @@ impl Partial {
     }
 
     fn complete(&self) -> bool {
-        self.have.as_slice() == [(0, self.body.len())] || self.body.is_empty()
+        self.have.as_slice() == [(0, self.total)] || self.total == 0
+    }
+
+    /// Bytes held (what was received, not what was claimed).
+    fn held(&self) -> usize {
+        self.pieces.iter().map(|(_, p)| p.len()).sum()
+    }
+
+    /// The whole message, once [`Partial::complete`].
+    fn assemble(&self) -> Vec<u8> {
+        let mut body = vec![0; self.total];
+        for (at, p) in &self.pieces {
+            if let Some(dst) = body.get_mut(*at..at + p.len()) {
+                dst.copy_from_slice(p);
+            }
+        }
+        body
     }
 }
 
@@ -209,6 +254,9 @@ pub struct Dtls {
     /// DTLS client and STUN decides who sent the flow's first packet).
     swap: bool,
     dirs: [DirReasm; 2],
+    /// Handshake messages refused because they claimed more than the cap
+    /// ([`MAX_MESSAGE`]): exported as a drop.
+    pub refused: u64,
 }
 
 impl Dtls {
@@ -217,7 +265,17 @@ impl Dtls {
         Dtls {
             swap: client == Direction::ToClient,
             dirs: Default::default(),
+            refused: 0,
         }
+    }
+
+    /// Bytes held in partly received handshake messages.
+    pub fn held_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .filter_map(|d| d.partial.as_ref())
+            .map(Partial::held)
+            .sum()
     }
 
     /// Feeds one UDP datagram of flow direction `dir`: every record in it, in order.
@@ -292,8 +350,12 @@ impl Dtls {
     /// Adds a fragment; returns the whole message when it completes one.
     fn add_fragment(&mut self, role: Direction, frag: Fragment<'_>) -> Option<(u8, Vec<u8>)> {
         let st = self.dirs.get_mut(role.index())?;
-        if frag.seq < st.next_seq || frag.total > MAX_MESSAGE {
-            return None; // a retransmission, or too large to hold
+        if frag.seq < st.next_seq {
+            return None; // a retransmission
+        }
+        if frag.total > MAX_MESSAGE {
+            self.refused += 1;
+            return None;
         }
         let fresh = st
             .partial
@@ -304,12 +366,13 @@ impl Dtls {
             st.partial = Some(Partial {
                 seq: frag.seq,
                 msg_type: frag.msg_type,
-                body: vec![0; frag.total],
+                total: frag.total,
+                pieces: Vec::new(),
                 have: Vec::new(),
             });
         }
         let p = st.partial.as_mut()?;
-        if p.body.len() != frag.total {
+        if p.total != frag.total {
             return None;
         }
         p.add(frag.offset, frag.bytes);
@@ -318,7 +381,7 @@ impl Dtls {
         }
         let done = st.partial.take()?;
         st.next_seq = done.seq.wrapping_add(1);
-        Some((done.msg_type, done.body))
+        Some((done.msg_type, done.assemble()))
     }
 }
 

@@ -181,3 +181,49 @@ fn fragments_out_of_order_and_retransmitted() {
         8
     );
 }
+
+#[test]
+fn a_claimed_length_is_never_allocated_before_the_bytes_arrive() {
+    // Before: one 1-byte fragment claiming 64 KiB made us allocate 64 KiB per direction.
+    let mut dtls = Dtls::default();
+    let claim = MAX_MESSAGE;
+    let frag = |off: usize, bytes: &'static [u8], total: usize| Fragment {
+        msg_type: 11,
+        total,
+        seq: 0,
+        offset: off,
+        bytes,
+    };
+    assert_eq!(
+        dtls.add_fragment(Direction::ToClient, frag(claim - 1, b"z", claim)),
+        None
+    );
+    assert_eq!(dtls.held_bytes(), 1, "only the byte that arrived is held");
+    // Overlapping re-sends do not grow it either.
+    for _ in 0..100 {
+        dtls.add_fragment(Direction::ToClient, frag(claim - 1, b"z", claim));
+    }
+    assert_eq!(dtls.held_bytes(), 1);
+    // Past the cap: refused and counted, nothing held for it.
+    let mut other = Dtls::default();
+    assert_eq!(
+        other.add_fragment(Direction::ToServer, frag(0, b"a", claim + 1)),
+        None
+    );
+    assert_eq!((other.refused, other.held_bytes()), (1, 0));
+    // Overlapping fragments still assemble, first copy winning.
+    let mut d = Dtls::default();
+    assert_eq!(
+        d.add_fragment(Direction::ToServer, frag(2, b"CDE", 6)),
+        None
+    );
+    assert_eq!(
+        d.add_fragment(Direction::ToServer, frag(1, b"bxx", 6)),
+        None
+    );
+    assert_eq!(
+        d.add_fragment(Direction::ToServer, frag(0, b"aYYYYf", 6)),
+        Some((11, b"abCDEf".to_vec()))
+    );
+    assert_eq!(d.held_bytes(), 0);
+}
