@@ -472,6 +472,9 @@ pub struct LimitsConfig {
     pub ringbuf_bytes: u32,
     /// How often the kernel flow map is walked: idle entries removed, LRU evictions counted.
     pub kernel_scan_secs: u32,
+    /// A certificate's metric series go when no handshake showed that certificate for
+    /// this long (and the removal is counted).
+    pub cert_series_ttl_secs: u32,
 }
 
 impl Default for LimitsConfig {
@@ -484,6 +487,7 @@ impl Default for LimitsConfig {
             max_memory_bytes: 512 << 20,
             ringbuf_bytes: 1 << 20,
             kernel_scan_secs: 30,
+            cert_series_ttl_secs: 86_400,
         }
     }
 }
@@ -782,6 +786,10 @@ impl Config {
             ("limits.tcp_idle_secs", self.limits.tcp_idle_secs),
             ("limits.udp_idle_secs", self.limits.udp_idle_secs),
             ("limits.kernel_scan_secs", self.limits.kernel_scan_secs),
+            (
+                "limits.cert_series_ttl_secs",
+                self.limits.cert_series_ttl_secs,
+            ),
             ("spike.max_services", self.spike.max_services),
         ] {
             if v == 0 {

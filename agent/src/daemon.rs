@@ -127,6 +127,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ringbuf_bytes: Some(config.limits.ringbuf_bytes),
     })?;
     let mut metrics = Metrics::new().with_service_cap(config.spike.max_services as usize);
+    metrics.zero_known(&config.policy());
     for reason in live::ATTACH_FAILURE_REASONS {
         metrics.attach_failures.set([reason], 0.0);
     }
@@ -168,6 +169,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         config.limits.kernel_scan_secs,
     )));
     let idle = Duration::from_secs(u64::from(config.limits.tcp_idle_secs));
+    let cert_ttl = u64::from(config.limits.cert_series_ttl_secs);
 
     let result: Result<(), RunError> = async {
         loop {
@@ -199,6 +201,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     agent.engine.advance(Timestamp::now(), &mut agent.records);
                     agent.flush_records(&mut cap, &mut events);
                     agent.refresh(&cap, reader.bad_records);
+                    agent
+                        .metrics
+                        .expire_certs(Timestamp::now().secs().max(0) as u64, cert_ttl);
                     if let Ok(mut m) = shared.metrics.lock() {
                         agent.publish(&mut m);
                     }
@@ -232,6 +237,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                         Some(Ok(new)) => {
                             agent.policy = new.policy();
                             agent.engine.set_policy(new.policy());
+                            agent.metrics.zero_known(&agent.policy);
                             tracing::info!("policy reloaded");
                         }
                         Some(Err(e)) => tracing::error!(error = %e, "reload failed; keeping the running policy"),
@@ -791,6 +797,8 @@ mod tests {
             counter::CAPTURE_DONE,
             counter::CAPTURE_BUDGET_SPENT,
             counter::FLOW_REUSED,
+            // The same packet again on another interface: counted once, not lost.
+            counter::OTHER_HOP,
         ];
         for idx in 0..counter::COUNT {
             let exported = KERNEL_DROPS.iter().any(|(i, _, _)| *i == idx);

@@ -48,7 +48,13 @@ pub struct TlsLabels {
     pub version: &'static str,
     pub cipher_class: &'static str,
     pub group_class: &'static str,
-    pub alpn: &'static str,
+    /// The client's first ALPN offer.
+    pub alpn_offered: &'static str,
+    /// The server's choice when it travels in the clear (ServerHello, TLS ≤ 1.2);
+    /// `unknown` under TLS 1.3, where it is in the encrypted EncryptedExtensions.
+    pub alpn_negotiated: &'static str,
+    /// The handshake completed: only these count as handshakes; the others are failures.
+    pub completed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -470,7 +476,11 @@ impl Engine {
             findings.extend(self.observe_handshake(sni, &findings, flow.last_seen));
         }
         let (findings, suppressed) = apply_policy(&self.policy, &flow.key, protocol, findings);
-        let encrypted = flow.app.tls.is_some() || protocol == "ssh";
+        // Encrypted once a TLS handshake completed (directly, after STARTTLS or a proxy
+        // preamble), or SSH. A failed handshake protected nothing: the flow counts as
+        // unencrypted, and the failure in plainsight_tls_handshake_failures_total.
+        let encrypted =
+            flow.app.tls.as_ref().is_some_and(|t| t.info().established) || protocol == "ssh";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
             let cert = info.cert.as_ref()?;
@@ -605,14 +615,18 @@ fn tls_labels(session: &tls::Session) -> Option<TlsLabels> {
         (Some(_), _) | (None, Some(_)) => "classical",
         (None, None) => "none",
     };
-    let alpn = sh
-        .and_then(|sh| sh.alpn.as_deref())
-        .or_else(|| ch.alpn.first().map(Vec::as_slice));
+    let alpn_negotiated = match sh.and_then(|sh| sh.alpn.as_deref()) {
+        Some(a) => alpn_bucket(Some(a)),
+        None if version == "TLS 1.3" => "unknown",
+        None => "none",
+    };
     Some(TlsLabels {
         version,
         cipher_class,
         group_class,
-        alpn: alpn_bucket(alpn),
+        alpn_offered: alpn_bucket(ch.alpn.first().map(Vec::as_slice)),
+        alpn_negotiated,
+        completed: session.info().established,
     })
 }
 

@@ -388,8 +388,9 @@ fn ring_buffer_overload_is_counted_exactly_and_shutdown_stays_prompt() {
 
     // The lab's clients during a flood the small ring can carry (a lost ClientHello
     // event would make its flow unrecognisable: that loss is counted, but is not what
-    // this part checks).
-    let (_, _) = b.during(|tx| tx.flood(3_000, 1_000, |i| flood::udp(N + i)));
+    // this part checks). 300 datagrams/s leaves a debug agent on a busy 2-core machine
+    // room to drain 16 KiB; at 1,000/s one CI-like run lost a lab ServerHello.
+    let (_, _) = b.during(|tx| tx.flood(900, 300, |i| flood::udp(N + i)));
     b.assert_lab_flows_reported();
     let s = b.samples();
     let (peak, state) = b.assert_memory_bounded(&s);

@@ -151,3 +151,56 @@ fn alert_rules_pass_promtool() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("SUCCESS"), "{text}");
 }
+
+/// `promtool test rules` passes, and every rule has a firing case whose input series
+/// starts absent (`_`) and a silent case.
+#[test]
+fn every_alert_rule_is_unit_tested_with_a_series_that_starts_absent() {
+    let tests = root().join("dashboards/alerts.test.yml");
+    let out = Command::new(promtool())
+        .args(["test", "rules"])
+        .arg(&tests)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = std::fs::read_to_string(root().join("dashboards/alerts.yml")).unwrap();
+    let text = std::fs::read_to_string(&tests).unwrap();
+    // Split the test file into its cases; for each, the alert names it evaluates, whether
+    // an input series starts absent, and whether it expects alerts.
+    let cases: Vec<&str> = text.split("\n  - name: ").skip(1).collect();
+    let names: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(names.len() >= 9, "{names:?}");
+    for name in names {
+        let about: Vec<&&str> = cases
+            .iter()
+            .filter(|c| c.contains(&format!("alertname: {name}\n")))
+            .collect();
+        let fires_from_absent = about.iter().any(|c| {
+            c.contains("values: '_") && c.contains("exp_labels:") && {
+                // The firing expectation is for this alert.
+                c.split("alertname: ")
+                    .skip(1)
+                    .any(|e| e.starts_with(&format!("{name}\n")) && e.contains("exp_labels:"))
+            }
+        });
+        let silent = about.iter().any(|c| {
+            c.split("alertname: ")
+                .skip(1)
+                .any(|e| e.starts_with(&format!("{name}\n")) && e.contains("exp_alerts: []"))
+        });
+        assert!(
+            fires_from_absent,
+            "{name}: no firing case whose series starts absent"
+        );
+        assert!(silent, "{name}: no silent case");
+    }
+}

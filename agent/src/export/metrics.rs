@@ -81,6 +81,9 @@ impl<const N: usize> Family<N> {
     }
 }
 
+/// The seconds-left family, derived from `plainsight_tls_cert_not_after_timestamp_seconds`.
+pub const CERT_EXPIRY_NAME: &str = "plainsight_tls_cert_expiry_seconds";
+
 /// Longest value of an open-valued label, in bytes (a DNS name is at most 253,
 /// RFC 1035 §2.3.4; an SNI can claim 65535).
 pub const MAX_LABEL_LEN: usize = crate::detect::spike::MAX_SERVICE_LEN;
@@ -171,6 +174,14 @@ impl CappedGauge {
             sample(out, self.name, [(self.label, k.as_str())], *v);
         }
     }
+
+    /// Another gauge family with the same label values, each value mapped by `f`.
+    fn render_mapped(&self, out: &mut String, name: &str, help: &str, f: impl Fn(f64) -> f64) {
+        header(out, name, help, Kind::Gauge);
+        for (k, (v, _)) in &self.series {
+            sample(out, name, [(self.label, k.as_str())], f(*v));
+        }
+    }
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: Kind) {
@@ -220,11 +231,17 @@ fn escape_label(out: &mut String, v: &str) {
 pub struct Metrics {
     pub flows: Family<4>,
     pub flow_bytes: Family<4>,
-    pub tls_handshakes: Family<4>,
+    pub tls_handshakes: Family<5>,
     pub handshake_failures: Family<1>,
     pub findings: Family<2>,
     pub findings_suppressed: Family<1>,
-    pub cert_expiry: CappedGauge,
+    /// Each certificate's notAfter (Unix seconds), by server name; the seconds left
+    /// (`plainsight_tls_cert_expiry_seconds`) are derived from it at every scrape.
+    pub cert_not_after: CappedGauge,
+    /// When each server name's certificate was last seen (Unix seconds).
+    cert_seen: BTreeMap<String, u64>,
+    /// Certificate series removed because their certificate was not seen for the TTL.
+    pub cert_series_expired: Family<0>,
     pub dropped: Family<2>,
     pub parse_errors: Family<1>,
     pub events_read: Family<1>,
@@ -270,9 +287,9 @@ impl Metrics {
             ),
             tls_handshakes: Family::new(
                 "plainsight_tls_handshakes_total",
-                "TLS handshakes by negotiated version, cipher class, key-exchange group class and ALPN.",
+                "Completed TLS handshakes by negotiated version, cipher class, key-exchange group class, the client's first ALPN offer and the ALPN the server chose (unknown under TLS 1.3, where it is encrypted). Failed handshakes count in plainsight_tls_handshake_failures_total only.",
                 Counter,
-                ["tls_version", "cipher_class", "group_class", "alpn"],
+                ["tls_version", "cipher_class", "group_class", "alpn_offered", "alpn_negotiated"],
             ),
             handshake_failures: Family::new(
                 "plainsight_tls_handshake_failures_total",
@@ -292,11 +309,18 @@ impl Metrics {
                 Counter,
                 ["id"],
             ),
-            cert_expiry: CappedGauge::new(
-                "plainsight_tls_cert_expiry_seconds",
-                "Seconds until the server certificate's notAfter, by server name (capped).",
+            cert_not_after: CappedGauge::new(
+                "plainsight_tls_cert_not_after_timestamp_seconds",
+                "The server certificate's notAfter as a Unix time, by server name (capped; alert on `... - time()`).",
                 "server_name",
                 CERT_EXPIRY_CAP,
+            ),
+            cert_seen: BTreeMap::new(),
+            cert_series_expired: Family::new(
+                "plainsight_tls_cert_series_expired_total",
+                "Certificate series removed because no handshake showed that server's certificate for [limits] cert_series_ttl_secs.",
+                Counter,
+                [],
             ),
             dropped: Family::new(
                 "plainsight_dropped_total",
@@ -387,9 +411,68 @@ impl Metrics {
         self
     }
 
+    /// Removes the certificate series of server names not seen since `now - ttl_secs`
+    /// (and those the cap evicted), counting the removals. Returns how many went.
+    pub fn expire_certs(&mut self, now: u64, ttl_secs: u64) -> usize {
+        let gauge = &mut self.cert_not_after;
+        let before = self.cert_seen.len();
+        self.cert_seen.retain(|name, seen| {
+            let keep = now.saturating_sub(*seen) < ttl_secs && gauge.get(name).is_some();
+            if !keep {
+                gauge.remove(name);
+            }
+            keep
+        });
+        let gone = before - self.cert_seen.len();
+        self.cert_series_expired.add([], gone as f64);
+        gone
+    }
+
+    /// Exports at 0 every counter series whose labels are known before anything happens,
+    /// so that `increase()` and `rate()` see a finding's first occurrence (a series that
+    /// appears already at 1 has no earlier sample to rise from): every finding id at each
+    /// severity it can have under `policy` (the override, else the default, the level
+    /// external traffic raises plaintext findings to, and the levels its rule names),
+    /// every handshake-failure reason and every drop stage and reason. Called at start
+    /// and when the policy is reloaded.
+    pub fn zero_known(&mut self, policy: &Policy) {
+        for d in crate::detect::catalogue::all() {
+            self.findings_suppressed.add([d.id], 0.0);
+            if policy.silenced(d.id) {
+                continue;
+            }
+            let fixed = policy.severity(d.id, d.severity);
+            let mut levels = vec![fixed];
+            if fixed == d.severity {
+                if d.id.starts_with("plaintext.") {
+                    levels.push(crate::plaintext::escalate(d.severity, false));
+                }
+                levels.extend(
+                    crate::detect::Severity::ALL
+                        .into_iter()
+                        .filter(|l| d.severity_note.contains(l.as_str())),
+                );
+            }
+            for l in levels {
+                self.findings.add([d.id, l.as_str()], 0.0);
+            }
+        }
+        for r in FAILURE_REASONS.iter().chain(["other"].iter()) {
+            self.handshake_failures.add([r], 0.0);
+        }
+        for (stage, reason) in DROPS {
+            self.dropped.add([stage, reason], 0.0);
+        }
+    }
+
     /// Heap bytes of the open-valued label sets.
     pub fn label_bytes(&self) -> usize {
-        self.cert_expiry.bytes()
+        self.cert_not_after.bytes()
+            + self
+                .cert_seen
+                .keys()
+                .map(|k| k.capacity() + 48)
+                .sum::<usize>()
             + self.handshake_failure_rate.bytes()
             + self.failure_spike_active.bytes()
     }
@@ -403,7 +486,9 @@ impl Metrics {
             self.handshake_failures.name,
             self.findings.name,
             self.findings_suppressed.name,
-            self.cert_expiry.name,
+            CERT_EXPIRY_NAME,
+            self.cert_not_after.name,
+            self.cert_series_expired.name,
             self.dropped.name,
             self.parse_errors.name,
             self.events_read.name,
@@ -419,11 +504,17 @@ impl Metrics {
         ]
     }
 
-    /// The text exposition format (version 0.0.4), deterministic order.
+    /// The text exposition format (version 0.0.4), deterministic order; the seconds
+    /// left on each certificate are computed now, at the scrape.
     pub fn render(&mut self) -> String {
+        self.render_at(crate::time::Timestamp::now().secs().max(0) as u64)
+    }
+
+    /// [`Metrics::render`] at Unix time `now`.
+    pub fn render_at(&mut self, now: u64) -> String {
         // The capped gauge's overflow is a drop like any other.
-        if self.cert_expiry.overflow > 0 {
-            let n = self.cert_expiry.overflow as f64;
+        if self.cert_not_after.overflow > 0 {
+            let n = self.cert_not_after.overflow as f64;
             self.dropped.set(["metrics", "cert_expiry_cap"], n);
         }
         let mut out = String::with_capacity(4096);
@@ -433,7 +524,14 @@ impl Metrics {
         self.handshake_failures.render(&mut out);
         self.findings.render(&mut out);
         self.findings_suppressed.render(&mut out);
-        self.cert_expiry.render(&mut out);
+        self.cert_not_after.render(&mut out);
+        self.cert_not_after.render_mapped(
+            &mut out,
+            CERT_EXPIRY_NAME,
+            "Seconds until the server certificate's notAfter, by server name, computed at the scrape (capped).",
+            |not_after| not_after - now as f64,
+        );
+        self.cert_series_expired.render(&mut out);
         self.dropped.render(&mut out);
         self.parse_errors.render(&mut out);
         self.events_read.render(&mut out);
@@ -487,6 +585,40 @@ const FAILURE_REASONS: &[&str] = &[
     "closed after ClientHello",
 ];
 
+/// Every `plainsight_dropped_total{stage,reason}` the agent can raise (a test checks the
+/// code raises no other), exported at 0 from the start by [`Metrics::zero_known`].
+pub const DROPS: &[(&str, &str)] = &[
+    ("events", "write_failed"),
+    ("kernel_done_map", "update_failed"),
+    ("kernel_done_map", "remove_failed"),
+    ("flow_table", "full"),
+    ("flow_table", "evicted_closed"),
+    ("flow_table", "evicted_payloadless"),
+    ("flow_table", "evicted_one_way"),
+    ("flow_table", "evicted_unclassified"),
+    ("flow_table", "evicted_classified"),
+    ("ringbuf", "bad_record"),
+    ("tls", "handshake_buffer_cap"),
+    ("dtls", "message_cap"),
+    ("hpack", "block_cap"),
+    ("stream", "out_of_order_full"),
+    ("spike", "overflow"),
+    ("spike", "evicted"),
+    ("metrics", "failure_ratio_cap"),
+    ("metrics", "failure_spike_cap"),
+    ("metrics", "cert_expiry_cap"),
+    ("http", "connection_limit"),
+    ("http", "timeout"),
+    ("kernel", "ringbuf_full"),
+    ("kernel", "flow_map_update_failed"),
+    ("kernel", "copy_truncated"),
+    ("kernel", "load_bytes_failed"),
+    ("kernel", "unparsable"),
+    ("kernel", "ipv6_ext_too_deep"),
+    ("kernel", "ip_fragment"),
+    ("kernel", "flow_map_lru_evicted"),
+];
+
 fn failure_reason(reason: &str) -> &'static str {
     FAILURE_REASONS
         .iter()
@@ -517,9 +649,14 @@ impl Metrics {
             self.flow_bytes
                 .add([r.protocol, enc, scope, dir.as_str()], bytes);
         }
-        if let Some(l) = r.tls_labels {
-            self.tls_handshakes
-                .inc([l.version, l.cipher_class, l.group_class, l.alpn]);
+        if let Some(l) = r.tls_labels.filter(|l| l.completed) {
+            self.tls_handshakes.inc([
+                l.version,
+                l.cipher_class,
+                l.group_class,
+                l.alpn_offered,
+                l.alpn_negotiated,
+            ]);
         }
         for id in &r.suppressed {
             self.findings_suppressed.inc([*id]);
@@ -536,8 +673,16 @@ impl Metrics {
             }
         }
         if let Some(c) = &r.cert_expiry {
-            let secs = (c.not_after_unix - now_unix) as f64;
-            self.cert_expiry.set(&c.server_name, secs);
+            self.cert_not_after
+                .set(&c.server_name, c.not_after_unix as f64);
+            let key = crate::detect::spike::bounded_name(&c.server_name);
+            match self.cert_seen.get_mut(key) {
+                Some(t) => *t = now_unix.max(0) as u64,
+                None => {
+                    self.cert_seen
+                        .insert(key.to_owned(), now_unix.max(0) as u64);
+                }
+            }
         }
     }
 }
@@ -562,14 +707,18 @@ mod tests {
     #[test]
     fn capped_gauge_evicts_the_oldest_and_counts_it_as_a_drop() {
         let mut m = Metrics::new();
-        m.cert_expiry =
-            CappedGauge::new("plainsight_tls_cert_expiry_seconds", "h", "server_name", 2);
-        assert!(m.cert_expiry.set("a.example", 10.0));
-        assert!(m.cert_expiry.set("b.example", 7.0));
-        assert!(m.cert_expiry.set("a.example", 5.0));
+        m.cert_not_after = CappedGauge::new(
+            "plainsight_tls_cert_not_after_timestamp_seconds",
+            "h",
+            "server_name",
+            2,
+        );
+        assert!(m.cert_not_after.set("a.example", 10.0));
+        assert!(m.cert_not_after.set("b.example", 7.0));
+        assert!(m.cert_not_after.set("a.example", 5.0));
         // New name at the cap: b (least recently set) goes, c is shown.
-        assert!(!m.cert_expiry.set("c.example", 10.0));
-        let text = m.render();
+        assert!(!m.cert_not_after.set("c.example", 10.0));
+        let text = m.render_at(0);
         assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"a.example\"} 5\n"));
         assert!(text.contains("plainsight_tls_cert_expiry_seconds{server_name=\"c.example\"} 10\n"));
         assert!(!text.contains("b.example"));
@@ -583,10 +732,10 @@ mod tests {
         let mut m = Metrics::new();
         let long = "n".repeat(60_000);
         for i in 0..10_000 {
-            m.cert_expiry.set(&format!("{i}.{long}"), 1.0);
+            m.cert_not_after.set(&format!("{i}.{long}"), 1.0);
         }
-        assert_eq!(m.cert_expiry.len(), CERT_EXPIRY_CAP);
-        assert_eq!(m.cert_expiry.overflow, 10_000 - CERT_EXPIRY_CAP as u64);
+        assert_eq!(m.cert_not_after.len(), CERT_EXPIRY_CAP);
+        assert_eq!(m.cert_not_after.overflow, 10_000 - CERT_EXPIRY_CAP as u64);
         let text = m.render();
         let longest = text.lines().map(str::len).max().unwrap_or(0);
         assert!(longest < MAX_LABEL_LEN + 100, "a line of {longest} bytes");
@@ -611,5 +760,64 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    fn record_with_cert(name: &str, not_after: i64) -> FlowRecord {
+        FlowRecord {
+            key: crate::flow::FlowKey {
+                client: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
+                server: std::net::SocketAddr::from(([10, 0, 0, 2], 443)),
+                transport: crate::flow::Transport::Tcp,
+            },
+            first_seen: crate::time::Timestamp(1),
+            last_seen: crate::time::Timestamp(2),
+            protocol: "tls",
+            encrypted: true,
+            packets: [1, 1],
+            bytes: [100, 100],
+            tls: None,
+            plaintext: None,
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            gap: false,
+            tls_labels: None,
+            cert_expiry: Some(crate::engine::CertExpiry {
+                server_name: name.to_owned(),
+                not_after_unix: not_after,
+            }),
+        }
+    }
+
+    #[test]
+    fn certificate_expiry_moves_with_time_and_stale_series_go() {
+        let mut m = Metrics::new();
+        let day = 86_400;
+        let policy = crate::config::Policy::default();
+        m.observe(
+            &record_with_cert("db.internal", 1_000 * day),
+            &policy,
+            960 * day,
+        );
+        // The notAfter is exported as is; the seconds left follow the clock of the scrape.
+        let at_seen = m.render_at(960 * day as u64);
+        assert!(at_seen.contains(&format!(
+            "plainsight_tls_cert_not_after_timestamp_seconds{{server_name=\"db.internal\"}} {}\n",
+            1_000 * day
+        )));
+        assert!(at_seen.contains(&format!(
+            "plainsight_tls_cert_expiry_seconds{{server_name=\"db.internal\"}} {}\n",
+            40 * day
+        )));
+        let later = m.render_at(980 * day as u64);
+        assert!(later.contains(&format!(
+            "plainsight_tls_cert_expiry_seconds{{server_name=\"db.internal\"}} {}\n",
+            20 * day
+        )));
+        // Not seen for the TTL: both series go, and the removal is counted.
+        assert_eq!(m.expire_certs(960 * day as u64 + 3_600, day as u64), 0);
+        assert_eq!(m.expire_certs(961 * day as u64, day as u64), 1);
+        let gone = m.render_at(961 * day as u64);
+        assert!(!gone.contains("db.internal"), "{gone}");
+        assert!(gone.contains("plainsight_tls_cert_series_expired_total 1\n"));
     }
 }

@@ -878,7 +878,7 @@ impl Session {
 }
 
 /// Traffic leaving the internal networks is one severity level worse.
-fn escalate(sev: Severity, internal: bool) -> Severity {
+pub(crate) fn escalate(sev: Severity, internal: bool) -> Severity {
     if internal {
         return sev;
     }
