@@ -120,6 +120,11 @@ impl Worth {
 /// admissions, so a flood costs a constant amount of work per packet.
 const EVICT_BATCH_DIVISOR: usize = 64;
 
+/// After a scan found nothing a newcomer may evict, newcomers of that class or below are
+/// refused without a scan for this long (packet time): a flood meeting a table of useful
+/// flows must not cost a walk of the whole table per packet.
+const REFUSE_WINDOW_NS: u64 = NANOS_PER_SEC / 10;
+
 /// The table is at `max_flows`; the packet's new flow was not admitted (and was counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("flow table full ({max_flows} flows): new flow dropped")]
@@ -280,6 +285,9 @@ pub struct Table<V> {
     counters: TableCounters,
     /// Heap bytes of the stream buffers, counted as they grow and shrink.
     stream_bytes: usize,
+    /// A scan found no victim for newcomers of this class or below; refuse them without
+    /// another scan until this time ([`REFUSE_WINDOW_NS`]).
+    refuse: Option<(Worth, Timestamp)>,
 }
 
 impl<V> Table<V> {
@@ -291,6 +299,7 @@ impl<V> Table<V> {
             next_scan: None,
             counters: TableCounters::default(),
             stream_bytes: 0,
+            refuse: None,
         }
     }
 
@@ -497,7 +506,14 @@ impl<V> Table<V> {
             } else {
                 Worth::OneWay
             };
-            if !self.make_room(worth) {
+            let skip = self
+                .refuse
+                .is_some_and(|(w, until)| worth <= w && seg.ts < until);
+            if skip || !self.make_room(worth) {
+                if !skip {
+                    let until = Timestamp(seg.ts.0.saturating_add(REFUSE_WINDOW_NS));
+                    self.refuse = Some((worth, until));
+                }
                 self.counters.dropped_flows += 1;
                 return Err(TableFull {
                     max_flows: self.limits.max_flows,
@@ -945,6 +961,29 @@ mod tests {
             .expect("takes the closed flow's place");
         assert_eq!(t.counters().evicted[Worth::Closed as usize], 1);
         assert!(t.get(&k).is_some());
+    }
+
+    #[test]
+    fn a_refused_class_is_not_rescanned_within_the_window() {
+        let mut t: Table<()> = Table::new(Limits {
+            max_flows: 1,
+            ..limits()
+        });
+        t.packet(&tcp(1, true, ACK, 1, b"hi"), |_| ())
+            .expect("first");
+        t.packet(&tcp(2, false, ACK, 900, b"ok"), |_| ())
+            .expect("answered");
+        t.packet(&udp(10, 1000, 53), |_| ())
+            .expect_err("nothing a one-way newcomer may evict");
+        // The flow closes: it could go now, but the window refuses without looking.
+        t.packet(&tcp(11, false, TcpMeta::RST, 902, b""), |_| ())
+            .expect("closes it");
+        t.packet(&udp(12, 1001, 53), |_| ())
+            .expect_err("refused within the window");
+        assert_eq!(t.counters().dropped_flows, 2);
+        t.packet(&udp(10 + REFUSE_WINDOW_NS, 1002, 53), |_| ())
+            .expect("after the window the scan finds the closed flow");
+        assert_eq!(t.counters().evicted[Worth::Closed as usize], 1);
     }
 
     #[test]
