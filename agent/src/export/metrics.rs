@@ -792,7 +792,7 @@ mod tests {
     fn certificate_expiry_moves_with_time_and_stale_series_go() {
         let mut m = Metrics::new();
         let day = 86_400;
-        let policy = crate::config::Policy::default();
+        let policy = Policy::default();
         m.observe(
             &record_with_cert("db.internal", 1_000 * day),
             &policy,
