@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plainsight_tests::lab::{metric_sum, parse_metrics, which, Hub, Lab, LiveAgent};
+use plainsight_tests::lab::{metric_sum, parse_metrics, which, Hub, Lab, LiveAgent, SNI_WEAK};
 
 const FAMILIES: &[&str] = &[
     "plainsight_tls_handshakes_total",
@@ -105,6 +105,41 @@ fn live_metrics_match_the_golden_file_and_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // A live TLS 1.2 handshake exports its certificate's notAfter as a Unix time, and
+    // the seconds left are computed from it.
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in"])
+        .arg(lab.path("weak.pem"))
+        .output()
+        .unwrap();
+    let end = String::from_utf8_lossy(&out.stdout);
+    let end = end.trim().trim_start_matches("notAfter=");
+    let date = Command::new("date")
+        .args(["-u", "-d", end, "+%s"])
+        .output()
+        .unwrap();
+    let not_after: f64 = String::from_utf8_lossy(&date.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let s = parse_metrics(&text);
+    let exported = metric_sum(
+        &s,
+        "plainsight_tls_cert_not_after_timestamp_seconds",
+        &[("server_name", SNI_WEAK)],
+    );
+    assert_eq!(exported, not_after, "notAfter of {SNI_WEAK} ({end})");
+    let left = metric_sum(
+        &s,
+        "plainsight_tls_cert_expiry_seconds",
+        &[("server_name", SNI_WEAK)],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((not_after - now - left).abs() < 60.0, "seconds left {left}");
 
     let got = extract(&text, FAMILIES);
     assert!(
