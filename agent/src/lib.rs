@@ -11,6 +11,7 @@ pub mod detect;
 pub mod engine;
 pub mod export;
 pub mod flow;
+pub mod k8s;
 pub mod offline;
 pub mod plaintext;
 pub mod time;
