@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod expect;
 pub mod frames;
+pub mod k8s;
 pub mod lab;
 
 /// Runs a command and panics with its output unless it succeeds.

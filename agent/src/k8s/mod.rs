@@ -11,6 +11,7 @@ pub mod index;
 pub mod objects;
 pub mod owner;
 pub mod watch;
+pub mod command;
 
 use std::net::IpAddr;
 use std::path::Path;
