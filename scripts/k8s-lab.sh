@@ -26,7 +26,8 @@ KUBE_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
 GO=/usr/lib/go-1.19/bin
 PACKAGES=(golang-1.19-go golang-github-modern-go-reflect2-dev etcd-server dpkg-dev make rsync openssl python3-venv)
 
-log() { echo "k8s-lab: $*" >&2; }
+log() { echo "k8s-lab: [$((SECONDS - started)) s] $*" >&2; }
+started=$SECONDS
 ready() {
   [ -x "$LAB/bin/kube-apiserver" ] && [ -x "$LAB/venv/bin/kubectl" ] && command -v etcd >/dev/null \
     && [ -s "$LAB/pki/apiserver.crt" ] && [ -s "$LAB/pki/sa.key" ]
@@ -38,7 +39,6 @@ fi
 mkdir -p "$LAB"/{logs,bin,pki,src,apt/sources.list.d,apt/lists/partial}
 cd "$LAB"
 export DEBIAN_FRONTEND=noninteractive
-started=$SECONDS
 
 # --- 1. Debian packages, and a private apt view with deb-src for `apt-get source`.
 for f in /etc/apt/sources.list.d/*.sources; do
@@ -135,4 +135,4 @@ if [ ! -s pki/apiserver.crt ] || [ ! -s pki/sa.key ]; then
 fi
 
 ready || { log "setup finished but something is still missing under $LAB"; exit 1; }
-log "ready in $((SECONDS - started)) s: $LAB ($("$LAB/bin/kube-apiserver" --version))"
+log "ready: $LAB ($("$LAB/bin/kube-apiserver" --version))"
