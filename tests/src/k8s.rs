@@ -35,6 +35,8 @@ pub struct Lab {
     pub kubeconfig: PathBuf,
     admin_token: String,
     apiserver: Mutex<Option<Child>>,
+    /// Reaped by `stop_lab` at exit, through its pid.
+    _etcd: Child,
 }
 
 static LAB: OnceLock<Lab> = OnceLock::new();
@@ -79,7 +81,12 @@ pub fn lab() -> &'static Lab {
 impl Lab {
     fn start() -> Lab {
         let dir = lab_dir();
-        for need in ["bin/kube-apiserver", "pki/apiserver.crt", "pki/sa.key", "venv/bin/kubectl"] {
+        for need in [
+            "bin/kube-apiserver",
+            "pki/apiserver.crt",
+            "pki/sa.key",
+            "venv/bin/kubectl",
+        ] {
             assert!(
                 dir.join(need).exists(),
                 "{} is missing: run `cargo xtask k8s-lab` (or scripts/k8s-lab.sh) first",
@@ -95,8 +102,18 @@ impl Lab {
         let etcd = Command::new("etcd")
             .args(["--name", "lab", "--data-dir"])
             .arg(run.join("etcd"))
-            .args(["--listen-client-urls", &etcd_url, "--advertise-client-urls", &etcd_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args([
+                "--listen-client-urls",
+                &etcd_url,
+                "--advertise-client-urls",
+                &etcd_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
             .args(["--initial-cluster", &format!("lab={peer_url}")])
             .stdout(Stdio::null())
             .stderr(log_file(&run, "etcd.log"))
@@ -107,11 +124,15 @@ impl Lab {
         unsafe { libc::atexit(stop_lab) };
         let admin_token = format!("admin-{}", random_hex(16));
         let tokens = run.join("tokens.csv");
-        std::fs::write(&tokens, format!("{admin_token},admin,uid-admin,system:masters\n"))
-            .expect("tokens.csv");
+        std::fs::write(
+            &tokens,
+            format!("{admin_token},admin,uid-admin,system:masters\n"),
+        )
+        .expect("tokens.csv");
         let ca = std::fs::read(dir.join("pki/ca.crt")).expect("ca.crt");
         let kubeconfig = run.join("kubeconfig");
-        std::fs::write(&kubeconfig, kubeconfig_text(api_port, &ca, &admin_token)).expect("kubeconfig");
+        std::fs::write(&kubeconfig, kubeconfig_text(api_port, &ca, &admin_token))
+            .expect("kubeconfig");
         let lab = Lab {
             run,
             api_port,
@@ -119,6 +140,7 @@ impl Lab {
             kubeconfig,
             admin_token,
             apiserver: Mutex::new(None),
+            _etcd: etcd,
         };
         lab.wait_etcd();
         let child = lab.spawn_apiserver(api_port, "apiserver.log");
@@ -136,7 +158,11 @@ impl Lab {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("etcd did not listen on {} within 20 s; see {}", self.etcd_port, self.run.join("etcd.log").display());
+        panic!(
+            "etcd did not listen on {} within 20 s; see {}",
+            self.etcd_port,
+            self.run.join("etcd.log").display()
+        );
     }
 
     /// kube-apiserver with the lab's flags: token auth, RBAC, no endpoint reconciler
@@ -145,20 +171,40 @@ impl Lab {
         let dir = lab_dir();
         let pki = |f: &str| dir.join("pki").join(f).display().to_string();
         Command::new(dir.join("bin/kube-apiserver"))
-            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--insecure-port=0"])
+            .args([
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--insecure-port=0",
+            ])
             .arg(format!("--secure-port={port}"))
-            .arg(format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_port))
+            .arg(format!(
+                "--etcd-servers=http://127.0.0.1:{}",
+                self.etcd_port
+            ))
             .arg(format!("--tls-cert-file={}", pki("apiserver.crt")))
             .arg(format!("--tls-private-key-file={}", pki("apiserver.key")))
             .arg(format!("--client-ca-file={}", pki("ca.crt")))
-            .arg(format!("--token-auth-file={}", self.run.join("tokens.csv").display()))
+            .arg(format!(
+                "--token-auth-file={}",
+                self.run.join("tokens.csv").display()
+            ))
             .arg("--authorization-mode=RBAC")
             .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
             .arg(format!("--service-account-key-file={}", pki("sa.pub")))
-            .arg(format!("--service-account-signing-key-file={}", pki("sa.key")))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                pki("sa.key")
+            ))
             .arg("--api-audiences=https://kubernetes.default.svc.cluster.local")
-            .args(["--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none"])
-            .args(["--disable-admission-plugins=ServiceAccount", "--profiling=false", "--v=1"])
+            .args([
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--endpoint-reconciler-type=none",
+            ])
+            .args([
+                "--disable-admission-plugins=ServiceAccount",
+                "--profiling=false",
+                "--v=1",
+            ])
             .stdout(Stdio::null())
             .stderr(log_file(&self.run, log))
             .spawn()
@@ -179,7 +225,10 @@ impl Lab {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("kube-apiserver on {port} not ready within 60 s; see {}", self.run.display());
+        panic!(
+            "kube-apiserver on {port} not ready within 60 s; see {}",
+            self.run.display()
+        );
     }
 
     /// Kills the API server (SIGKILL: no goodbye to the watches).
@@ -237,7 +286,12 @@ impl Lab {
             .spawn()
             .expect("run kubectl");
         if let Some(text) = stdin {
-            child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write stdin");
         }
         drop(child.stdin.take());
         let out = child.wait_with_output().expect("kubectl output");
@@ -260,7 +314,9 @@ pub struct SecondApiServer {
 impl SecondApiServer {
     pub async fn client(&self) -> kube::Client {
         let path = lab().run.join("kubeconfig2");
-        plainsight::k8s::client(Some(&path)).await.expect("client of the second API server")
+        plainsight::k8s::client(Some(&path))
+            .await
+            .expect("client of the second API server")
     }
 }
 
@@ -272,7 +328,9 @@ impl Drop for SecondApiServer {
 }
 
 fn log_file(run: &Path, name: &str) -> Stdio {
-    std::fs::File::create(run.join(name)).map(Stdio::from).expect("log file")
+    std::fs::File::create(run.join(name))
+        .map(Stdio::from)
+        .expect("log file")
 }
 
 fn kubeconfig_text(port: u16, ca_pem: &[u8], token: &str) -> String {
@@ -310,7 +368,9 @@ fn base64(data: &[u8]) -> String {
 
 /// The admin client of the lab.
 pub async fn admin() -> kube::Client {
-    plainsight::k8s::client(Some(&lab().kubeconfig)).await.expect("admin client")
+    plainsight::k8s::client(Some(&lab().kubeconfig))
+        .await
+        .expect("admin client")
 }
 
 /// Object helpers on a client: what controllers and the kubelet would do in a cluster.
@@ -350,7 +410,9 @@ fn template(app: &str) -> Value {
 
 impl Cluster {
     pub async fn admin() -> Cluster {
-        Cluster { client: admin().await }
+        Cluster {
+            client: admin().await,
+        }
     }
 
     fn api(&self, obj: &Value) -> Api<DynamicObject> {
@@ -384,7 +446,15 @@ impl Cluster {
     }
 
     /// A pod owned by `owner_refs` (or none), labelled `app`, scheduled on `node`.
-    pub async fn pod(&self, ns: &str, name: &str, app: &str, node: &str, owner_refs: Value, host_network: bool) -> String {
+    pub async fn pod(
+        &self,
+        ns: &str,
+        name: &str,
+        app: &str,
+        node: &str,
+        owner_refs: Value,
+        host_network: bool,
+    ) -> String {
         let mut t = template(app);
         t["apiVersion"] = json!("v1");
         t["kind"] = json!("Pod");
@@ -416,8 +486,15 @@ impl Cluster {
                 "spec": { "replicas": 1, "selector": sel, "template": template(name) } }))
             .await;
         let pod = format!("{rs_name}-{}", random_hex(3));
-        self.pod(ns, &pod, name, node, owner("apps/v1", "ReplicaSet", &rs_name, &rs), false)
-            .await;
+        self.pod(
+            ns,
+            &pod,
+            name,
+            node,
+            owner("apps/v1", "ReplicaSet", &rs_name, &rs),
+            false,
+        )
+        .await;
         Chain { owner_uid: d, pod }
     }
 
@@ -430,13 +507,29 @@ impl Cluster {
                           "selector": { "matchLabels": { "app": name } }, "template": template(name) } }))
             .await;
         let pod = format!("{name}-0");
-        self.pod(ns, &pod, name, node, owner("apps/v1", "StatefulSet", name, &uid), false)
-            .await;
-        Chain { owner_uid: uid, pod }
+        self.pod(
+            ns,
+            &pod,
+            name,
+            node,
+            owner("apps/v1", "StatefulSet", name, &uid),
+            false,
+        )
+        .await;
+        Chain {
+            owner_uid: uid,
+            pod,
+        }
     }
 
     /// DaemonSet → Pod on `node`; `host_network` as node agents often are.
-    pub async fn daemonset_pod(&self, ns: &str, name: &str, node: &str, host_network: bool) -> Chain {
+    pub async fn daemonset_pod(
+        &self,
+        ns: &str,
+        name: &str,
+        node: &str,
+        host_network: bool,
+    ) -> Chain {
         let mut t = template(name);
         if host_network {
             t["spec"]["hostNetwork"] = json!(true);
@@ -447,9 +540,19 @@ impl Cluster {
                 "spec": { "selector": { "matchLabels": { "app": name } }, "template": t } }))
             .await;
         let pod = format!("{name}-{}", random_hex(3));
-        self.pod(ns, &pod, name, node, owner("apps/v1", "DaemonSet", name, &uid), host_network)
-            .await;
-        Chain { owner_uid: uid, pod }
+        self.pod(
+            ns,
+            &pod,
+            name,
+            node,
+            owner("apps/v1", "DaemonSet", name, &uid),
+            host_network,
+        )
+        .await;
+        Chain {
+            owner_uid: uid,
+            pod,
+        }
     }
 
     fn job_spec(app: &str) -> Value {
@@ -467,9 +570,19 @@ impl Cluster {
         }
         let uid = self.create(job).await;
         let pod = format!("{name}-{}", random_hex(3));
-        self.pod(ns, &pod, name, node, owner("batch/v1", "Job", name, &uid), false)
-            .await;
-        Chain { owner_uid: uid, pod }
+        self.pod(
+            ns,
+            &pod,
+            name,
+            node,
+            owner("batch/v1", "Job", name, &uid),
+            false,
+        )
+        .await;
+        Chain {
+            owner_uid: uid,
+            pod,
+        }
     }
 
     pub async fn job_pod(&self, ns: &str, name: &str, node: &str) -> Chain {
@@ -487,13 +600,19 @@ impl Cluster {
         let chain = self
             .job_with(ns, &job, node, owner("batch/v1beta1", "CronJob", name, &cj))
             .await;
-        Chain { owner_uid: cj, pod: chain.pod }
+        Chain {
+            owner_uid: cj,
+            pod: chain.pod,
+        }
     }
 
     /// A pod without owner.
     pub async fn bare_pod(&self, ns: &str, name: &str, node: &str) -> Chain {
         let uid = self.pod(ns, name, name, node, Value::Null, false).await;
-        Chain { owner_uid: uid, pod: name.to_owned() }
+        Chain {
+            owner_uid: uid,
+            pod: name.to_owned(),
+        }
     }
 
     /// A ClusterIP service selecting `app`; returns the ClusterIP the server allocated.
@@ -502,7 +621,8 @@ impl Cluster {
             "metadata": { "name": name, "namespace": ns },
             "spec": { "selector": { "app": app }, "ports": [{ "port": 80, "protocol": "TCP" }] } });
         self.create(obj).await;
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Service"));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Service"));
         let s = api.get(name).await.expect("get service");
         s.data["spec"]["clusterIP"]
             .as_str()
@@ -512,7 +632,8 @@ impl Cluster {
 
     /// The kubelet's part: the pod runs (or ends) with these addresses.
     pub async fn set_pod_status(&self, ns: &str, pod: &str, phase: &str, ip: &str, host_ip: &str) {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Pod"));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Pod"));
         let patch = json!({ "status": { "phase": phase, "podIP": ip, "podIPs": [{ "ip": ip }], "hostIP": host_ip } });
         api.patch_status(pod, &PatchParams::default(), &Patch::Merge(&patch))
             .await
@@ -525,7 +646,8 @@ impl Cluster {
 
     /// Deletes a pod at once (nothing would confirm a graceful deletion).
     pub async fn delete_pod(&self, ns: &str, pod: &str) {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Pod"));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Pod"));
         api.delete(pod, &DeleteParams::default().grace_period(0))
             .await
             .unwrap_or_else(|e| panic!("delete {ns}/{pod}: {e}"));
@@ -539,7 +661,10 @@ pub async fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -19,7 +19,13 @@ fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
 }
 
-fn identity(ns: &str, pod: &str, kind: WorkloadKind, workload: &str, service: Option<&str>) -> Identity {
+fn identity(
+    ns: &str,
+    pod: &str,
+    kind: WorkloadKind,
+    workload: &str,
+    service: Option<&str>,
+) -> Identity {
     Identity {
         namespace: Some(Arc::from(ns)),
         pod: Some(Arc::from(pod)),
@@ -67,9 +73,11 @@ async fn pods_resolve_to_workloads_and_cluster_ips_to_services() {
     let c = Cluster::admin().await;
     let ns = c.namespace("shop").await;
     let web = c.deployment_pod(&ns, "web", "node-a").await;
-    c.set_running(&ns, &web.pod, "10.244.1.10", "192.0.2.1").await;
+    c.set_running(&ns, &web.pod, "10.244.1.10", "192.0.2.1")
+        .await;
     let db = c.statefulset_pod(&ns, "db", "node-b").await;
-    c.set_running(&ns, &db.pod, "10.244.1.20", "192.0.2.2").await;
+    c.set_running(&ns, &db.pod, "10.244.1.20", "192.0.2.2")
+        .await;
     let web_ip = c.service(&ns, "web", "web").await;
     // A host-network DaemonSet pod shares its node's address.
     let ds = c.daemonset_pod(&ns, "node-exporter", "node-a", true).await;
@@ -78,10 +86,41 @@ async fn pods_resolve_to_workloads_and_cluster_ips_to_services() {
     let id = start(c.client.clone(), "node-a", None);
     eventually(20, "first lists", || id.synced().then_some(())).await;
     let names: Vec<&str> = id.status().iter().map(|s| s.name).collect();
-    assert_eq!(names, ["pods-local", "pods-cluster", "services", "replicasets", "jobs"]);
+    assert_eq!(
+        names,
+        [
+            "pods-local",
+            "pods-cluster",
+            "services",
+            "replicasets",
+            "jobs"
+        ]
+    );
 
-    resolves(&id, "10.244.1.10", Some(identity(&ns, &web.pod, WorkloadKind::Deployment, "web", Some("web")))).await;
-    resolves(&id, "10.244.1.20", Some(identity(&ns, &db.pod, WorkloadKind::StatefulSet, "db", None))).await;
+    resolves(
+        &id,
+        "10.244.1.10",
+        Some(identity(
+            &ns,
+            &web.pod,
+            WorkloadKind::Deployment,
+            "web",
+            Some("web"),
+        )),
+    )
+    .await;
+    resolves(
+        &id,
+        "10.244.1.20",
+        Some(identity(
+            &ns,
+            &db.pod,
+            WorkloadKind::StatefulSet,
+            "db",
+            None,
+        )),
+    )
+    .await;
     let svc = Identity {
         namespace: Some(Arc::from(ns.as_str())),
         pod: None,
@@ -103,17 +142,53 @@ async fn pods_resolve_to_workloads_and_cluster_ips_to_services() {
 
     // Objects made after the first list arrive as watch events.
     let job = c.job_pod(&ns, "migrate", "node-b").await;
-    c.set_running(&ns, &job.pod, "10.244.1.30", "192.0.2.2").await;
+    c.set_running(&ns, &job.pod, "10.244.1.30", "192.0.2.2")
+        .await;
     let cron = c.cronjob_pod(&ns, "backup", "node-a").await;
-    c.set_running(&ns, &cron.pod, "10.244.1.31", "192.0.2.1").await;
+    c.set_running(&ns, &cron.pod, "10.244.1.31", "192.0.2.1")
+        .await;
     let bare = c.bare_pod(&ns, "debug", "node-b").await;
-    c.set_running(&ns, &bare.pod, "10.244.1.32", "192.0.2.2").await;
+    c.set_running(&ns, &bare.pod, "10.244.1.32", "192.0.2.2")
+        .await;
     let ds2 = c.daemonset_pod(&ns, "fluent", "node-a", false).await;
-    c.set_running(&ns, &ds2.pod, "10.244.1.33", "192.0.2.1").await;
-    resolves(&id, "10.244.1.30", Some(identity(&ns, &job.pod, WorkloadKind::Job, "migrate", None))).await;
-    resolves(&id, "10.244.1.31", Some(identity(&ns, &cron.pod, WorkloadKind::CronJob, "backup", None))).await;
-    resolves(&id, "10.244.1.32", Some(identity(&ns, "debug", WorkloadKind::Pod, "debug", None))).await;
-    resolves(&id, "10.244.1.33", Some(identity(&ns, &ds2.pod, WorkloadKind::DaemonSet, "fluent", None))).await;
+    c.set_running(&ns, &ds2.pod, "10.244.1.33", "192.0.2.1")
+        .await;
+    resolves(
+        &id,
+        "10.244.1.30",
+        Some(identity(&ns, &job.pod, WorkloadKind::Job, "migrate", None)),
+    )
+    .await;
+    resolves(
+        &id,
+        "10.244.1.31",
+        Some(identity(
+            &ns,
+            &cron.pod,
+            WorkloadKind::CronJob,
+            "backup",
+            None,
+        )),
+    )
+    .await;
+    resolves(
+        &id,
+        "10.244.1.32",
+        Some(identity(&ns, "debug", WorkloadKind::Pod, "debug", None)),
+    )
+    .await;
+    resolves(
+        &id,
+        "10.244.1.33",
+        Some(identity(
+            &ns,
+            &ds2.pod,
+            WorkloadKind::DaemonSet,
+            "fluent",
+            None,
+        )),
+    )
+    .await;
     for s in id.status() {
         assert!(s.up && s.synced && s.errors == 0 && s.skipped == 0, "{s:?}");
     }
@@ -129,26 +204,68 @@ async fn deleted_pods_release_their_address_and_reuse_maps_to_the_new_owner() {
     eventually(20, "first lists", || id.synced().then_some(())).await;
 
     let web = c.deployment_pod(&ns, "web", "node-a").await;
-    c.set_running(&ns, &web.pod, "10.244.2.10", "192.0.2.1").await;
-    resolves(&id, "10.244.2.10", Some(identity(&ns, &web.pod, WorkloadKind::Deployment, "web", None))).await;
+    c.set_running(&ns, &web.pod, "10.244.2.10", "192.0.2.1")
+        .await;
+    resolves(
+        &id,
+        "10.244.2.10",
+        Some(identity(
+            &ns,
+            &web.pod,
+            WorkloadKind::Deployment,
+            "web",
+            None,
+        )),
+    )
+    .await;
     c.delete_pod(&ns, &web.pod).await;
     resolves(&id, "10.244.2.10", None).await;
 
     // The address comes back on another node, for another workload.
     let job = c.job_pod(&ns, "report", "node-b").await;
-    c.set_running(&ns, &job.pod, "10.244.2.10", "192.0.2.2").await;
-    resolves(&id, "10.244.2.10", Some(identity(&ns, &job.pod, WorkloadKind::Job, "report", None))).await;
+    c.set_running(&ns, &job.pod, "10.244.2.10", "192.0.2.2")
+        .await;
+    resolves(
+        &id,
+        "10.244.2.10",
+        Some(identity(&ns, &job.pod, WorkloadKind::Job, "report", None)),
+    )
+    .await;
 
     // The job ends (its pod stays, Succeeded): the kubelet has released the address,
     // and a new pod holding it maps to the new owner, even once the old pod is deleted.
-    c.set_pod_status(&ns, &job.pod, "Succeeded", "10.244.2.10", "192.0.2.2").await;
+    c.set_pod_status(&ns, &job.pod, "Succeeded", "10.244.2.10", "192.0.2.2")
+        .await;
     resolves(&id, "10.244.2.10", None).await;
     let db = c.statefulset_pod(&ns, "db", "node-b").await;
-    c.set_running(&ns, &db.pod, "10.244.2.10", "192.0.2.2").await;
-    resolves(&id, "10.244.2.10", Some(identity(&ns, &db.pod, WorkloadKind::StatefulSet, "db", None))).await;
+    c.set_running(&ns, &db.pod, "10.244.2.10", "192.0.2.2")
+        .await;
+    resolves(
+        &id,
+        "10.244.2.10",
+        Some(identity(
+            &ns,
+            &db.pod,
+            WorkloadKind::StatefulSet,
+            "db",
+            None,
+        )),
+    )
+    .await;
     c.delete_pod(&ns, &job.pod).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    resolves(&id, "10.244.2.10", Some(identity(&ns, &db.pod, WorkloadKind::StatefulSet, "db", None))).await;
+    resolves(
+        &id,
+        "10.244.2.10",
+        Some(identity(
+            &ns,
+            &db.pod,
+            WorkloadKind::StatefulSet,
+            "db",
+            None,
+        )),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -161,34 +278,65 @@ async fn watch_restarts_and_an_api_server_restart_are_survived() {
     c.set_running(&ns, &a.pod, "10.244.3.10", "192.0.2.1").await;
     // Watch calls the server ends every second: each is a watch restart.
     let id = start(c.client.clone(), "node-a", Some(1));
-    resolves(&id, "10.244.3.10", Some(identity(&ns, &a.pod, WorkloadKind::Deployment, "a", None))).await;
+    resolves(
+        &id,
+        "10.244.3.10",
+        Some(identity(&ns, &a.pod, WorkloadKind::Deployment, "a", None)),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let b = c.statefulset_pod(&ns, "b", "node-b").await;
     c.set_running(&ns, &b.pod, "10.244.3.11", "192.0.2.2").await;
-    resolves(&id, "10.244.3.11", Some(identity(&ns, &b.pod, WorkloadKind::StatefulSet, "b", None))).await;
+    resolves(
+        &id,
+        "10.244.3.11",
+        Some(identity(&ns, &b.pod, WorkloadKind::StatefulSet, "b", None)),
+    )
+    .await;
     let lists_before: u64 = id.status().iter().map(|s| s.lists).sum();
 
     // The API server dies: the watches report it, the last state keeps answering.
     lab.stop_apiserver();
     eventually(30, "the watches to report the outage", || {
-        id.status().iter().all(|s| !s.up && s.errors > 0).then_some(())
+        id.status()
+            .iter()
+            .all(|s| !s.up && s.errors > 0)
+            .then_some(())
     })
     .await;
-    resolves(&id, "10.244.3.10", Some(identity(&ns, &a.pod, WorkloadKind::Deployment, "a", None))).await;
+    resolves(
+        &id,
+        "10.244.3.10",
+        Some(identity(&ns, &a.pod, WorkloadKind::Deployment, "a", None)),
+    )
+    .await;
 
     // Meanwhile (through a second API server on the same etcd) a is deleted and c made.
     {
         let second = lab.second_apiserver();
-        let c2 = Cluster { client: second.client().await };
+        let c2 = Cluster {
+            client: second.client().await,
+        };
         c2.delete_pod(&ns, &a.pod).await;
         let d = c2.job_pod(&ns, "d", "node-a").await;
-        c2.set_running(&ns, &d.pod, "10.244.3.12", "192.0.2.1").await;
+        c2.set_running(&ns, &d.pod, "10.244.3.12", "192.0.2.1")
+            .await;
         assert_eq!(id.lookup(ip("10.244.3.12")), None, "the watches are down");
         lab.start_apiserver();
-        resolves(&id, "10.244.3.12", Some(identity(&ns, &d.pod, WorkloadKind::Job, "d", None))).await;
+        resolves(
+            &id,
+            "10.244.3.12",
+            Some(identity(&ns, &d.pod, WorkloadKind::Job, "d", None)),
+        )
+        .await;
     }
     resolves(&id, "10.244.3.10", None).await;
-    resolves(&id, "10.244.3.11", Some(identity(&ns, &b.pod, WorkloadKind::StatefulSet, "b", None))).await;
+    resolves(
+        &id,
+        "10.244.3.11",
+        Some(identity(&ns, &b.pod, WorkloadKind::StatefulSet, "b", None)),
+    )
+    .await;
     eventually(30, "the watches to be back up", || {
         id.status().iter().all(|s| s.up).then_some(())
     })
@@ -196,7 +344,10 @@ async fn watch_restarts_and_an_api_server_restart_are_survived() {
     let lists_after: u64 = id.status().iter().map(|s| s.lists).sum();
     // The restarted server's watch cache is new: the watches listed everything again
     // (resync), which is how a's deletion, missed while down, was applied.
-    assert!(lists_after > lists_before, "no resync: {lists_before} full lists before, {lists_after} after");
+    assert!(
+        lists_after > lists_before,
+        "no resync: {lists_before} full lists before, {lists_after} after"
+    );
 }
 
 #[tokio::test]
@@ -208,21 +359,53 @@ async fn the_agents_cluster_role_is_enough_and_no_more() {
     lab.kubectl(&["apply", "-f", rbac], None);
     let token = lab.kubectl(&["create", "token", "plainsight", "-n", "plainsight"], None);
     let kubeconfig = lab.kubeconfig_for_token(token.trim(), "plainsight-sa");
-    let agent = plainsight::k8s::client(Some(&kubeconfig)).await.expect("client with the token");
+    let agent = plainsight::k8s::client(Some(&kubeconfig))
+        .await
+        .expect("client with the token");
 
     let c = Cluster::admin().await;
     let ns = c.namespace("rbac").await;
     let web = c.deployment_pod(&ns, "web", "node-a").await;
-    c.set_running(&ns, &web.pod, "10.244.4.10", "192.0.2.1").await;
+    c.set_running(&ns, &web.pod, "10.244.4.10", "192.0.2.1")
+        .await;
     let cron = c.cronjob_pod(&ns, "nightly", "node-b").await;
-    c.set_running(&ns, &cron.pod, "10.244.4.11", "192.0.2.2").await;
+    c.set_running(&ns, &cron.pod, "10.244.4.11", "192.0.2.2")
+        .await;
     let svc_ip = c.service(&ns, "web", "web").await;
 
     let id = start(agent.clone(), "node-a", None);
-    eventually(20, "first lists with the agent's token", || id.synced().then_some(())).await;
-    resolves(&id, "10.244.4.10", Some(identity(&ns, &web.pod, WorkloadKind::Deployment, "web", Some("web")))).await;
-    resolves(&id, "10.244.4.11", Some(identity(&ns, &cron.pod, WorkloadKind::CronJob, "nightly", None))).await;
-    assert_eq!(id.lookup(svc_ip).map(|i| i.workload_kind), Some(WorkloadKind::Service));
+    eventually(20, "first lists with the agent's token", || {
+        id.synced().then_some(())
+    })
+    .await;
+    resolves(
+        &id,
+        "10.244.4.10",
+        Some(identity(
+            &ns,
+            &web.pod,
+            WorkloadKind::Deployment,
+            "web",
+            Some("web"),
+        )),
+    )
+    .await;
+    resolves(
+        &id,
+        "10.244.4.11",
+        Some(identity(
+            &ns,
+            &cron.pod,
+            WorkloadKind::CronJob,
+            "nightly",
+            None,
+        )),
+    )
+    .await;
+    assert_eq!(
+        id.lookup(svc_ip).map(|i| i.workload_kind),
+        Some(WorkloadKind::Service)
+    );
     for s in id.status() {
         assert!(s.up && s.errors == 0, "{s:?}");
     }
@@ -234,24 +417,34 @@ async fn the_agents_cluster_role_is_enough_and_no_more() {
         Ok(_) => panic!("{what}: allowed with the agent's token"),
     };
     forbidden(
-        Api::<Secret>::all(agent.clone()).list(&ListParams::default()).await.map(|_| ()),
+        Api::<Secret>::all(agent.clone())
+            .list(&ListParams::default())
+            .await
+            .map(|_| ()),
         "list secrets",
     );
     forbidden(
-        Api::<Node>::all(agent.clone()).list(&ListParams::default()).await.map(|_| ()),
+        Api::<Node>::all(agent.clone())
+            .list(&ListParams::default())
+            .await
+            .map(|_| ()),
         "list nodes",
     );
     forbidden(
-        Api::<Pod>::namespaced(agent.clone(), &ns).get(&web.pod).await.map(|_| ()),
+        Api::<Pod>::namespaced(agent.clone(), &ns)
+            .get(&web.pod)
+            .await
+            .map(|_| ()),
         "get one pod",
     );
     let can_i = |verb: &str, res: &str| {
-        let out = std::process::Command::new(plainsight_tests::k8s::lab_dir().join("venv/bin/kubectl"))
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["auth", "can-i", verb, res, "--all-namespaces"])
-            .output()
-            .expect("kubectl auth can-i");
+        let out =
+            std::process::Command::new(plainsight_tests::k8s::lab_dir().join("venv/bin/kubectl"))
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["auth", "can-i", verb, res, "--all-namespaces"])
+                .output()
+                .expect("kubectl auth can-i");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     assert_eq!(can_i("watch", "pods"), "yes");

@@ -446,3 +446,134 @@ impl Index {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(
+        uid: &str,
+        name: &str,
+        phase: &str,
+        ip: &str,
+        host_ip: &str,
+        host_network: bool,
+    ) -> objects::Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name, "namespace": "ns", "uid": uid, "labels": { "app": name } },
+            "spec": { "nodeName": "n1", "hostNetwork": host_network },
+            "status": { "phase": phase, "podIP": ip, "podIPs": [{ "ip": ip }], "hostIP": host_ip },
+        }))
+        .expect("pod JSON")
+    }
+
+    fn add(idx: &mut Index, p: objects::Pod, source: Source) {
+        let rec = idx
+            .pod_record(p, source, &mut Rejects::default())
+            .expect("record");
+        idx.apply_pod(rec);
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn name(idx: &Index, a: &str) -> Option<String> {
+        idx.lookup(ip(a))
+            .map(|i| format!("{}/{}", i.workload_kind, i.workload))
+    }
+
+    #[test]
+    fn host_network_pods_are_their_node_and_terminal_pods_hold_no_address() {
+        let mut idx = Index::default();
+        add(
+            &mut idx,
+            pod("u1", "agent", "Running", "192.0.2.1", "192.0.2.1", true),
+            Source::Local,
+        );
+        add(
+            &mut idx,
+            pod("u2", "done", "Succeeded", "10.0.0.2", "192.0.2.1", false),
+            Source::Local,
+        );
+        assert_eq!(name(&idx, "192.0.2.1").as_deref(), Some("Node/n1"));
+        assert_eq!(name(&idx, "::ffff:192.0.2.1").as_deref(), Some("Node/n1"));
+        assert_eq!(name(&idx, "10.0.0.2"), None);
+        idx.remove_pod("u1");
+        assert_eq!(
+            name(&idx, "192.0.2.1").as_deref(),
+            Some("Node/n1"),
+            "u2 still reports the node"
+        );
+        idx.remove_pod("u2");
+        assert_eq!(name(&idx, "192.0.2.1"), None);
+        assert_eq!(idx.stats().node_ips, 0);
+    }
+
+    #[test]
+    fn the_running_claimant_wins_and_deleting_the_old_one_keeps_the_new() {
+        let mut idx = Index::default();
+        add(
+            &mut idx,
+            pod("old", "old", "Running", "10.0.0.5", "192.0.2.1", false),
+            Source::Cluster,
+        );
+        add(
+            &mut idx,
+            pod("new", "new", "Pending", "10.0.0.5", "192.0.2.1", false),
+            Source::Cluster,
+        );
+        assert_eq!(name(&idx, "10.0.0.5").as_deref(), Some("Pod/old"));
+        add(
+            &mut idx,
+            pod("new", "new", "Running", "10.0.0.5", "192.0.2.1", false),
+            Source::Cluster,
+        );
+        assert_eq!(name(&idx, "10.0.0.5").as_deref(), Some("Pod/new"));
+        idx.remove_pod("old");
+        assert_eq!(name(&idx, "10.0.0.5").as_deref(), Some("Pod/new"));
+    }
+
+    #[test]
+    fn a_resync_removes_only_its_own_watchs_missing_pods() {
+        let mut idx = Index::default();
+        add(
+            &mut idx,
+            pod("a", "a", "Running", "10.0.0.1", "192.0.2.1", false),
+            Source::Local,
+        );
+        add(
+            &mut idx,
+            pod("b", "b", "Running", "10.0.0.2", "192.0.2.2", false),
+            Source::Cluster,
+        );
+        let c = idx
+            .pod_record(
+                pod("c", "c", "Running", "10.0.0.3", "192.0.2.2", false),
+                Source::Cluster,
+                &mut Rejects::default(),
+            )
+            .expect("record");
+        idx.replace_pods(Source::Cluster, vec![c]);
+        assert_eq!(name(&idx, "10.0.0.1").as_deref(), Some("Pod/a"));
+        assert_eq!(name(&idx, "10.0.0.2"), None);
+        assert_eq!(name(&idx, "10.0.0.3").as_deref(), Some("Pod/c"));
+        assert_eq!(idx.stats().pods, 2);
+    }
+
+    #[test]
+    fn bad_addresses_are_counted_not_fatal() {
+        let mut idx = Index::default();
+        let mut r = Rejects::default();
+        let rec = idx
+            .pod_record(
+                pod("u", "p", "Running", "10.0.0.300", "192.0.2.1", false),
+                Source::Local,
+                &mut r,
+            )
+            .expect("record without the bad address");
+        assert_eq!(r.bad_ips, 2, "podIP and podIPs both carry it");
+        idx.apply_pod(rec);
+        assert_eq!(idx.stats().pod_ips, 0);
+    }
+}

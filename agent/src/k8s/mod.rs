@@ -6,12 +6,12 @@
 //! for a few hash lookups. `docs/kubernetes.md` describes the design and the lab the
 //! tests run against; `deploy/base/rbac.yaml` is exactly the access the watches use.
 
+pub mod command;
 pub mod identity;
 pub mod index;
 pub mod objects;
 pub mod owner;
 pub mod watch;
-pub mod command;
 
 use std::net::IpAddr;
 use std::path::Path;

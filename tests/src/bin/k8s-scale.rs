@@ -19,12 +19,22 @@ const PER_DEPLOYMENT: usize = 100;
 
 fn identity_stats(bin: &str, probe: &[String]) -> serde_json::Value {
     let out = Command::new(bin)
-        .args(["k8s-identity", "--stats", "--node-name", "node-0", "--kubeconfig"])
+        .args([
+            "k8s-identity",
+            "--stats",
+            "--node-name",
+            "node-0",
+            "--kubeconfig",
+        ])
         .arg(&lab().kubeconfig)
         .args(probe)
         .output()
         .expect("run plainsight k8s-identity");
-    assert!(out.status.success(), "k8s-identity failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "k8s-identity failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     for line in text.lines() {
         println!("  {line}");
@@ -38,7 +48,9 @@ fn pod_ip(i: usize) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args().nth(1).map_or(10_000, |a| a.parse().expect("pod count"));
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(10_000, |a| a.parse().expect("pod count"));
     let bin = std::env::var("PLAINSIGHT_BIN").expect("PLAINSIGHT_BIN: the plainsight binary");
     lab();
     println!("empty cluster:");
@@ -85,8 +97,14 @@ async fn main() {
             c.set_running(&ns, &name, &pod_ip(i), &host).await;
         }
     });
-    futures_util::stream::iter(jobs).buffer_unordered(32).collect::<Vec<_>>().await;
-    println!("created {n} running pods in {:.1} s", t.elapsed().as_secs_f64());
+    futures_util::stream::iter(jobs)
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    println!(
+        "created {n} running pods in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     println!("{n} pods:");
     let probe = [pod_ip(0), pod_ip(n - 1)];
