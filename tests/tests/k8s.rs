@@ -451,3 +451,43 @@ async fn the_agents_cluster_role_is_enough_and_no_more() {
     assert_eq!(can_i("delete", "pods"), "no");
     assert_eq!(can_i("list", "configmaps"), "no");
 }
+
+#[tokio::test]
+async fn the_k8s_identity_command_prints_the_mapping() {
+    let _shared = SERVER.read().await;
+    let lab = lab();
+    let c = Cluster::admin().await;
+    let ns = c.namespace("cli").await;
+    let web = c.deployment_pod(&ns, "web", "node-a").await;
+    c.set_running(&ns, &web.pod, "10.244.5.10", "192.0.2.1")
+        .await;
+    let svc = c.service(&ns, "web", "web").await;
+    let out = std::process::Command::new(plainsight_tests::agent_bin())
+        .args(["k8s-identity", "--node-name", "node-a", "--kubeconfig"])
+        .arg(&lab.kubeconfig)
+        .args(["10.244.5.10", &svc.to_string(), "10.244.5.99", "--stats"])
+        .output()
+        .expect("run plainsight k8s-identity");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(
+        lines[0]["identity"],
+        serde_json::json!({ "namespace": ns, "pod": web.pod, "workload": "web",
+                            "workload_kind": "Deployment", "service": "web" })
+    );
+    assert_eq!(lines[1]["identity"]["workload_kind"], "Service");
+    assert_eq!(lines[2]["identity"], serde_json::Value::Null);
+    assert!(
+        lines[3]["stats"]["pods"].as_u64().is_some_and(|n| n >= 1),
+        "{}",
+        lines[3]
+    );
+}
