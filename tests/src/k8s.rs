@@ -73,6 +73,39 @@ extern "C" fn stop_lab() {
     }
 }
 
+/// Servers left by a test process that was killed before its exit handler ran: each
+/// `run/<pid>` folder whose test process is gone. A recorded server pid is signalled
+/// only while its command line still names that folder.
+fn reap_abandoned_runs(runs: &Path) {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(owner) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        for f in ["apiserver.pid", "etcd.pid"] {
+            let Some(pid) = std::fs::read_to_string(e.path().join(f))
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            // etcd's data dir and the API server's token file are in the run folder.
+            if cmdline.contains(&*e.path().to_string_lossy()) {
+                // SAFETY: signalling a process this lab started, identified above.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}
+
 /// The lab, started on first use (about 3 s) and shared by the tests of this binary.
 pub fn lab() -> &'static Lab {
     LAB.get_or_init(Lab::start)
@@ -93,6 +126,7 @@ impl Lab {
                 dir.join(need).display()
             );
         }
+        reap_abandoned_runs(&dir.join("run"));
         let run = dir.join(format!("run/{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
         std::fs::create_dir_all(run.join("etcd")).expect("run dir");
@@ -120,6 +154,7 @@ impl Lab {
             .spawn()
             .expect("start etcd (Debian's etcd-server; cargo xtask k8s-lab installs it)");
         ETCD_PID.store(etcd.id() as i32, Ordering::SeqCst);
+        let _ = std::fs::write(run.join("etcd.pid"), etcd.id().to_string());
         // SAFETY: registering a plain extern "C" function with no captured state.
         unsafe { libc::atexit(stop_lab) };
         let admin_token = format!("admin-{}", random_hex(16));
@@ -145,6 +180,7 @@ impl Lab {
         lab.wait_etcd();
         let child = lab.spawn_apiserver(api_port, "apiserver.log");
         APISERVER_PID.store(child.id() as i32, Ordering::SeqCst);
+        let _ = std::fs::write(lab.run.join("apiserver.pid"), child.id().to_string());
         *lab.apiserver.lock().expect("lock") = Some(child);
         lab.wait_ready(api_port);
         lab
@@ -247,6 +283,7 @@ impl Lab {
         assert!(g.is_none(), "the API server is already running");
         let child = self.spawn_apiserver(self.api_port, "apiserver.log.restarted");
         APISERVER_PID.store(child.id() as i32, Ordering::SeqCst);
+        let _ = std::fs::write(self.run.join("apiserver.pid"), child.id().to_string());
         *g = Some(child);
         drop(g);
         self.wait_ready(self.api_port);
