@@ -482,7 +482,8 @@ impl Cluster {
         ns
     }
 
-    /// A pod owned by `owner_refs` (or none), labelled `app`, scheduled on `node`.
+    /// A pod owned by `owner_refs` (or none), labelled `app`, scheduled on `node`
+    /// (unscheduled when `node` is empty).
     pub async fn pod(
         &self,
         ns: &str,
@@ -500,7 +501,9 @@ impl Cluster {
         if !owner_refs.is_null() {
             t["metadata"]["ownerReferences"] = owner_refs;
         }
-        t["spec"]["nodeName"] = json!(node);
+        if !node.is_empty() {
+            t["spec"]["nodeName"] = json!(node);
+        }
         if host_network {
             t["spec"]["hostNetwork"] = json!(true);
         }
@@ -679,6 +682,19 @@ impl Cluster {
 
     pub async fn set_running(&self, ns: &str, pod: &str, ip: &str, host_ip: &str) {
         self.set_pod_status(ns, pod, "Running", ip, host_ip).await
+    }
+
+    /// The scheduler's part: binds an unscheduled pod to `node`.
+    pub async fn bind(&self, ns: &str, pod: &str, node: &str) {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &resource("v1", "Pod"));
+        let binding = json!({ "apiVersion": "v1", "kind": "Binding",
+            "metadata": { "name": pod, "namespace": ns },
+            "target": { "apiVersion": "v1", "kind": "Node", "name": node } });
+        let _: Value = api
+            .create_subresource("binding", pod, &PostParams::default(), &binding)
+            .await
+            .unwrap_or_else(|e| panic!("bind {ns}/{pod} to {node}: {e}"));
     }
 
     /// Deletes a pod at once (nothing would confirm a graceful deletion).

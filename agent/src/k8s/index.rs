@@ -255,6 +255,15 @@ impl Index {
         self.pods.insert(rec.uid.clone(), rec);
     }
 
+    /// A pod deleted as `source` saw it. A pod scheduled onto this node leaves the
+    /// cluster watch (a deletion there) and joins the local one, in either order: the
+    /// deletion must not remove the record the other watch already holds.
+    pub fn delete_pod(&mut self, source: Source, uid: &str) {
+        if self.pods.get(uid).is_some_and(|p| p.source == source) {
+            self.remove_pod(uid);
+        }
+    }
+
     pub fn remove_pod(&mut self, uid: &str) {
         let Some(rec) = self.pods.remove(uid) else {
             return;
@@ -559,6 +568,25 @@ mod tests {
         assert_eq!(name(&idx, "10.0.0.2"), None);
         assert_eq!(name(&idx, "10.0.0.3").as_deref(), Some("Pod/c"));
         assert_eq!(idx.stats().pods, 2);
+    }
+
+    #[test]
+    fn a_pod_moving_between_watches_survives_either_order() {
+        let mut idx = Index::default();
+        add(
+            &mut idx,
+            pod("u", "p", "Pending", "", "", false),
+            Source::Cluster,
+        );
+        add(
+            &mut idx,
+            pod("u", "p", "Running", "10.0.0.7", "192.0.2.1", false),
+            Source::Local,
+        );
+        idx.delete_pod(Source::Cluster, "u");
+        assert_eq!(name(&idx, "10.0.0.7").as_deref(), Some("Pod/p"));
+        idx.delete_pod(Source::Local, "u");
+        assert_eq!(name(&idx, "10.0.0.7"), None);
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Feed for Pods {
     }
     fn delete(&self, idx: &mut Index, o: &objects::Pod) {
         if let Some(uid) = o.metadata.uid.as_deref() {
-            idx.remove_pod(uid)
+            idx.delete_pod(self.0, uid)
         }
     }
     fn replace(&self, idx: &mut Index, recs: Vec<Self::Rec>) {
