@@ -104,7 +104,7 @@ if [ ! -x bin/kube-apiserver ]; then
     ldflags+=" -X $v.gitTreeState=clean -X $v.gitCommit=$KUBE_COMMIT"
   done
   mkdir -p gopath/src/k8s.io && ln -sfn "$KSRC" gopath/src/k8s.io/kubernetes
-  log "go build kube-apiserver (about 2.5 min cold)"
+  log "go build kube-apiserver (the longest step: minutes)"
   (cd gopath/src/k8s.io/kubernetes && GOPATH=$LAB/gopath GO111MODULE=off PATH="$GO:$PATH" \
     go build -ldflags "$ldflags" -o "$LAB/bin/kube-apiserver.tmp" ./cmd/kube-apiserver) \
     >logs/build.log 2>&1 || { tail -30 logs/build.log; exit 1; }

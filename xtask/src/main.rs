@@ -307,7 +307,8 @@ fn setup(need: Need) -> Result<()> {
 }
 
 /// `scripts/k8s-lab.sh`: builds what is missing of the Kubernetes lab (docs/kubernetes.md),
-/// outside the repository. About 3 minutes on an idle 2-core machine the first time.
+/// outside the repository. Minutes the first time (mostly the Go build; figures in
+/// docs/kubernetes.md), well under a second afterwards.
 fn k8s_lab(root: &Path) -> Result<()> {
     require_root("the Kubernetes lab setup (apt packages)")?;
     run(Command::new("bash").arg(root.join("scripts/k8s-lab.sh")))
