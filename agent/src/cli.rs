@@ -38,6 +38,9 @@ pub enum Command {
     Run(crate::daemon::RunArgs),
     /// Attach the TC programs and print flows and captured segments as JSON lines.
     Capture(crate::capture::live::CaptureArgs),
+    /// Resolve addresses to Kubernetes workloads (namespace, pod, workload, service)
+    /// from the API server, as the agent's `[kubernetes]` watches see them.
+    K8sIdentity(crate::k8s::command::IdentityArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -589,6 +589,29 @@ impl Default for SpikeConfig {
     }
 }
 
+/// `[kubernetes]`: workload identity from the API server (`docs/kubernetes.md`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// Watch the API server and name flow endpoints by namespace, pod, workload, service.
+    pub enabled: bool,
+    /// A kubeconfig file; absent: the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// This node's name; absent: `$NODE_NAME` (the DaemonSet sets it from the
+    /// downward API).
+    pub node_name: Option<String>,
+}
+
+impl KubernetesConfig {
+    /// The node name to watch this node's pods by: the configured one, else `$NODE_NAME`.
+    pub fn node_name(&self) -> Option<String> {
+        self.node_name
+            .clone()
+            .or_else(|| std::env::var("NODE_NAME").ok())
+            .filter(|n| !n.is_empty())
+    }
+}
+
 /// The whole agent configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -604,6 +627,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub events: EventsConfig,
     pub spike: SpikeConfig,
+    pub kubernetes: KubernetesConfig,
     /// The file this was read from (for error locations); not a configuration key.
     #[serde(skip)]
     pub source: Option<Source>,
@@ -621,6 +645,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             events: EventsConfig::default(),
             spike: SpikeConfig::default(),
+            kubernetes: KubernetesConfig::default(),
             source: None,
         }
     }
@@ -835,6 +860,37 @@ impl Config {
                 "spike.threshold",
                 self.spike.threshold,
                 "must be a finite number greater than 1",
+            ));
+        }
+        if let Some(node) = &self.kubernetes.node_name {
+            // RFC 1123 subdomain, as Kubernetes requires of node names.
+            let ok = !node.is_empty()
+                && node.len() <= 253
+                && node.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                });
+            if !ok {
+                return Err(self.invalid(
+                    "kubernetes.node_name",
+                    format!("{node:?}"),
+                    "not a node name (lower-case RFC 1123 subdomain); leave it out to use $NODE_NAME",
+                ));
+            }
+        }
+        if self
+            .kubernetes
+            .kubeconfig
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(self.invalid(
+                "kubernetes.kubeconfig",
+                "\"\"",
+                "a file path; leave it out to use the in-cluster service account",
             ));
         }
         Ok(())
@@ -1057,6 +1113,18 @@ mod tests {
         assert!(e.contains("listen"), "{e}");
         let e = err("[http]\ntls_cert = \"/c.pem\"\n");
         assert!(e.contains("tls_key"), "{e}");
+        let e = err("[kubernetes]\nnode_name = \"Node_1\"\n");
+        assert!(
+            e.contains("kubernetes.node_name") && e.contains("Node_1"),
+            "{e}"
+        );
+        let e = err("[kubernetes]\nkubeconfig = \"\"\n");
+        assert!(e.contains("kubernetes.kubeconfig"), "{e}");
+        let e = err("[kubernetes]\nenable = true\n");
+        assert!(e.contains("enable"), "{e}");
+        let ok = Config::parse("[kubernetes]\nenabled = true\nnode_name = \"node-1.example\"\n")
+            .expect("valid kubernetes section");
+        assert_eq!(ok.kubernetes.node_name(), Some("node-1.example".into()));
     }
 
     #[test]

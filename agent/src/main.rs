@@ -89,6 +89,19 @@ fn main() -> ExitCode {
                 }
             },
         },
+        Command::K8sIdentity(args) => {
+            match runtime().map(|rt| rt.block_on(plainsight::k8s::command::run(args))) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                Ok(Err(e)) => {
+                    eprintln!("plainsight: {e:#}");
+                    ExitCode::from(exit::RUNTIME)
+                }
+                Err(e) => {
+                    eprintln!("plainsight: cannot start the async runtime: {e}");
+                    ExitCode::from(exit::RUNTIME)
+                }
+            }
+        }
         Command::Config(ConfigCommand::PrintDefault) => {
             print!("{}", Config::default_toml());
             ExitCode::SUCCESS

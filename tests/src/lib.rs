@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub mod expect;
 pub mod flood;
 pub mod frames;
+pub mod k8s;
 pub mod lab;
 pub mod prometheus;
 

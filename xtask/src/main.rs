@@ -79,6 +79,10 @@ struct Cli {
 enum Cmd {
     /// Install missing toolchain pieces (apt packages, bpf-linker). Idempotent.
     Setup,
+    /// Build or reuse the Kubernetes lab the identity tests run against (kube-apiserver
+    /// v1.20.2 from Debian's source package, etcd, kubectl) in /var/cache/plainsight/k8s-lab
+    /// (PLAINSIGHT_K8S_LAB overrides). Idempotent: fast when everything is there.
+    K8sLab,
     /// Build the eBPF object alone (target/bpfel-unknown-none/release/agent-ebpf).
     BuildEbpf,
     /// Setup, `cargo test` of the default members, then the root kernel tests.
@@ -144,6 +148,7 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match cli.command {
         Cmd::Setup => setup(Need::Lab),
+        Cmd::K8sLab => k8s_lab(&root),
         Cmd::BuildEbpf => {
             setup(Need::Build)?;
             build_ebpf(&root)
@@ -332,6 +337,15 @@ fn setup(need: Need) -> Result<()> {
     Ok(())
 }
 
+/// `scripts/k8s-lab.sh`: builds what is missing of the Kubernetes lab (docs/kubernetes.md),
+/// outside the repository. Minutes the first time (mostly the Go build; figures in
+/// docs/kubernetes.md), well under a second afterwards.
+fn k8s_lab(root: &Path) -> Result<()> {
+    require_root("the Kubernetes lab setup (apt packages)")?;
+    run(Command::new("bash").arg(root.join("scripts/k8s-lab.sh")))
+        .context("the Kubernetes lab setup failed (logs under /var/cache/plainsight/k8s-lab/logs)")
+}
+
 fn build_ebpf(root: &Path) -> Result<()> {
     // Debian's cargo and rustc together: the rustup proxies would pick a rustc
     // without a `core` for the BPF target.
@@ -358,6 +372,8 @@ fn build_ebpf(root: &Path) -> Result<()> {
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
     setup(Need::Lab)?;
+    // The identity tests (tests/tests/k8s.rs) start a real API server from the lab.
+    k8s_lab(root)?;
     let mut tally = Tally::default();
     // --no-fail-fast: one red test binary must not hide the others.
     let unit = tally.run(cargo().current_dir(root).args(["test", "--no-fail-fast"]));
