@@ -85,7 +85,8 @@ enum Cmd {
     K8sLab,
     /// Build the eBPF object alone (target/bpfel-unknown-none/release/agent-ebpf).
     BuildEbpf,
-    /// Setup, `cargo test` of the default members, then the root kernel tests.
+    /// Setup (lab packages, the Kubernetes lab API server), `cargo test` of the default
+    /// members, the root kernel tests, then every fuzz target for 20 s.
     Test {
         /// Extra arguments for the kernel tests' harness (e.g. a test name filter).
         #[arg(trailing_var_arg = true)]
@@ -390,11 +391,22 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
             .args(args)
             .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight")),
     );
+    // Every fuzz target for a bounded time, from its committed seeds: a crash fails the
+    // run (the input is left in fuzz/artifacts/). Skipped when a test filter is given.
+    let fuzzed = if args.is_empty() {
+        fuzz(root, CI_FUZZ_SECS, None, None)
+    } else {
+        Ok(())
+    };
     // One closing line for the whole run, in the plain `N passed, N failed` form.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     unit.context("unit and corpus tests failed")?;
-    kernel.context("kernel tests failed")
+    kernel.context("kernel tests failed")?;
+    fuzzed.context("fuzzing found a crash")
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+const CI_FUZZ_SECS: u64 = 20;
 
 /// Sums cargo's `test result:` lines while passing the output through.
 #[derive(Default)]
