@@ -40,6 +40,7 @@ pub enum Command {
     Capture(crate::capture::live::CaptureArgs),
     /// Resolve addresses to Kubernetes workloads (namespace, pod, workload, service)
     /// from the API server, as the agent's `[kubernetes]` watches see them.
+    #[cfg(feature = "kubernetes")]
     K8sIdentity(crate::k8s::command::IdentityArgs),
     /// Configuration helpers.
     #[command(subcommand)]

@@ -89,6 +89,7 @@ fn main() -> ExitCode {
                 }
             },
         },
+        #[cfg(feature = "kubernetes")]
         Command::K8sIdentity(args) => {
             match runtime().map(|rt| rt.block_on(plainsight::k8s::command::run(args))) {
                 Ok(Ok(())) => ExitCode::SUCCESS,
