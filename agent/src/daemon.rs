@@ -493,11 +493,9 @@ impl Agent {
         ] {
             // run_time/run_count stay 0 unless kernel.bpf_stats_enabled=1.
             if let Ok(info) = cap.program_info(name) {
-                let cnt = info.run_count();
-                if cnt > 0 {
-                    let ns = info.run_time().as_nanos() as f64;
-                    m.kernel_ns_per_packet.set([label], ns / cnt as f64);
-                }
+                m.kernel_runs.set([label], info.run_count() as f64);
+                m.kernel_run_seconds
+                    .set([label], info.run_time().as_secs_f64());
             }
         }
         if let Some(rss) = resident_bytes() {

@@ -48,6 +48,31 @@ fn extract(text: &str, families: &[&str]) -> String {
     out
 }
 
+/// `promtool check metrics` on an exposition (a lint failure names the setting).
+fn promtool_check(text: &str, stats: &str) {
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics (bpf_stats_enabled {stats}): {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn live_metrics_match_the_golden_file_and_pass_promtool() {
     let mut lab = Lab::new(&format!("ps-lab-gold{}", std::process::id()), Hub::Netns);
@@ -83,28 +108,34 @@ fn live_metrics_match_the_golden_file_and_pass_promtool() {
         std::thread::sleep(Duration::from_millis(250));
     };
 
-    // promtool lints the whole exposition.
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // promtool lints the whole exposition, with the kernel's run-time statistics off and
+    // on (how users get the kernel-cost metrics), whatever this machine's setting is.
+    let sysctl = "/proc/sys/kernel/bpf_stats_enabled";
+    let before = std::fs::read_to_string(sysctl).unwrap();
+    let runs = || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let text = agent.metrics();
+        let n = metric_sum(
+            &parse_metrics(&text),
+            "plainsight_kernel_program_runs_total",
+            &[],
+        );
+        (text, n)
+    };
+    for on in ["0", "1"] {
+        std::fs::write(sysctl, on).unwrap();
+        let (_, start) = runs();
+        lab.plain_http();
+        let (text, end) = runs();
+        promtool_check(&text, on);
+        assert_eq!(
+            on == "1",
+            end > start,
+            "bpf_stats_enabled={on}: runs {start} -> {end}"
+        );
+    }
+    std::fs::write(sysctl, before.trim()).unwrap();
+    promtool_check(&text, "as found");
 
     // A live TLS 1.2 handshake exports its certificate's notAfter as a Unix time, and
     // the seconds left are computed from it.

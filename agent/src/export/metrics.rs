@@ -250,7 +250,10 @@ pub struct Metrics {
     pub failure_spike_active: CappedGauge,
     /// Bytes of bounded state, by part (flow table, spike detector, label sets).
     pub state_bytes: Family<1>,
-    pub kernel_ns_per_packet: Family<1>,
+    /// Kernel program run time and runs (`bpf_stats`; they grow only while
+    /// `kernel.bpf_stats_enabled=1`): their rates' ratio is the cost per packet.
+    pub kernel_run_seconds: Family<1>,
+    pub kernel_runs: Family<1>,
     pub resident_memory: Family<0>,
     pub attached_interfaces: Family<0>,
     pub attach_failures: Family<1>,
@@ -364,10 +367,16 @@ impl Metrics {
                 Gauge,
                 ["part"],
             ),
-            kernel_ns_per_packet: Family::new(
-                "plainsight_kernel_ns_per_packet",
-                "Average kernel program run time per packet (needs kernel.bpf_stats_enabled=1).",
-                Gauge,
+            kernel_run_seconds: Family::new(
+                "plainsight_kernel_program_run_seconds_total",
+                "Time the kernel spent in each TC program (bpf_stats run_time; grows only while kernel.bpf_stats_enabled=1).",
+                Counter,
+                ["program"],
+            ),
+            kernel_runs: Family::new(
+                "plainsight_kernel_program_runs_total",
+                "Runs of each TC program, one per packet (bpf_stats run_cnt; grows only while kernel.bpf_stats_enabled=1).",
+                Counter,
                 ["program"],
             ),
             resident_memory: Family::new(
@@ -496,7 +505,8 @@ impl Metrics {
             self.handshake_failure_rate.name,
             self.failure_spike_active.name,
             self.state_bytes.name,
-            self.kernel_ns_per_packet.name,
+            self.kernel_run_seconds.name,
+            self.kernel_runs.name,
             self.resident_memory.name,
             self.attached_interfaces.name,
             self.attach_failures.name,
@@ -539,7 +549,8 @@ impl Metrics {
         self.handshake_failure_rate.render(&mut out);
         self.failure_spike_active.render(&mut out);
         self.state_bytes.render(&mut out);
-        self.kernel_ns_per_packet.render(&mut out);
+        self.kernel_run_seconds.render(&mut out);
+        self.kernel_runs.render(&mut out);
         self.resident_memory.render(&mut out);
         self.attached_interfaces.render(&mut out);
         self.attach_failures.render(&mut out);
