@@ -42,6 +42,34 @@ pub struct FlowRecord {
     pub cert_expiry: Option<CertExpiry>,
 }
 
+#[cfg(test)]
+impl FlowRecord {
+    /// A finished TCP flow 10.0.0.1:40000 → 10.0.0.2:`port` of `protocol`, one packet and
+    /// 100 bytes each way, nothing else: the base the unit tests of the sinks edit.
+    pub(crate) fn for_test(protocol: &'static str, port: u16) -> Self {
+        FlowRecord {
+            key: FlowKey {
+                client: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
+                server: std::net::SocketAddr::from(([10, 0, 0, 2], port)),
+                transport: Transport::Tcp,
+            },
+            first_seen: Timestamp(1),
+            last_seen: Timestamp(2),
+            protocol,
+            encrypted: false,
+            packets: [1, 1],
+            bytes: [100, 100],
+            tls: None,
+            plaintext: None,
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            gap: false,
+            tls_labels: None,
+            cert_expiry: None,
+        }
+    }
+}
+
 /// Metric labels of one handshake; every value comes from a closed set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlsLabels {

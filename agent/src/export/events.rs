@@ -228,29 +228,9 @@ mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
-    use crate::flow::{FlowKey, Transport};
 
     fn record() -> FlowRecord {
-        FlowRecord {
-            key: FlowKey {
-                client: "10.0.0.1:40000".parse().unwrap(),
-                server: "10.0.0.2:80".parse().unwrap(),
-                transport: Transport::Tcp,
-            },
-            first_seen: Timestamp(1),
-            last_seen: Timestamp(2),
-            protocol: "http",
-            encrypted: false,
-            packets: [1, 1],
-            bytes: [100, 100],
-            tls: None,
-            plaintext: None,
-            findings: Vec::new(),
-            suppressed: Vec::new(),
-            gap: false,
-            tls_labels: None,
-            cert_expiry: None,
-        }
+        FlowRecord::for_test("http", 80)
     }
 
     fn mode(path: &Path) -> u32 {

@@ -775,27 +775,12 @@ mod tests {
 
     fn record_with_cert(name: &str, not_after: i64) -> FlowRecord {
         FlowRecord {
-            key: crate::flow::FlowKey {
-                client: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
-                server: std::net::SocketAddr::from(([10, 0, 0, 2], 443)),
-                transport: crate::flow::Transport::Tcp,
-            },
-            first_seen: crate::time::Timestamp(1),
-            last_seen: crate::time::Timestamp(2),
-            protocol: "tls",
             encrypted: true,
-            packets: [1, 1],
-            bytes: [100, 100],
-            tls: None,
-            plaintext: None,
-            findings: Vec::new(),
-            suppressed: Vec::new(),
-            gap: false,
-            tls_labels: None,
             cert_expiry: Some(crate::engine::CertExpiry {
                 server_name: name.to_owned(),
                 not_after_unix: not_after,
             }),
+            ..FlowRecord::for_test("tls", 443)
         }
     }
 
