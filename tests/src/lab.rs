@@ -851,6 +851,35 @@ impl Drop for Lab {
 }
 
 /// Path of `prog` on PATH (also /usr/sbin, where nginx lives).
+/// curl in namespace `ns` (or here): (HTTP status, body), status 0 when nothing
+/// answered. `extra` goes before the URL (e.g. `--data-urlencode` for a POST).
+pub fn http_get(ns: Option<&str>, url: &str, extra: &[&str]) -> (u16, String) {
+    let mut args = vec![
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+    ];
+    args.extend_from_slice(extra);
+    args.push(url);
+    let cmd = match ns {
+        Some(n) => ns_cmd(n, &args),
+        None => {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        }
+    };
+    let out = run_timeout(cmd, None, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
 pub fn which(prog: &str) -> Option<String> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = path
@@ -925,36 +954,13 @@ impl LiveAgent {
         self.proc.0.id()
     }
 
-    fn curl(&self, path: &str) -> Output {
-        let url = format!("http://{}{path}", self.listen);
-        let args = [
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-            &url,
-        ];
-        let cmd = match &self.hub_ns {
-            Some(h) => ns_cmd(h, &args),
-            None => {
-                let mut c = Command::new(args[0]);
-                c.args(&args[1..]);
-                c
-            }
-        };
-        run_timeout(cmd, None, Duration::from_secs(10))
-    }
-
     /// GET `path`: (HTTP status, body). Status 0 when nothing answered.
     pub fn get(&self, path: &str) -> (u16, String) {
-        let out = self.curl(path);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
+        http_get(
+            self.hub_ns.as_deref(),
+            &format!("http://{}{path}", self.listen),
+            &[],
+        )
     }
 
     pub fn wait_ready(&mut self) {

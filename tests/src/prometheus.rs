@@ -3,12 +3,12 @@
 //! namespace (where the agent's endpoint is), on loopback only.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{ns_cmd, run_timeout, which, Lab};
+use crate::lab::{http_get, which, Lab};
 use crate::Guard;
 
 #[derive(Debug)]
@@ -73,40 +73,19 @@ impl Prometheus {
         p
     }
 
-    fn curl(&self, args: &[&str]) -> (u16, String) {
-        let mut a = vec![
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-        ];
-        a.extend_from_slice(args);
-        let cmd = match &self.hub_ns {
-            Some(h) => ns_cmd(h, &a),
-            None => {
-                let mut c = Command::new(a[0]);
-                c.args(&a[1..]);
-                c
-            }
-        };
-        let out = run_timeout(cmd, None, Duration::from_secs(15));
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
-    }
-
     fn get(&self, path: &str) -> (u16, String) {
-        self.curl(&[&format!("http://{}{path}", self.listen)])
+        http_get(
+            self.hub_ns.as_deref(),
+            &format!("http://{}{path}", self.listen),
+            &[],
+        )
     }
 
     /// `data.result` of an instant query (panics on an API error).
     pub fn query(&self, promql: &str) -> Vec<Value> {
         let url = format!("http://{}/api/v1/query", self.listen);
-        let (code, body) = self.curl(&["--data-urlencode", &format!("query={promql}"), &url]);
+        let query = format!("query={promql}");
+        let (code, body) = http_get(self.hub_ns.as_deref(), &url, &["--data-urlencode", &query]);
         let v: Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("query {promql:?}: HTTP {code}, not JSON ({e}): {body}"));
         assert_eq!(v["status"], "success", "query {promql:?}: {body}");

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use plainsight::capture::live::{AttachMode, LiveCapture, LoadOptions};
 use plainsight_tests::lab::{
-    attached, metric_sum, ns_cmd, parse_events, parse_metrics, run_timeout,
+    attached, http_get, metric_sum, ns_cmd, parse_events, parse_metrics, run_timeout,
 };
 use plainsight_tests::{agent_bin, read_pcap, require_root, sh, start_tcpdump, wait_port, Guard};
 use serde_json::Value;
@@ -291,28 +291,11 @@ impl Agent {
 
     /// GET `path`: (status, body); status 0 when nothing answered.
     fn get(&self, path: &str) -> (u16, String) {
-        let url = format!("http://{}{path}", self.listen);
-        let out = run_timeout(
-            ns_cmd(
-                &self.ns,
-                &[
-                    "curl",
-                    "-sS",
-                    "--max-time",
-                    "5",
-                    "-o",
-                    "-",
-                    "-w",
-                    "\n%{http_code}",
-                    &url,
-                ],
-            ),
-            None,
-            Duration::from_secs(10),
-        );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
+        http_get(
+            Some(&self.ns),
+            &format!("http://{}{path}", self.listen),
+            &[],
+        )
     }
 
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {

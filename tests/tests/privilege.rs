@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
-    attached, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, SERVER_IP,
+    attached, http_get, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, SERVER_IP,
 };
 use plainsight_tests::{agent_bin, Guard};
 
@@ -72,24 +72,11 @@ fn spawn_agent(lab: &Lab, caps: &[&str], tag: &str) -> (Guard, String, String) {
 }
 
 fn hub_curl(lab: &Lab, path: &str) -> (u16, String) {
-    let url = format!("http://127.0.0.1:{PORT}{path}");
-    let out = lab
-        .hub_cmd(&[
-            "curl",
-            "-sS",
-            "--max-time",
-            "5",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-            &url,
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
+    http_get(
+        lab.hub_ns.as_deref(),
+        &format!("http://127.0.0.1:{PORT}{path}"),
+        &[],
+    )
 }
 
 fn wait_exit(g: &mut Guard, within: Duration) -> Option<ExitStatus> {
