@@ -92,6 +92,42 @@ impl Prometheus {
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `data.result` of a range query from `start` to `end` (Unix seconds) every `step`
+    /// seconds (panics on an API error): what a Grafana time-series panel draws.
+    pub fn query_range(&self, promql: &str, start: f64, end: f64, step: f64) -> Vec<Value> {
+        let url = format!("http://{}/api/v1/query_range", self.listen);
+        let args = [
+            format!("query={promql}"),
+            format!("start={start:.3}"),
+            format!("end={end:.3}"),
+            format!("step={step}"),
+        ];
+        let mut extra = Vec::new();
+        for a in &args {
+            extra.extend_from_slice(&["--data-urlencode", a.as_str()]);
+        }
+        let (code, body) = http_get(self.hub_ns.as_deref(), &url, &extra);
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query_range {promql:?}: HTTP {code}, not JSON ({e}): {body}"));
+        assert_eq!(v["status"], "success", "query_range {promql:?}: {body}");
+        v["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The alerting rules Prometheus loaded: (name, PromQL expression), in file order.
+    pub fn alert_rules(&self) -> Vec<(String, String)> {
+        let (code, body) = self.get("/api/v1/rules?type=alert");
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("rules: HTTP {code}, not JSON ({e}): {body}"));
+        let mut out = Vec::new();
+        for g in v["data"]["groups"].as_array().into_iter().flatten() {
+            for r in g["rules"].as_array().into_iter().flatten() {
+                let name = r["name"].as_str().unwrap_or("").to_owned();
+                out.push((name, r["query"].as_str().unwrap_or("").to_owned()));
+            }
+        }
+        out
+    }
+
     /// The alerts Prometheus holds now (pending or firing).
     pub fn alerts(&self) -> Vec<Value> {
         let (code, body) = self.get("/api/v1/alerts");
