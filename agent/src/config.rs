@@ -590,7 +590,7 @@ impl Default for SpikeConfig {
 }
 
 /// `[kubernetes]`: workload identity from the API server (`docs/kubernetes.md`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesConfig {
     /// Watch the API server and name flow endpoints by namespace, pod, workload, service.
@@ -600,6 +600,20 @@ pub struct KubernetesConfig {
     /// This node's name; absent: `$NODE_NAME` (the DaemonSet sets it from the
     /// downward API).
     pub node_name: Option<String>,
+    /// Distinct values each workload metric label may take; later ones are exported as
+    /// `other` (counted in `plainsight_dropped_total`).
+    pub max_label_values: u32,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            enabled: false,
+            kubeconfig: None,
+            node_name: None,
+            max_label_values: crate::export::metrics::DEFAULT_LABEL_VALUES as u32,
+        }
+    }
 }
 
 impl KubernetesConfig {
@@ -860,6 +874,13 @@ impl Config {
                 "spike.threshold",
                 self.spike.threshold,
                 "must be a finite number greater than 1",
+            ));
+        }
+        if self.kubernetes.max_label_values == 0 {
+            return Err(self.invalid(
+                "kubernetes.max_label_values",
+                0,
+                "must be at least 1 (values past it are exported as \"other\")",
             ));
         }
         if let Some(node) = &self.kubernetes.node_name {

@@ -62,12 +62,25 @@ pub enum RunError {
     HalfTls,
     #[error("signal handling: {0}")]
     Signal(io::Error),
+    #[cfg(feature = "kubernetes")]
+    #[error("kubernetes: {0}")]
+    Kubernetes(#[from] crate::k8s::K8sError),
+    #[error("[kubernetes] enabled = true, but this build has no Kubernetes support (cargo feature `kubernetes`)")]
+    NoKubernetes,
 }
 
 impl RunError {
-    /// Configuration problems are usage errors (exit 2): nothing was attached.
+    /// Configuration problems are usage errors (exit 2): nothing was attached. A
+    /// kubeconfig that cannot be read, or no service account in the pod, is one too.
     pub fn is_usage(&self) -> bool {
-        matches!(self, RunError::Config(_) | RunError::HalfTls)
+        #[cfg(feature = "kubernetes")]
+        if matches!(self, RunError::Kubernetes(_)) {
+            return true;
+        }
+        matches!(
+            self,
+            RunError::Config(_) | RunError::HalfTls | RunError::NoKubernetes
+        )
     }
 }
 
@@ -126,7 +139,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         done_entries: Some(config.limits.kernel_flow_entries()),
         ringbuf_bytes: Some(config.limits.ringbuf_bytes),
     })?;
-    let mut metrics = Metrics::new().with_service_cap(config.spike.max_services as usize);
+    // Workload identity: watches that run beside the capture (not on its path).
+    let k8s = kubernetes(&config).await?;
+    let mut metrics = Metrics::new()
+        .with_service_cap(config.spike.max_services as usize)
+        .with_label_budget(config.kubernetes.max_label_values as usize);
     metrics.zero_known(&config.policy());
     for reason in live::ATTACH_FAILURE_REASONS {
         metrics.attach_failures.set([reason], 0.0);
@@ -147,7 +164,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     tracing::info!(interfaces = ?cap.attached_interfaces(), ?mode, "attached");
     let mut reader = cap.events()?;
     let clock = cap.clock();
-    http::set_ready(&shared, watcher.complete());
+    http::set_ready(&shared, watcher.complete() && k8s.synced());
 
     let mut agent = Agent {
         engine: Engine::new(&config).live(),
@@ -157,6 +174,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         events_written: 0,
         event_errors: 0,
         kernel_removed: 0,
+        k8s,
     };
     // When the interface list must be compared with the system again: set by link
     // notifications (after a short settling delay) and while some wanted interface is
@@ -204,6 +222,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     agent
                         .metrics
                         .expire_certs(Timestamp::now().secs().max(0) as u64, cert_ttl);
+                    http::set_ready(&shared, watcher.complete() && agent.k8s.synced());
                     if let Ok(mut m) = shared.metrics.lock() {
                         agent.publish(&mut m);
                     }
@@ -229,7 +248,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     if let Err(e) = watcher.sync(&mut cap, &config, &mut agent.metrics) {
                         tracing::warn!(error = %e, "cannot list interfaces");
                     }
-                    http::set_ready(&shared, watcher.complete());
+                    http::set_ready(&shared, watcher.complete() && agent.k8s.synced());
                     sync_at = watcher.retry_at();
                 }
                 _ = sighup.recv() => {
@@ -269,6 +288,54 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     result?;
     detached?;
     Ok(())
+}
+
+/// The workload-identity stage: the Kubernetes watches when `[kubernetes]` is on.
+#[derive(Debug)]
+struct Workloads(#[cfg(feature = "kubernetes")] Option<crate::k8s::K8sIdentity>);
+
+impl Workloads {
+    /// Every watch has listed once (or Kubernetes is off): until then flows would go out
+    /// unnamed, so `/readyz` waits for it.
+    fn synced(&self) -> bool {
+        #[cfg(feature = "kubernetes")]
+        if let Some(k) = &self.0 {
+            return k.synced();
+        }
+        true
+    }
+
+    fn enrich(&self, _r: &mut FlowRecord) {
+        #[cfg(feature = "kubernetes")]
+        if let Some(k) = &self.0 {
+            k.enrich(_r);
+        }
+    }
+
+    fn export(&self, _m: &mut Metrics) {
+        #[cfg(feature = "kubernetes")]
+        if let Some(k) = &self.0 {
+            k.export(_m);
+        }
+    }
+}
+
+/// Connects to the API server and starts the watches, when configured.
+async fn kubernetes(config: &Config) -> Result<Workloads, RunError> {
+    if !config.kubernetes.enabled {
+        #[cfg(feature = "kubernetes")]
+        return Ok(Workloads(None));
+        #[cfg(not(feature = "kubernetes"))]
+        return Ok(Workloads());
+    }
+    #[cfg(feature = "kubernetes")]
+    {
+        let k = crate::k8s::K8sIdentity::start(&config.kubernetes).await?;
+        tracing::info!(node = ?config.kubernetes.node_name(), "kubernetes: watching the API server");
+        Ok(Workloads(Some(k)))
+    }
+    #[cfg(not(feature = "kubernetes"))]
+    Err(RunError::NoKubernetes)
 }
 
 /// Every check `run` makes before it starts, on the configuration alone: what `plainsight
@@ -373,6 +440,7 @@ struct Agent {
     event_errors: u64,
     /// Kernel flow-map entries the agent removed (idle), for the LRU eviction count.
     kernel_removed: u64,
+    k8s: Workloads,
 }
 
 impl Agent {
@@ -381,6 +449,7 @@ impl Agent {
         let now = Timestamp::now();
         for mut r in std::mem::take(&mut self.records) {
             kernel_counters(cap, &mut r);
+            self.k8s.enrich(&mut r);
             if cap.unmark_done(&endpoints(&r.key)).is_err() {
                 self.metrics
                     .dropped
@@ -418,6 +487,7 @@ impl Agent {
 
     /// Refreshes gauges and copies the kernel's counters into the drop metrics.
     fn refresh(&mut self, cap: &LiveCapture, bad_records: u64) {
+        self.k8s.export(&mut self.metrics);
         let m = &mut self.metrics;
         m.flows_tracked.set([], self.engine.flows_tracked() as f64);
         let stats = self.engine.stats();

@@ -40,6 +40,9 @@ pub struct FlowRecord {
     pub tls_labels: Option<TlsLabels>,
     /// Seconds from the flow's last packet to the server certificate's notAfter.
     pub cert_expiry: Option<CertExpiry>,
+    /// The ends' Kubernetes identities: empty here, set by the daemon's enrichment
+    /// stage when `[kubernetes]` is on.
+    pub k8s: crate::identity::FlowIdentity,
 }
 
 #[cfg(test)]
@@ -66,6 +69,7 @@ impl FlowRecord {
             gap: false,
             tls_labels: None,
             cert_expiry: None,
+            k8s: crate::identity::FlowIdentity::default(),
         }
     }
 }
@@ -541,6 +545,7 @@ impl Engine {
             gap,
             tls_labels,
             cert_expiry,
+            k8s: crate::identity::FlowIdentity::default(),
         }
     }
 }

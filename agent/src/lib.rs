@@ -13,6 +13,7 @@ pub mod export;
 pub mod flow;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod identity;
 #[cfg(feature = "kubernetes")]
 pub mod k8s;
 pub mod offline;

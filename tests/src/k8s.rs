@@ -403,6 +403,65 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+/// The lab's API server made reachable inside network namespace `ns` at the same
+/// address (127.0.0.1 and the same port, so that kubeconfigs and the serving certificate
+/// hold there too): an agent running in a lab's hub namespace can then watch it. Bytes
+/// are copied both ways by threads of this process; dropping it stops accepting.
+#[derive(Debug)]
+pub struct ApiForward {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for ApiForward {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Lab {
+    pub fn forward_into(&self, ns: &str) -> ApiForward {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let port = self.api_port;
+        let listener =
+            crate::lab::in_netns(Some(ns), move || TcpListener::bind(("127.0.0.1", port)))
+                .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port} in {ns}: {e}"));
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let inside = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                // The API server may be down (a restart test): the client sees a reset.
+                let Ok(outside) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                let _ = inside.set_nonblocking(false);
+                for (mut from, mut to) in [
+                    (inside.try_clone(), outside.try_clone()),
+                    (outside.try_clone(), inside.try_clone()),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        ApiForward { stop }
+    }
+}
+
 /// The admin client of the lab.
 pub async fn admin() -> kube::Client {
     plainsight::k8s::client(Some(&lab().kubeconfig))

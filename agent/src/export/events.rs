@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::detect::Finding;
 use crate::engine::FlowRecord;
+use crate::identity::Identity;
 use crate::plaintext::PlaintextInfo;
 use crate::time::Timestamp;
 use crate::tls::TlsInfo;
@@ -30,6 +31,13 @@ pub struct Event<'a> {
     pub transport: &'static str,
     pub protocol: &'static str,
     pub encrypted: bool,
+    /// The client's Kubernetes identity (`[kubernetes]` on, and the address is the
+    /// cluster's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_k8s: Option<&'a Identity>,
+    /// The server's: a pod, a service's ClusterIP, or a node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_k8s: Option<&'a Identity>,
     pub tls: Option<&'a TlsInfo>,
     pub plaintext: Option<&'a PlaintextInfo>,
     /// Finding ids, for simple consumers.
@@ -62,6 +70,8 @@ impl<'a> Event<'a> {
             transport: r.key.transport.as_str(),
             protocol: r.protocol,
             encrypted: r.encrypted,
+            src_k8s: r.k8s.src.as_ref(),
+            dst_k8s: r.k8s.dst.as_ref(),
             tls: r.tls.as_ref(),
             plaintext: r.plaintext.as_ref(),
             findings: r.findings.iter().map(|f| f.id).collect(),
@@ -235,6 +245,28 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn kubernetes_identities_are_in_the_event_only_when_known() -> Result<(), serde_json::Error> {
+        use std::sync::Arc;
+        let mut r = record();
+        let plain = serde_json::to_value(Event::from_record(&r))?;
+        assert!(plain.get("src_k8s").is_none() && plain.get("dst_k8s").is_none());
+        r.k8s.dst = Some(Identity {
+            namespace: Some(Arc::from("shop")),
+            pod: Some(Arc::from("db-0")),
+            workload: Arc::from("db"),
+            workload_kind: crate::identity::WorkloadKind::StatefulSet,
+            service: None,
+        });
+        let v = serde_json::to_value(Event::from_record(&r))?;
+        assert!(v.get("src_k8s").is_none());
+        assert_eq!(
+            v["dst_k8s"],
+            serde_json::json!({"namespace": "shop", "pod": "db-0", "workload": "db", "workload_kind": "StatefulSet"})
+        );
+        Ok(())
     }
 
     #[test]

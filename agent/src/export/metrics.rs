@@ -7,12 +7,14 @@
 //! recently set one and counting it as a drop. Names are stable: dashboards and alert rules depend on them,
 //! and a test checks that every name they use exists here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::config::Policy;
 use crate::engine::FlowRecord;
 use crate::flow::Direction;
+use crate::identity::FlowIdentity;
 
 /// `# TYPE` of a family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,17 +32,38 @@ impl Kind {
     }
 }
 
-/// A metric family whose label values are all static strings.
+/// Labels of a family beyond its static ones: [`NoLabels`], or a flow's [`Workloads`].
+/// Empty values are left out of the exposition, which Prometheus reads the same as an
+/// absent label.
+pub trait ExtraLabels: Clone + Default + Ord {
+    /// The label names.
+    const NAMES: &'static [&'static str];
+    /// The values, in the order of [`ExtraLabels::NAMES`].
+    fn values(&self) -> &[Arc<str>];
+}
+
+/// No labels beyond the static ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NoLabels;
+
+impl ExtraLabels for NoLabels {
+    const NAMES: &'static [&'static str] = &[];
+    fn values(&self) -> &[Arc<str>] {
+        &[]
+    }
+}
+
+/// A metric family whose label values are static strings, plus `X`'s labels.
 #[derive(Clone, Debug)]
-pub struct Family<const N: usize> {
+pub struct Family<const N: usize, X: ExtraLabels = NoLabels> {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
     pub labels: [&'static str; N],
-    series: BTreeMap<[&'static str; N], f64>,
+    series: BTreeMap<([&'static str; N], X), f64>,
 }
 
-impl<const N: usize> Family<N> {
+impl<const N: usize, X: ExtraLabels> Family<N, X> {
     pub const fn new(
         name: &'static str,
         help: &'static str,
@@ -61,23 +84,173 @@ impl<const N: usize> Family<N> {
     }
 
     pub fn add(&mut self, values: [&'static str; N], v: f64) {
-        *self.series.entry(values).or_insert(0.0) += v;
+        self.add_with(values, &X::default(), v);
+    }
+
+    /// Adds to the series of `values` and `extra`.
+    pub fn add_with(&mut self, values: [&'static str; N], extra: &X, v: f64) {
+        match self.series.get_mut(&(values, extra.clone())) {
+            Some(s) => *s += v,
+            None => {
+                self.series.insert((values, extra.clone()), v);
+            }
+        }
     }
 
     pub fn set(&mut self, values: [&'static str; N], v: f64) {
-        self.series.insert(values, v);
+        self.series.insert((values, X::default()), v);
     }
 
+    /// The sum over every series with these static label values.
     pub fn get(&self, values: [&'static str; N]) -> f64 {
-        self.series.get(&values).copied().unwrap_or(0.0)
+        self.series
+            .iter()
+            .filter(|((v, _), _)| *v == values)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The one series of `values` and `extra`.
+    pub fn get_with(&self, values: [&'static str; N], extra: &X) -> f64 {
+        self.series
+            .get(&(values, extra.clone()))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Series exported.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
     }
 
     fn render(&self, out: &mut String) {
         header(out, self.name, self.help, self.kind);
-        for (values, v) in &self.series {
-            let pairs = self.labels.iter().zip(values.iter()).map(|(k, v)| (*k, *v));
-            sample(out, self.name, pairs, *v);
+        for ((values, extra), v) in &self.series {
+            let statics = self.labels.iter().zip(values.iter()).map(|(k, v)| (*k, *v));
+            let extras = X::NAMES
+                .iter()
+                .zip(extra.values())
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, &**v));
+            sample(out, self.name, statics.chain(extras), *v);
         }
+    }
+}
+
+/// The workload labels of a flow, as exported: `""` where unknown, `"other"` past the
+/// budget ([`LabelBudget`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Workloads(pub [Arc<str>; 5]);
+
+/// The names of [`Workloads`]' labels, in order.
+pub const WORKLOAD_LABELS: [&str; 5] = [
+    "src_namespace",
+    "src_workload",
+    "dst_namespace",
+    "dst_workload",
+    "dst_service",
+];
+
+impl ExtraLabels for Workloads {
+    const NAMES: &'static [&'static str] = &WORKLOAD_LABELS;
+    fn values(&self) -> &[Arc<str>] {
+        &self.0
+    }
+}
+
+impl Workloads {
+    /// Labels from strings (tests and queries).
+    pub fn of(values: [&str; 5]) -> Self {
+        Workloads(values.map(Arc::from))
+    }
+}
+
+/// The value a workload label takes past its budget.
+pub const OTHER: &str = "other";
+
+/// A cap on the distinct values each workload label may take (`[kubernetes]
+/// max_label_values`): the first `cap` values seen are exported as they are, later ones
+/// as `"other"`, so that a cluster's size cannot grow the series without bound. Values
+/// stay admitted for the life of the process (a counter's series cannot be withdrawn).
+#[derive(Clone, Debug)]
+pub struct LabelBudget {
+    cap: usize,
+    admitted: [HashSet<Arc<str>>; 5],
+    other: Arc<str>,
+    /// Flows exported with at least one label coarsened to `"other"`.
+    pub overflow: u64,
+}
+
+/// Default of `[kubernetes] max_label_values`.
+pub const DEFAULT_LABEL_VALUES: usize = 500;
+
+impl Default for LabelBudget {
+    fn default() -> Self {
+        LabelBudget::new(DEFAULT_LABEL_VALUES)
+    }
+}
+
+impl LabelBudget {
+    pub fn new(cap: usize) -> Self {
+        LabelBudget {
+            cap,
+            admitted: Default::default(),
+            other: Arc::from(OTHER),
+            overflow: 0,
+        }
+    }
+
+    /// The exported labels of a flow's identities.
+    pub fn labels(&mut self, k8s: &FlowIdentity) -> Workloads {
+        if k8s.is_empty() {
+            return Workloads::default();
+        }
+        let empty = || Arc::<str>::from("");
+        let (sns, swl) = k8s.src.as_ref().map_or_else(
+            || (empty(), empty()),
+            |i| (Arc::from(i.namespace_label()), i.workload_label()),
+        );
+        let (dns, dwl, dsvc) = k8s.dst.as_ref().map_or_else(
+            || (empty(), empty(), empty()),
+            |i| {
+                (
+                    Arc::from(i.namespace_label()),
+                    i.workload_label(),
+                    i.service.clone().unwrap_or_else(empty),
+                )
+            },
+        );
+        let mut coarsened = false;
+        let mut out = [sns, swl, dns, dwl, dsvc];
+        for (value, seen) in out.iter_mut().zip(self.admitted.iter_mut()) {
+            if value.is_empty() || seen.contains(value) {
+                continue;
+            }
+            if seen.len() < self.cap {
+                seen.insert(Arc::clone(value));
+            } else {
+                *value = Arc::clone(&self.other);
+                coarsened = true;
+            }
+        }
+        if coarsened {
+            self.overflow += 1;
+        }
+        Workloads(out)
+    }
+
+    /// Heap bytes of the admitted values.
+    pub fn bytes(&self) -> usize {
+        let entry = size_of::<Arc<str>>() + 2 * size_of::<usize>();
+        self.admitted
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(|v| v.len() + entry)
+            .sum()
     }
 }
 
@@ -229,11 +402,11 @@ fn escape_label(out: &mut String, v: &str) {
 /// The registry: one field per exported family.
 #[derive(Clone, Debug)]
 pub struct Metrics {
-    pub flows: Family<4>,
-    pub flow_bytes: Family<4>,
+    pub flows: Family<4, Workloads>,
+    pub flow_bytes: Family<4, Workloads>,
     pub tls_handshakes: Family<5>,
     pub handshake_failures: Family<1>,
-    pub findings: Family<2>,
+    pub findings: Family<2, Workloads>,
     pub findings_suppressed: Family<1>,
     /// Each certificate's notAfter (Unix seconds), by server name; the seconds left
     /// (`plainsight_tls_cert_expiry_seconds`) are derived from it at every scrape.
@@ -257,6 +430,13 @@ pub struct Metrics {
     pub resident_memory: Family<0>,
     pub attached_interfaces: Family<0>,
     pub attach_failures: Family<1>,
+    /// Per watch of the API server: up (1/0) and failed calls (`[kubernetes]` only).
+    pub kubernetes_watch_up: Family<1>,
+    pub kubernetes_watch_errors: Family<1>,
+    /// What the identity index holds, by kind.
+    pub kubernetes_objects: Family<1>,
+    /// The per-label cap of the workload labels.
+    pub workload_budget: LabelBudget,
     pub build_info: Family<1>,
 }
 
@@ -278,7 +458,7 @@ impl Metrics {
         let mut m = Metrics {
             flows: Family::new(
                 "plainsight_flows_total",
-                "Flows seen, by application protocol, whether encrypted, and network scope.",
+                "Flows seen, by application protocol, whether encrypted, network scope and transport, and with [kubernetes] on by the ends' namespaces and workloads and the destination service.",
                 Counter,
                 ["protocol", "encrypted", "scope", "transport"],
             ),
@@ -302,7 +482,7 @@ impl Metrics {
             ),
             findings: Family::new(
                 "plainsight_findings_total",
-                "Findings raised, by finding id and severity.",
+                "Findings raised, by finding id and severity, and with [kubernetes] on by the flow's workloads.",
                 Counter,
                 ["id", "severity"],
             ),
@@ -397,6 +577,25 @@ impl Metrics {
                 Counter,
                 ["reason"],
             ),
+            kubernetes_watch_up: Family::new(
+                "plainsight_kubernetes_watch_up",
+                "1 while the watch's last call to the Kubernetes API server succeeded, else 0 (identities then come from the last state).",
+                Gauge,
+                ["watch"],
+            ),
+            kubernetes_watch_errors: Family::new(
+                "plainsight_kubernetes_watch_errors_total",
+                "Failed list or watch calls to the Kubernetes API server, by watch (each is retried with backoff).",
+                Counter,
+                ["watch"],
+            ),
+            kubernetes_objects: Family::new(
+                "plainsight_kubernetes_objects",
+                "What the workload-identity index holds, by kind (pods, pod_ips, services, node_ips, replicasets, jobs).",
+                Gauge,
+                ["kind"],
+            ),
+            workload_budget: LabelBudget::default(),
             build_info: Family::new(
                 "plainsight_build_info",
                 "Always 1; the version label says which build is running.",
@@ -406,6 +605,12 @@ impl Metrics {
         };
         m.build_info.set([env!("CARGO_PKG_VERSION")], 1.0);
         m
+    }
+
+    /// Workload labels capped at `max_values` distinct values per label.
+    pub fn with_label_budget(mut self, max_values: usize) -> Self {
+        self.workload_budget = LabelBudget::new(max_values);
+        self
     }
 
     /// The handshake-failure gauges sized for `max_services` services plus `other`.
@@ -484,6 +689,7 @@ impl Metrics {
                 .sum::<usize>()
             + self.handshake_failure_rate.bytes()
             + self.failure_spike_active.bytes()
+            + self.workload_budget.bytes()
     }
 
     /// Names of every family, for the dashboards/alerts consistency test.
@@ -510,6 +716,9 @@ impl Metrics {
             self.resident_memory.name,
             self.attached_interfaces.name,
             self.attach_failures.name,
+            self.kubernetes_watch_up.name,
+            self.kubernetes_watch_errors.name,
+            self.kubernetes_objects.name,
             self.build_info.name,
         ]
     }
@@ -526,6 +735,10 @@ impl Metrics {
         if self.cert_not_after.overflow > 0 {
             let n = self.cert_not_after.overflow as f64;
             self.dropped.set(["metrics", "cert_expiry_cap"], n);
+        }
+        if self.workload_budget.overflow > 0 {
+            let n = self.workload_budget.overflow as f64;
+            self.dropped.set(["metrics", "workload_label_budget"], n);
         }
         let mut out = String::with_capacity(4096);
         self.flows.render(&mut out);
@@ -554,6 +767,9 @@ impl Metrics {
         self.resident_memory.render(&mut out);
         self.attached_interfaces.render(&mut out);
         self.attach_failures.render(&mut out);
+        self.kubernetes_watch_up.render(&mut out);
+        self.kubernetes_watch_errors.render(&mut out);
+        self.kubernetes_objects.render(&mut out);
         self.build_info.render(&mut out);
         out
     }
@@ -618,6 +834,8 @@ pub const DROPS: &[(&str, &str)] = &[
     ("metrics", "failure_ratio_cap"),
     ("metrics", "failure_spike_cap"),
     ("metrics", "cert_expiry_cap"),
+    ("metrics", "workload_label_budget"),
+    ("kubernetes", "object_skipped"),
     ("http", "connection_limit"),
     ("http", "timeout"),
     ("kernel", "ringbuf_full"),
@@ -653,12 +871,13 @@ impl Metrics {
             policy.is_internal(r.key.client.ip()) && policy.is_internal(r.key.server.ip());
         let scope = if internal { "internal" } else { "external" };
         let enc = flag(r.encrypted);
+        let w = self.workload_budget.labels(&r.k8s);
         self.flows
-            .inc([r.protocol, enc, scope, r.key.transport.as_str()]);
+            .add_with([r.protocol, enc, scope, r.key.transport.as_str()], &w, 1.0);
         for dir in [Direction::ToServer, Direction::ToClient] {
             let bytes = r.bytes[dir.index()] as f64;
             self.flow_bytes
-                .add([r.protocol, enc, scope, dir.as_str()], bytes);
+                .add_with([r.protocol, enc, scope, dir.as_str()], &w, bytes);
         }
         if let Some(l) = r.tls_labels.filter(|l| l.completed) {
             self.tls_handshakes.inc([
@@ -673,7 +892,7 @@ impl Metrics {
             self.findings_suppressed.inc([*id]);
         }
         for f in &r.findings {
-            self.findings.inc([f.id, f.severity.as_str()]);
+            self.findings.add_with([f.id, f.severity.as_str()], &w, 1.0);
             if f.id == "tls.handshake.failure" {
                 let reason = f
                     .evidence
@@ -701,6 +920,74 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn named(
+        ns: &str,
+        workload: &str,
+        kind: crate::identity::WorkloadKind,
+    ) -> crate::identity::Identity {
+        crate::identity::Identity {
+            namespace: (!ns.is_empty()).then(|| Arc::from(ns)),
+            pod: None,
+            workload: Arc::from(workload),
+            workload_kind: kind,
+            service: None,
+        }
+    }
+
+    #[test]
+    fn workload_labels_are_exported_and_capped_per_label() {
+        use crate::identity::WorkloadKind::{Deployment, Node, StatefulSet};
+        let mut m = Metrics::new().with_label_budget(2);
+        let policy = Policy::default();
+        let mut r = FlowRecord::for_test("postgres", 5432);
+        r.k8s.src = Some(named("shop", "web", Deployment));
+        r.k8s.dst = Some(crate::identity::Identity {
+            service: Some(Arc::from("db")),
+            ..named("shop", "db", StatefulSet)
+        });
+        m.observe(&r, &policy, 0);
+        let out = m.render_at(0);
+        assert!(
+            out.contains("plainsight_flows_total{protocol=\"postgres\",encrypted=\"false\",scope=\"internal\",transport=\"tcp\",src_namespace=\"shop\",src_workload=\"web\",dst_namespace=\"shop\",dst_workload=\"db\",dst_service=\"db\"} 1\n"),
+            "{out}"
+        );
+        // A node address: no namespace, the workload says node; no service, no label.
+        r.k8s.src = Some(named("", "worker-1", Node));
+        m.observe(&r, &policy, 0);
+        let w = Workloads::of(["", "node/worker-1", "shop", "db", "db"]);
+        assert_eq!(
+            m.flows
+                .get_with(["postgres", "false", "internal", "tcp"], &w),
+            1.0
+        );
+        // A third source workload is past the cap of two: "other", counted as a drop.
+        r.k8s.src = Some(named("shop", "cart", Deployment));
+        m.observe(&r, &policy, 0);
+        let w = Workloads::of(["shop", OTHER, "shop", "db", "db"]);
+        assert_eq!(
+            m.flows
+                .get_with(["postgres", "false", "internal", "tcp"], &w),
+            1.0
+        );
+        assert_eq!(m.workload_budget.overflow, 1);
+        let out = m.render_at(0);
+        assert!(
+            out.contains(
+                "plainsight_dropped_total{stage=\"metrics\",reason=\"workload_label_budget\"} 1\n"
+            ),
+            "{out}"
+        );
+        // Without identities the series carry none of the five labels.
+        let mut m = Metrics::new();
+        m.observe(&FlowRecord::for_test("http", 80), &policy, 0);
+        let out = m.render_at(0);
+        assert!(
+            out.contains("plainsight_flows_total{protocol=\"http\",encrypted=\"false\",scope=\"internal\",transport=\"tcp\"} 1\n"),
+            "{out}"
+        );
+        assert!(!out.contains("src_namespace"), "{out}");
+    }
 
     #[test]
     fn labels_are_escaped_and_sorted() {

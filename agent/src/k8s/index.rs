@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::identity::{Identity, WorkloadKind};
 use super::objects;
 use super::owner::{self, Controller, Owners};
+use crate::identity::{Identity, WorkloadKind};
 
 /// Which pod watch a pod came from: a resync replaces only that watch's pods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,7 +7,6 @@
 //! tests run against; `deploy/base/rbac.yaml` is exactly the access the watches use.
 
 pub mod command;
-pub mod identity;
 pub mod index;
 pub mod objects;
 pub mod owner;
@@ -17,11 +16,13 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-pub use identity::{Identity, WorkloadKind};
+pub use crate::identity::{Identity, WorkloadKind};
 pub use index::Stats;
 pub use watch::{WatchOptions, WatchStatus};
 
 use crate::config::KubernetesConfig;
+use crate::engine::FlowRecord;
+use crate::export::metrics::Metrics;
 
 /// Errors from connecting to the API server at start-up. Later errors are the
 /// watches' own: retried with backoff and reported by [`K8sIdentity::status`].
@@ -105,6 +106,52 @@ impl K8sIdentity {
     pub fn stats(&self) -> Stats {
         self.index.read().unwrap_or_else(|e| e.into_inner()).stats()
     }
+
+    /// The enrichment stage (after detection, before export): names the flow's ends
+    /// and adds the workload pair to every finding's evidence, so that an event says
+    /// which workload talks to which without a second lookup. Identities are those of
+    /// the flow's end, when its record is emitted.
+    pub fn enrich(&self, r: &mut FlowRecord) {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        r.k8s.src = index.lookup(r.key.client.ip());
+        r.k8s.dst = index.lookup(r.key.server.ip());
+        drop(index);
+        for (key, id) in [("src_workload", &r.k8s.src), ("dst_workload", &r.k8s.dst)] {
+            if let Some(id) = id {
+                let name = id.qualified();
+                for f in &mut r.findings {
+                    f.evidence.insert(key, name.clone().into());
+                }
+            }
+        }
+    }
+
+    /// Copies the watches' health and the index's size into the metrics.
+    pub fn export(&self, m: &mut Metrics) {
+        for w in self.status() {
+            m.kubernetes_watch_up
+                .set([w.name], f64::from(u8::from(w.up)));
+            m.kubernetes_watch_errors.set([w.name], w.errors as f64);
+        }
+        m.dropped
+            .set(["kubernetes", "object_skipped"], self.skipped() as f64);
+        let s = self.stats();
+        for (kind, n) in [
+            ("pods", s.pods),
+            ("pod_ips", s.pod_ips),
+            ("services", s.services),
+            ("node_ips", s.node_ips),
+            ("replicasets", s.replicasets),
+            ("jobs", s.jobs),
+        ] {
+            m.kubernetes_objects.set([kind], n as f64);
+        }
+    }
+
+    /// Objects every watch skipped (no uid, or an address that does not parse).
+    fn skipped(&self) -> u64 {
+        self.health.iter().map(|h| h.status().skipped).sum()
+    }
 }
 
 /// A client from a kubeconfig file, or the in-cluster service account when `None`.
@@ -127,4 +174,64 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, K8sError>
         None => kube::Config::incluster().map_err(K8sError::InCluster)?,
     };
     kube::Client::try_from(config).map_err(K8sError::Client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(uid: &str, name: &str, ip: &str) -> objects::Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name, "namespace": "shop", "uid": uid },
+            "spec": { "nodeName": "n1" },
+            "status": { "phase": "Running", "podIP": ip, "podIPs": [{ "ip": ip }], "hostIP": "192.0.2.9" },
+        }))
+        .expect("pod JSON")
+    }
+
+    #[test]
+    fn enrichment_names_both_ends_and_puts_the_pair_in_every_finding() {
+        let mut index = index::Index::default();
+        for (uid, name, ip) in [("u1", "web", "10.0.0.1"), ("u2", "db", "10.0.0.2")] {
+            let rec = index
+                .pod_record(
+                    pod(uid, name, ip),
+                    index::Source::Local,
+                    &mut Default::default(),
+                )
+                .expect("record");
+            index.apply_pod(rec);
+        }
+        let ids = K8sIdentity {
+            index: Arc::new(RwLock::new(index)),
+            health: Arc::from(Vec::new()),
+            _tasks: Arc::new(Tasks(Vec::new())),
+        };
+        let mut r = FlowRecord::for_test("postgres", 5432);
+        let def = crate::detect::catalogue::get("plaintext.postgres").expect("catalogued");
+        r.findings.push(crate::detect::Finding::new(def));
+        ids.enrich(&mut r);
+        assert_eq!(
+            r.k8s.src.as_ref().map(|i| i.qualified()),
+            Some("shop/web".into())
+        );
+        assert_eq!(
+            r.k8s.dst.as_ref().map(|i| i.qualified()),
+            Some("shop/db".into())
+        );
+        let ev = &r.findings[0].evidence;
+        assert_eq!(
+            ev.get("src_workload").and_then(|e| e.as_str()),
+            Some("shop/web")
+        );
+        assert_eq!(
+            ev.get("dst_workload").and_then(|e| e.as_str()),
+            Some("shop/db")
+        );
+        // An address the cluster does not own stays unnamed.
+        let mut r = FlowRecord::for_test("http", 80);
+        r.key.server = "198.51.100.7:80".parse().expect("addr");
+        ids.enrich(&mut r);
+        assert!(r.k8s.dst.is_none());
+    }
 }

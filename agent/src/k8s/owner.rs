@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use super::identity::WorkloadKind;
+use crate::identity::WorkloadKind;
 
 /// A controller reference, trimmed to what resolution needs.
 #[derive(Clone, Debug, PartialEq, Eq)]

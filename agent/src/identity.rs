@@ -1,5 +1,6 @@
-//! What an IP address is in the cluster: the shared output type of `k8s`, read by the
-//! exporters. A leaf module: no kube types, so the wiring needs nothing else from here.
+//! What an IP address is in the cluster: the output type of `k8s` that flow records
+//! carry to the exporters. A leaf module with no kube types, so it exists in every build
+//! (the fuzz build has no `kubernetes` feature) and the exporters need nothing else.
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,5 +86,76 @@ impl fmt::Display for WorkloadKind {
 impl Serialize for WorkloadKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+impl Identity {
+    /// The `*_namespace` metric label: the namespace, `""` for a node address.
+    pub fn namespace_label(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+
+    /// The `*_workload` metric label: the workload's name, or `node/<name>` for a node
+    /// address (the node itself and its host-network pods), which no object name can
+    /// collide with (`/` is not allowed in names).
+    pub fn workload_label(&self) -> Arc<str> {
+        match self.workload_kind {
+            WorkloadKind::Node => Arc::from(format!("node/{}", self.workload)),
+            _ => Arc::clone(&self.workload),
+        }
+    }
+
+    /// `namespace/workload`, or `node/<name>`: how findings' evidence names an end.
+    pub fn qualified(&self) -> String {
+        match &self.namespace {
+            Some(ns) if self.workload_kind != WorkloadKind::Node => {
+                format!("{ns}/{}", self.workload)
+            }
+            _ => self.workload_label().to_string(),
+        }
+    }
+}
+
+/// What the cluster says about a flow's two ends, when `[kubernetes]` is on: set by the
+/// daemon between detection and export. `None` is an address the cluster does not own
+/// (or not known yet), or Kubernetes off.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowIdentity {
+    /// The client (the flow's initiator).
+    pub src: Option<Identity>,
+    /// The server.
+    pub dst: Option<Identity>,
+}
+
+impl FlowIdentity {
+    pub fn is_empty(&self) -> bool {
+        self.src.is_none() && self.dst.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ns: Option<&str>, workload: &str, kind: WorkloadKind) -> Identity {
+        Identity {
+            namespace: ns.map(Arc::from),
+            pod: None,
+            workload: Arc::from(workload),
+            workload_kind: kind,
+            service: None,
+        }
+    }
+
+    #[test]
+    fn labels_name_a_node_address_as_such() {
+        let web = id(Some("shop"), "web", WorkloadKind::Deployment);
+        assert_eq!(web.namespace_label(), "shop");
+        assert_eq!(&*web.workload_label(), "web");
+        assert_eq!(web.qualified(), "shop/web");
+        let node = id(None, "worker-1", WorkloadKind::Node);
+        assert_eq!(node.namespace_label(), "");
+        assert_eq!(&*node.workload_label(), "node/worker-1");
+        assert_eq!(node.qualified(), "node/worker-1");
     }
 }
