@@ -164,6 +164,90 @@ pub fn run_timeout(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> O
     out
 }
 
+/// Debian's interpreter: the lab's Python servers (aiosmtpd) are installed for it.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+pub const SMTP_PLAIN_PORT: u16 = 2525;
+pub const SMTP_STARTTLS_PORT: u16 = 2526;
+/// A middlebox in front of SMTP_STARTTLS_PORT that overwrites the STARTTLS capability.
+pub const SMTP_STRIPPER_PORT: u16 = 2527;
+pub const SMTP_USER: &str = "labsmtp";
+pub const SMTP_PASSWORD: &str = "S3cretSmtpPw";
+
+/// Two aiosmtpd servers: one without STARTTLS that takes AUTH in clear, one offering
+/// STARTTLS (the lab's weak.pem); and in front of the second, a STARTTLS-stripping
+/// middlebox that overwrites the capability with `XXXXXXXA`, as some firewalls' SMTP
+/// inspection does. argv = ip, plain port, starttls port, stripper port, cert, key.
+/// High ports on purpose: the server speaks first, so only the SYNs say who connected.
+pub const SMTP_SERVER: &str = r#"
+import sys, ssl, asyncio, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+ip, plain_port, tls_port, strip_port, cert, key = sys.argv[1:7]
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+def accept_any(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=True)
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ctx.load_cert_chain(cert, key)
+Controller(Sink(), hostname=ip, port=int(plain_port), authenticator=accept_any,
+           auth_require_tls=False).start()
+Controller(Sink(), hostname=ip, port=int(tls_port), tls_context=ctx).start()
+
+async def pipe(reader, writer, strip):
+    try:
+        while data := await reader.read(65536):
+            # aiosmtpd writes one reply line a segment, so the keyword is never split.
+            writer.write(data.replace(b"STARTTLS", b"XXXXXXXA") if strip else data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+async def relay(cr, cw):
+    sr, sw = await asyncio.open_connection(ip, int(tls_port))
+    await asyncio.gather(pipe(cr, sw, False), pipe(sr, cw, True))
+
+async def stripper():
+    server = await asyncio.start_server(relay, ip, int(strip_port))
+    print("listening", flush=True)
+    await server.serve_forever()
+
+asyncio.run(stripper())
+"#;
+
+/// One smtplib session: argv = ip, port, mode, user, password. Modes: `auth` (AUTH
+/// PLAIN in clear), `clear` (mail without STARTTLS), `starttls` (upgrade first),
+/// `refused` (STARTTLS sent to a server without it), `failed` (STARTTLS accepted, then
+/// a command in clear instead of a ClientHello).
+pub const SMTP_CLIENT: &str = r#"
+import sys, ssl, smtplib
+ip, port, mode, user, pw = sys.argv[1:6]
+s = smtplib.SMTP(ip, int(port), timeout=10)
+s.ehlo("client.lab.test")
+if mode == "refused":
+    code, _ = s.docmd("STARTTLS")
+    assert code == 454, code
+    s.quit()
+    sys.exit(0)
+if mode == "failed":
+    code, _ = s.docmd("STARTTLS")
+    assert code == 220, code
+    s.sock.sendall(b"QUIT\r\n")
+    s.close()
+    sys.exit(0)
+if mode == "starttls":
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo("client.lab.test")
+if mode == "auth":
+    s.login(user, pw)
+s.sendmail("a@lab.test", ["b@lab.test"], "Subject: lab\r\n\r\nhello\r\n")
+s.quit()
+"#;
+
 impl Lab {
     /// Creates the namespaces, veths and bridge. `name` prefixes every namespace
     /// (`<name>-cli`, `<name>-srv`, `<name>-hub`) and, with `Hub::Host`, the host links.
@@ -785,6 +869,65 @@ http {{
             );
         }
         start.elapsed()
+    }
+
+    /// The SMTP servers of [`SMTP_SERVER`] in the server namespace (certificates from
+    /// [`Lab::make_certs`]), waited for; stopped when the guard drops.
+    pub fn start_smtp(&self) -> Guard {
+        let (plain, tls, strip) = (
+            SMTP_PLAIN_PORT.to_string(),
+            SMTP_STARTTLS_PORT.to_string(),
+            SMTP_STRIPPER_PORT.to_string(),
+        );
+        let log = std::fs::File::create(self.path("smtp.log")).expect("smtp log");
+        let child = ns_cmd(
+            &self.server_ns,
+            &[
+                PYTHON,
+                "-c",
+                SMTP_SERVER,
+                SERVER_IP,
+                &plain,
+                &tls,
+                &strip,
+                &self.path("weak.pem"),
+                &self.path("weak.key"),
+            ],
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start aiosmtpd (python3-aiosmtpd)");
+        let guard = Guard(child);
+        for port in [SMTP_PLAIN_PORT, SMTP_STARTTLS_PORT, SMTP_STRIPPER_PORT] {
+            self.wait_port(port);
+        }
+        guard
+    }
+
+    /// One [`SMTP_CLIENT`] session from the client namespace (`mode`: auth, clear,
+    /// starttls, refused, failed); panics unless it succeeded.
+    pub fn smtp(&self, port: u16, mode: &str, user: &str, password: &str) {
+        let port = port.to_string();
+        let out = self.client(
+            &[
+                PYTHON,
+                "-c",
+                SMTP_CLIENT,
+                SERVER_IP,
+                &port,
+                mode,
+                user,
+                password,
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "smtplib {mode} on {port}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// One round of every scenario (the demo's traffic loop).

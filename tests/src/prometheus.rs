@@ -107,8 +107,9 @@ impl Prometheus {
             extra.extend_from_slice(&["--data-urlencode", a.as_str()]);
         }
         let (code, body) = http_get(self.hub_ns.as_deref(), &url, &extra);
-        let v: Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("query_range {promql:?}: HTTP {code}, not JSON ({e}): {body}"));
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+            panic!("query_range {promql:?}: HTTP {code}, not JSON ({e}): {body}")
+        });
         assert_eq!(v["status"], "success", "query_range {promql:?}: {body}");
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     }

@@ -2,7 +2,8 @@
 //! enabled = true` (the agent's own ServiceAccount token and RBAC from deploy/), and
 //! Debian's Prometheus scraping it and evaluating `dashboards/alerts.yml`. Two
 //! scenarios, each its own lab, agent and Prometheus: weak (TLS 1.0/1.1 and CBC
-//! suites, plain HTTP with credentials, psql in the clear, handshake failures) and
+//! suites, plain HTTP with credentials, psql in the clear, SMTP without STARTTLS and
+//! past an offered one, handshake failures) and
 //! hardened (`hardened_curl` only). The lab client is a pod of Deployment `web`, the
 //! server a pod of StatefulSet `db`, in one test namespace.
 //!
@@ -22,7 +23,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use plainsight_tests::k8s::{lab as k8s_lab, Cluster};
-use plainsight_tests::lab::{Hub, Lab, LiveAgent, CLIENT_IP, PORT_HTTP, SERVER_IP};
+use plainsight_tests::lab::{
+    Hub, Lab, LiveAgent, CLIENT_IP, PORT_HTTP, SERVER_IP, SMTP_PLAIN_PORT, SMTP_STARTTLS_PORT,
+};
 use plainsight_tests::prometheus::Prometheus;
 use serde_json::{json, Value};
 
@@ -34,12 +37,16 @@ enum Want {
     /// At least one series other than 0 labelled with the test namespace's web → db pair
     /// (`src_workload="web"`, `dst_workload="db"`, both namespaces the test's).
     Pair,
+    /// A series other than 0 at some time since the scenario's traffic started (the
+    /// range query a time-series panel draws): for gauges that are back to 0 by the time
+    /// the test looks (flows in the table, the recent failure ratio).
+    Seen,
     /// No series, or only zeros: nothing to show or to alert on.
     Nothing,
     /// A variable query: the names it offers include the test's (namespace; web and db).
     Names,
 }
-use Want::{Any, Names, Nothing, Pair};
+use Want::{Any, Names, Nothing, Pair, Seen};
 
 /// Every panel target (`<title> [<refId>]`), variable (`variable <name>`) and alert
 /// (`alert <name>`), with what the weak and the hardened scenario produce.
@@ -55,7 +62,11 @@ const TABLE: &[(&str, Want, Want)] = &[
         Nothing,
     ),
     ("Cleartext flows by protocol (per second) [A]", Any, Nothing),
-    ("Cleartext bytes by protocol and direction [A]", Any, Nothing),
+    (
+        "Cleartext bytes by protocol and direction [A]",
+        Any,
+        Nothing,
+    ),
     // TLS posture
     ("Encrypted share by workload pair (1h) [A]", Pair, Pair),
     ("TLS handshakes by version [A]", Any, Any),
@@ -67,8 +78,12 @@ const TABLE: &[(&str, Want, Want)] = &[
     // Failures and spikes
     ("Handshake failures by reason [A]", Any, Nothing),
     ("Handshake-failure spikes [A]", Any, Nothing),
-    ("Handshake-failure spikes [B]", Any, Nothing),
-    ("Failed TLS handshakes by workload pair (1h) [A]", Pair, Nothing),
+    ("Handshake-failure spikes [B]", Seen, Nothing),
+    (
+        "Failed TLS handshakes by workload pair (1h) [A]",
+        Pair,
+        Nothing,
+    ),
     // Certificates: the lab's are valid for a year.
     ("Certificates closest to expiry [A]", Any, Any),
     ("Certificates expiring within 30 days [A]", Nothing, Nothing),
@@ -76,8 +91,12 @@ const TABLE: &[(&str, Want, Want)] = &[
     // Agent health
     ("Agent: drops by stage and reason [A]", Nothing, Nothing),
     ("Agent: events read, flows tracked [A]", Any, Any),
-    ("Agent: events read, flows tracked [B]", Any, Any),
-    ("Agent: attached interfaces and attach failures [A]", Any, Any),
+    ("Agent: events read, flows tracked [B]", Seen, Seen),
+    (
+        "Agent: attached interfaces and attach failures [A]",
+        Any,
+        Any,
+    ),
     (
         "Agent: attached interfaces and attach failures [B]",
         Nothing,
@@ -94,14 +113,22 @@ const TABLE: &[(&str, Want, Want)] = &[
     // Alerts
     ("alert PlainsightCleartextCredentials", Any, Nothing),
     ("alert PlainsightPlaintextInternal", Pair, Nothing),
-    ("alert PlainsightStarttlsNotUsed", Nothing, Nothing),
-    ("alert PlainsightStarttlsNotOffered", Nothing, Nothing),
+    ("alert PlainsightStarttlsNotUsed", Pair, Nothing),
+    ("alert PlainsightStarttlsNotOffered", Pair, Nothing),
     ("alert PlainsightDeprecatedTls", Any, Nothing),
     // The lab's OpenSSL negotiates no suite tls.cipher.weak names (RC4, 3DES, NULL...).
     ("alert PlainsightWeakCipher", Nothing, Nothing),
     ("alert PlainsightHandshakeFailureSpike", Any, Nothing),
-    ("alert PlainsightCertificateExpiresIn30Days", Nothing, Nothing),
-    ("alert PlainsightCertificateExpiresIn7Days", Nothing, Nothing),
+    (
+        "alert PlainsightCertificateExpiresIn30Days",
+        Nothing,
+        Nothing,
+    ),
+    (
+        "alert PlainsightCertificateExpiresIn7Days",
+        Nothing,
+        Nothing,
+    ),
     ("alert PlainsightDropping", Nothing, Nothing),
     ("alert PlainsightAgentDown", Nothing, Nothing),
     ("alert PlainsightAttachFailing", Nothing, Nothing),
@@ -112,6 +139,8 @@ const WEAK_ALERTS: &[&str] = &[
     "PlainsightPlaintextInternal",
     "PlainsightCleartextCredentials",
     "PlainsightDeprecatedTls",
+    "PlainsightStarttlsNotUsed",
+    "PlainsightStarttlsNotOffered",
 ];
 
 fn repo() -> PathBuf {
@@ -213,7 +242,10 @@ fn every_panel_and_alert_has_an_expectation() {
          without an expectation: {missing:#?}\nno longer in the files: {stale:#?}"
     );
     for (key, ..) in TABLE.iter().filter(|t| t.1 == Names || t.2 == Names) {
-        assert!(key.starts_with("variable "), "{key}: Names is for variables");
+        assert!(
+            key.starts_with("variable "),
+            "{key}: Names is for variables"
+        );
     }
 }
 
@@ -238,6 +270,13 @@ fn check(want: Want, result: &[Value], ns: &str, var_label: &str) -> Result<(), 
     let shown = || serde_json::to_string(result).unwrap_or_default();
     let ok = match want {
         Any => result.iter().any(nonzero),
+        Seen => result.iter().any(|s| {
+            s["values"].as_array().into_iter().flatten().any(|v| {
+                v[1].as_str()
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .is_some_and(|x| x.is_finite() && x != 0.0)
+            })
+        }),
         Nothing => !result.iter().any(nonzero),
         Pair => result.iter().any(|s| {
             nonzero(s)
@@ -296,12 +335,13 @@ impl Scenario {
             Scenario::Weak => {
                 lab.weak_all();
                 let url = format!("http://{SERVER_IP}:{PORT_HTTP}/");
-                let out = lab.client(
-                    &["curl", "-sS", "--fail", "-u", "alice:e2e-pw", &url],
-                    None,
-                );
+                let out = lab.client(&["curl", "-sS", "--fail", "-u", "alice:e2e-pw", &url], None);
                 assert!(out.status.success(), "{out:?}");
                 lab.psql();
+                // SMTP: AUTH in clear to a server without STARTTLS (not_offered), mail
+                // in clear past an offered STARTTLS (not_used).
+                lab.smtp(SMTP_PLAIN_PORT, "auth", "e2e", "e2e-smtp-pw");
+                lab.smtp(SMTP_STARTTLS_PORT, "clear", "e2e", "e2e-smtp-pw");
                 // One spike window (10 s) must hold min_failures (10).
                 let took = lab.failing_handshakes(12);
                 assert!(took < Duration::from_secs(9), "failures took {took:?}");
@@ -367,7 +407,10 @@ impl Drop for Pods {
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
-        assert!(Instant::now() < deadline, "timed out after {secs} s: {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s: {what}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -387,6 +430,7 @@ fn run(scenario: Scenario) {
         Hub::Netns,
     );
     lab.start_servers();
+    let _smtp = (scenario == Scenario::Weak).then(|| lab.start_smtp());
     let hub = lab.hub_ns.clone().expect("hub netns");
     let _forward = k.forward_into(&hub);
     let kubeconfig = k.kubeconfig_for_token(&token, &format!("e2e-{}", scenario.name()));
@@ -446,9 +490,14 @@ fn run(scenario: Scenario) {
                 .expr
                 .replace("$namespace", &ns)
                 .replace("$workload", workload);
-            let r = prom.query(&expr);
+            let want = want_of(&q.key);
+            let r = if want == Seen {
+                prom.query_range(&expr, start, now(), 1.0)
+            } else {
+                prom.query(&expr)
+            };
             checked += 1;
-            if let Err(e) = check(want_of(&q.key), &r, &ns, "") {
+            if let Err(e) = check(want, &r, &ns, "") {
                 failures.push(format!("{} ($workload={workload}): {e}\n  {expr}", q.key));
             }
         }
@@ -502,12 +551,21 @@ fn run(scenario: Scenario) {
         }
         Scenario::Hardened => {
             if !active.is_empty() {
-                failures.push(format!("alerts active for the hardened scenario: {active:#?}"));
+                failures.push(format!(
+                    "alerts active for the hardened scenario: {active:#?}"
+                ));
             }
         }
     }
 
     if let Some(dir) = std::env::var_os("PLAINSIGHT_DASHBOARD_OUT") {
+        // A minute more of the same traffic, so the rendered panels show rates over
+        // time rather than a single step.
+        for _ in 0..6 {
+            std::thread::sleep(Duration::from_secs(8));
+            scenario.traffic(&lab);
+        }
+        std::thread::sleep(Duration::from_secs(5));
         write_results(&prom, &queries, scenario, &ns, start, &PathBuf::from(dir));
     }
     assert!(

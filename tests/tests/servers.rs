@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    ns_cmd, parse_events, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, SERVER_IP,
+    ns_cmd, parse_events, run_timeout, which, Hub, Lab, LiveAgent, PORT_PG, PYTHON, SERVER_IP,
+    SMTP_CLIENT, SMTP_PASSWORD, SMTP_PLAIN_PORT, SMTP_SERVER, SMTP_STARTTLS_PORT,
+    SMTP_STRIPPER_PORT, SMTP_USER,
 };
 use plainsight_tests::{agent_bin, start_tcpdump, Guard};
 use serde_json::Value;
@@ -43,8 +45,6 @@ const MYSQL_PASSWORD: &str = "S3cretMyPw";
 /// A second PostgreSQL cluster, with ssl=on (the lab's weak.pem).
 const PG_TLS_PORT: u16 = 5433;
 /// Debian's interpreter (python3-pyftpdlib lives there, not in a pyenv).
-const PYTHON: &str = "/usr/bin/python3";
-
 /// A pyftpdlib server with one read-only user: argv = ip, port, user, password, home.
 const FTP_SERVER: &str = r#"
 import sys
@@ -580,87 +580,6 @@ fn real_servers_in_clear() {
         &[REDIS_PASSWORD, FTP_PASSWORD, MQTT_PASSWORD, MYSQL_PASSWORD],
     );
 }
-
-const SMTP_PLAIN_PORT: u16 = 2525;
-const SMTP_STARTTLS_PORT: u16 = 2526;
-/// A middlebox in front of SMTP_STARTTLS_PORT that overwrites the STARTTLS capability.
-const SMTP_STRIPPER_PORT: u16 = 2527;
-const SMTP_USER: &str = "labsmtp";
-const SMTP_PASSWORD: &str = "S3cretSmtpPw";
-
-/// Two aiosmtpd servers: one without STARTTLS that takes AUTH in clear, one offering
-/// STARTTLS (the lab's weak.pem); and in front of the second, a STARTTLS-stripping
-/// middlebox that overwrites the capability with `XXXXXXXA`, as some firewalls' SMTP
-/// inspection does. argv = ip, plain port, starttls port, stripper port, cert, key.
-/// High ports on purpose: the server speaks first, so only the SYNs say who connected.
-const SMTP_SERVER: &str = r#"
-import sys, ssl, asyncio, threading
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-ip, plain_port, tls_port, strip_port, cert, key = sys.argv[1:7]
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        return "250 OK"
-def accept_any(server, session, envelope, mechanism, auth_data):
-    return AuthResult(success=True)
-ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-ctx.load_cert_chain(cert, key)
-Controller(Sink(), hostname=ip, port=int(plain_port), authenticator=accept_any,
-           auth_require_tls=False).start()
-Controller(Sink(), hostname=ip, port=int(tls_port), tls_context=ctx).start()
-
-async def pipe(reader, writer, strip):
-    try:
-        while data := await reader.read(65536):
-            # aiosmtpd writes one reply line a segment, so the keyword is never split.
-            writer.write(data.replace(b"STARTTLS", b"XXXXXXXA") if strip else data)
-            await writer.drain()
-    finally:
-        writer.close()
-
-async def relay(cr, cw):
-    sr, sw = await asyncio.open_connection(ip, int(tls_port))
-    await asyncio.gather(pipe(cr, sw, False), pipe(sr, cw, True))
-
-async def stripper():
-    server = await asyncio.start_server(relay, ip, int(strip_port))
-    print("listening", flush=True)
-    await server.serve_forever()
-
-asyncio.run(stripper())
-"#;
-
-/// One smtplib session: argv = ip, port, mode, user, password. Modes: `auth` (AUTH
-/// PLAIN in clear), `clear` (mail without STARTTLS), `starttls` (upgrade first),
-/// `refused` (STARTTLS sent to a server without it), `failed` (STARTTLS accepted, then
-/// a command in clear instead of a ClientHello).
-const SMTP_CLIENT: &str = r#"
-import sys, ssl, smtplib
-ip, port, mode, user, pw = sys.argv[1:6]
-s = smtplib.SMTP(ip, int(port), timeout=10)
-s.ehlo("client.lab.test")
-if mode == "refused":
-    code, _ = s.docmd("STARTTLS")
-    assert code == 454, code
-    s.quit()
-    sys.exit(0)
-if mode == "failed":
-    code, _ = s.docmd("STARTTLS")
-    assert code == 220, code
-    s.sock.sendall(b"QUIT\r\n")
-    s.close()
-    sys.exit(0)
-if mode == "starttls":
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    s.starttls(context=ctx)
-    s.ehlo("client.lab.test")
-if mode == "auth":
-    s.login(user, pw)
-s.sendmail("a@lab.test", ["b@lab.test"], "Subject: lab\r\n\r\nhello\r\n")
-s.quit()
-"#;
 
 /// The flows to `port` that carry every finding id in `want` (and are SMTP).
 fn smtp_with<'a>(events: &'a [Value], port: u16, want: &[&str]) -> Vec<&'a Value> {

@@ -138,6 +138,11 @@ enum Cmd {
         /// One target (see `fuzz/Cargo.toml`); default: all of them.
         target: Option<String>,
     },
+    /// The dashboard as PNGs, Grafana not being installable here (not in Debian): the
+    /// end-to-end test (tests/tests/e2e.rs) with PLAINSIGHT_DASHBOARD_OUT writes each
+    /// panel's Prometheus results, scripts/render-dashboard.py draws them into
+    /// docs/img/dashboard/. Installs python3-matplotlib if missing.
+    DashboardsRender,
     /// Hostile traffic against the live agent (tests/tests/flood.rs: spoofed FINs, a
     /// 100k SYN flood, UDP, 10k random SNIs, ring-buffer overload, 10k/100k flows);
     /// writes docs/reliability.md from the figures they record.
@@ -191,6 +196,7 @@ fn main() -> Result<()> {
             seeds,
             target,
         } => fuzz(&root, secs, seeds.as_deref(), target.as_deref()),
+        Cmd::DashboardsRender => dashboards_render(&root),
         Cmd::Stress => {
             require_root("stress (network namespaces, BPF)")?;
             setup(Need::Lab)?;
@@ -369,6 +375,32 @@ fn build_ebpf(root: &Path) -> Result<()> {
             .display()
     );
     Ok(())
+}
+
+/// See [`Cmd::DashboardsRender`].
+fn dashboards_render(root: &Path) -> Result<()> {
+    require_root("the end-to-end test (network namespaces, BPF)")?;
+    setup(Need::Lab)?;
+    k8s_lab(root)?;
+    if !installed("python3-matplotlib") {
+        apt_install(&["python3-matplotlib"])?;
+    }
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "-p", "plainsight", "--bin", "plainsight"]))?;
+    let results = root.join("target/dashboard");
+    run(cargo()
+        .current_dir(root)
+        .args(["test", "-p", "plainsight-tests", "--test", "e2e", "--"])
+        .arg("--test-threads=1")
+        .env("PLAINSIGHT_BIN", root.join("target/debug/plainsight"))
+        .env("PLAINSIGHT_DASHBOARD_OUT", &results))?;
+    // Debian's interpreter: python3-matplotlib is installed for it, not for another
+    // python3 earlier on PATH.
+    run(Command::new("/usr/bin/python3")
+        .arg(root.join("scripts/render-dashboard.py"))
+        .arg(&results)
+        .arg(root.join("docs/img/dashboard")))
 }
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
