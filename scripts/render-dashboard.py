@@ -99,8 +99,8 @@ def draw_timeseries(ax, targets, unit):
     if i == 0:
         ax.text(0.5, 0.5, "No data", color=FG, ha="center", va="center",
                 transform=ax.transAxes, fontsize=14)
-    elif i <= 12:
-        leg = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
+    elif i <= 16:
+        leg = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7 if i <= 10 else 6,
                         frameon=False, labelcolor=FG)
         leg.set_in_layout(True)
     else:
@@ -177,7 +177,7 @@ def render(results, out_dir):
                  color="#8e8e8e", fontsize=6.5, ha="right", va="bottom")
         fig.tight_layout(rect=(0, 0.03, 1, 0.95))
         path = out_dir / f"{scenario}-{slug(title)}.png"
-        fig.savefig(path, facecolor=BG)
+        fig.savefig(path, facecolor=BG, pil_kwargs={"optimize": True})
         plt.close(fig)
         written.append(path)
     return written
