@@ -107,7 +107,8 @@ fn every_overlay_passes_kubernetes_validate_strict() {
         let file = dir.join(format!("{overlay}.yaml"));
         std::fs::write(&file, &yaml).unwrap();
         // The oldest schema set this kubernetes-validate ships (1.25: it has none for the
-        // lab's 1.20, which the apply test covers) and its default (the newest).
+        // lab's 1.20; the apply test's kubectl validates against that server's OpenAPI)
+        // and its default (the newest).
         for version in [Some("1.25.0"), None] {
             let mut cmd = Command::new(lab_dir().join("venv/bin/kubernetes-validate"));
             cmd.arg("--strict");
