@@ -3,7 +3,8 @@
 //! and reads back as applied; the DaemonSet holds exactly the least-privilege
 //! capabilities; the ConfigMap's policy passes `plainsight config check`; the
 //! PrometheusRule is dashboards/alerts.yml; and the agent, started in the state a
-//! container runtime gives the DaemonSet's securityContext, runs within its limits.
+//! container runtime gives the DaemonSet's securityContext with the in-cluster service
+//! account, names a web → db flow by workload and runs within its limits.
 //!
 //! There is no kubelet here: what a node would do is played by the last test
 //! (docs/deploy.md says what was run and what was not).
@@ -13,14 +14,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use plainsight_tests::k8s::{lab, lab_dir};
-use plainsight_tests::lab::{attached, http_get, metric_sum, ns_cmd, parse_metrics, Hub, Lab};
+use plainsight_tests::k8s::{lab, lab_dir, Cluster};
+use plainsight_tests::lab::{
+    attached, http_get, metric_sum, ns_cmd, parse_metrics, Hub, Lab, Sample, CLIENT_IP, SERVER_IP,
+};
 use plainsight_tests::{agent_bin, Guard, LEAST_PRIVILEGE_CAPS};
 use serde_json::{json, Value};
 
 const OVERLAYS: [&str; 2] = ["default", "unconfined-seccomp"];
 /// CRD kinds: kubernetes-validate has no schema for them (see `crd_objects_are_checked`).
 const CRD_KINDS: [&str; 2] = ["PrometheusRule", "ServiceMonitor"];
+/// The node the emulated pod runs on.
+const NODE: &str = "lab-node";
 const PROMETHEUS_RULE: &str = "deploy/components/monitoring/prometheusrule.yaml";
 
 fn root() -> PathBuf {
@@ -483,22 +488,27 @@ fn assert_subset(want: &Value, got: &Value, at: &str) {
     }
 }
 
+/// `kubectl apply --server-side` of `yaml` to the lab's API server (CRDs installed).
+fn apply(yaml: &str) -> String {
+    install_crds();
+    lab().kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=plainsight-deploy-test",
+            "-f",
+            "-",
+        ],
+        Some(yaml),
+    )
+}
+
 #[test]
 fn every_overlay_applies_server_side_and_reads_back() {
     let lab = lab();
-    install_crds();
     for overlay in OVERLAYS {
         let yaml = render(overlay);
-        let out = lab.kubectl(
-            &[
-                "apply",
-                "--server-side",
-                "--field-manager=plainsight-deploy-test",
-                "-f",
-                "-",
-            ],
-            Some(&yaml),
-        );
+        let out = apply(&yaml);
         let objs = objects(&yaml);
         assert_eq!(
             out.lines()
@@ -612,7 +622,7 @@ fn spawn_as_the_runtime_would(
     lab: &Lab,
     ds: &Value,
     uid: u64,
-    policy_dir: &Path,
+    pod_dir: &Path,
     tag: &str,
 ) -> (Guard, String) {
     let c = container(ds);
@@ -653,14 +663,20 @@ fn spawn_as_the_runtime_would(
             .map(|a| a.as_str().unwrap().to_owned()),
     );
     let quoted: Vec<String> = setpriv.iter().map(|a| format!("'{a}'")).collect();
-    // tmpfs over /etc (the image's own /etc has nothing the agent reads), the policy
-    // bound read-only, the root remounted read-only; none of it leaves this namespace.
+    // tmpfs over /etc and /run (the image has nothing there the agent reads), the
+    // policy and the service account's token, CA and namespace bound read-only where
+    // the kubelet puts them, the root remounted read-only; none of it leaves this
+    // namespace. /var/run is /run.
+    let sa = "/run/secrets/kubernetes.io/serviceaccount";
     let script = format!(
         "set -e; mount -t tmpfs -o mode=755 tmpfs /etc; mkdir /etc/plainsight; \
-         mount --bind '{}' /etc/plainsight; mount -o remount,ro,bind /etc/plainsight; \
-         mount -o remount,ro /etc; mount -o remount,ro,bind /; exec {}",
-        policy_dir.display(),
-        quoted.join(" ")
+         mount --bind '{pod}/config' /etc/plainsight; mount -o remount,ro,bind /etc/plainsight; \
+         mount -o remount,ro /etc; \
+         mount -t tmpfs -o mode=755 tmpfs /run; mkdir -p {sa}; \
+         mount --bind '{pod}/serviceaccount' {sa}; mount -o remount,ro,bind {sa}; \
+         mount -o remount,ro /run; mount -o remount,ro,bind /; exec {}",
+        quoted.join(" "),
+        pod = pod_dir.display(),
     );
     let stderr = lab.path(&format!("{tag}.stderr"));
     let child = lab
@@ -675,13 +691,25 @@ fn spawn_as_the_runtime_would(
         ])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("NODE_NAME", "lab-node")
+        .env("NODE_NAME", NODE)
+        // What the kubelet sets for the in-cluster client; the lab's API server is
+        // forwarded into the namespace on this address (Lab::forward_into).
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env(
+            "KUBERNETES_SERVICE_PORT",
+            plainsight_tests::k8s::lab().api_port.to_string(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .expect("spawn the agent as the runtime would");
     (Guard(child), stderr)
+}
+
+fn mkdir(d: &Path) -> PathBuf {
+    std::fs::create_dir_all(d).unwrap();
+    d.to_path_buf()
 }
 
 fn wait_exit(g: &mut Guard, within: Duration) -> Option<std::process::ExitStatus> {
@@ -699,28 +727,43 @@ fn wait_exit(g: &mut Guard, within: Duration) -> Option<std::process::ExitStatus
 
 #[test]
 fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
-    let objs = objects(&render("default"));
+    let yaml = render("default");
+    let objs = objects(&yaml);
     let ds = find(&objs, "DaemonSet");
     let c = container(ds);
     let lab = Lab::new(&format!("ps-dep{}", std::process::id()), Hub::Netns);
-    let policy_dir = Path::new(&lab.path("policy")).to_path_buf();
-    std::fs::create_dir_all(&policy_dir).unwrap();
-    let (path, cfg) = policy(&objs, &policy_dir);
-    // The lab's API server listens on the host's loopback, out of this namespace's
-    // reach: identity is off here (tests/tests/k8s.rs runs it against the server).
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.matches("\nenabled = true\n").count(), 1, "{text}");
-    std::fs::write(
-        &path,
-        text.replace("\nenabled = true\n", "\nenabled = false\n"),
-    )
-    .unwrap();
+    let pod_dir = PathBuf::from(lab.path("pod"));
+    let (_, cfg) = policy(&objs, &mkdir(&pod_dir.join("config")));
     let port = cfg.http.listen.port();
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
 
+    // The deployment applied to the lab's API server; the pod's service account
+    // volume as the kubelet projects it (mode 0644), with a token of that account.
+    apply(&yaml);
+    let k8s = plainsight_tests::k8s::lab();
+    let sa_dir = mkdir(&pod_dir.join("serviceaccount"));
+    let token = k8s.kubectl(&["create", "token", "plainsight", "-n", "plainsight"], None);
+    std::fs::write(sa_dir.join("token"), token.trim()).unwrap();
+    std::fs::copy(lab_dir().join("pki/ca.crt"), sa_dir.join("ca.crt")).unwrap();
+    std::fs::write(sa_dir.join("namespace"), "plainsight").unwrap();
+    let hub = lab.hub_ns.clone().unwrap();
+    let _api = k8s.forward_into(&hub);
+    // Deployment web (the lab client) talks to StatefulSet db (the lab server) in a
+    // namespace of their own, both on this node.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let shop = rt.block_on(async {
+        let c = Cluster::admin().await;
+        let ns = c.namespace("shop").await;
+        let web = c.deployment_pod(&ns, "web", NODE).await;
+        let db = c.statefulset_pod(&ns, "db", NODE).await;
+        c.set_running(&ns, &web.pod, CLIENT_IP, "192.0.2.1").await;
+        c.set_running(&ns, &db.pod, SERVER_IP, "192.0.2.1").await;
+        ns
+    });
+
     // As uid 65534 (the image's USER) the same securityContext leaves the agent no
     // capability: it says so and exits 4. That is why the DaemonSet runs as uid 0.
-    let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, 65534, &policy_dir, "nobody");
+    let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, 65534, &pod_dir, "nobody");
     let st = wait_exit(&mut agent, Duration::from_secs(30)).expect("uid 65534 kept running");
     let err = std::fs::read_to_string(&stderr).unwrap();
     assert_eq!(st.code(), Some(4), "uid 65534: {st}\n{err}");
@@ -735,7 +778,7 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
                 "http.server",
                 "80",
                 "--bind",
-                plainsight_tests::lab::SERVER_IP,
+                SERVER_IP,
                 "--directory",
             ],
         )
@@ -747,7 +790,7 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     );
     lab.wait_port(80);
     let uid = c["securityContext"]["runAsUser"].as_u64().unwrap();
-    let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, uid, &policy_dir, "pod");
+    let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, uid, &pod_dir, "pod");
     let pid = agent.0.id();
     let deadline = Instant::now() + Duration::from_secs(30);
     // The readiness probe's path, then the liveness probe's.
@@ -776,12 +819,7 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
 
     for _ in 0..3 {
         let out = lab.client(
-            &[
-                "curl",
-                "-sS",
-                "--fail",
-                &format!("http://{}/", plainsight_tests::lab::SERVER_IP),
-            ],
+            &["curl", "-sS", "--fail", &format!("http://{}/", SERVER_IP)],
             None,
         );
         assert!(
@@ -794,12 +832,24 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     loop {
         let (code, body) = http_get(lab.hub_ns.as_deref(), &url("/metrics"), &[]);
         assert_eq!(code, 200);
-        if metric_sum(
-            &parse_metrics(&body),
-            "plainsight_flows_total",
-            &[("protocol", "http")],
-        ) >= 3.0
-        {
+        // Named by workload through the in-cluster account and the deployed RBAC.
+        let named = [
+            ("protocol", "http"),
+            ("src_namespace", shop.as_str()),
+            ("src_workload", "web"),
+            ("dst_namespace", shop.as_str()),
+            ("dst_workload", "db"),
+        ];
+        if metric_sum(&parse_metrics(&body), "plainsight_flows_total", &named) >= 3.0 {
+            let s = parse_metrics(&body);
+            let up: Vec<&Sample> = s
+                .iter()
+                .filter(|x| x.name == "plainsight_kubernetes_watch_up")
+                .collect();
+            assert!(
+                !up.is_empty() && up.iter().all(|x| x.value == 1.0),
+                "every watch up:\n{body}"
+            );
             break;
         }
         assert!(
