@@ -24,6 +24,9 @@ use serde_json::{json, Value};
 const OVERLAYS: [&str; 2] = ["default", "unconfined-seccomp"];
 /// CRD kinds: kubernetes-validate has no schema for them (see `crd_objects_are_checked`).
 const CRD_KINDS: [&str; 2] = ["PrometheusRule", "ServiceMonitor"];
+/// The tests that apply to the lab's API server change the same objects: one at a time
+/// even when the harness runs tests in parallel.
+static APPLY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The node the emulated pod runs on.
 const NODE: &str = "lab-node";
 const PROMETHEUS_RULE: &str = "deploy/components/monitoring/prometheusrule.yaml";
@@ -505,6 +508,7 @@ fn apply(yaml: &str) -> String {
 
 #[test]
 fn every_overlay_applies_server_side_and_reads_back() {
+    let _one = APPLY.lock().unwrap_or_else(|e| e.into_inner());
     let lab = lab();
     for overlay in OVERLAYS {
         let yaml = render(overlay);
@@ -727,6 +731,7 @@ fn wait_exit(g: &mut Guard, within: Duration) -> Option<std::process::ExitStatus
 
 #[test]
 fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
+    let _one = APPLY.lock().unwrap_or_else(|e| e.into_inner());
     let yaml = render("default");
     let objs = objects(&yaml);
     let ds = find(&objs, "DaemonSet");
