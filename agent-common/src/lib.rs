@@ -248,7 +248,11 @@ pub struct CaptureConfig {
     pub segment_budget: u32,
     /// Bit set of `config_flag::*`.
     pub flags: u32,
-    pub _pad: u32,
+    /// Records are submitted without waking the reader (`BPF_RB_NO_WAKEUP`) while
+    /// fewer than this many bytes are unread; past it they force a wake-up. The reader
+    /// also looks at the ring on a short timer. A wake-up per record was most of a short
+    /// connection's kernel cost. 0: the kernel's default (wake a reader that has caught up).
+    pub wakeup_bytes: u32,
 }
 
 /// Bits of [`CaptureConfig::flags`].
@@ -267,7 +271,7 @@ impl CaptureConfig {
         byte_budget: 8192,
         segment_budget: 16,
         flags: config_flag::CAPTURE_UDP,
-        _pad: 0,
+        wakeup_bytes: 0,
     };
 }
 

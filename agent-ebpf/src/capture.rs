@@ -11,7 +11,7 @@ use agent_common::{
     FlowStats, MAX_EVENT_PAYLOAD,
 };
 use aya_ebpf::{
-    bindings::BPF_NOEXIST,
+    bindings::{BPF_NOEXIST, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_ktime_get_ns, bpf_skb_load_bytes},
     programs::TcContext,
 };
@@ -226,7 +226,7 @@ fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, first_flags: u8) -
     match EVENTS.reserve::<EventHeader>(0) {
         Some(mut entry) => {
             entry.write(hdr);
-            entry.submit(0);
+            entry.submit(submit_flags());
             count(counter::END_EVENTS);
             Ok(())
         }
@@ -266,9 +266,23 @@ fn emit<const TOTAL: usize, const CAP: usize>(
         )
     };
     if ret != 0 {
-        entry.discard(0);
+        entry.discard(BPF_RB_NO_WAKEUP.into());
         return Err(counter::LOAD_BYTES_FAILED);
     }
-    entry.submit(0);
+    entry.submit(submit_flags());
     Ok(())
+}
+
+/// Wake the reader only once `wakeup_bytes` are waiting (see [`agent_common::CaptureConfig`]):
+/// the unread count includes this record, so it is never below the record's size.
+#[inline(always)]
+fn submit_flags() -> u64 {
+    let threshold = u64::from(maps::config().wakeup_bytes);
+    if threshold == 0 {
+        0
+    } else if EVENTS.query(BPF_RB_AVAIL_DATA.into()) >= threshold {
+        BPF_RB_FORCE_WAKEUP.into()
+    } else {
+        BPF_RB_NO_WAKEUP.into()
+    }
 }

@@ -138,6 +138,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         flow_entries: Some(config.limits.kernel_flow_entries()),
         done_entries: Some(config.limits.kernel_flow_entries()),
         ringbuf_bytes: Some(config.limits.ringbuf_bytes),
+        wakeup_bytes: None,
     })?;
     // Workload identity: watches that run beside the capture (not on its path).
     let k8s = kubernetes(&config).await?;

@@ -18,6 +18,11 @@ pub mod k8s;
 pub mod lab;
 pub mod prometheus;
 
+/// The capabilities `plainsight run` needs and nothing more, as `setpriv` names them
+/// (docs/security.md): tests/tests/privilege.rs proves them as uid 65534, and
+/// tests/tests/deploy.rs holds the DaemonSet's `capabilities.add` to exactly this list.
+pub const LEAST_PRIVILEGE_CAPS: [&str; 3] = ["bpf", "net_admin", "perfmon"];
+
 /// Runs a command and panics with its output unless it succeeds.
 pub fn sh(args: &[&str]) -> String {
     let out = Command::new(args[0])

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use plainsight_tests::lab::{
     attached, http_get, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, SERVER_IP,
 };
-use plainsight_tests::{agent_bin, Guard};
+use plainsight_tests::{agent_bin, Guard, LEAST_PRIVILEGE_CAPS};
 
-/// The documented set, as `setpriv` names them.
-const CAPS: [&str; 3] = ["bpf", "net_admin", "perfmon"];
+/// The documented set, shared with the DaemonSet's test (tests/tests/deploy.rs).
+const CAPS: [&str; 3] = LEAST_PRIVILEGE_CAPS;
 const NOBODY: &str = "65534";
 const PORT: u16 = 9915;
 const PASSWORD: &str = "Priv-Basic-s3cret";
