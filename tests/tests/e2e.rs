@@ -116,7 +116,7 @@ const TABLE: &[(&str, Want, Want)] = &[
     ("alert PlainsightStarttlsNotUsed", Pair, Nothing),
     ("alert PlainsightStarttlsNotOffered", Pair, Nothing),
     ("alert PlainsightDeprecatedTls", Any, Nothing),
-    // The lab's OpenSSL negotiates no suite tls.cipher.weak names (RC4, 3DES, NULL...).
+    // The lab's weak server allows no suite tls.cipher.weak names (no RC4 or 3DES here).
     ("alert PlainsightWeakCipher", Nothing, Nothing),
     ("alert PlainsightHandshakeFailureSpike", Any, Nothing),
     (
