@@ -109,12 +109,32 @@ fn metadata(root: &Path) -> Result<Meta> {
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "plainsight"))
         .context("no package `plainsight` in cargo metadata")?;
-    let field = |k: &str| pkg[k].as_str().unwrap_or("unknown").to_owned();
+    let field = |k: &str| pkg[k].as_str().map(str::to_owned);
     Ok(Meta {
-        version: field("version"),
-        source: field("repository"),
-        licenses: field("license"),
+        version: field("version").context("plainsight has no version")?,
+        // The agent's manifest does not inherit the workspace's repository.
+        source: field("repository")
+            .or_else(|| workspace_repository(root))
+            .unwrap_or_else(|| "unknown".to_owned()),
+        licenses: field("license").unwrap_or_else(|| "unknown".to_owned()),
     })
+}
+
+/// `repository` of `[workspace.package]` in the root Cargo.toml.
+fn workspace_repository(root: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
+    let mut in_section = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_section = line == "[workspace.package]";
+        } else if in_section {
+            if let Some(v) = line.strip_prefix("repository") {
+                let v = v.trim_start().strip_prefix('=')?.trim().trim_matches('"');
+                return Some(v.to_owned());
+            }
+        }
+    }
+    None
 }
 
 /// Output of a command that must succeed.
@@ -385,16 +405,27 @@ pub fn build(root: &Path, refresh: bool) -> Result<()> {
     // 3. The image, in the private store.
     let t = Instant::now();
     let store = dir.join("store");
-    let revision = output(
-        Command::new("git")
-            .current_dir(root)
-            .args(["rev-parse", "HEAD"]),
-    )
-    .map(|s| s.trim().to_owned())
-    .unwrap_or_else(|_| "unknown".to_owned());
+    let git = |args: &[&str]| {
+        output(Command::new("git").current_dir(root).args(args))
+            .map(|s| s.trim().to_owned())
+            .ok()
+    };
+    let revision = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    // The commit's time as every timestamp in the image: the same inputs give the same
+    // image id, so the archive below is reused. No layer cache: buildah 1.28 reuses a
+    // cached LABEL step whose build arguments changed (a stale version label). One layer
+    // (`--layers=false`): rootfs and binary together.
+    let timestamp = git(&["log", "-1", "--format=%ct"]).unwrap_or_else(|| "0".to_owned());
     run_cmd(
         podman(&store)?
-            .args(["build", "--pull=never", "--layers", "--quiet"])
+            .args([
+                "build",
+                "--pull=never",
+                "--no-cache",
+                "--layers=false",
+                "--quiet",
+            ])
+            .arg(format!("--timestamp={timestamp}"))
             .arg("--file")
             .arg(root.join("deploy/image/Containerfile"))
             .args(["--tag", &reference])
@@ -406,6 +437,12 @@ pub fn build(root: &Path, refresh: bool) -> Result<()> {
             .stdout(std::process::Stdio::null()),
     )
     .context("podman build failed")?;
+    // The image a new build replaced under the same tag.
+    run_cmd(
+        podman(&store)?
+            .args(["image", "prune", "--force"])
+            .stdout(std::process::Stdio::null()),
+    )?;
     let id = output(podman(&store)?.args(["image", "inspect", "--format", "{{.Id}}", &reference]))?
         .trim()
         .to_owned();
