@@ -37,6 +37,16 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
     u64::from_str_radix(line.trim(), 16).ok()
 }
 
+/// Whether a seccomp filter is installed (`Seccomp: 2` in `/proc/self/status`): a
+/// container runtime's default profile answers EPERM to `bpf(2)` without CAP_SYS_ADMIN,
+/// which would otherwise read as a capability problem.
+fn seccomp_filtered(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))
+        .is_some_and(|m| m.trim() == "2")
+}
+
 /// Names of the [`REQUIRED`] capabilities missing from `eff` (none with CAP_SYS_ADMIN).
 pub fn missing_from(eff: u64) -> Vec<&'static str> {
     let has = |bit: u32| eff & (1u64 << bit) != 0;
@@ -69,8 +79,15 @@ pub fn hint(err: &(dyn Error + 'static)) -> Option<String> {
     if !is_permission_error(err) {
         return None;
     }
-    let missing = missing_from(effective()?);
-    Some(if missing.is_empty() {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let missing = missing_from(parse_cap_eff(&status)?);
+    Some(if missing.is_empty() && seccomp_filtered(&status) {
+        "permission denied although CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON are effective, \
+         under a seccomp filter: a container runtime's default seccomp profile refuses \
+         bpf(2) without CAP_SYS_ADMIN; run with deploy/seccomp/plainsight.json \
+         (docs/container.md)"
+            .to_owned()
+    } else if missing.is_empty() {
         "permission denied although CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON are effective: \
          are they held in the initial user namespace? (docs/security.md)"
             .to_owned()
@@ -99,6 +116,11 @@ mod tests {
             vec!["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"]
         );
         assert!(missing_from(1 << 21).is_empty());
+        assert!(!seccomp_filtered(status));
+        assert!(seccomp_filtered(
+            "Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n"
+        ));
+        assert!(!seccomp_filtered("Seccomp:\t0\n"));
     }
 
     #[test]

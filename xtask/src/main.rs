@@ -63,6 +63,11 @@ const LAB_SERVICES: &[(&str, &str)] = &[
     ("slapd", "slapd"),
     ("dovecot-imapd", "dovecot"),
     ("dovecot-pop3d", "dovecot"),
+    // `cargo xtask image`: podman's API socket and timers are not wanted on the host.
+    ("podman", "podman.socket"),
+    ("podman", "podman.service"),
+    ("podman", "podman-restart.service"),
+    ("podman", "podman-auto-update.timer"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -147,6 +152,22 @@ enum Cmd {
     /// 100k SYN flood, UDP, 10k random SNIs, ring-buffer overload, 10k/100k flows);
     /// writes docs/reliability.md from the figures they record.
     Stress,
+    /// The container image localhost/plainsight:<version> (docs/container.md): the
+    /// release binary on the Debian packages it links against, built with podman in a
+    /// private store under target/image, saved as target/image/plainsight-<version>.oci.tar.
+    /// Installs podman, runc, mmdebstrap and binutils if missing. Idempotent.
+    Image {
+        /// Rebuild the root filesystem even if its inputs look unchanged (a new point
+        /// release of the mirror).
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Write deploy/seccomp/plainsight.json: the container runtime's default seccomp
+    /// profile plus bpf(2) with CAP_BPF. `--check`: fail if the committed file differs.
+    Seccomp {
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -202,9 +223,13 @@ fn main() -> Result<()> {
             setup(Need::Lab)?;
             stress::run(&root)
         }
+        Cmd::Image { refresh } => image::build(&root, refresh),
+        Cmd::Seccomp { check } => seccomp::run(&root, check),
     }
 }
 
+mod image;
+mod seccomp;
 mod stress;
 
 fn workspace_root() -> Result<PathBuf> {
