@@ -238,7 +238,7 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
         );
     }
 
-    // One capability fewer: a clear error naming it, exit 1, nothing attached.
+    // One capability fewer: a clear error naming it, exit 4, nothing attached.
     for drop in CAPS {
         let caps: Vec<&str> = CAPS.iter().copied().filter(|c| *c != drop).collect();
         let (mut agent, _, stderr) = spawn_agent(&lab, &caps, &format!("without-{drop}"));
