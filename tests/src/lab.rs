@@ -697,6 +697,32 @@ http {{
 
     /// Waits until `port` on the server accepts connections from the client namespace.
     /// Whether a TCP connection from the client namespace to `SERVER_IP:port` opens.
+    /// A plain HTTP server (Python's `http.server`) on the server's port 80, serving the
+    /// lab folder: real traffic without the lab's TLS setup. Stopped when dropped.
+    pub fn plain_http_server(&self) -> Guard {
+        let server = Guard(
+            ns_cmd(
+                &self.server_ns,
+                &[
+                    "python3",
+                    "-m",
+                    "http.server",
+                    "80",
+                    "--bind",
+                    SERVER_IP,
+                    "--directory",
+                ],
+            )
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn python3 -m http.server"),
+        );
+        self.wait_port(80);
+        server
+    }
+
     pub fn port_open(&self, port: u16) -> bool {
         ns_cmd(
             &self.client_ns,

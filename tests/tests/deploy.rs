@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::k8s::{lab, lab_dir, Cluster};
 use plainsight_tests::lab::{
-    attached, http_get, metric_sum, ns_cmd, parse_metrics, Hub, Lab, Sample, CLIENT_IP, SERVER_IP,
+    attached, http_get, metric_sum, parse_metrics, Hub, Lab, Sample, CLIENT_IP, SERVER_IP,
 };
 use plainsight_tests::{agent_bin, Guard, LEAST_PRIVILEGE_CAPS};
 use serde_json::{json, Value};
@@ -774,26 +774,7 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     assert_eq!(st.code(), Some(4), "uid 65534: {st}\n{err}");
     assert!(err.contains("missing capabilities"), "{err}");
 
-    let _server = Guard(
-        ns_cmd(
-            &lab.server_ns,
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "80",
-                "--bind",
-                SERVER_IP,
-                "--directory",
-            ],
-        )
-        .arg(&lab.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    lab.wait_port(80);
+    let _server = lab.plain_http_server();
     let uid = c["securityContext"]["runAsUser"].as_u64().unwrap();
     let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, uid, &pod_dir, "pod");
     let pid = agent.0.id();

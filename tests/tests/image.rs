@@ -14,10 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
-    attached, http_get, metric_sum, ns_cmd, parse_events, parse_metrics, run_timeout, Hub, Lab,
-    SERVER_IP,
+    attached, http_get, metric_sum, parse_events, parse_metrics, run_timeout, Hub, Lab, SERVER_IP,
 };
-use plainsight_tests::Guard;
 
 const PORT: u16 = 9930;
 const PASSWORD: &str = "Img-Basic-s3cret";
@@ -230,26 +228,7 @@ fn the_agent_runs_in_its_image_with_least_privilege() {
     let store = Store::new("run");
     let reference = store.load();
     let lab = Lab::new(&format!("ps-img{}", std::process::id()), Hub::Netns);
-    let _server = Guard(
-        ns_cmd(
-            &lab.server_ns,
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "80",
-                "--bind",
-                SERVER_IP,
-                "--directory",
-            ],
-        )
-        .arg(&lab.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    lab.wait_port(80);
+    let _server = lab.plain_http_server();
 
     let netns = hub_netns(&lab);
     let listen = format!("127.0.0.1:{PORT}");

@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
-    attached, http_get, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, SERVER_IP,
+    attached, http_get, metric_sum, parse_events, parse_metrics, Hub, Lab, SERVER_IP,
 };
 use plainsight_tests::{agent_bin, Guard, LEAST_PRIVILEGE_CAPS};
 
@@ -115,26 +115,7 @@ fn uid_and_caps(pid: u32) -> (String, u64) {
 fn run_as_nobody_with_exactly_the_documented_capabilities() {
     let lab = Lab::new(&format!("ps-priv{}", std::process::id()), Hub::Netns);
     // A plain HTTP server (real traffic, nothing of the lab's TLS setup needed).
-    let _server = Guard(
-        ns_cmd(
-            &lab.server_ns,
-            &[
-                "python3",
-                "-m",
-                "http.server",
-                "80",
-                "--bind",
-                SERVER_IP,
-                "--directory",
-            ],
-        )
-        .arg(&lab.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    lab.wait_port(80);
+    let _server = lab.plain_http_server();
 
     let (mut agent, stdout, stderr) = spawn_agent(&lab, &CAPS, "full");
     let deadline = Instant::now() + Duration::from_secs(30);
