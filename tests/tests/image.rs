@@ -53,7 +53,10 @@ fn xtask(args: &[&str]) -> String {
 fn image() -> &'static (String, PathBuf) {
     static IMAGE: OnceLock<(String, PathBuf)> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let out = xtask(&["image"]);
+        // From the debug build the other kernel tests run (PLAINSIGHT_BIN): the same code
+        // as the release image without a second, release, build of the workspace.
+        let bin = plainsight_tests::agent_bin();
+        let out = xtask(&["image", "--binary", bin.to_str().expect("utf-8 path")]);
         let field = |k: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(k))

@@ -70,10 +70,21 @@ pub fn podman(store: &Path) -> Result<Command> {
         .arg("--root")
         .arg(store.join("root"))
         .arg("--runroot")
-        .arg(store.join("run"))
+        .arg(runroot(store))
         .arg("--tmpdir")
         .arg(store.join("tmp"));
     Ok(c)
+}
+
+/// podman's runtime state for `store`: podman refuses a runroot path longer than 50
+/// bytes, which a checkout's target/ easily is, so it lives in /tmp under a name derived
+/// from the store's path (the same store always gets the same runroot).
+fn runroot(store: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    // DefaultHasher::new() has fixed keys: stable for a path across runs.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    store.hash(&mut h);
+    PathBuf::from(format!("/tmp/plainsight-podman-{:08x}", h.finish() as u32))
 }
 
 /// Installs what is missing of [`TOOLS`].
@@ -323,7 +334,9 @@ fn mib(bytes: u64) -> String {
 
 /// Builds (or reuses) the image and its OCI archive. `refresh` rebuilds the root
 /// filesystem even when its inputs look unchanged (to pick up a new point release).
-pub fn build(root: &Path, refresh: bool) -> Result<()> {
+/// `binary`: put this build of `plainsight` in the image instead of building the release
+/// one (the tests use the debug build they already have).
+pub fn build(root: &Path, refresh: bool, binary: Option<&Path>) -> Result<()> {
     let start = Instant::now();
     crate::require_root("cargo xtask image (mmdebstrap, podman's store)")?;
     install_tools()?;
@@ -336,15 +349,20 @@ pub fn build(root: &Path, refresh: bool) -> Result<()> {
 
     // 1. The release binary, debug info stripped (symbols stay for backtraces).
     let t = Instant::now();
-    run_cmd(cargo().current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "plainsight",
-        "--bin",
-        "plainsight",
-    ]))?;
-    let release = root.join("target/release/plainsight");
+    let release = match binary {
+        Some(b) => b.to_path_buf(),
+        None => {
+            run_cmd(cargo().current_dir(root).args([
+                "build",
+                "--release",
+                "-p",
+                "plainsight",
+                "--bin",
+                "plainsight",
+            ]))?;
+            root.join("target/release/plainsight")
+        }
+    };
     let bin = ctx.join("plainsight");
     run_cmd(
         Command::new("objcopy")

@@ -161,6 +161,9 @@ enum Cmd {
         /// release of the mirror).
         #[arg(long)]
         refresh: bool,
+        /// Put this `plainsight` binary in the image instead of building the release one.
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
     /// Write deploy/seccomp/plainsight.json: the container runtime's default seccomp
     /// profile plus bpf(2) with CAP_BPF. `--check`: fail if the committed file differs.
@@ -223,7 +226,7 @@ fn main() -> Result<()> {
             setup(Need::Lab)?;
             stress::run(&root)
         }
-        Cmd::Image { refresh } => image::build(&root, refresh),
+        Cmd::Image { refresh, binary } => image::build(&root, refresh, binary.as_deref()),
         Cmd::Seccomp { check } => seccomp::run(&root, check),
     }
 }
