@@ -24,8 +24,15 @@
 #   BENCH_CPU      core to pin every tool to (default 1)
 #   BENCH_NICE     nice level of the measured runs (default -20 as root, else 0),
 #                  so that other load on the machine disturbs them less
-#   BENCH_TOOLS    space-separated subset of "plainsight suricata ndpireader tshark"
+#   BENCH_TOOLS    space-separated subset of "plainsight suricata ndpireader tshark floor"
+#                  (floor: `tcpdump -r FILE -w /dev/null`, the record loop alone: reading
+#                  and writing every record with no analysis, the least any tool can cost)
 #   BENCH_PCAP     use this capture instead of generating one
+#   BENCH_MIX      a name for the input in the report (default "corpus" for the
+#                  generated file, else the file's name), e.g. a `cargo xtask
+#                  bench-capture` mix: handshake, bulk, mixed
+#   BENCH_TSV      also write the medians here, one line per tool:
+#                  mix, tool, CPU s, wall s, max RSS MiB, packets, bytes (tab-separated)
 #   BENCH_DOC      where to write the report (default docs/bench-pcap.md; "-" = don't)
 #   PLAINSIGHT_CORPUS  the corpus folder (default tests/corpus in the repository)
 #   PLAINSIGHT_BIN     measure this plainsight binary instead of building one
@@ -41,7 +48,7 @@ SIZE_MB="${BENCH_SIZE_MB:-300}"
 REPS="${BENCH_REPS:-3}"
 CPU="${BENCH_CPU:-1}"
 if [[ $(id -u) -eq 0 ]]; then NICE="${BENCH_NICE:--20}"; else NICE="${BENCH_NICE:-0}"; fi
-TOOLS="${BENCH_TOOLS:-plainsight suricata ndpireader tshark}"
+TOOLS="${BENCH_TOOLS:-plainsight suricata ndpireader tshark floor}"
 DOC="${BENCH_DOC:-docs/bench-pcap.md}"
 CORPUS="${PLAINSIGHT_CORPUS:-$ROOT/tests/corpus}"
 SURICATA_YAML="$CORPUS/peers/suricata-7.0.10/suricata.yaml"
@@ -56,7 +63,7 @@ PLAINSIGHT_BIN="${PLAINSIGHT_BIN:-}"
 NCPU=$(nproc --all)
 ((CPU < NCPU)) || die "BENCH_CPU=$CPU but this machine has $NCPU cores"
 for t in $TOOLS; do
-    case "$t" in plainsight|suricata|ndpireader|tshark) ;; *) die "unknown tool in BENCH_TOOLS: $t" ;; esac
+    case "$t" in plainsight|suricata|ndpireader|tshark|floor) ;; *) die "unknown tool in BENCH_TOOLS: $t" ;; esac
 done
 for c in taskset python3; do
     command -v "$c" >/dev/null 2>&1 || die "$c not found (run scripts/install-peers.sh)"
@@ -65,7 +72,7 @@ done
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 COMMAND_LINE="scripts/bench-pcap.sh"
-for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP PLAINSIGHT_BIN; do
+for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP BENCH_MIX BENCH_TSV PLAINSIGHT_BIN; do
     if [[ -n "${!v:-}" ]]; then COMMAND_LINE="$v=$(printf '%q' "${!v}") $COMMAND_LINE"; fi
 done
 
@@ -103,6 +110,7 @@ check_peer() { # name binary
 [[ " $TOOLS " == *" suricata "* ]] && check_peer suricata suricata
 [[ " $TOOLS " == *" ndpireader "* ]] && check_peer ndpireader ndpiReader
 [[ " $TOOLS " == *" tshark "* ]] && check_peer tshark tshark
+[[ " $TOOLS " == *" floor "* ]] && check_peer floor tcpdump
 if [[ "${AVAIL[suricata]:-0}" == 1 && ! -r "$SURICATA_YAML" ]]; then
     AVAIL[suricata]=0
     REASON[suricata]="configuration $SURICATA_YAML not found (set PLAINSIGHT_CORPUS)"
@@ -113,9 +121,15 @@ fi
 if [[ -n "${BENCH_PCAP:-}" ]]; then
     PCAP="$BENCH_PCAP"
     [[ -r "$PCAP" ]] || die "BENCH_PCAP=$PCAP is not readable"
+    MIX="${BENCH_MIX:-$(basename "$PCAP")}"
     INPUT_DESC="\`$PCAP\` (given by BENCH_PCAP)"
+    # A capture recorded by `cargo xtask bench-capture` says what it holds.
+    if [[ -r "$PCAP.txt" ]]; then
+        INPUT_DESC="$INPUT_DESC, recorded by \`cargo xtask bench-capture\`: $(head -n 3 "$PCAP.txt" | paste -sd ';' | sed 's/;/; /g')"
+    fi
 else
     [[ -r "$CORPUS/INDEX.tsv" ]] || die "corpus not found at $CORPUS (set PLAINSIGHT_CORPUS)"
+    MIX="${BENCH_MIX:-corpus}"
     PCAP="$OUT_DIR/bench-${SIZE_MB}MB.pcap"
     GEN_CMD=(python3 scripts/gen-bench-pcap.py --corpus "$CORPUS" --out "$PCAP" --size-mb "$SIZE_MB")
     # Regenerate when the generator or the corpus index changed.
@@ -182,6 +196,7 @@ tool_cmd() { # name outdir [capture]
                        --set stream.midstream=true -S /dev/null -r "$f" -l "$2") ;;
         ndpireader) CMD=(ndpiReader -i "$f" -q) ;;
         tshark) CMD=(tshark -n -r "$f" -Y tls.handshake -T fields -e tls.handshake.type) ;;
+        floor) CMD=(tcpdump -r "$f" -w /dev/null) ;;
     esac
 }
 # The same, for the report (paths shortened).
@@ -191,6 +206,7 @@ tool_cmd_doc() {
         suricata) echo "suricata -c <corpus>/peers/suricata-7.0.10/suricata.yaml -k none --runmode single --set stream.midstream=true -S /dev/null -r FILE -l TMPDIR" ;;
         ndpireader) echo "ndpiReader -i FILE -q > OUT" ;;
         tshark) echo "tshark -n -r FILE -Y tls.handshake -T fields -e tls.handshake.type > OUT" ;;
+        floor) echo "tcpdump -r FILE -w /dev/null" ;;
     esac
 }
 tool_version() {
@@ -202,12 +218,14 @@ tool_version() {
         ndpireader) printf 'nDPI %s' "$(ndpiReader -h 2>&1 | sed -n 's/.*nDPI \([0-9][0-9.]*\).*/\1/p' | head -n1)"
                     printf ' (Debian libndpi-bin %s)' "$(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null || echo '?')" ;;
         tshark) tshark --version 2>/dev/null | head -n1 ;;
+        floor) tcpdump --version 2>/dev/null | head -n1 ;;
     esac
 }
 tool_label() {
     case "$1" in
         plainsight) echo plainsight ;; suricata) echo "Suricata" ;;
         ndpireader) echo "ndpiReader" ;; tshark) echo "tshark" ;;
+        floor) echo "record-loop floor (tcpdump -r … -w /dev/null)" ;;
     esac
 }
 
@@ -353,6 +371,15 @@ table() {
 }
 
 TABLE=$(table)
+if [[ -n "${BENCH_TSV:-}" ]]; then
+    for t in $TOOLS; do
+        [[ -n "${WALLS[$t]:-}" ]] || continue
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MIX" "$t" "$(median <<<"${CPUS[$t]}")" \
+            "$(median <<<"${WALLS[$t]}")" "$(tr ' ' '\n' <<<"${RSS[$t]}" | sort -n | tail -n1)" \
+            "$PCAP_PKTS" "$PCAP_BYTES"
+    done >"$BENCH_TSV"
+    log "wrote $BENCH_TSV"
+fi
 # shellcheck source=/dev/null
 OS_NAME=$(. /etc/os-release && echo "${PRETTY_NAME:-?}")
 CPU_MODEL=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
@@ -361,7 +388,7 @@ DATE_UTC=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 report() {
     cat <<EOF
-# pcap throughput: plainsight against Suricata, ndpiReader and tshark
+# pcap throughput: plainsight against Suricata, ndpiReader and tshark ($MIX mix)
 
 Measured on $DATE_UTC by
 
