@@ -49,34 +49,34 @@ impl Mix {
         match name {
             // Short connections dominate: nearly every packet is in a handshake.
             "handshake" => Mix {
-                tls13: 1500,
-                tls12: 1000,
-                tls10: 200,
-                http: 400,
-                pg: 200,
-                redis: 200,
+                tls13: 8000,
+                tls12: 6000,
+                tls10: 1200,
+                http: 2400,
+                pg: 1200,
+                redis: 1200,
                 bulk: 0,
                 bulk_mb: 0,
             },
             // A few long transfers carry nearly all the bytes.
             "bulk" => Mix {
-                tls13: 50,
-                tls12: 50,
-                tls10: 10,
-                http: 20,
-                pg: 10,
-                redis: 10,
-                bulk: 10,
+                tls13: 100,
+                tls12: 100,
+                tls10: 20,
+                http: 40,
+                pg: 20,
+                redis: 20,
+                bulk: 30,
                 bulk_mb: 10,
             },
             "mixed" => Mix {
-                tls13: 600,
-                tls12: 400,
-                tls10: 100,
-                http: 300,
-                pg: 150,
-                redis: 150,
-                bulk: 4,
+                tls13: 3000,
+                tls12: 2000,
+                tls10: 500,
+                http: 1500,
+                pg: 800,
+                redis: 800,
+                bulk: 12,
                 bulk_mb: 8,
             },
             other => panic!("unknown mix {other:?}: handshake, bulk or mixed"),
@@ -438,7 +438,8 @@ fn main() {
     );
     let _ = writeln!(
         meta,
-        "recorded in {:.1} s, {bytes} bytes",
+        "recorded in {:.1} s in {ROUNDS} interleaved rounds, {bytes} bytes; pgbench and \
+         redis-benchmark each add a connection of their own per round",
         took.as_secs_f64()
     );
     for l in &stats {

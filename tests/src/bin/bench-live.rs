@@ -315,7 +315,7 @@ fn main() {
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let rate = |s: &Step| s.connections as f64 / s.wall;
-    let per_k = |s: &Step| 1000.0 * s.cpu_s / (s.connections as f64).max(1.0);
+    let per_k = |s: &Step| 1e6 * s.cpu_s / (s.connections as f64).max(1.0);
     let clean: Vec<&Step> = results
         .iter()
         .filter(|s| s.dropped == 0.0 && s.flows >= s.connections as f64)
@@ -449,7 +449,7 @@ fn main() {
         md,
         "Agent CPU over all steps: {:.0} ms per 1,000 handshakes ({all_conn} connections). \
          Peak RSS (VmHWM): {:.1} MiB. Exit after SIGTERM: {st}.",
-        1000.0 * all_cpu / (all_conn as f64).max(1.0),
+        1e6 * all_cpu / (all_conn as f64).max(1.0),
         hwm_kb as f64 / 1024.0
     );
     print!("{md}");
@@ -465,7 +465,7 @@ fn main() {
     let _ = writeln!(
         tsv,
         "cpu_ms_per_1000_handshakes\t{:.0}",
-        1000.0 * all_cpu / (all_conn as f64).max(1.0)
+        1e6 * all_cpu / (all_conn as f64).max(1.0)
     );
     let _ = writeln!(
         tsv,
