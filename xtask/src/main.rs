@@ -147,7 +147,7 @@ enum Cmd {
     /// BENCHMARKS.md and the README's benchmark block from it.
     Bench {
         /// Rounds of each pcap tool.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         reps: u32,
         /// Size of the corpus mix (scripts/gen-bench-pcap.py).
         #[arg(long, default_value_t = 100)]
