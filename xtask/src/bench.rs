@@ -136,10 +136,10 @@ fn kv<'a>(kv: &'a [(String, String)], key: &str) -> &'a str {
         .map_or("?", |(_, v)| v.as_str())
 }
 
-/// The cells of the kernel report's first table row whose label starts with `prefix`
-/// (`prefix`-rows are searched from the end when `last`).
+/// The cells of the kernel report's first (or, with `last`, last) table row whose
+/// label starts with `prefix`.
 fn kernel_row(md: &str, prefix: &str, last: bool) -> Option<Vec<String>> {
-    let rows = md
+    let mut rows = md
         .lines()
         .filter(|l| l.starts_with("| ") && l[2..].starts_with(prefix))
         .map(|l| {
@@ -149,9 +149,9 @@ fn kernel_row(md: &str, prefix: &str, last: bool) -> Option<Vec<String>> {
                 .collect::<Vec<_>>()
         });
     if last {
-        rows.last()
+        rows.next_back()
     } else {
-        rows.into_iter().next()
+        rows.next()
     }
 }
 
