@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use aya::programs::TcAttachType;
 use plainsight::capture::live::{AttachMode, LiveCapture, LoadOptions};
 use plainsight_tests::lab::{
-    in_netns, metric_sum, ns_cmd, parse_metrics, Hub, Lab, LiveAgent, PORT_HARDENED, SERVER_IP,
+    in_netns, metric_sum, ns_cmd, parse_metrics, Hub, Lab, LiveAgent, Sample, PORT_HARDENED,
+    SERVER_IP,
 };
 use plainsight_tests::{sh, Guard};
 
@@ -94,12 +95,33 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The `plainsight_dropped_total` series that grew between two scrapes.
+fn drop_growth(before: &[Sample], after: &[Sample]) -> String {
+    let mut out = Vec::new();
+    for s in after
+        .iter()
+        .filter(|s| s.name == "plainsight_dropped_total")
+    {
+        let was = before
+            .iter()
+            .find(|b| b.name == s.name && b.labels == s.labels)
+            .map_or(0.0, |b| b.value);
+        if s.value > was {
+            let labels: Vec<&str> = s.labels.iter().map(|(_, v)| v.as_str()).collect();
+            out.push(format!("{} +{}", labels.join("/"), s.value - was));
+        }
+    }
+    out.join(", ")
+}
+
 struct Step {
     clients: usize,
     connections: u64,
     wall: f64,
     flows: f64,
     dropped: f64,
+    /// `stage/reason +N` for every `plainsight_dropped_total` series that grew.
+    drop_reasons: String,
     cpu_s: f64,
 }
 
@@ -169,6 +191,7 @@ fn flood(lab: &Lab, agent: &LiveAgent, clients: usize, secs: u64, hz: f64) -> St
         wall,
         flows: metric_sum(&after, "plainsight_flows_total", &[]) - flows_before,
         dropped: metric_sum(&after, "plainsight_dropped_total", &[]) - dropped_before,
+        drop_reasons: drop_growth(&before, &after),
         cpu_s: ticks as f64 / hz,
     }
 }
@@ -414,12 +437,17 @@ fn main() {
     for s in &results {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0} | {} | {} | {:.2} | {:.1} | {:.0} |",
+            "| {} | {} | {:.0} | {} | {}{} | {:.2} | {:.1} | {:.0} |",
             s.clients,
             s.connections,
             rate(s),
             s.flows,
             s.dropped,
+            if s.drop_reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.drop_reasons)
+            },
             s.cpu_s,
             100.0 * s.cpu_s / s.wall,
             per_k(s)
@@ -437,7 +465,7 @@ fn main() {
                     "No step dropped anything: the limit is what the clients and nginx reach \
                      on this machine, not the agent."
                 } else {
-                    "Higher steps dropped events or missed flows (table)."
+                    "Other steps dropped events or missed flows (table: stage/reason of the drops)."
                 }
             );
         }
