@@ -24,8 +24,15 @@
 #   BENCH_CPU      core to pin every tool to (default 1)
 #   BENCH_NICE     nice level of the measured runs (default -20 as root, else 0),
 #                  so that other load on the machine disturbs them less
-#   BENCH_TOOLS    space-separated subset of "plainsight suricata ndpireader tshark"
+#   BENCH_TOOLS    space-separated subset of "plainsight suricata ndpireader tshark floor"
+#                  (floor: `tcpdump -r FILE -w /dev/null`, the record loop alone: reading
+#                  and writing every record with no analysis, the least any tool can cost)
 #   BENCH_PCAP     use this capture instead of generating one
+#   BENCH_MIX      a name for the input in the report (default "corpus" for the
+#                  generated file, else the file's name), e.g. a `cargo xtask
+#                  bench-capture` mix: handshake, bulk, mixed
+#   BENCH_TSV      also write the medians here, one line per tool:
+#                  mix, tool, CPU s, wall s, max RSS MiB, packets, bytes (tab-separated)
 #   BENCH_DOC      where to write the report (default docs/bench-pcap.md; "-" = don't)
 #   PLAINSIGHT_CORPUS  the corpus folder (default tests/corpus in the repository)
 #   PLAINSIGHT_BIN     measure this plainsight binary instead of building one
@@ -41,7 +48,7 @@ SIZE_MB="${BENCH_SIZE_MB:-300}"
 REPS="${BENCH_REPS:-3}"
 CPU="${BENCH_CPU:-1}"
 if [[ $(id -u) -eq 0 ]]; then NICE="${BENCH_NICE:--20}"; else NICE="${BENCH_NICE:-0}"; fi
-TOOLS="${BENCH_TOOLS:-plainsight suricata ndpireader tshark}"
+TOOLS="${BENCH_TOOLS:-plainsight suricata ndpireader tshark floor}"
 DOC="${BENCH_DOC:-docs/bench-pcap.md}"
 CORPUS="${PLAINSIGHT_CORPUS:-$ROOT/tests/corpus}"
 SURICATA_YAML="$CORPUS/peers/suricata-7.0.10/suricata.yaml"
@@ -56,7 +63,7 @@ PLAINSIGHT_BIN="${PLAINSIGHT_BIN:-}"
 NCPU=$(nproc --all)
 ((CPU < NCPU)) || die "BENCH_CPU=$CPU but this machine has $NCPU cores"
 for t in $TOOLS; do
-    case "$t" in plainsight|suricata|ndpireader|tshark) ;; *) die "unknown tool in BENCH_TOOLS: $t" ;; esac
+    case "$t" in plainsight|suricata|ndpireader|tshark|floor) ;; *) die "unknown tool in BENCH_TOOLS: $t" ;; esac
 done
 for c in taskset python3; do
     command -v "$c" >/dev/null 2>&1 || die "$c not found (run scripts/install-peers.sh)"
@@ -65,7 +72,7 @@ done
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 COMMAND_LINE="scripts/bench-pcap.sh"
-for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP PLAINSIGHT_BIN; do
+for v in BENCH_SIZE_MB BENCH_REPS BENCH_CPU BENCH_NICE BENCH_TOOLS BENCH_PCAP BENCH_MIX BENCH_TSV PLAINSIGHT_BIN; do
     if [[ -n "${!v:-}" ]]; then COMMAND_LINE="$v=$(printf '%q' "${!v}") $COMMAND_LINE"; fi
 done
 
@@ -103,6 +110,7 @@ check_peer() { # name binary
 [[ " $TOOLS " == *" suricata "* ]] && check_peer suricata suricata
 [[ " $TOOLS " == *" ndpireader "* ]] && check_peer ndpireader ndpiReader
 [[ " $TOOLS " == *" tshark "* ]] && check_peer tshark tshark
+[[ " $TOOLS " == *" floor "* ]] && check_peer floor tcpdump
 if [[ "${AVAIL[suricata]:-0}" == 1 && ! -r "$SURICATA_YAML" ]]; then
     AVAIL[suricata]=0
     REASON[suricata]="configuration $SURICATA_YAML not found (set PLAINSIGHT_CORPUS)"
@@ -113,9 +121,15 @@ fi
 if [[ -n "${BENCH_PCAP:-}" ]]; then
     PCAP="$BENCH_PCAP"
     [[ -r "$PCAP" ]] || die "BENCH_PCAP=$PCAP is not readable"
+    MIX="${BENCH_MIX:-$(basename "$PCAP")}"
     INPUT_DESC="\`$PCAP\` (given by BENCH_PCAP)"
+    # A capture recorded by `cargo xtask bench-capture` says what it holds.
+    if [[ -r "$PCAP.txt" ]]; then
+        INPUT_DESC="$INPUT_DESC, recorded by \`cargo xtask bench-capture\`: $(head -n 3 "$PCAP.txt" | paste -sd ';' | sed 's/;/; /g')"
+    fi
 else
     [[ -r "$CORPUS/INDEX.tsv" ]] || die "corpus not found at $CORPUS (set PLAINSIGHT_CORPUS)"
+    MIX="${BENCH_MIX:-corpus}"
     PCAP="$OUT_DIR/bench-${SIZE_MB}MB.pcap"
     GEN_CMD=(python3 scripts/gen-bench-pcap.py --corpus "$CORPUS" --out "$PCAP" --size-mb "$SIZE_MB")
     # Regenerate when the generator or the corpus index changed.
@@ -173,6 +187,26 @@ if [[ "$NICE" != 0 && -w "/proc/$$/autogroup" ]] \
     fi
 fi
 
+# Runs argv[2:] with stdin/stdout/stderr inherited and writes its rusage (user and
+# system time with microseconds, max RSS) to argv[1]; exits with the child's status.
+RUSAGE_PY='
+import os, sys, time
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t0
+with open(sys.argv[1], "w") as f:
+    f.write("Wall (seconds): %.6f\n" % wall)
+    f.write("User time (seconds): %.6f\nSystem time (seconds): %.6f\n" % (ru.ru_utime, ru.ru_stime))
+    f.write("Maximum resident set size (kbytes): %d\n" % ru.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+'
+
 # The command of each tool, as an array; $PCAP is the input.
 tool_cmd() { # name outdir [capture]
     local f="${3:-$PCAP}"
@@ -182,6 +216,7 @@ tool_cmd() { # name outdir [capture]
                        --set stream.midstream=true -S /dev/null -r "$f" -l "$2") ;;
         ndpireader) CMD=(ndpiReader -i "$f" -q) ;;
         tshark) CMD=(tshark -n -r "$f" -Y tls.handshake -T fields -e tls.handshake.type) ;;
+        floor) CMD=(tcpdump -r "$f" -w /dev/null) ;;
     esac
 }
 # The same, for the report (paths shortened).
@@ -191,6 +226,7 @@ tool_cmd_doc() {
         suricata) echo "suricata -c <corpus>/peers/suricata-7.0.10/suricata.yaml -k none --runmode single --set stream.midstream=true -S /dev/null -r FILE -l TMPDIR" ;;
         ndpireader) echo "ndpiReader -i FILE -q > OUT" ;;
         tshark) echo "tshark -n -r FILE -Y tls.handshake -T fields -e tls.handshake.type > OUT" ;;
+        floor) echo "tcpdump -r FILE -w /dev/null" ;;
     esac
 }
 tool_version() {
@@ -202,12 +238,14 @@ tool_version() {
         ndpireader) printf 'nDPI %s' "$(ndpiReader -h 2>&1 | sed -n 's/.*nDPI \([0-9][0-9.]*\).*/\1/p' | head -n1)"
                     printf ' (Debian libndpi-bin %s)' "$(dpkg-query -W -f='${Version}' libndpi-bin 2>/dev/null || echo '?')" ;;
         tshark) tshark --version 2>/dev/null | head -n1 ;;
+        floor) tcpdump --version 2>/dev/null | head -n1 ;;
     esac
 }
 tool_label() {
     case "$1" in
         plainsight) echo plainsight ;; suricata) echo "Suricata" ;;
         ndpireader) echo "ndpiReader" ;; tshark) echo "tshark" ;;
+        floor) echo "record-loop floor (tcpdump -r … -w /dev/null)" ;;
     esac
 }
 
@@ -264,11 +302,17 @@ for ((rep = 1; rep <= REPS; rep++)); do
         t0=$(date +%s%N)
         rc=0
         # stdout goes to a file (like Suricata's EVE output) so that it can be checked.
-        /usr/bin/time -v -o "$tv" nice -n "$NICE" taskset -c "$CPU" "${CMD[@]}" \
+        # CPU time from wait4(2)'s rusage (microseconds; GNU time rounds to 10 ms, too
+        # coarse for the record-loop floor), in GNU time -v's wording.
+        python3 -c "$RUSAGE_PY" "$tv" nice -n "$NICE" taskset -c "$CPU" "${CMD[@]}" \
             >"$outdir/stdout" 2>"$errlog" || rc=$?
         t1=$(date +%s%N)
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-        cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END { printf "%.2f", u + s }' "$tv")
+        # Wall time from the wrapper too (fork to wait4), without its own start-up.
+        if grep -q '^Wall' "$tv" 2>/dev/null; then
+            wall=$(awk -F': ' '/^Wall/ { printf "%.3f", $2 }' "$tv")
+        fi
+        cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END { printf "%.3f", u + s }' "$tv")
         rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$tv")
         outbytes=$(stat -c %s "$outdir/stdout")
         if ((rc != 0)); then
@@ -353,6 +397,15 @@ table() {
 }
 
 TABLE=$(table)
+if [[ -n "${BENCH_TSV:-}" ]]; then
+    for t in $TOOLS; do
+        [[ -n "${WALLS[$t]:-}" ]] || continue
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MIX" "$t" "$(median <<<"${CPUS[$t]}")" \
+            "$(median <<<"${WALLS[$t]}")" "$(tr ' ' '\n' <<<"${RSS[$t]}" | sort -n | tail -n1)" \
+            "$PCAP_PKTS" "$PCAP_BYTES"
+    done >"$BENCH_TSV"
+    log "wrote $BENCH_TSV"
+fi
 # shellcheck source=/dev/null
 OS_NAME=$(. /etc/os-release && echo "${PRETTY_NAME:-?}")
 CPU_MODEL=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
@@ -361,7 +414,7 @@ DATE_UTC=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 report() {
     cat <<EOF
-# pcap throughput: plainsight against Suricata, ndpiReader and tshark
+# pcap throughput: plainsight against Suricata, ndpiReader and tshark ($MIX mix)
 
 Measured on $DATE_UTC by
 
@@ -387,7 +440,8 @@ $TABLE
   $PCAP_BYTES bytes, $PCAP_PKTS packets (sha256 \`$PCAP_SHA…\`).${SURI_READ:+ Suricata reported \"$SURI_READ\".}
 - Machine: $CPU_MODEL, $NCPU cores, $(uname -sr), $OS_NAME.
 - MB is 10^6 bytes of capture file (record headers included); packets/s counts every record.
-- Wall time: \`date +%s%N\` around the run; CPU time and max RSS: GNU \`time -v\`.
+- Wall time: from fork to \`wait4(2)\` in a small Python wrapper; CPU time (user+sys) and max RSS: the
+  rusage \`wait4(2)\` returns for the tool's process (microseconds; its threads included).
   Start-up: wall time, best of 3 runs, on a capture holding only the first packet of the input
   (configuration loading, dissector registration…); it is included in the wall times above.
 - Every tool's standard output goes to a temporary file that is deleted after the run

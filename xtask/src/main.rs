@@ -27,6 +27,8 @@ const BUILD_PACKAGES: &[&str] = &[
 const LAB_PACKAGES: &[&str] = &[
     "tcpdump",
     "iproute2",
+    "ethtool",
+    "iperf3",
     "curl",
     "openssl",
     "postgresql",
@@ -120,13 +122,44 @@ enum Cmd {
         #[arg(long, default_value_t = 9909)]
         port: u16,
     },
-    /// Load test of the live agent: parallel `openssl s_time -new` clients for ~20 s;
-    /// writes docs/bench-live.md.
+    /// The live agent's cost: iperf3 across the lab's veth (offloads off) with no
+    /// program, the agent and the empty program, in alternating rounds; then a TLS
+    /// connection flood stepped up (1, 2, 4, 8 parallel `openssl s_time -new`): drops and
+    /// agent CPU per 1,000 handshakes. Writes docs/bench-live.md (and a .tsv beside it).
     BenchLive {
-        #[arg(long, default_value_t = 20)]
+        /// Seconds per flood step.
+        #[arg(long, default_value_t = 8)]
         secs: u64,
-        #[arg(long, default_value_t = 4)]
-        clients: usize,
+        /// Parallel clients of each flood step.
+        #[arg(long, default_value = "1,2,4,8")]
+        steps: String,
+        /// Alternating iperf3 rounds (each: baseline, agent, empty program).
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+    },
+    /// Records real traffic in network namespaces (nginx, openssl, PostgreSQL, Redis,
+    /// bulk transfers; offloads off) into target/bench/capture-<mix>.pcap. Extra
+    /// arguments size the mix, e.g. `-- --tls13 3000 --bulk 0`.
+    BenchCapture {
+        /// handshake, bulk or mixed; repeat for several (default: all three).
+        #[arg(long)]
+        mix: Vec<String>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Every benchmark in one run (pcap on the three recorded mixes and the corpus mix
+    /// with the peers and the record-loop floor, bench-kernel, bench-live); writes
+    /// BENCHMARKS.md and the README's benchmark block from it.
+    Bench {
+        /// Rounds of each pcap tool.
+        #[arg(long, default_value_t = 5)]
+        reps: u32,
+        /// Size of the corpus mix (scripts/gen-bench-pcap.py).
+        #[arg(long, default_value_t = 100)]
+        corpus_mb: u32,
+        /// Record the mixes again even when target/bench has them.
+        #[arg(long)]
+        recapture: bool,
     },
     /// Coverage-guided fuzzing (cargo-fuzz, libFuzzer, nightly): builds the targets in
     /// `fuzz/` and runs each (or TARGET) for `--secs`, from `fuzz/seeds/<target>` plus
@@ -186,9 +219,40 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&root, &args),
         Cmd::Run { demo: true, .. } => demo(&root, 300, 9909),
         Cmd::Demo { rounds, port } => demo(&root, rounds, port),
-        Cmd::BenchLive { secs, clients } => {
+        Cmd::BenchLive {
+            secs,
+            steps,
+            rounds,
+        } => {
+            require_root("bench-live (network namespaces, BPF)")?;
             setup(Need::Lab)?;
-            bench_live(&root, secs, clients)
+            bench_live(&root, secs, &steps, rounds)
+        }
+        Cmd::BenchCapture { mix, args } => {
+            require_root("bench-capture (network namespaces)")?;
+            setup(Need::Lab)?;
+            let mixes = if mix.is_empty() {
+                bench::MIXES.iter().map(|m| (*m).to_owned()).collect()
+            } else {
+                mix
+            };
+            bench::capture(&root, &mixes, &args)
+        }
+        Cmd::Bench {
+            reps,
+            corpus_mb,
+            recapture,
+        } => {
+            require_root("bench (network namespaces, BPF, apt)")?;
+            setup(Need::Lab)?;
+            bench::bench(
+                &root,
+                &bench::Options {
+                    reps,
+                    corpus_mb,
+                    recapture,
+                },
+            )
         }
         Cmd::Run { demo: false, args } => {
             setup(Need::Build)?;
@@ -231,6 +295,7 @@ fn main() -> Result<()> {
     }
 }
 
+mod bench;
 mod image;
 mod seccomp;
 mod stress;
@@ -543,9 +608,9 @@ fn demo(root: &Path, rounds: u64, port: u16) -> Result<()> {
     .context("the demo failed")
 }
 
-/// Release agent, release bench binary, then the measured run.
-fn bench_live(root: &Path, secs: u64, clients: usize) -> Result<()> {
-    require_root("bench-live (network namespaces, BPF)")?;
+/// Release agent, release bench binary, then the measured run (under the lock the
+/// kernel tests take: both attach programs and make namespaces).
+fn bench_live(root: &Path, secs: u64, steps: &str, rounds: u32) -> Result<()> {
     run(cargo().current_dir(root).args([
         "build",
         "--release",
@@ -562,15 +627,13 @@ fn bench_live(root: &Path, secs: u64, clients: usize) -> Result<()> {
         "--bin",
         "bench-live",
     ]))?;
-    run(Command::new(root.join("target/release/bench-live"))
+    run(Command::new("flock")
         .current_dir(root)
+        .arg("/tmp/plainsight-root-tests.lock")
+        .arg(root.join("target/release/bench-live"))
         .arg(root.join("docs/bench-live.md"))
-        .args([
-            "--secs",
-            &secs.to_string(),
-            "--clients",
-            &clients.to_string(),
-        ])
+        .args(["--secs", &secs.to_string(), "--steps", steps])
+        .args(["--rounds", &rounds.to_string()])
         .env("PLAINSIGHT_BIN", root.join("target/release/plainsight")))
     .context("bench-live failed")
 }
