@@ -243,10 +243,16 @@ impl Detector {
     }
 
     /// Closes elapsed windows so spikes end and baselines decay without new traffic.
+    /// Called for every packet: the check that nothing is due stays inline.
+    #[inline]
     pub fn advance(&mut self, now: Timestamp) {
-        if now.0 < self.next_due || self.params.window_ns == 0 {
-            return;
+        if now.0 >= self.next_due && self.params.window_ns > 0 {
+            self.roll_due(now);
         }
+    }
+
+    /// Rolls the services whose window ended by `now`.
+    fn roll_due(&mut self, now: Timestamp) {
         let p = self.params;
         while let Some(Reverse((at, _))) = self.due.peek() {
             if *at > now.0 {
