@@ -450,6 +450,22 @@ mod tests {
     }
 
     #[test]
+    fn every_window_with_handshakes_is_rolled_and_the_queue_stays_bounded() {
+        let mut d = Detector::new(Params {
+            max_services: 64,
+            ..Params::default()
+        });
+        for i in 0..10_000u64 {
+            d.observe(t(1 + i / 100), &format!("s{i}"), i % 2 == 0);
+            d.advance(t(1 + i / 100));
+            assert!(d.due.len() <= 2 * d.len() + 16, "{} queued", d.due.len());
+        }
+        // Every window has ended: none of them still counts its handshakes.
+        d.advance(t(1_000));
+        assert!(d.series().all(|(_, ratio, active)| ratio == 0.0 && !active));
+    }
+
+    #[test]
     fn spike_ends_after_a_quiet_window() {
         let mut d = Detector::new(Params::default());
         for _ in 0..6 {
