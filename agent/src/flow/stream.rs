@@ -265,6 +265,13 @@ impl Stream {
         if fresh.is_empty() {
             return false;
         }
+        if self.pending.is_empty() {
+            // Nothing buffered out of order: the bytes go straight to the prefix, without
+            // the copy into a pending piece that the general path makes (one allocation
+            // and copy per in-order segment, for the same result).
+            self.data.extend_from_slice(fresh);
+            return true;
+        }
         // New in-order bytes still go through the pending map, so that bytes buffered out of
         // order earlier keep precedence where they overlap (first wins), then merge at once.
         self.buffer(have, fresh, true);

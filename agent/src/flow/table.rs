@@ -30,7 +30,8 @@
 //!   has the datagram in the segment. UDP flows' streams stay empty.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::net::{IpAddr, SocketAddr};
 
 use super::stream::Stream;
 use super::{CanonicalKey, Direction, FlowKey, Transport};
@@ -274,11 +275,81 @@ pub struct PacketOutcome<'a, V> {
     pub grew: bool,
 }
 
+/// A map key with its hash, computed once per packet.
+///
+/// Why: every packet looks its flow up (up to three probes: closed-flow reuse, admission,
+/// insert), and `SocketAddr`'s derived `Hash` feeds SipHash a dozen small writes: three
+/// hashes of it were a third of pcap mode's instructions on bulk traffic. The key is
+/// hashed once, in one write, with the table's own [`RandomState`] (SipHash keyed per
+/// process: flow keys are chosen by whoever sends packets, so the hash must stay keyed
+/// against HashDoS); the map's hasher only passes that value on ([`PassThrough`]).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u64,
+    key: CanonicalKey,
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl Eq for Slot {}
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands the precomputed [`Slot::hash`] to the map unchanged.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `Slot`); fold anything else in rather than lose it.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Writes one endpoint (address, then port) at `out[at..]`; returns where it ends. Equal
+/// keys give equal bytes (the IPv6 flow label and scope are left out, which only makes
+/// more keys share a hash). IPv4 takes 6 bytes, not 18: SipHash's cost grows with them.
+fn put_endpoint(out: &mut [u8; 37], at: usize, a: &SocketAddr) -> usize {
+    let end = match a.ip() {
+        IpAddr::V4(v4) => put(out, at, &v4.octets()),
+        IpAddr::V6(v6) => put(out, at, &v6.octets()),
+    };
+    put(out, end, &a.port().to_be_bytes())
+}
+
+fn put(out: &mut [u8; 37], at: usize, bytes: &[u8]) -> usize {
+    let end = at + bytes.len();
+    if let Some(o) = out.get_mut(at..end) {
+        o.copy_from_slice(bytes);
+    }
+    end
+}
+
 /// The flow table.
 #[derive(Debug)]
 pub struct Table<V> {
     limits: Limits,
-    flows: HashMap<CanonicalKey, Flow<V>>,
+    /// Keys the flow hashes (see [`Slot`]).
+    keys: RandomState,
+    flows: HashMap<Slot, Flow<V>, BuildHasherDefault<PassThrough>>,
     /// Flows that left the table between expiry calls (e.g. replaced by a new connection).
     finished: Vec<Flow<V>>,
     next_scan: Option<Timestamp>,
@@ -294,7 +365,8 @@ impl<V> Table<V> {
     pub fn new(limits: Limits) -> Self {
         Table {
             limits,
-            flows: HashMap::new(),
+            keys: RandomState::new(),
+            flows: HashMap::default(),
             finished: Vec::new(),
             next_scan: None,
             counters: TableCounters::default(),
@@ -304,7 +376,22 @@ impl<V> Table<V> {
     }
 
     /// Bytes of one slot of the map: key, flow and hashbrown's control byte.
-    pub const SLOT_BYTES: usize = size_of::<(CanonicalKey, Flow<V>)>() + 1;
+    pub const SLOT_BYTES: usize = size_of::<(Slot, Flow<V>)>() + 1;
+
+    /// The map key of `key`: one keyed SipHash over its bytes (13 for IPv4, 37 for IPv6),
+    /// in a single write.
+    fn slot(&self, key: CanonicalKey) -> Slot {
+        let mut bytes = [0u8; 37];
+        let end = put_endpoint(&mut bytes, 0, &key.lo);
+        let end = put_endpoint(&mut bytes, end, &key.hi);
+        let end = put(&mut bytes, end, &[key.transport as u8]);
+        let mut h = self.keys.build_hasher();
+        h.write(bytes.get(..end).unwrap_or(&bytes));
+        Slot {
+            hash: h.finish(),
+            key,
+        }
+    }
 
     /// Bytes of the map's allocation at `capacity` (hashbrown keeps at most 7/8 of its
     /// buckets full).
@@ -319,8 +406,8 @@ impl<V> Table<V> {
     }
 
     /// Takes a flow out of the map and its buffers out of the count.
-    fn take(&mut self, ckey: &CanonicalKey) -> Option<Flow<V>> {
-        let f = self.flows.remove(ckey)?;
+    fn take(&mut self, slot: &Slot) -> Option<Flow<V>> {
+        let f = self.flows.remove(slot)?;
         self.stream_bytes = self.stream_bytes.saturating_sub(f.heap_bytes());
         Some(f)
     }
@@ -328,7 +415,8 @@ impl<V> Table<V> {
     /// The engine needs no more payload of this flow: free both stream buffers now rather
     /// than when the flow ends.
     pub fn stop_streams(&mut self, key: &FlowKey) {
-        if let Some(f) = self.flows.get_mut(&key.canonical()) {
+        let slot = self.slot(key.canonical());
+        if let Some(f) = self.flows.get_mut(&slot) {
             let before = f.heap_bytes();
             for s in &mut f.streams {
                 s.stop();
@@ -362,7 +450,7 @@ impl<V> Table<V> {
         let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
             .flows
             .iter()
-            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .map(|(k, f)| (f.worth(), f.last_seen, k.key))
             .collect();
         victims.sort_unstable();
         for (worth, _, k) in victims {
@@ -380,7 +468,7 @@ impl<V> Table<V> {
         let mut victims: Vec<(Worth, Timestamp, CanonicalKey)> = self
             .flows
             .iter()
-            .map(|(k, f)| (f.worth(), f.last_seen, *k))
+            .map(|(k, f)| (f.worth(), f.last_seen, k.key))
             .filter(|(w, _, _)| *w <= newcomer)
             .collect();
         if victims.is_empty() {
@@ -418,7 +506,8 @@ impl<V> Table<V> {
     }
 
     fn evict(&mut self, k: &CanonicalKey, worth: Worth) {
-        if let Some(mut f) = self.take(k) {
+        let slot = self.slot(*k);
+        if let Some(mut f) = self.take(&slot) {
             if let Some(c) = self.counters.evicted.get_mut(worth as usize) {
                 *c += 1;
             }
@@ -446,11 +535,12 @@ impl<V> Table<V> {
 
     /// Look a flow up by its key (either orientation).
     pub fn get(&self, key: &FlowKey) -> Option<&Flow<V>> {
-        self.flows.get(&key.canonical())
+        self.flows.get(&self.slot(key.canonical()))
     }
 
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<V>> {
-        self.flows.get_mut(&key.canonical())
+        let slot = self.slot(key.canonical());
+        self.flows.get_mut(&slot)
     }
 
     /// Account one segment: find or create its flow, update counters, reassemble TCP payload.
@@ -461,7 +551,7 @@ impl<V> Table<V> {
     ) -> Result<PacketOutcome<'_, V>, TableFull> {
         let src = SocketAddr::new(seg.src_ip, seg.src_port);
         let dst = SocketAddr::new(seg.dst_ip, seg.dst_port);
-        let ckey = CanonicalKey::new(src, dst, seg.transport);
+        let ckey = self.slot(CanonicalKey::new(src, dst, seg.transport));
         let tcp = seg.tcp.filter(|_| seg.transport == Transport::Tcp);
         let opens = tcp.is_some_and(|t| t.has(TcpMeta::SYN) && !t.has(TcpMeta::ACK));
         if self.over(0) {
@@ -485,21 +575,21 @@ impl<V> Table<V> {
                         .is_some_and(|end| t.seq.wrapping_sub(end) < 1 << 31)
             })
         };
-        if opens || tcp.is_some() {
-            let reuse = self
-                .flows
-                .get(&ckey)
-                .is_some_and(|f| f.is_closed() && (opens || past_end(f)));
-            if reuse {
-                if let Some(mut old) = self.take(&ckey) {
-                    old.finish(EndReason::Closed);
-                    self.counters.flows_closed += 1;
-                    self.finished.push(old);
-                }
+        // One probe answers both "is there a flow" and "is it a closed one being reused"
+        // (`opens` implies TCP).
+        let reuse = self
+            .flows
+            .get(&ckey)
+            .map(|f| tcp.is_some() && f.is_closed() && (opens || past_end(f)));
+        if reuse == Some(true) {
+            if let Some(mut old) = self.take(&ckey) {
+                old.finish(EndReason::Closed);
+                self.counters.flows_closed += 1;
+                self.finished.push(old);
             }
         }
 
-        let created = !self.flows.contains_key(&ckey);
+        let created = reuse != Some(false);
         if created && self.over(1) {
             let worth = if seg.payload.is_empty() {
                 Worth::Payloadless
@@ -587,12 +677,16 @@ impl<V> Table<V> {
     /// Flows that ended by `now`: idle ones, closed TCP flows past their linger, and flows
     /// finished since the last call. Sorted by first seen, then key.
     pub fn expire(&mut self, now: Timestamp) -> Vec<Flow<V>> {
-        let mut out = std::mem::take(&mut self.finished);
         let due = self.next_scan.is_none_or(|t| now >= t);
+        if !due && self.finished.is_empty() {
+            // The common case, once per packet: nothing to hand back.
+            return Vec::new();
+        }
+        let mut out = std::mem::take(&mut self.finished);
         if due {
             self.next_scan = Some(Timestamp(now.0.saturating_add(self.limits.scan_interval)));
             let limits = self.limits;
-            let ended: Vec<(CanonicalKey, EndReason)> = self
+            let ended: Vec<(Slot, EndReason)> = self
                 .flows
                 .iter()
                 .filter_map(|(k, f)| ended_by(f, now, &limits).map(|r| (*k, r)))
@@ -614,7 +708,8 @@ impl<V> Table<V> {
 
     /// Take one flow out (e.g. the engine is done with it).
     pub fn remove(&mut self, key: &FlowKey) -> Option<Flow<V>> {
-        let mut f = self.take(&key.canonical())?;
+        let slot = self.slot(key.canonical());
+        let mut f = self.take(&slot)?;
         self.counters.flows_removed += 1;
         f.finish(EndReason::Removed);
         Some(f)
