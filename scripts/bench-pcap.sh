@@ -472,6 +472,11 @@ What each tool does with the file, so the figures are read for what they are:
 - **tshark** does a full Wireshark dissection of every packet (all dissectors, TCP
   reassembly, the display filter), which is far more work per packet than the others;
   it prints only the handshake types of the frames that match `tls.handshake`.
+
+## Where the time goes
+
+The instruction profile of `plainsight pcap` on a handshake-heavy and a bulk-heavy
+capture, the changes it led to and the commands: [profile-pcap.md](profile-pcap.md).
 EOF
 }
 
