@@ -293,9 +293,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
 /// The workload-identity stage: the Kubernetes watches when `[kubernetes]` is on.
 #[derive(Debug)]
-struct Workloads(#[cfg(feature = "kubernetes")] Option<crate::k8s::K8sIdentity>);
+struct IdentityStage(#[cfg(feature = "kubernetes")] Option<crate::k8s::K8sIdentity>);
 
-impl Workloads {
+impl IdentityStage {
     /// Every watch has listed once (or Kubernetes is off): until then flows would go out
     /// unnamed, so `/readyz` waits for it.
     fn synced(&self) -> bool {
@@ -322,18 +322,18 @@ impl Workloads {
 }
 
 /// Connects to the API server and starts the watches, when configured.
-async fn kubernetes(config: &Config) -> Result<Workloads, RunError> {
+async fn kubernetes(config: &Config) -> Result<IdentityStage, RunError> {
     if !config.kubernetes.enabled {
         #[cfg(feature = "kubernetes")]
-        return Ok(Workloads(None));
+        return Ok(IdentityStage(None));
         #[cfg(not(feature = "kubernetes"))]
-        return Ok(Workloads());
+        return Ok(IdentityStage());
     }
     #[cfg(feature = "kubernetes")]
     {
         let k = crate::k8s::K8sIdentity::start(&config.kubernetes).await?;
         tracing::info!(node = ?config.kubernetes.node_name(), "kubernetes: watching the API server");
-        Ok(Workloads(Some(k)))
+        Ok(IdentityStage(Some(k)))
     }
     #[cfg(not(feature = "kubernetes"))]
     Err(RunError::NoKubernetes)
@@ -441,7 +441,7 @@ struct Agent {
     event_errors: u64,
     /// Kernel flow-map entries the agent removed (idle), for the LRU eviction count.
     kernel_removed: u64,
-    k8s: Workloads,
+    k8s: IdentityStage,
 }
 
 impl Agent {
