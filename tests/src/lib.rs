@@ -156,6 +156,20 @@ impl Drop for Guard {
 }
 
 impl Guard {
+    /// The exit status once the process exits, or `None` if it still runs after `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(st)) = self.0.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends SIGINT and waits (bounded) for the process to exit.
     pub fn interrupt(&mut self) -> std::process::ExitStatus {
         // SAFETY: kill(2) on our own child's pid.

@@ -716,19 +716,6 @@ fn mkdir(d: &Path) -> PathBuf {
     d.to_path_buf()
 }
 
-fn wait_exit(g: &mut Guard, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(st) = g.0.try_wait().unwrap() {
-            return Some(st);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     let _one = APPLY.lock().unwrap_or_else(|e| e.into_inner());
@@ -769,7 +756,9 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     // As uid 65534 (the image's USER) the same securityContext leaves the agent no
     // capability: it says so and exits 4. That is why the DaemonSet runs as uid 0.
     let (mut agent, stderr) = spawn_as_the_runtime_would(&lab, ds, 65534, &pod_dir, "nobody");
-    let st = wait_exit(&mut agent, Duration::from_secs(30)).expect("uid 65534 kept running");
+    let st = agent
+        .wait_exit(Duration::from_secs(30))
+        .expect("uid 65534 kept running");
     let err = std::fs::read_to_string(&stderr).unwrap();
     assert_eq!(st.code(), Some(4), "uid 65534: {st}\n{err}");
     assert!(err.contains("missing capabilities"), "{err}");
@@ -872,8 +861,9 @@ fn the_agent_runs_in_the_daemonsets_security_context_within_its_limits() {
     let grace = ds["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         .as_u64()
         .unwrap();
-    let st =
-        wait_exit(&mut agent, Duration::from_secs(grace)).expect("no exit within the grace period");
+    let st = agent
+        .wait_exit(Duration::from_secs(grace))
+        .expect("no exit within the grace period");
     assert!(
         st.success(),
         "exit {st}: {}",

@@ -6,7 +6,7 @@
 //! password the client sends must still appear in none of its outputs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
@@ -77,19 +77,6 @@ fn hub_curl(lab: &Lab, path: &str) -> (u16, String) {
         &format!("http://127.0.0.1:{PORT}{path}"),
         &[],
     )
-}
-
-fn wait_exit(g: &mut Guard, within: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(st) = g.0.try_wait().unwrap() {
-            return Some(st);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `Uid:` and `CapEff:` of a running process.
@@ -177,7 +164,9 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
     // SIGTERM: a clean stop, events written, nothing left attached.
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(agent.0.id() as i32, libc::SIGTERM) };
-    let st = wait_exit(&mut agent, Duration::from_secs(30)).expect("no exit after SIGTERM");
+    let st = agent
+        .wait_exit(Duration::from_secs(30))
+        .expect("no exit after SIGTERM");
     assert!(
         st.success(),
         "exit {st}: {}",
@@ -223,7 +212,8 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
     for drop in CAPS {
         let caps: Vec<&str> = CAPS.iter().copied().filter(|c| *c != drop).collect();
         let (mut agent, _, stderr) = spawn_agent(&lab, &caps, &format!("without-{drop}"));
-        let st = wait_exit(&mut agent, Duration::from_secs(30))
+        let st = agent
+            .wait_exit(Duration::from_secs(30))
             .unwrap_or_else(|| panic!("still running without {drop}"));
         let err = std::fs::read_to_string(&stderr).unwrap();
         assert_eq!(st.code(), Some(4), "without {drop}: {st}\n{err}");
