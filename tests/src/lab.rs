@@ -844,6 +844,19 @@ http {{
         self.expect_ok("curl over plain HTTP", &out, "plain hello");
     }
 
+    /// One plain HTTP GET of the server's port 80 with Basic credentials (a password in
+    /// the clear for the agent to find); panics unless it succeeds.
+    pub fn basic_auth_get(&self, user: &str, password: &str) {
+        let url = format!("http://{SERVER_IP}:{PORT_HTTP}/");
+        let cred = format!("{user}:{password}");
+        let out = self.client(&["curl", "-sS", "--fail", "-u", &cred, &url], None);
+        assert!(
+            out.status.success(),
+            "curl with Basic credentials: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// psql with sslmode=disable and a password that travels in clear.
     pub fn psql(&self) {
         let psql = Self::pg_bin("psql");

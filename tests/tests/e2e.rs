@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use plainsight_tests::k8s::{lab as k8s_lab, Cluster};
 use plainsight_tests::lab::{
-    Hub, Lab, LiveAgent, CLIENT_IP, PORT_HTTP, SERVER_IP, SMTP_PLAIN_PORT, SMTP_STARTTLS_PORT,
+    Hub, Lab, LiveAgent, CLIENT_IP, SERVER_IP, SMTP_PLAIN_PORT, SMTP_STARTTLS_PORT,
 };
 use plainsight_tests::prometheus::Prometheus;
 use serde_json::{json, Value};
@@ -334,9 +334,7 @@ impl Scenario {
         match self {
             Scenario::Weak => {
                 lab.weak_all();
-                let url = format!("http://{SERVER_IP}:{PORT_HTTP}/");
-                let out = lab.client(&["curl", "-sS", "--fail", "-u", "alice:e2e-pw", &url], None);
-                assert!(out.status.success(), "{out:?}");
+                lab.basic_auth_get("alice", "e2e-pw");
                 lab.psql();
                 // SMTP: AUTH in clear to a server without STARTTLS (not_offered), mail
                 // in clear past an offered STARTTLS (not_used).

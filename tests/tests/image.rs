@@ -281,22 +281,7 @@ fn the_agent_runs_in_its_image_with_least_privilege() {
     let hooks = attached(hub, &lab.client_hub_if);
     assert_eq!(hooks.len(), 2, "ingress and egress attached: {hooks:?}");
 
-    let out = lab.client(
-        &[
-            "curl",
-            "-sS",
-            "--fail",
-            "-u",
-            &format!("img:{PASSWORD}"),
-            &format!("http://{SERVER_IP}/"),
-        ],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.basic_auth_get("img", PASSWORD);
     // The flow ends with FIN: reported within the agent's close linger.
     let deadline = Instant::now() + Duration::from_secs(40);
     let (events, metrics) = loop {

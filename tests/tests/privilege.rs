@@ -125,22 +125,7 @@ fn run_as_nobody_with_exactly_the_documented_capabilities() {
     assert_eq!(hooks.len(), 2, "ingress and egress attached: {hooks:?}");
 
     for _ in 0..3 {
-        let out = lab.client(
-            &[
-                "curl",
-                "-sS",
-                "--fail",
-                "-u",
-                &format!("priv:{PASSWORD}"),
-                &format!("http://{SERVER_IP}/"),
-            ],
-            None,
-        );
-        assert!(
-            out.status.success(),
-            "curl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        lab.basic_auth_get("priv", PASSWORD);
     }
     // The flows end with FIN: the agent reports them within its close linger.
     let deadline = Instant::now() + Duration::from_secs(40);

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use plainsight_tests::lab::{Hub, Lab, LiveAgent, SERVER_IP};
+use plainsight_tests::lab::{Hub, Lab, LiveAgent};
 use plainsight_tests::prometheus::Prometheus;
 
 fn active(prom: &Prometheus, name: &str) -> Option<String> {
@@ -38,16 +38,7 @@ fn one_cleartext_credential_makes_the_alert_active_within_30_s() {
     );
 
     // One plain HTTP request with Basic credentials.
-    let url = format!("http://{SERVER_IP}/");
-    let out = lab.client(
-        &["curl", "-sS", "--fail", "-u", "alice:pr0m-e2e-pw", &url],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.basic_auth_get("alice", "pr0m-e2e-pw");
     let sent = Instant::now();
     let state = loop {
         if let Some(s) = active(&prom, "PlainsightCleartextCredentials") {
