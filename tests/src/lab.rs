@@ -844,6 +844,28 @@ http {{
         self.expect_ok("curl over plain HTTP", &out, "plain hello");
     }
 
+    /// Turns TSO, GSO and GRO off on every interface of the lab, so that segments are
+    /// MTU-sized as on a wire (the benchmarks' recorder and live runs).
+    pub fn offloads_off(&self) {
+        let hub = self.hub_ns.as_deref();
+        let ends = [
+            (Some(self.client_ns.as_str()), "eth0"),
+            (Some(self.server_ns.as_str()), "eth0"),
+            (hub, self.client_hub_if.as_str()),
+            (hub, self.server_hub_if.as_str()),
+            (hub, self.bridge.as_str()),
+        ];
+        for (ns, iface) in ends {
+            let off = [
+                "ethtool", "-K", iface, "tso", "off", "gso", "off", "gro", "off",
+            ];
+            match ns {
+                Some(ns) => sh(&[&["ip", "netns", "exec", ns][..], &off[..]].concat()),
+                None => sh(&off),
+            };
+        }
+    }
+
     /// One plain HTTP GET of the server's port 80 with Basic credentials (a password in
     /// the clear for the agent to find); panics unless it succeeds.
     pub fn basic_auth_get(&self, user: &str, password: &str) {

@@ -25,7 +25,7 @@ use plainsight_tests::lab::{
     ns_cmd, Hub, Lab, PORT_HARDENED, PORT_HTTP, PORT_PG, PORT_WEAK, SERVER_IP, SNI_HARDENED,
     SNI_WEAK,
 };
-use plainsight_tests::{sh, Guard};
+use plainsight_tests::Guard;
 
 const PORT_REDIS: u16 = 9950;
 const PORT_BULK_TLS: u16 = 9951;
@@ -82,12 +82,6 @@ impl Mix {
             other => panic!("unknown mix {other:?}: handshake, bulk or mixed"),
         }
     }
-}
-
-fn ethtool_off(ns: &str, iface: &str) {
-    sh(&[
-        "ip", "netns", "exec", ns, "ethtool", "-K", iface, "tso", "off", "gso", "off", "gro", "off",
-    ]);
 }
 
 /// Runs a bash script in the client namespace (one process per kind of traffic, so
@@ -174,11 +168,7 @@ fn main() {
     );
     let hub = lab.hub_ns.clone().expect("hub namespace");
     // MTU-sized segments, as on a wire: no TSO/GSO on the senders, no GRO on receive.
-    ethtool_off(&lab.client_ns, "eth0");
-    ethtool_off(&lab.server_ns, "eth0");
-    for i in [&lab.client_hub_if, &lab.server_hub_if, &lab.bridge] {
-        ethtool_off(&hub, i);
-    }
+    lab.offloads_off();
     lab.start_servers();
     let dir = lab.path("");
     let ca = lab.path("ca.pem");

@@ -30,7 +30,7 @@ use plainsight_tests::lab::{
     in_netns, metric_sum, ns_cmd, parse_metrics, Hub, Lab, LiveAgent, Sample, PORT_HARDENED,
     SERVER_IP,
 };
-use plainsight_tests::{sh, Guard};
+use plainsight_tests::Guard;
 
 const AGENT_PORT: u16 = 9955;
 const IPERF_PORT: u16 = 9956;
@@ -50,12 +50,6 @@ fn status_kb(pid: u32, key: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{key} missing in /proc/{pid}/status"))
-}
-
-fn ethtool_off(ns: &str, iface: &str) {
-    sh(&[
-        "ip", "netns", "exec", ns, "ethtool", "-K", iface, "tso", "off", "gso", "off", "gro", "off",
-    ]);
 }
 
 /// One iperf3 run from the client namespace: received bits/s.
@@ -232,11 +226,7 @@ fn main() {
         Hub::Netns,
     );
     let hub = lab.hub_ns.clone().expect("hub namespace");
-    ethtool_off(&lab.client_ns, "eth0");
-    ethtool_off(&lab.server_ns, "eth0");
-    for i in [&lab.client_hub_if, &lab.server_hub_if, &lab.bridge] {
-        ethtool_off(&hub, i);
-    }
+    lab.offloads_off();
     lab.start_servers();
     let _iperf_server = Guard(
         ns_cmd(
