@@ -262,7 +262,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<()> {
     let live = std::fs::read_to_string(&live_md)?;
     let live_kv = read_kv(&root.join("target/bench/live.md.tsv"))?;
     let load_l_after = loadavg();
-    let load_end = loadavg();
+    let load_end = load_l_after.clone();
 
     // The record.
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
