@@ -259,6 +259,12 @@ pub struct CaptureConfig {
 pub mod config_flag {
     /// Copy payload of UDP flows too (DNS, QUIC Initial, ...).
     pub const CAPTURE_UDP: u32 = 1;
+    /// Stamp established packets with `bpf_ktime_get_coarse_ns` (5.11+) instead of
+    /// `bpf_ktime_get_ns`: the precise clock was a third of an established packet's
+    /// cost on a KVM guest (`docs/bench-kernel.md`). Userspace sets it only after probing
+    /// the helper; the verifier then never visits the other branch, so the object still
+    /// loads on kernels without the helper.
+    pub const COARSE_CLOCK: u32 = 2;
 }
 
 impl CaptureConfig {

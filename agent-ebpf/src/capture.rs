@@ -1,8 +1,9 @@
 //! The per-packet work both hooks share: flow accounting, then handshake capture.
 //!
 //! The common case, an established flow whose capture has stopped, costs the header
-//! parse, one LRU lookup and a few stores. Only directions still capturing look at the
-//! `DONE` map or touch the ring buffer.
+//! parse, one LRU lookup, a coarse clock read and a few stores. Only payload of
+//! directions still capturing looks at the `DONE` map or touches the ring buffer; a
+//! new flow without payload (a SYN) is one insert.
 
 use core::{ffi::c_void, hint::black_box, mem::size_of};
 
@@ -12,7 +13,7 @@ use agent_common::{
 };
 use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_ktime_get_ns, bpf_skb_load_bytes},
+    helpers::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_skb_load_bytes},
     programs::TcContext,
 };
 
@@ -33,21 +34,33 @@ const _: () = assert!(MAX_EVENT_PAYLOAD.is_power_of_two() && MEDIUM < MAX_EVENT_
 pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     count(counter::PACKETS);
     let p = parse::parse(ctx)?;
-    let now = unsafe { bpf_ktime_get_ns() };
+    let cfg = maps::config();
     let wire_len = ctx.len();
     // SAFETY: ctx.skb points to the program's __sk_buff context.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let wants_payload = p.payload_len > 0
+        && (p.key.protocol == proto::TCP || cfg.flags & config_flag::CAPTURE_UDP != 0);
 
+    // A SYN most often opens a direction: insert first, so that a new connection costs
+    // one map operation. A SYN on a known direction (retransmitted, or a reused tuple)
+    // fails the insert and takes the lookup below.
+    let syn = p.tcp_flags & tcp_flag::SYN != 0;
+    let created = syn && insert_fresh(&p.key, wire_len, p.tcp_flags, ifindex);
+    if created && !wants_payload {
+        return end_event(ctx, &p, hook, p.tcp_flags);
+    }
     let stats = match FLOWS.get_ptr_mut(&p.key) {
+        // SAFETY: a live pointer into the map value; concurrent writers on other CPUs
+        // can lose an increment, an accepted inaccuracy for a monitor.
+        Some(s) if created => unsafe { &mut *s },
         Some(s) => {
-            // SAFETY: a live pointer into the map value; concurrent writers on other
-            // CPUs can lose an increment, an accepted inaccuracy for a monitor.
+            // SAFETY: as above.
             let st = unsafe { &mut *s };
-            if p.tcp_flags & tcp_flag::SYN != 0 && reused(st) {
+            if syn && reused(st) {
                 // A SYN (or SYN-ACK) on a direction that already carried a connection:
                 // the 4-tuple was reused by a new one (RFC 9293 §3.3.2, TIME-WAIT reuse),
                 // captured afresh.
-                restart(&p.key, st, wire_len, p.tcp_flags, now, ifindex);
+                restart(&p.key, st, wire_len, p.tcp_flags, precise_now(), ifindex);
             } else if st.ifindex != ifindex {
                 // The same packet on its next hop through this node (pod veth, then
                 // uplink): the key has no interface in it, so counting it here would
@@ -57,28 +70,42 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
             } else {
                 st.packets += 1;
                 st.bytes += u64::from(wire_len);
-                st.last_seen_ns = now;
+                // The coarse clock can read up to a tick behind the precise one that
+                // stamped the flow's start: never move `last_seen_ns` backwards.
+                let now = packet_now(&cfg);
+                if now > st.last_seen_ns {
+                    st.last_seen_ns = now;
+                }
                 st.tcp_flags |= p.tcp_flags;
             }
             st
         }
-        None => new_flow(&p.key, wire_len, p.tcp_flags, now, ifindex)?,
+        None if created => return Err(counter::FLOW_UPDATE_FAILED),
+        None => {
+            // Not a SYN: a UDP flow, or a TCP flow first seen mid-stream.
+            insert_fresh(&p.key, wire_len, p.tcp_flags, ifindex);
+            if !wants_payload {
+                // Nothing to capture, so no second lookup for the value just inserted.
+                return end_event(ctx, &p, hook, p.tcp_flags);
+            }
+            match FLOWS.get_ptr_mut(&p.key) {
+                // SAFETY: pointer from a successful lookup; see above on concurrent writers.
+                Some(s) => unsafe { &mut *s },
+                None => return Err(counter::FLOW_UPDATE_FAILED),
+            }
+        }
     };
 
     let opened = stats.first_flags;
-    if stats.capture_state != capture_state::ACTIVE {
-        return end_event(ctx, &p, hook, now, opened);
+    // Bare ACKs, SYNs and FINs of a direction still capturing have nothing to copy, so
+    // they skip the `DONE` lookup too: the mark is noticed at the next payload.
+    if stats.capture_state != capture_state::ACTIVE || !wants_payload {
+        return end_event(ctx, &p, hook, opened);
     }
     if DONE.get_ptr(&p.key).is_some() {
         stats.capture_state = capture_state::DONE;
         count(counter::CAPTURE_DONE);
-        return end_event(ctx, &p, hook, now, opened);
-    }
-    let cfg = maps::config();
-    let wants_payload = p.payload_len > 0
-        && (p.key.protocol == proto::TCP || cfg.flags & config_flag::CAPTURE_UDP != 0);
-    if !wants_payload {
-        return end_event(ctx, &p, hook, now, opened);
+        return end_event(ctx, &p, hook, opened);
     }
 
     let left = cfg.byte_budget.saturating_sub(stats.captured_bytes);
@@ -86,7 +113,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         // Only reachable with a budget of zero: a spent budget is noticed below.
         stats.capture_state = capture_state::BUDGET_SPENT;
         count(counter::CAPTURE_BUDGET_SPENT);
-        return end_event(ctx, &p, hook, now, opened);
+        return end_event(ctx, &p, hook, opened);
     }
     let mut copy = p.payload_len;
     if copy > left {
@@ -95,7 +122,15 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     if copy > MAX_EVENT_PAYLOAD as u32 {
         copy = MAX_EVENT_PAYLOAD as u32;
     }
-    let hdr = header(ctx, &p, hook, now, event_kind::SEGMENT, copy, opened);
+    let hdr = header(
+        ctx,
+        &p,
+        hook,
+        precise_now(),
+        event_kind::SEGMENT,
+        copy,
+        opened,
+    );
     let res = if copy <= SMALL as u32 {
         emit::<{ HDR + SMALL }, SMALL>(ctx, &hdr, p.payload_off, copy)
     } else if copy <= MEDIUM as u32 {
@@ -118,6 +153,39 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         count(counter::CAPTURE_BUDGET_SPENT);
     }
     Ok(())
+}
+
+/// Inserts a direction's first packet unless another CPU (or an earlier packet) has
+/// inserted it: true when this call created it. The start is stamped with the precise
+/// clock: userspace compares a flow's start with its own last event to tell a reused
+/// tuple from the connection it already classified.
+#[inline(always)]
+fn insert_fresh(key: &FlowKey, wire_len: u32, flags: u8, ifindex: u32) -> bool {
+    let fresh = fresh(wire_len, flags, precise_now(), ifindex);
+    let created = FLOWS.insert(key, &fresh, u64::from(BPF_NOEXIST)).is_ok();
+    if created {
+        count(counter::FLOW_CREATED);
+    }
+    created
+}
+
+/// The clock of event records and flow starts: monotonic, to the nanosecond.
+#[inline(always)]
+fn precise_now() -> u64 {
+    // SAFETY: a helper with no arguments.
+    unsafe { bpf_ktime_get_ns() }
+}
+
+/// The clock of an established packet's `last_seen_ns`: the coarse monotonic clock
+/// (same epoch, a tick's resolution) where userspace found the helper.
+#[inline(always)]
+fn packet_now(cfg: &agent_common::CaptureConfig) -> u64 {
+    if cfg.flags & config_flag::COARSE_CLOCK != 0 {
+        // SAFETY: a helper with no arguments; only reached when the loader probed it.
+        unsafe { bpf_ktime_get_coarse_ns() }
+    } else {
+        precise_now()
+    }
 }
 
 /// Whether this direction already carried a connection, so that a SYN on it starts a
@@ -159,27 +227,6 @@ fn fresh(wire_len: u32, flags: u8, now: u64, ifindex: u32) -> FlowStats {
     }
 }
 
-/// Inserts a new flow direction, owned by `ifindex`, and returns its value in the map.
-#[inline(always)]
-fn new_flow(
-    key: &FlowKey,
-    wire_len: u32,
-    flags: u8,
-    now: u64,
-    ifindex: u32,
-) -> Result<&'static mut FlowStats, u32> {
-    let fresh = fresh(wire_len, flags, now, ifindex);
-    // NOEXIST: if another CPU inserted the same direction meanwhile, keep its entry.
-    if FLOWS.insert(key, &fresh, u64::from(BPF_NOEXIST)).is_ok() {
-        count(counter::FLOW_CREATED);
-    }
-    match FLOWS.get_ptr_mut(key) {
-        // SAFETY: pointer from a successful lookup; see `handle` on concurrent writers.
-        Some(s) => Ok(unsafe { &mut *s }),
-        None => Err(counter::FLOW_UPDATE_FAILED),
-    }
-}
-
 #[inline(always)]
 fn header(
     ctx: &TcContext,
@@ -211,7 +258,7 @@ fn header(
 /// Reports a TCP FIN or RST that no segment event carried, so userspace learns the end
 /// of every flow, captured or not.
 #[inline(always)]
-fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, first_flags: u8) -> Result<(), u32> {
+fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, first_flags: u8) -> Result<(), u32> {
     let kind = if p.tcp_flags & tcp_flag::RST != 0 {
         event_kind::RST
     } else if p.tcp_flags & tcp_flag::FIN != 0 {
@@ -222,7 +269,7 @@ fn end_event(ctx: &TcContext, p: &Parsed, hook: u8, now: u64, first_flags: u8) -
     if p.key.protocol != proto::TCP {
         return Ok(());
     }
-    let hdr = header(ctx, p, hook, now, kind, 0, first_flags);
+    let hdr = header(ctx, p, hook, precise_now(), kind, 0, first_flags);
     match EVENTS.reserve::<EventHeader>(0) {
         Some(mut entry) => {
             entry.write(hdr);

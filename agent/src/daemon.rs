@@ -139,6 +139,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         done_entries: Some(config.limits.kernel_flow_entries()),
         ringbuf_bytes: Some(config.limits.ringbuf_bytes),
         wakeup_bytes: None,
+        coarse_clock: None,
     })?;
     // Workload identity: watches that run beside the capture (not on its path).
     let k8s = kubernetes(&config).await?;

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use agent_common::parse::{Endpoints, Event, EventKind, Hook, ParseError, Protocol};
-use agent_common::{counter, names, CaptureConfig, FlowKey, FlowStats};
+use agent_common::{config_flag, counter, names, CaptureConfig, FlowKey, FlowStats};
 use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
@@ -180,6 +180,30 @@ pub struct LoadOptions {
     /// [`CaptureConfig::wakeup_bytes`]; `None`: an eighth of the ring. `Some(0)` is the
     /// kernel's default wake-up (the benchmark's comparison).
     pub wakeup_bytes: Option<u32>,
+    /// [`config_flag::COARSE_CLOCK`]; `None`: where the kernel has the helper (probed).
+    pub coarse_clock: Option<bool>,
+}
+
+/// Whether TC programs may call `bpf_ktime_get_coarse_ns` (Linux 5.11+), asked of the
+/// verifier with a two-instruction program, as libbpf probes helpers. A failed probe
+/// means the precise clock, which every supported kernel has.
+/// Probed once per process.
+pub fn has_coarse_clock() -> bool {
+    use aya::programs::ProgramType;
+    use aya::sys::{is_helper_supported, BpfHelper};
+    static PROBED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBED.get_or_init(|| {
+        match is_helper_supported(
+            ProgramType::SchedClassifier,
+            BpfHelper::BPF_FUNC_ktime_get_coarse_ns,
+        ) {
+            Ok(yes) => yes,
+            Err(e) => {
+                tracing::debug!(error = %e, "probing bpf_ktime_get_coarse_ns failed; using the precise clock");
+                false
+            }
+        }
+    })
 }
 
 /// Loads the object with `opts` patched in and loads (verifies) all three programs.
@@ -192,6 +216,11 @@ pub fn load(opts: &LoadOptions) -> Result<Ebpf, LiveError> {
     // By default an eighth of the ring: a burst wakes the reader long before it fills.
     let ring = opts.ringbuf_bytes.unwrap_or(DEFAULT_RINGBUF_BYTES);
     config.wakeup_bytes = opts.wakeup_bytes.unwrap_or((ring / 8).max(1));
+    if opts.coarse_clock.unwrap_or_else(has_coarse_clock) {
+        config.flags |= config_flag::COARSE_CLOCK;
+    } else {
+        config.flags &= !config_flag::COARSE_CLOCK;
+    }
     let mut loader = EbpfLoader::new();
     loader.override_global(names::CONFIG, &config, true);
     if let Some(n) = opts.flow_entries {
