@@ -4,10 +4,19 @@
 //! (RFC 7540 §3.2) turns the session into cleartext HTTP/2: what follows the
 //! `101` and the client's connection preface is handed to the HTTP/2 analyzer,
 //! so requests made after the upgrade (and their credentials) are read too.
+//!
+//! Each response is also judged as content or redirect (`http.no_https_redirect`): a
+//! 2xx that carries a body (not to HEAD, not 204) serves content in the clear; a 3xx
+//! whose `Location` starts with `https://` sends the client to TLS. The verdict is per
+//! flow, and content wins: one keep-alive connection that both redirects and serves a
+//! page raises the finding (with `redirect: https` in its evidence), because that page
+//! did cross the network in the clear. Only a flow whose every judged response is an
+//! HTTPS redirect counts as redirect-only.
 
+use super::findings::HTTP_NO_HTTPS_REDIRECT;
 use super::http2::{Http2, PREFACE};
 use super::wire::{self, lines};
-use super::{push_cred, push_verb, Analyzer, Cred, Facts, Protocol, Verdict};
+use super::{push_cred, push_verb, Analyzer, Cred, Extra, Facts, Protocol, Verdict};
 use crate::flow::Direction;
 
 /// Request methods (RFC 9110 §9 plus WebDAV RFC 4918 and PATCH RFC 5789).
@@ -83,6 +92,8 @@ struct Side {
     stop: bool,
     msgs: usize,
     content_length: usize,
+    /// A `Content-Length` header was seen in this message.
+    length_given: bool,
     chunked: bool,
 }
 
@@ -110,6 +121,16 @@ pub(crate) struct Http {
     tunnel: [Option<usize>; 2],
     /// The client's first tunnelled bytes are a TLS record.
     tunnel_tls: Option<bool>,
+    /// Which requests were HEAD or CONNECT, in order (their answers carry no body,
+    /// RFC 9110 §9.3.2 and §9.3.6).
+    heads: Vec<bool>,
+    /// The response being read: its status and whether `Location` is `https://…`.
+    cur_status: Option<u16>,
+    cur_https_location: bool,
+    /// Status of the first 2xx response that carried a body.
+    served: Option<u16>,
+    /// Responses that redirected to `https://`.
+    https_redirects: usize,
 }
 
 /// Stop after this many messages per direction: the verdict is settled by then.
@@ -143,6 +164,7 @@ impl Http {
                         continue;
                     }
                     side.content_length = 0;
+                    side.length_given = false;
                     side.chunked = false;
                     side.st = St::Headers;
                     self.start_line(dir, line);
@@ -153,6 +175,10 @@ impl Http {
                         Direction::ToClient => &mut self.resp,
                     };
                     side.msgs += 1;
+                    let (index, body) = (
+                        side.msgs - 1,
+                        side.chunked || side.content_length > 0 || !side.length_given,
+                    );
                     if side.chunked {
                         side.stop = true;
                     } else {
@@ -163,6 +189,9 @@ impl Http {
                     // The first message's end is kept on both sides whatever the
                     // method, because the response may be parsed before the request.
                     let (end, first) = (side.pos, side.msgs == 1);
+                    if dir == Direction::ToClient {
+                        self.judge(index, body);
+                    }
                     if first {
                         match dir {
                             Direction::ToServer => {
@@ -198,6 +227,9 @@ impl Http {
                     return;
                 }
                 push_verb(&mut self.verbs, wire::token(method));
+                if self.heads.len() < MAX_MESSAGES {
+                    self.heads.push(method == b"HEAD" || method == b"CONNECT");
+                }
                 if method == b"CONNECT" && self.req.msgs == 0 {
                     self.connect = true;
                 }
@@ -219,6 +251,8 @@ impl Http {
                     .next()
                     .and_then(|c| std::str::from_utf8(c).ok())
                     .and_then(|c| c.parse::<u16>().ok());
+                self.cur_status = code;
+                self.cur_https_location = false;
                 if self.status.is_none() || code == Some(101) {
                     self.status = code;
                 }
@@ -238,7 +272,14 @@ impl Http {
             Direction::ToClient => &mut self.resp,
         };
         match name.as_slice() {
+            b"location" if dir == Direction::ToClient => {
+                self.cur_https_location = value.len() > 8
+                    && value
+                        .get(..8)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"https://"));
+            }
             b"content-length" => {
+                side.length_given = true;
                 side.content_length = std::str::from_utf8(value)
                     .ok()
                     .and_then(|v| v.parse().ok())
@@ -270,6 +311,23 @@ impl Http {
                     push_cred(&mut self.creds, c);
                 }
             }
+            _ => {}
+        }
+    }
+}
+
+impl Http {
+    /// Judges the response that just ended (the `index`-th): content or HTTPS redirect.
+    /// `body`: it has a body by its framing (chunked, a non-zero `Content-Length`, or
+    /// neither header, which means "until close", RFC 9112 §6.3).
+    fn judge(&mut self, index: usize, body: bool) {
+        let head = self.heads.get(index).copied().unwrap_or(false);
+        match self.cur_status {
+            // 204 has no body by definition (RFC 9110 §15.3.5); a 1xx is interim.
+            Some(s @ 200..=299) if s != 204 && body && !head => {
+                self.served.get_or_insert(s);
+            }
+            Some(300..=399) if self.cur_https_location => self.https_redirects += 1,
             _ => {}
         }
     }
@@ -384,6 +442,22 @@ impl Analyzer for Http {
         }
         if self.h2c_requested {
             f.attrs.insert("upgrade", "h2c".into());
+        }
+        match (self.served, self.https_redirects) {
+            (Some(status), redirects) => {
+                let mut evidence = vec![("status", status.into())];
+                if redirects > 0 {
+                    evidence.push(("redirect", "https".into()));
+                }
+                f.extras.push(Extra {
+                    id: HTTP_NO_HTTPS_REDIRECT,
+                    evidence,
+                });
+            }
+            (None, 1..) => {
+                f.attrs.insert("redirect", "https".into());
+            }
+            (None, 0) => {}
         }
         let mut h2_done = false;
         if let Some(h2) = &self.h2 {
