@@ -127,10 +127,19 @@ pub(crate) struct Http {
     /// The response being read: its status and whether `Location` is `https://…`.
     cur_status: Option<u16>,
     cur_https_location: bool,
-    /// Status of the first 2xx response that carried a body.
-    served: Option<u16>,
-    /// Responses that redirected to `https://`.
-    https_redirects: usize,
+    /// Every response read (at most [`MAX_MESSAGES`]): judged in `facts`, when the
+    /// request each answers is known whatever order the directions were fed in.
+    responses: Vec<Response>,
+}
+
+/// What decides whether a response served content or sent the client to HTTPS.
+#[derive(Debug, Clone, Copy)]
+struct Response {
+    status: Option<u16>,
+    /// A body by its framing (chunked, a non-zero `Content-Length`, or neither header,
+    /// which means "until close", RFC 9112 §6.3).
+    body: bool,
+    https_location: bool,
 }
 
 /// Stop after this many messages per direction: the verdict is settled by then.
@@ -175,10 +184,7 @@ impl Http {
                         Direction::ToClient => &mut self.resp,
                     };
                     side.msgs += 1;
-                    let (index, body) = (
-                        side.msgs - 1,
-                        side.chunked || side.content_length > 0 || !side.length_given,
-                    );
+                    let body = side.chunked || side.content_length > 0 || !side.length_given;
                     if side.chunked {
                         side.stop = true;
                     } else {
@@ -190,7 +196,11 @@ impl Http {
                     // method, because the response may be parsed before the request.
                     let (end, first) = (side.pos, side.msgs == 1);
                     if dir == Direction::ToClient {
-                        self.judge(index, body);
+                        self.responses.push(Response {
+                            status: self.cur_status,
+                            body,
+                            https_location: self.cur_https_location,
+                        });
                     }
                     if first {
                         match dir {
@@ -317,19 +327,22 @@ impl Http {
 }
 
 impl Http {
-    /// Judges the response that just ended (the `index`-th): content or HTTPS redirect.
-    /// `body`: it has a body by its framing (chunked, a non-zero `Content-Length`, or
-    /// neither header, which means "until close", RFC 9112 §6.3).
-    fn judge(&mut self, index: usize, body: bool) {
-        let head = self.heads.get(index).copied().unwrap_or(false);
-        match self.cur_status {
-            // 204 has no body by definition (RFC 9110 §15.3.5); a 1xx is interim.
-            Some(s @ 200..=299) if s != 204 && body && !head => {
-                self.served.get_or_insert(s);
+    /// The flow's verdict: the status of its first content response (a 2xx with a body,
+    /// not to HEAD or CONNECT, not 204: RFC 9110 §15.3.5) and how many responses
+    /// redirected to `https://`.
+    fn judge(&self) -> (Option<u16>, usize) {
+        let (mut served, mut redirects) = (None, 0);
+        for (i, r) in self.responses.iter().enumerate() {
+            let bodiless_request = self.heads.get(i).copied().unwrap_or(false);
+            match r.status {
+                Some(s @ 200..=299) if s != 204 && r.body && !bodiless_request => {
+                    served = served.or(Some(s));
+                }
+                Some(300..=399) if r.https_location => redirects += 1,
+                _ => {}
             }
-            Some(300..=399) if self.cur_https_location => self.https_redirects += 1,
-            _ => {}
         }
+        (served, redirects)
     }
 }
 
@@ -443,7 +456,7 @@ impl Analyzer for Http {
         if self.h2c_requested {
             f.attrs.insert("upgrade", "h2c".into());
         }
-        match (self.served, self.https_redirects) {
+        match self.judge() {
             (Some(status), redirects) => {
                 let mut evidence = vec![("status", status.into())];
                 if redirects > 0 {
