@@ -21,7 +21,7 @@ pub static DEFS: &[FindingDef] = &[
     FindingDef {
         id: "plaintext.http",
         severity: Severity::Medium,
-        severity_note: "Low, with evidence `redirect: https`, when every response of the flow is a 3xx redirect to an `https://` Location (the server only sends clients to TLS).",
+        severity_note: "low, with evidence `redirect: https`, when every response of the flow is a 3xx redirect to an `https://` Location (the server only sends clients to TLS).",
         title: "HTTP/1.x in the clear",
         description: "An HTTP/1.x request or response was seen in the clear.",
         evidence: "`protocol`, `locality` (`internal`/`external`), `version` and first `verb` when known; `redirect: https` when the flow only redirected to HTTPS",
