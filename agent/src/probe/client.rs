@@ -268,7 +268,17 @@ async fn head_h2<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, host: &str) -> Op
                         return Some(found);
                     }
                 }
-                (0x3, 1) | (0x7, _) => return None, // RST_STREAM, GOAWAY
+                (0x3, 1) => return None, // RST_STREAM
+                // GOAWAY: stream 1 is still answered when the last stream id covers it
+                // (nginx with keepalive_timeout 0 says so at once, RFC 9113 §6.8).
+                (0x7, _) => {
+                    let last = payload
+                        .get(..4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff);
+                    if last.unwrap_or(0) < 1 {
+                        return None;
+                    }
+                }
                 _ => {}
             }
         }
