@@ -11,6 +11,10 @@
 //! tcpdump on every interface of the agent's namespace proves the agent sent them not
 //! a single SYN, while the allowed ones got theirs, and the skip counters say why.
 //!
+//! A TLS 1.3 `openssl s_server` that completes the handshake (ALPN http/1.1) and never
+//! answers the `HEAD /` proves the read timeout: its certificate is still reported, and
+//! no HSTS verdict is made from silence.
+//!
 //! Topology: the lab's hub (where the agent runs, attached to the client's veth) gets
 //! addresses of its own on the bridge, 10.210.0.30 and 198.51.100.30, so the probe can
 //! reach the servers at all: a forbidden server is unreachable only by policy.
@@ -50,6 +54,9 @@ const P_EXTERNAL: u16 = 24147;
 const P_OWN: u16 = 24148;
 /// h2, no HSTS.
 const P_H2_NO_HSTS: u16 = 24149;
+/// openssl s_server (echo mode, never answers the HEAD): the read timeout ends the probe.
+const P_SILENT: u16 = 24150;
+const SNI_SILENT: &str = "silent.pb.test";
 const SNI_EXPIRING: &str = "expiring.pb.test";
 const SNI_HSTS: &str = "hsts.pb.test";
 const SNI_H2: &str = "h2.pb.test";
@@ -322,6 +329,34 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
         wait_listen(&lab.server_ns, ip, port);
     }
     wait_listen(&hub, HUB_IP, P_OWN);
+    // Its stdin stays open (piped, never written): at EOF s_server would stop.
+    let (silent_key, silent_crt) = self_signed(&lab, "silent", SNI_SILENT, 60);
+    let silent_log = std::fs::File::create(lab.path("silent-s_server.log")).unwrap();
+    let _silent = Guard(
+        ns_cmd(
+            &lab.server_ns,
+            &[
+                "openssl",
+                "s_server",
+                "-accept",
+                &format!("{SERVER_IP}:{P_SILENT}"),
+                "-tls1_3",
+                "-alpn",
+                "http/1.1",
+                "-cert",
+                &silent_crt,
+                "-key",
+                &silent_key,
+                "-quiet",
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(silent_log.try_clone().unwrap())
+        .stderr(silent_log)
+        .spawn()
+        .unwrap(),
+    );
+    wait_listen(&lab.server_ns, SERVER_IP, P_SILENT);
 
     // Every SYN the agent's namespace sends, on any interface.
     let pcap = lab.path("hub-syn.pcap");
@@ -331,7 +366,7 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
     std::fs::write(
         &cfg,
         format!(
-            "[probe]\nenabled = true\ndeny = [\"{DENIED_IP}/32\"]\ndeny_ports = [{P_DENIED_PORT}]\nrate_per_minute = 600\n"
+            "[probe]\nenabled = true\ndeny = [\"{DENIED_IP}/32\"]\ndeny_ports = [{P_DENIED_PORT}]\nrate_per_minute = 600\nread_timeout_ms = 1500\n"
         ),
     )
     .unwrap();
@@ -351,6 +386,29 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
     tls13_get(&lab, SNI_OTHER, DENIED_IP, P_DENIED_NET);
     tls13_get(&lab, SNI_OTHER, EXT_SERVER, P_EXTERNAL);
     tls13_get(&lab, SNI_OTHER, HUB_IP, P_OWN);
+    // A bare handshake (s_client closes at its stdin's EOF).
+    let out = ns_cmd(
+        &lab.client_ns,
+        &[
+            "openssl",
+            "s_client",
+            "-connect",
+            &format!("{SERVER_IP}:{P_SILENT}"),
+            "-servername",
+            SNI_SILENT,
+            "-tls1_3",
+            "-alpn",
+            "http/1.1",
+        ],
+    )
+    .stdin(Stdio::null())
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TLSv1.3"),
+        "s_client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Twice more to the expiring server: still one probe per interval.
     tls13_get(&lab, SNI_EXPIRING, SERVER_IP, P_EXPIRING);
     tls13_get(&lab, SNI_EXPIRING, SERVER_IP, P_EXPIRING);
@@ -408,6 +466,15 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
     assert_eq!(hsts["tls"]["alpn_selected"], "h2");
     assert!(!findings(&hsts).contains("tls.hsts.missing"), "{hsts}");
     assert!(!findings(&hsts).contains("tls.cert.expiring"), "{hsts}");
+    // The silent server: certificate read, the HEAD timed out, no HSTS verdict.
+    let silent = probed(SNI_SILENT, P_SILENT);
+    assert_eq!(silent["tls"]["alpn_selected"], "http/1.1");
+    assert_eq!(silent["tls"]["cert"]["san"][0], SNI_SILENT);
+    assert!(!findings(&silent).contains("tls.hsts.missing"), "{silent}");
+    // It did get the HEAD (echo mode prints it) and kept the connection open: the probe
+    // ended on its read timeout.
+    let log = std::fs::read_to_string(lab.path("silent-s_server.log")).unwrap();
+    assert!(log.contains("HEAD / HTTP/1.1"), "s_server log: {log}");
 
     // The captured TLS 1.3 flows themselves carried no certificate.
     let passive = wait_event(&agent, "passive TLS 1.3 flow", |e| {
@@ -422,7 +489,7 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
         // Published at the agent's next tick after the last probe's result.
         let skipped = metric_sum(&m, "plainsight_probe_skipped_total", &[]);
         let ok = metric_sum(&m, "plainsight_probe_attempts_total", &[("outcome", "ok")]);
-        if (skipped >= 4.0 && ok >= 3.0) || Instant::now() > deadline {
+        if (skipped >= 4.0 && ok >= 4.0) || Instant::now() > deadline {
             break m;
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -439,8 +506,8 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
     );
     assert_eq!(
         metric_sum(&m, "plainsight_probe_attempts_total", &[("outcome", "ok")]),
-        3.0,
-        "one probe each for the three allowed endpoints"
+        4.0,
+        "one probe each for the four allowed endpoints"
     );
     for reason in ["denied_port", "denied_network", "external", "own_node"] {
         assert_eq!(
@@ -462,7 +529,7 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
     std::thread::sleep(Duration::from_millis(500));
     dump.interrupt();
     let syns = probe_syns(&pcap);
-    for allowed in [P_EXPIRING, P_HSTS, P_H2_NO_HSTS] {
+    for allowed in [P_EXPIRING, P_HSTS, P_H2_NO_HSTS, P_SILENT] {
         assert!(
             syns.contains(&format!("{SERVER_IP}.{allowed}")),
             "{allowed}: {syns:?}"
@@ -479,6 +546,6 @@ fn probe_reads_tls13_certificates_and_hsts_and_never_goes_where_forbidden() {
             "probe connected to forbidden {forbidden}"
         );
     }
-    assert_eq!(syns.len(), 3, "only the three allowed endpoints: {syns:?}");
+    assert_eq!(syns.len(), 4, "only the four allowed endpoints: {syns:?}");
     agent.signal_and_wait(libc::SIGTERM);
 }
