@@ -231,3 +231,54 @@ fn probed_record_carries_source_certificate_findings_and_hsts() {
     p.cert = None;
     assert!(p.record(&Policy::default()).is_none());
 }
+
+/// A listener whose accept queue is full (backlog 0, never accepting, one connection
+/// already queued): the kernel drops further SYNs, so a connect hangs.
+fn full_listener() -> (SocketAddr, std::os::fd::OwnedFd, Vec<std::net::TcpStream>) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by socket(2).
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_in is plain data; all zeroes is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: sa is a valid sockaddr_in of `len` bytes.
+    let rc = unsafe { libc::bind(fd, std::ptr::addr_of!(sa).cast(), len) };
+    assert_eq!(rc, 0);
+    // SAFETY: fd is a bound socket.
+    assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+    let mut got = sa;
+    let mut glen = len;
+    // SAFETY: got has room for a sockaddr_in.
+    let rc = unsafe { libc::getsockname(fd, std::ptr::addr_of_mut!(got).cast(), &mut glen) };
+    assert_eq!(rc, 0);
+    let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(got.sin_port)));
+    // Fill the queue: connections that complete until the kernel starts dropping SYNs.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => break,
+        }
+    }
+    (addr, owned, held)
+}
+
+#[tokio::test]
+async fn connect_timeout_is_an_outcome() {
+    let (addr, _fd, _held) = full_listener();
+    let c = cfg("[probe]\nconnect_timeout_ms = 400\n");
+    let conn = client::connector().expect("connector");
+    let start = Instant::now();
+    let p = client::probe(&conn, &target(&addr.to_string(), None), &c).await;
+    assert_eq!(p.outcome, Outcome::Timeout);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
