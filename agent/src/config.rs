@@ -626,6 +626,64 @@ impl KubernetesConfig {
     }
 }
 
+/// `[probe]`: the opt-in active certificate and HSTS check of TLS servers whose
+/// certificate travelled encrypted (TLS 1.3). Off by default: it is the one thing the
+/// agent does that sends packets. `docs/configuration.md` has the safety rules.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    pub enabled: bool,
+    /// At most one connection per endpoint (IP, port, SNI) in this many seconds.
+    pub interval_secs: u64,
+    /// Only servers inside `[network] internal` (the default); false also allows
+    /// external ones that `allow` (or an empty `allow`) admits.
+    pub internal_only: bool,
+    /// When not empty, only servers in these networks are probed.
+    pub allow: Vec<Cidr>,
+    /// Never these networks (checked first).
+    pub deny: Vec<Cidr>,
+    /// When not empty, only these server ports.
+    pub allow_ports: Vec<u16>,
+    /// Never these server ports (checked first).
+    pub deny_ports: Vec<u16>,
+    /// Connections open at once.
+    pub max_concurrent: u32,
+    /// New connections per minute, across all endpoints.
+    pub rate_per_minute: u32,
+    pub connect_timeout_ms: u64,
+    pub handshake_timeout_ms: u64,
+    /// For the HSTS `HEAD /` answer.
+    pub read_timeout_ms: u64,
+    /// Endpoints waiting for a connection; more are dropped (counted).
+    pub queue: u32,
+    /// Endpoints remembered for `interval_secs`; past it the oldest is forgotten (counted).
+    pub max_endpoints: u32,
+    /// Send one `HEAD /` when ALPN chose http/1.1 or h2, for `tls.hsts.missing`.
+    pub hsts: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            enabled: false,
+            interval_secs: 6 * 3600,
+            internal_only: true,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            allow_ports: Vec::new(),
+            deny_ports: Vec::new(),
+            max_concurrent: 4,
+            rate_per_minute: 60,
+            connect_timeout_ms: 3000,
+            handshake_timeout_ms: 5000,
+            read_timeout_ms: 5000,
+            queue: 256,
+            max_endpoints: 4096,
+            hsts: true,
+        }
+    }
+}
+
 /// The whole agent configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -642,6 +700,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub spike: SpikeConfig,
     pub kubernetes: KubernetesConfig,
+    pub probe: ProbeConfig,
     /// The file this was read from (for error locations); not a configuration key.
     #[serde(skip)]
     pub source: Option<Source>,
@@ -660,6 +719,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             spike: SpikeConfig::default(),
             kubernetes: KubernetesConfig::default(),
+            probe: ProbeConfig::default(),
             source: None,
         }
     }
@@ -830,6 +890,10 @@ impl Config {
                 self.limits.cert_series_ttl_secs,
             ),
             ("spike.max_services", self.spike.max_services),
+            ("probe.max_concurrent", self.probe.max_concurrent),
+            ("probe.rate_per_minute", self.probe.rate_per_minute),
+            ("probe.queue", self.probe.queue),
+            ("probe.max_endpoints", self.probe.max_endpoints),
         ] {
             if v == 0 {
                 return Err(self.invalid(key, v, "must be greater than 0"));
@@ -875,6 +939,33 @@ impl Config {
                 self.spike.threshold,
                 "must be a finite number greater than 1",
             ));
+        }
+        for (key, v) in [
+            ("probe.interval_secs", self.probe.interval_secs),
+            ("probe.connect_timeout_ms", self.probe.connect_timeout_ms),
+            (
+                "probe.handshake_timeout_ms",
+                self.probe.handshake_timeout_ms,
+            ),
+            ("probe.read_timeout_ms", self.probe.read_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(self.invalid(key, v, "must be greater than 0"));
+            }
+        }
+        if let Some(i) = self
+            .probe
+            .allow_ports
+            .iter()
+            .chain(&self.probe.deny_ports)
+            .position(|&p| p == 0)
+        {
+            let key = if i < self.probe.allow_ports.len() {
+                "probe.allow_ports"
+            } else {
+                "probe.deny_ports"
+            };
+            return Err(self.invalid(key, 0, "not a TCP port (1-65535)"));
         }
         if self.kubernetes.max_label_values == 0 {
             return Err(self.invalid(
@@ -951,6 +1042,33 @@ mod tests {
     fn default_toml_round_trips() {
         let parsed = Config::parse(&Config::default_toml()).expect("default toml parses");
         assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn probe_section_is_off_by_default_and_validated() {
+        let c = Config::default();
+        assert!(!c.probe.enabled);
+        assert_eq!(c.probe.interval_secs, 21600);
+        assert!(c.probe.internal_only);
+        let ok = Config::parse(
+            "[probe]\nenabled = true\ndeny = [\"10.9.0.0/16\"]\nallow_ports = [443, 8443]\n",
+        )
+        .expect("valid probe section");
+        assert_eq!(ok.probe.allow_ports, vec![443, 8443]);
+        for (text, key) in [
+            ("[probe]\nmax_concurrent = 0\n", "probe.max_concurrent"),
+            ("[probe]\nrate_per_minute = 0\n", "probe.rate_per_minute"),
+            (
+                "[probe]\nconnect_timeout_ms = 0\n",
+                "probe.connect_timeout_ms",
+            ),
+            ("[probe]\ndeny_ports = [443, 0]\n", "probe.deny_ports"),
+        ] {
+            let e = Config::parse(text).expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        assert!(Config::parse("[probe]\ndeny = [\"10.0.0.1\"]\n").is_err());
+        assert!(Config::parse("[probe]\nenable = true\n").is_err());
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub enum RunError {
     Kubernetes(#[from] crate::k8s::K8sError),
     #[error("[kubernetes] enabled = true, but this build has no Kubernetes support (cargo feature `kubernetes`)")]
     NoKubernetes,
+    #[error("[probe]: cannot build the TLS client: {0}")]
+    Probe(rustls::Error),
 }
 
 impl RunError {
@@ -168,6 +170,23 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let clock = cap.clock();
     http::set_ready(&shared, watcher.complete() && k8s.synced());
 
+    // [probe]: the worker on this runtime, fed through a bounded queue by the planner
+    // in flush_records; results come back through `probe_rx`.
+    let (mut probe_rx, planner) = if config.probe.enabled {
+        let (res_tx, res_rx) = tokio::sync::mpsc::channel(config.probe.queue.max(1) as usize);
+        let tx = crate::probe::spawn(config.probe.clone(), res_tx).map_err(RunError::Probe)?;
+        metrics.zero_probe();
+        let planner = crate::probe::Planner::new(
+            config.probe.clone(),
+            config.policy(),
+            config.http.listen.port(),
+            tx,
+        );
+        tracing::info!("probe enabled");
+        (Some(res_rx), Some(planner))
+    } else {
+        (None, None)
+    };
     let mut agent = Agent {
         engine: Engine::new(&config).live(),
         policy: config.policy(),
@@ -177,6 +196,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         event_errors: 0,
         kernel_removed: 0,
         k8s,
+        planner,
     };
     // When the interface list must be compared with the system again: set by link
     // notifications (after a short settling delay) and while some wanted interface is
@@ -253,11 +273,17 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                     http::set_ready(&shared, watcher.complete() && agent.k8s.synced());
                     sync_at = watcher.retry_at();
                 }
+                Some(p) = recv_opt(&mut probe_rx) => {
+                    agent.probed(&p, &mut events);
+                }
                 _ = sighup.recv() => {
                     match args.config.as_ref().map(Config::load) {
                         Some(Ok(new)) => {
                             agent.policy = new.policy();
                             agent.engine.set_policy(new.policy());
+                            if let Some(pl) = agent.planner.as_mut() {
+                                pl.set_policy(new.policy());
+                            }
                             agent.metrics.zero_known(&agent.policy);
                             tracing::info!("policy reloaded");
                         }
@@ -443,9 +469,41 @@ struct Agent {
     /// Kernel flow-map entries the agent removed (idle), for the LRU eviction count.
     kernel_removed: u64,
     k8s: IdentityStage,
+    /// `[probe]` on: picks the endpoints to probe from the finished flows.
+    planner: Option<crate::probe::Planner>,
+}
+
+/// The next value of an optional receiver; pending forever when there is none.
+async fn recv_opt<T>(rx: &mut Option<tokio::sync::mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Agent {
+    /// One probe's result: counted, and when it read a certificate, exported like a flow
+    /// (event with `source: probe`, findings, certificate expiry).
+    fn probed(&mut self, p: &crate::probe::Probed, events: &mut EventWriter) {
+        self.metrics.probe_attempts.inc([p.outcome.as_str()]);
+        let Some(mut r) = p.record(&self.policy) else {
+            return;
+        };
+        self.k8s.enrich(&mut r);
+        self.metrics.observe_probe(&r, Timestamp::now().secs());
+        match events.write(&r) {
+            Ok(()) => self.events_written += 1,
+            Err(e) => {
+                self.event_errors += 1;
+                self.metrics.dropped.inc(["events", "write_failed"]);
+                tracing::warn!(error = %e, "event not written");
+            }
+        }
+        if let Err(e) = events.flush() {
+            tracing::warn!(error = %e, "event flush failed");
+        }
+    }
+
     /// Completes finished flows (kernel counters, spikes) and hands them to the sinks.
     fn flush_records(&mut self, cap: &mut LiveCapture, events: &mut EventWriter) {
         let now = Timestamp::now();
@@ -458,6 +516,9 @@ impl Agent {
                     .inc(["kernel_done_map", "remove_failed"]);
             }
             self.metrics.observe(&r, &self.policy, now.secs());
+            if let Some(p) = self.planner.as_mut() {
+                p.offer(&r, std::time::Instant::now());
+            }
             match events.write(&r) {
                 Ok(()) => self.events_written += 1,
                 Err(e) => {
@@ -540,6 +601,14 @@ impl Agent {
         m.state_bytes
             .set(["spike_detector"], self.engine.spikes().bytes() as f64);
         m.state_bytes.set(["labels"], m.label_bytes() as f64);
+        if let Some(p) = &self.planner {
+            for (s, n) in crate::probe::Skip::ALL.iter().zip(p.skipped) {
+                m.probe_skipped.set([s.as_str()], n as f64);
+            }
+            m.dropped.set(["probe", "queue_full"], p.queue_full as f64);
+            m.dropped
+                .set(["probe", "endpoints_evicted"], p.evicted as f64);
+        }
         if let Ok(c) = cap.counters() {
             for (idx, stage, reason) in KERNEL_DROPS {
                 let v = c.get(*idx as usize).copied().unwrap_or(0);

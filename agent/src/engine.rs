@@ -43,6 +43,34 @@ pub struct FlowRecord {
     /// The ends' Kubernetes identities: empty here, set by the daemon's enrichment
     /// stage when `[kubernetes]` is on.
     pub k8s: crate::identity::FlowIdentity,
+    /// `Some("probe")` for the record of an active `[probe]` connection; `None` for
+    /// every flow the capture saw.
+    pub source: Option<&'static str>,
+}
+
+impl FlowRecord {
+    /// The bare record of a `[probe]` connection made at `at` (the probe fills in
+    /// its TLS facts and findings).
+    pub fn probe(key: FlowKey, at: Timestamp) -> Self {
+        FlowRecord {
+            key,
+            first_seen: at,
+            last_seen: at,
+            protocol: "tls",
+            encrypted: true,
+            packets: [0, 0],
+            bytes: [0, 0],
+            tls: None,
+            plaintext: None,
+            findings: Vec::new(),
+            suppressed: Vec::new(),
+            gap: false,
+            tls_labels: None,
+            cert_expiry: None,
+            k8s: crate::identity::FlowIdentity::default(),
+            source: Some("probe"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +98,7 @@ impl FlowRecord {
             tls_labels: None,
             cert_expiry: None,
             k8s: crate::identity::FlowIdentity::default(),
+            source: None,
         }
     }
 }
@@ -546,6 +575,7 @@ impl Engine {
             tls_labels,
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
+            source: None,
         }
     }
 }

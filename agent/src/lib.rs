@@ -19,6 +19,7 @@ pub mod k8s;
 pub mod offline;
 pub mod plaintext;
 pub mod privilege;
+pub mod probe;
 pub mod redact;
 pub mod time;
 pub mod tls;

@@ -197,7 +197,8 @@ const CASES: &[Expect] = &[
     e(
         "http_on_5432",
         Some("http"),
-        &["plaintext.http"],
+        // Apache answers 200 with a page: content over plain HTTP.
+        &["plaintext.http", "http.no_https_redirect"],
         false,
         &[],
     ),
@@ -402,7 +403,12 @@ const CASES: &[Expect] = &[
     e(
         "http_digest_curl",
         Some("http"),
-        &["plaintext.http", "plaintext.credentials"],
+        // 401, then 200 with the page after the Digest answer.
+        &[
+            "plaintext.http",
+            "plaintext.credentials",
+            "http.no_https_redirect",
+        ],
         false,
         &["DigestRealPw5"],
     ),

@@ -8,6 +8,7 @@ pub fn all() -> impl Iterator<Item = &'static FindingDef> {
         .iter()
         .chain(crate::plaintext::findings::DEFS.iter())
         .chain(super::spike::DEFS.iter())
+        .chain(crate::probe::DEFS.iter())
 }
 
 pub fn get(id: &str) -> Option<&'static FindingDef> {

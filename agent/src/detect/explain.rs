@@ -90,7 +90,14 @@ mod tests {
         ("tls", &["tls."]),
         (
             "plaintext",
-            &["plaintext.", "starttls.", "postgres.", "mysql.", "kafka."],
+            &[
+                "plaintext.",
+                "starttls.",
+                "postgres.",
+                "mysql.",
+                "kafka.",
+                "http.",
+            ],
         ),
     ];
 

@@ -29,6 +29,9 @@ pub struct Event<'a> {
     pub dst_ip: String,
     pub dst_port: u16,
     pub transport: &'static str,
+    /// `probe` for the record of a `[probe]` connection; absent for captured flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
     pub protocol: &'static str,
     pub encrypted: bool,
     /// The client's Kubernetes identity (`[kubernetes]` on, and the address is the
@@ -68,6 +71,7 @@ impl<'a> Event<'a> {
             dst_ip: r.key.server.ip().to_string(),
             dst_port: r.key.server.port(),
             transport: r.key.transport.as_str(),
+            source: r.source,
             protocol: r.protocol,
             encrypted: r.encrypted,
             src_k8s: r.k8s.src.as_ref(),

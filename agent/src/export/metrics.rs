@@ -435,6 +435,9 @@ pub struct Metrics {
     pub kubernetes_watch_errors: Family<1>,
     /// What the identity index holds, by kind.
     pub kubernetes_objects: Family<1>,
+    /// `[probe]` connections by outcome, and endpoints its policy refused by reason.
+    pub probe_attempts: Family<1>,
+    pub probe_skipped: Family<1>,
     /// The per-label cap of the workload labels.
     pub workload_budget: LabelBudget,
     pub build_info: Family<1>,
@@ -499,6 +502,18 @@ impl Metrics {
                 CERT_EXPIRY_CAP,
             ),
             cert_seen: BTreeMap::new(),
+            probe_attempts: Family::new(
+                "plainsight_probe_attempts_total",
+                "[probe] connections to TLS servers whose certificate was not readable passively, by outcome.",
+                Counter,
+                ["outcome"],
+            ),
+            probe_skipped: Family::new(
+                "plainsight_probe_skipped_total",
+                "TLS server endpoints [probe] did not connect to because its safety policy refused them, by reason (once per endpoint and interval).",
+                Counter,
+                ["reason"],
+            ),
             cert_series_expired: Family::new(
                 "plainsight_tls_cert_series_expired_total",
                 "Certificate series removed because no handshake showed that server's certificate for [limits] cert_series_ttl_secs.",
@@ -679,6 +694,46 @@ impl Metrics {
         }
     }
 
+    /// Exports every probe outcome and skip reason at 0 (`[probe]` on only: an agent
+    /// that never probes has no such series).
+    pub fn zero_probe(&mut self) {
+        for o in crate::probe::Outcome::ALL {
+            self.probe_attempts.add([o.as_str()], 0.0);
+        }
+        for s in crate::probe::Skip::ALL {
+            self.probe_skipped.add([s.as_str()], 0.0);
+        }
+    }
+
+    /// The record of a `[probe]` connection: its findings and its certificate's expiry,
+    /// like a captured flow's, but no flow, byte or handshake counts (the probe is not
+    /// the workload's traffic).
+    pub fn observe_probe(&mut self, r: &FlowRecord, now_unix: i64) {
+        let w = self.workload_budget.labels(&r.k8s);
+        for f in &r.findings {
+            self.findings.add_with([f.id, f.severity.as_str()], &w, 1.0);
+        }
+        for id in &r.suppressed {
+            self.findings_suppressed.inc([*id]);
+        }
+        self.note_cert(r, now_unix);
+    }
+
+    fn note_cert(&mut self, r: &FlowRecord, now_unix: i64) {
+        if let Some(c) = &r.cert_expiry {
+            self.cert_not_after
+                .set(&c.server_name, c.not_after_unix as f64);
+            let key = crate::detect::spike::bounded_name(&c.server_name);
+            match self.cert_seen.get_mut(key) {
+                Some(t) => *t = now_unix.max(0) as u64,
+                None => {
+                    self.cert_seen
+                        .insert(key.to_owned(), now_unix.max(0) as u64);
+                }
+            }
+        }
+    }
+
     /// Heap bytes of the open-valued label sets.
     pub fn label_bytes(&self) -> usize {
         self.cert_not_after.bytes()
@@ -704,6 +759,8 @@ impl Metrics {
             CERT_EXPIRY_NAME,
             self.cert_not_after.name,
             self.cert_series_expired.name,
+            self.probe_attempts.name,
+            self.probe_skipped.name,
             self.dropped.name,
             self.parse_errors.name,
             self.events_read.name,
@@ -755,6 +812,8 @@ impl Metrics {
             |not_after| not_after - now as f64,
         );
         self.cert_series_expired.render(&mut out);
+        self.probe_attempts.render(&mut out);
+        self.probe_skipped.render(&mut out);
         self.dropped.render(&mut out);
         self.parse_errors.render(&mut out);
         self.events_read.render(&mut out);
@@ -838,6 +897,8 @@ pub const DROPS: &[(&str, &str)] = &[
     ("kubernetes", "object_skipped"),
     ("http", "connection_limit"),
     ("http", "timeout"),
+    ("probe", "queue_full"),
+    ("probe", "endpoints_evicted"),
     ("kernel", "ringbuf_full"),
     ("kernel", "flow_map_update_failed"),
     ("kernel", "copy_truncated"),
@@ -902,18 +963,7 @@ impl Metrics {
                 self.handshake_failures.inc([reason]);
             }
         }
-        if let Some(c) = &r.cert_expiry {
-            self.cert_not_after
-                .set(&c.server_name, c.not_after_unix as f64);
-            let key = crate::detect::spike::bounded_name(&c.server_name);
-            match self.cert_seen.get_mut(key) {
-                Some(t) => *t = now_unix.max(0) as u64,
-                None => {
-                    self.cert_seen
-                        .insert(key.to_owned(), now_unix.max(0) as u64);
-                }
-            }
-        }
+        self.note_cert(r, now_unix);
     }
 }
 

@@ -15,15 +15,16 @@ pub const STARTTLS_FAILED: &str = "starttls.failed";
 pub const POSTGRES_SSL_REFUSED: &str = "postgres.ssl_refused";
 pub const MYSQL_SSL_NOT_USED: &str = "mysql.ssl_not_used";
 pub const KAFKA_SASL_PLAINTEXT: &str = "kafka.sasl_plaintext";
+pub const HTTP_NO_HTTPS_REDIRECT: &str = "http.no_https_redirect";
 
 pub static DEFS: &[FindingDef] = &[
     FindingDef {
         id: "plaintext.http",
         severity: Severity::Medium,
-        severity_note: "",
+        severity_note: "low, with evidence `redirect: https`, when every response of the flow is a 3xx redirect to an `https://` Location (the server only sends clients to TLS).",
         title: "HTTP/1.x in the clear",
         description: "An HTTP/1.x request or response was seen in the clear.",
-        evidence: "`protocol`, `locality` (`internal`/`external`), `version` and first `verb` when known",
+        evidence: "`protocol`, `locality` (`internal`/`external`), `version` and first `verb` when known; `redirect: https` when the flow only redirected to HTTPS",
         remediation: "Serve HTTPS (or put the service behind a TLS-terminating proxy or mesh mTLS) and redirect or close port 80.",
         references: &["RFC 9110 (HTTP semantics, §4.2.2 https)", "RFC 6797 (HTTP Strict Transport Security)", "CWE-319 (Cleartext transmission of sensitive information)"],
     },
@@ -266,6 +267,16 @@ pub static DEFS: &[FindingDef] = &[
         evidence: "`protocol`, `handshake_version`, `mechanism`",
         remediation: "Switch the listener and clients to SASL_SSL.",
         references: &["Apache Kafka documentation, Authentication using SASL", "CWE-523 (Unprotected transport of credentials)"],
+    },
+    FindingDef {
+        id: HTTP_NO_HTTPS_REDIRECT,
+        severity: Severity::Medium,
+        severity_note: "",
+        title: "Plain HTTP serves content instead of redirecting to HTTPS",
+        description: "A cleartext HTTP/1.x response carried content (a 2xx with a body) rather than a redirect to `https://`. Judged per flow: one content response is enough, even if others on the same keep-alive connection redirected.",
+        evidence: "`protocol`, `status` (the first content response's), `redirect: https` when the same flow also redirected to HTTPS",
+        remediation: "Answer every plain-HTTP request with a 301/308 to the `https://` URL (and send `Strict-Transport-Security` over HTTPS), or close port 80.",
+        references: &["RFC 9110 (HTTP semantics, §15.4 redirection, §4.2.2 https)", "RFC 6797 (HTTP Strict Transport Security, §7.2)", "OWASP ASVS 4.0 V9.1.1"],
     },
     FindingDef {
         id: CREDENTIALS,

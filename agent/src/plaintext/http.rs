@@ -4,10 +4,19 @@
 //! (RFC 7540 §3.2) turns the session into cleartext HTTP/2: what follows the
 //! `101` and the client's connection preface is handed to the HTTP/2 analyzer,
 //! so requests made after the upgrade (and their credentials) are read too.
+//!
+//! Each response is also judged as content or redirect (`http.no_https_redirect`): a
+//! 2xx that carries a body (not to HEAD, not 204) serves content in the clear; a 3xx
+//! whose `Location` starts with `https://` sends the client to TLS. The verdict is per
+//! flow, and content wins: one keep-alive connection that both redirects and serves a
+//! page raises the finding (with `redirect: https` in its evidence), because that page
+//! did cross the network in the clear. Only a flow whose every judged response is an
+//! HTTPS redirect counts as redirect-only.
 
+use super::findings::HTTP_NO_HTTPS_REDIRECT;
 use super::http2::{Http2, PREFACE};
 use super::wire::{self, lines};
-use super::{push_cred, push_verb, Analyzer, Cred, Facts, Protocol, Verdict};
+use super::{push_cred, push_verb, Analyzer, Cred, Extra, Facts, Protocol, Verdict};
 use crate::flow::Direction;
 
 /// Request methods (RFC 9110 §9 plus WebDAV RFC 4918 and PATCH RFC 5789).
@@ -83,6 +92,8 @@ struct Side {
     stop: bool,
     msgs: usize,
     content_length: usize,
+    /// A `Content-Length` header was seen in this message.
+    length_given: bool,
     chunked: bool,
 }
 
@@ -110,6 +121,25 @@ pub(crate) struct Http {
     tunnel: [Option<usize>; 2],
     /// The client's first tunnelled bytes are a TLS record.
     tunnel_tls: Option<bool>,
+    /// Which requests were HEAD or CONNECT, in order (their answers carry no body,
+    /// RFC 9110 §9.3.2 and §9.3.6).
+    heads: Vec<bool>,
+    /// The response being read: its status and whether `Location` is `https://…`.
+    cur_status: Option<u16>,
+    cur_https_location: bool,
+    /// Every response read (at most [`MAX_MESSAGES`]): judged in `facts`, when the
+    /// request each answers is known whatever order the directions were fed in.
+    responses: Vec<Response>,
+}
+
+/// What decides whether a response served content or sent the client to HTTPS.
+#[derive(Debug, Clone, Copy)]
+struct Response {
+    status: Option<u16>,
+    /// A body by its framing (chunked, a non-zero `Content-Length`, or neither header,
+    /// which means "until close", RFC 9112 §6.3).
+    body: bool,
+    https_location: bool,
 }
 
 /// Stop after this many messages per direction: the verdict is settled by then.
@@ -143,6 +173,7 @@ impl Http {
                         continue;
                     }
                     side.content_length = 0;
+                    side.length_given = false;
                     side.chunked = false;
                     side.st = St::Headers;
                     self.start_line(dir, line);
@@ -153,6 +184,7 @@ impl Http {
                         Direction::ToClient => &mut self.resp,
                     };
                     side.msgs += 1;
+                    let body = side.chunked || side.content_length > 0 || !side.length_given;
                     if side.chunked {
                         side.stop = true;
                     } else {
@@ -163,6 +195,13 @@ impl Http {
                     // The first message's end is kept on both sides whatever the
                     // method, because the response may be parsed before the request.
                     let (end, first) = (side.pos, side.msgs == 1);
+                    if dir == Direction::ToClient {
+                        self.responses.push(Response {
+                            status: self.cur_status,
+                            body,
+                            https_location: self.cur_https_location,
+                        });
+                    }
                     if first {
                         match dir {
                             Direction::ToServer => {
@@ -198,6 +237,9 @@ impl Http {
                     return;
                 }
                 push_verb(&mut self.verbs, wire::token(method));
+                if self.heads.len() < MAX_MESSAGES {
+                    self.heads.push(method == b"HEAD" || method == b"CONNECT");
+                }
                 if method == b"CONNECT" && self.req.msgs == 0 {
                     self.connect = true;
                 }
@@ -219,6 +261,8 @@ impl Http {
                     .next()
                     .and_then(|c| std::str::from_utf8(c).ok())
                     .and_then(|c| c.parse::<u16>().ok());
+                self.cur_status = code;
+                self.cur_https_location = false;
                 if self.status.is_none() || code == Some(101) {
                     self.status = code;
                 }
@@ -238,7 +282,14 @@ impl Http {
             Direction::ToClient => &mut self.resp,
         };
         match name.as_slice() {
+            b"location" if dir == Direction::ToClient => {
+                self.cur_https_location = value.len() > 8
+                    && value
+                        .get(..8)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"https://"));
+            }
             b"content-length" => {
+                side.length_given = true;
                 side.content_length = std::str::from_utf8(value)
                     .ok()
                     .and_then(|v| v.parse().ok())
@@ -272,6 +323,26 @@ impl Http {
             }
             _ => {}
         }
+    }
+}
+
+impl Http {
+    /// The flow's verdict: the status of its first content response (a 2xx with a body,
+    /// not to HEAD or CONNECT, not 204: RFC 9110 §15.3.5) and how many responses
+    /// redirected to `https://`.
+    fn judge(&self) -> (Option<u16>, usize) {
+        let (mut served, mut redirects) = (None, 0);
+        for (i, r) in self.responses.iter().enumerate() {
+            let bodiless_request = self.heads.get(i).copied().unwrap_or(false);
+            match r.status {
+                Some(s @ 200..=299) if s != 204 && r.body && !bodiless_request => {
+                    served = served.or(Some(s));
+                }
+                Some(300..=399) if r.https_location => redirects += 1,
+                _ => {}
+            }
+        }
+        (served, redirects)
     }
 }
 
@@ -384,6 +455,22 @@ impl Analyzer for Http {
         }
         if self.h2c_requested {
             f.attrs.insert("upgrade", "h2c".into());
+        }
+        match self.judge() {
+            (Some(status), redirects) => {
+                let mut evidence = vec![("status", status.into())];
+                if redirects > 0 {
+                    evidence.push(("redirect", "https".into()));
+                }
+                f.extras.push(Extra {
+                    id: HTTP_NO_HTTPS_REDIRECT,
+                    evidence,
+                });
+            }
+            (None, 1..) => {
+                f.attrs.insert("redirect", "https".into());
+            }
+            (None, 0) => {}
         }
         let mut h2_done = false;
         if let Some(h2) = &self.h2 {

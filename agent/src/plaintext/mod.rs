@@ -827,6 +827,13 @@ impl Session {
                         .with("protocol", proto.as_str())
                         .with("locality", locality)
                         .with_severity(escalate(def.severity, internal));
+                    // A plain-HTTP server that only sends clients to HTTPS is doing what
+                    // RFC 6797 §7.2 asks: low, wherever the client is.
+                    if proto == Protocol::Http
+                        && f.attrs.get("redirect").is_some_and(|r| r == "https")
+                    {
+                        fi = fi.with("redirect", "https").with_severity(Severity::Low);
+                    }
                     if let Some(v) = &f.version {
                         fi = fi.with("version", v.clone());
                     }

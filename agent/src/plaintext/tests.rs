@@ -114,12 +114,99 @@ fn http_request_response() {
         ],
     );
     assert_eq!(s.protocol(), Some("http"));
-    assert_eq!(ids(&s), vec!["plaintext.http"]);
+    // A 200 with a body: content served in the clear.
+    assert_eq!(ids(&s), vec!["http.no_https_redirect", "plaintext.http"]);
     assert_eq!(
         s.info().attrs.get("host").map(String::as_str),
         Some("api.internal")
     );
     assert_eq!(s.info().version.as_deref(), Some("HTTP/1.1"));
+}
+
+fn finding(s: &Session, id: &str) -> Option<Finding> {
+    s.findings(&key(80, false), &Policy::default())
+        .into_iter()
+        .find(|f| f.id == id)
+}
+
+#[test]
+fn http_redirect_only_is_low_and_raises_no_content_finding() {
+    let s = run(
+        80,
+        &[
+            (C, b"GET / HTTP/1.1\r\nHost: web\r\n\r\n"),
+            (
+                S,
+                b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://web/\r\nContent-Length: 5\r\n\r\nmoved",
+            ),
+        ],
+    );
+    assert_eq!(ids(&s), vec!["plaintext.http"]);
+    let f = finding(&s, "plaintext.http").expect("plaintext.http");
+    assert_eq!(f.severity, Severity::Low);
+    assert_eq!(f.evidence_text("redirect").as_deref(), Some("https"));
+    // Leaving the internal networks does not raise it back.
+    let ext = s.findings(&key(80, true), &Policy::default());
+    assert!(ext.iter().all(|f| f.severity == Severity::Low), "{ext:?}");
+}
+
+#[test]
+fn http_redirect_to_http_or_relative_is_not_an_https_redirect() {
+    for loc in [&b"http://web/"[..], b"/login", b"HTTPS://"] {
+        let mut resp = b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: ".to_vec();
+        resp.extend_from_slice(loc);
+        resp.extend_from_slice(b"\r\n\r\n");
+        let s = run(80, &[(C, b"GET / HTTP/1.1\r\n\r\n"), (S, &resp)]);
+        let f = finding(&s, "plaintext.http").expect("plaintext.http");
+        assert_eq!(f.severity, Severity::Medium, "{loc:?}");
+        assert!(f.evidence_text("redirect").is_none());
+        assert!(finding(&s, "http.no_https_redirect").is_none(), "{loc:?}");
+    }
+}
+
+#[test]
+fn http_keep_alive_with_redirect_and_content_raises_the_content_finding() {
+    let s = run(
+        80,
+        &[
+            (C, b"GET / HTTP/1.1\r\n\r\nGET /page HTTP/1.1\r\n\r\n"),
+            (
+                S,
+                b"HTTP/1.1 301 Moved\r\nLocation: https://web/\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+        ],
+    );
+    let f = finding(&s, "http.no_https_redirect").expect("content finding");
+    assert_eq!(f.evidence_text("status").as_deref(), Some("200"));
+    assert_eq!(f.evidence_text("redirect").as_deref(), Some("https"));
+    let p = finding(&s, "plaintext.http").expect("plaintext.http");
+    assert_eq!(p.severity, Severity::Medium);
+}
+
+#[test]
+fn http_bodiless_answers_are_not_content() {
+    // HEAD's 200 (with the length of the body it would have), a 204 and a 200 with
+    // Content-Length: 0 carry nothing.
+    let s = run(
+        80,
+        &[
+            (C, b"HEAD / HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+            (
+                S,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 612\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            ),
+        ],
+    );
+    assert!(finding(&s, "http.no_https_redirect").is_none());
+    // A 200 without Content-Length or chunking runs until close: content.
+    let s = run(
+        80,
+        &[
+            (C, b"GET / HTTP/1.0\r\n\r\n"),
+            (S, b"HTTP/1.0 200 OK\r\n\r\n<html>"),
+        ],
+    );
+    assert!(finding(&s, "http.no_https_redirect").is_some());
 }
 
 #[test]

@@ -574,7 +574,7 @@ fn failure(info: &TlsInfo, hs: &Handshake, out: &mut Vec<Finding>) {
     }
 }
 
-fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Finding>) {
+pub(crate) fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Finding>) {
     let now = now.secs();
     if now > c.not_after_unix {
         let days = (now - c.not_after_unix) / DAY;

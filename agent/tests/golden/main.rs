@@ -343,6 +343,11 @@ const RAISED_ELSEWHERE: &[(&str, &str)] = &[
          220 go-ahead",
     ),
     (
+        "tls.hsts.missing",
+        "live lab: tests/tests/probe.rs, [probe] HEAD / against nginx TLS 1.3 without \
+         Strict-Transport-Security (needs a connection the agent makes itself)",
+    ),
+    (
         "kafka.sasl_plaintext",
         "plaintext_corpus: librdkafka SASL capture (kafka_sasl_plain.flow)",
     ),
