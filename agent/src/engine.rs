@@ -87,6 +87,8 @@ pub struct TlsLabels {
     pub alpn_negotiated: &'static str,
     /// The handshake completed: only these count as handshakes; the others are failures.
     pub completed: bool,
+    /// `none`, `requested`, `presented` or `unknown` (see [`tls::ClientAuth`]).
+    pub client_auth: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -693,6 +695,7 @@ fn tls_labels(session: &tls::Session) -> Option<TlsLabels> {
         alpn_offered: alpn_bucket(ch.alpn.first().map(Vec::as_slice)),
         alpn_negotiated,
         completed: session.info().established,
+        client_auth: session.info().client_auth.as_str(),
     })
 }
 

@@ -491,9 +491,10 @@ impl Session {
     /// than what is left of the capture budget when it carries a certificate chain; its
     /// header alone gives the length the inference needs.
     fn peek_client_flight(&mut self, dir: Direction, rest: &[u8]) {
+        // Not only under TLS 1.3: fed the client's bytes before the server's, the session
+        // learns the version later; the length is read only if TLS 1.3 was negotiated.
         if dir != Direction::ToServer
             || self.hs.client_flight_len.is_some()
-            || !self.is_tls13()
             || rest.first() != Some(&record::CT_APPLICATION_DATA)
         {
             return;
@@ -770,7 +771,7 @@ impl Session {
                 if dir == Direction::ToServer && rec.payload.len() <= ENCRYPTED_ALERT_MAX && first {
                     self.hs.client_short_encrypted = true;
                 }
-                if dir == Direction::ToServer && first && self.is_tls13() {
+                if dir == Direction::ToServer && first {
                     self.hs.client_flight_len.get_or_insert(rec.payload.len());
                 }
                 if dir == Direction::ToClient && self.awaiting_auth_verdict() {
