@@ -526,10 +526,14 @@ impl Session {
         };
         if names::is_tls13_family(sh.negotiated()) {
             let source = ClientAuthSource::Inferred;
-            let (Some(len), Some((hash, tag)), false) = (
+            // A client that offered 0-RTT sends early data before the ServerHello: its first
+            // encrypted record is not the flight the rule reads (and it offered a PSK).
+            let early = self.hs.client_hello.as_ref().is_some_and(|c| c.early_data);
+            let (Some(len), Some((hash, tag)), false, false) = (
                 self.hs.client_flight_len,
                 tls13_hash_and_tag(sh.cipher),
                 sh.psk,
+                early,
             ) else {
                 return (ClientAuth::Unknown, source);
             };
