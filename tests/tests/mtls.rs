@@ -5,7 +5,9 @@
 //! certificate (RSA, with a SPIFFE URI SAN). Asserts each flow's `tls.client_auth`, its
 //! source, the TLS 1.2 client certificate's names, `tls.mtls.absent` exactly where the
 //! client presented nothing and the handshake went through, and the `client_auth` label
-//! of `plainsight_tls_handshakes_total`.
+//! of `plainsight_tls_handshakes_total`. A tcpdump capture of the same interface, fed to
+//! `plainsight pcap`, must say the same for every flow (pcap/live parity: in live mode the
+//! kernel stops capturing a flow once the engine has seen enough).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Stdio;
@@ -13,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    metric_sum, ns_cmd, parse_metrics, Hub, Lab, LiveAgent, SERVER_IP, SNI_HARDENED,
+    metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, LiveAgent, SERVER_IP, SNI_HARDENED,
 };
-use plainsight_tests::{sh, Guard};
+use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard};
 use serde_json::Value;
 
 /// Ports of this test (24000-24099): servers, then the clients' local ports, then /metrics.
@@ -233,6 +235,9 @@ fn client_auth_events_findings_and_metric_label_live() {
     for p in [REQUIRED, PLAIN, OPTIONAL] {
         lab.wait_port(p);
     }
+    let hub = lab.hub_ns.clone().expect("a hub namespace");
+    let pcap = lab.path("live.pcap");
+    let mut tcpdump = start_tcpdump(&hub, &lab.client_hub_if, &pcap);
     let mut agent = LiveAgent::start(&lab, METRICS_PORT, &[]);
     for c in CASES {
         connect(&lab, c);
@@ -319,6 +324,33 @@ fn client_auth_events_findings_and_metric_label_live() {
             );
         }
     }
+    let st = tcpdump.interrupt();
+    assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
+    let out = std::process::Command::new(agent_bin())
+        .args(["pcap", "--no-summary", &pcap])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "plainsight pcap: {out:?}");
+    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let view = |events: &[Value]| {
+        let mut v: Vec<String> = events
+            .iter()
+            .filter(|e| e["protocol"] == "tls")
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {:?}",
+                    e["src_port"],
+                    e["tls"]["client_auth"],
+                    e["tls"]["client_auth_source"],
+                    e["tls"]["client_cert"],
+                    ids(e)
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(view(&offline), view(&events), "pcap and live disagree");
     let text = std::fs::read_to_string(&agent.events).unwrap();
     assert!(
         !text.contains("PRIVATE KEY") && !text.contains("BEGIN CERTIFICATE"),
