@@ -1128,6 +1128,30 @@ mod tests {
     }
 
     #[test]
+    fn mtls_require_scopes_by_internal_networks() {
+        let ends = |c: &str, s: &str| Ends {
+            client: c.parse().unwrap(),
+            server: s.parse().unwrap(),
+            port: 443,
+        };
+        let p = Config::default().policy();
+        assert!(p.requires_mtls(ends("10.0.0.1", "10.0.0.2")));
+        assert!(!p.requires_mtls(ends("10.0.0.1", "8.8.8.8")));
+        let all = Config::parse("[mtls]\nrequire = \"all\"\n")
+            .unwrap()
+            .policy();
+        assert!(all.requires_mtls(ends("10.0.0.1", "8.8.8.8")));
+        let none = Config::parse("[mtls]\nrequire = \"none\"\n")
+            .unwrap()
+            .policy();
+        assert!(!none.requires_mtls(ends("10.0.0.1", "10.0.0.2")));
+        let e = err("[mtls]\nrequire = \"external\"\n");
+        assert!(e.contains("external"), "{e}");
+        let e = err("[mtls]\nrequired = \"all\"\n");
+        assert!(e.contains("required"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = err("[network]\ninternals = [\"10.0.0.0/8\"]\n");
         assert!(e.contains("internals"), "{e}");
