@@ -258,6 +258,27 @@ impl Default for NetworkConfig {
     }
 }
 
+/// `[mtls] require`: which completed TLS handshakes must carry a client certificate
+/// (`tls.mtls.absent` otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MtlsRequire {
+    /// Both ends inside `[network] internal`: service-to-service traffic.
+    #[default]
+    Internal,
+    /// Never: the finding is off.
+    None,
+    /// Every TLS flow, external ones included.
+    All,
+}
+
+/// `[mtls]`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtlsConfig {
+    pub require: MtlsRequire,
+}
+
 /// One `[[allow]]` entry: what it names is accepted between these ends. It matches a
 /// flow when every key it gives matches.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -327,6 +348,7 @@ pub struct Policy {
     allow: Vec<AllowRule>,
     severity: BTreeMap<String, SeverityOverride>,
     report_usernames: bool,
+    mtls_require: MtlsRequire,
 }
 
 /// The ends of a flow, as allow rules see them.
@@ -346,6 +368,15 @@ impl Default for Policy {
 impl Policy {
     pub fn is_internal(&self, ip: IpAddr) -> bool {
         self.internal.iter().any(|n| n.contains(ip))
+    }
+
+    /// Whether `[mtls] require` expects a client certificate between these ends.
+    pub fn requires_mtls(&self, ends: Ends) -> bool {
+        match self.mtls_require {
+            MtlsRequire::None => false,
+            MtlsRequire::All => true,
+            MtlsRequire::Internal => self.is_internal(ends.client) && self.is_internal(ends.server),
+        }
     }
 
     /// Is cleartext `protocol` between these ends accepted by a protocol-only
@@ -701,6 +732,7 @@ pub struct Config {
     pub spike: SpikeConfig,
     pub kubernetes: KubernetesConfig,
     pub probe: ProbeConfig,
+    pub mtls: MtlsConfig,
     /// The file this was read from (for error locations); not a configuration key.
     #[serde(skip)]
     pub source: Option<Source>,
@@ -720,6 +752,7 @@ impl Default for Config {
             spike: SpikeConfig::default(),
             kubernetes: KubernetesConfig::default(),
             probe: ProbeConfig::default(),
+            mtls: MtlsConfig::default(),
             source: None,
         }
     }
@@ -786,6 +819,7 @@ impl Config {
             allow: self.allow.clone(),
             severity: self.severity.clone(),
             report_usernames: self.report_usernames,
+            mtls_require: self.mtls.require,
         }
     }
 
@@ -1209,6 +1243,30 @@ mod tests {
 
     fn err(text: &str) -> String {
         Config::parse(text).expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn mtls_require_scopes_by_internal_networks() {
+        let ends = |c: &str, s: &str| Ends {
+            client: c.parse().unwrap(),
+            server: s.parse().unwrap(),
+            port: 443,
+        };
+        let p = Config::default().policy();
+        assert!(p.requires_mtls(ends("10.0.0.1", "10.0.0.2")));
+        assert!(!p.requires_mtls(ends("10.0.0.1", "8.8.8.8")));
+        let all = Config::parse("[mtls]\nrequire = \"all\"\n")
+            .unwrap()
+            .policy();
+        assert!(all.requires_mtls(ends("10.0.0.1", "8.8.8.8")));
+        let none = Config::parse("[mtls]\nrequire = \"none\"\n")
+            .unwrap()
+            .policy();
+        assert!(!none.requires_mtls(ends("10.0.0.1", "10.0.0.2")));
+        let e = err("[mtls]\nrequire = \"external\"\n");
+        assert!(e.contains("external"), "{e}");
+        let e = err("[mtls]\nrequired = \"all\"\n");
+        assert!(e.contains("required"), "{e}");
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub struct TlsLabels {
     pub alpn_negotiated: &'static str,
     /// The handshake completed: only these count as handshakes; the others are failures.
     pub completed: bool,
+    /// `none`, `requested`, `presented` or `unknown` (see [`tls::ClientAuth`]).
+    pub client_auth: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -522,6 +524,7 @@ impl Engine {
         let mut findings = Vec::new();
         if let Some(tls) = &flow.app.tls {
             findings.extend(tls.findings(now));
+            findings.extend(mtls_absent(&self.policy, &flow.key, tls));
         }
         let plain = flow.app.plain.findings(&flow.key, &self.policy);
         // A cleartext preamble before TLS (STARTTLS, proxy CONNECT, SOCKS) is not a
@@ -629,6 +632,38 @@ fn apply_policy(
     (kept, suppressed)
 }
 
+/// `tls.mtls.absent`: a completed handshake in the `[mtls] require` scope whose client
+/// presented no certificate. Raised before the policy, so allow rules and severity
+/// overrides apply to it like to any finding; never on `unknown`, and never when a TLS 1.3
+/// server refused the client's empty Certificate (that connection carried nothing).
+fn mtls_absent(policy: &Policy, key: &FlowKey, tls: &tls::Session) -> Option<Finding> {
+    let info = tls.info();
+    let absent = matches!(
+        info.client_auth,
+        tls::ClientAuth::None | tls::ClientAuth::Requested
+    );
+    let refused = tls.handshake().client_auth_refused == Some(true);
+    let ends = Ends {
+        client: key.client.ip(),
+        server: key.server.ip(),
+        port: key.server.port(),
+    };
+    if !info.established || !absent || refused || !policy.requires_mtls(ends) {
+        return None;
+    }
+    let internal = policy.is_internal(ends.client) && policy.is_internal(ends.server);
+    let source = match info.client_auth_source {
+        tls::ClientAuthSource::Handshake => "handshake",
+        tls::ClientAuthSource::Inferred => "inferred",
+    };
+    Some(
+        Finding::new(&tls::findings::MTLS_ABSENT)
+            .with("client_auth", info.client_auth.as_str())
+            .with("client_auth_source", source)
+            .with("scope", if internal { "internal" } else { "external" }),
+    )
+}
+
 /// Spike detector settings from the `[spike]` section.
 fn spike_params(config: &Config) -> spike::Params {
     spike::Params {
@@ -690,6 +725,7 @@ fn tls_labels(session: &tls::Session) -> Option<TlsLabels> {
         alpn_offered: alpn_bucket(ch.alpn.first().map(Vec::as_slice)),
         alpn_negotiated,
         completed: session.info().established,
+        client_auth: session.info().client_auth.as_str(),
     })
 }
 

@@ -11,9 +11,10 @@ use crate::lab::{
     SNI_WEAK,
 };
 
-/// tls.* findings allowed on the hardened server's flows: none. A CA-signed ECDSA
-/// certificate valid for a year, TLS 1.2/1.3 with ECDHE-AEAD suites only, no tickets.
-pub const HARDENED_ALLOWED: &[&str] = &[];
+/// The findings of the hardened server's flows: only `tls.mtls.absent` (both lab ends are
+/// internal and the server asks for no client certificate). A CA-signed ECDSA certificate
+/// valid for a year, TLS 1.2/1.3 with ECDHE-AEAD suites only, no tickets.
+pub const HARDENED_FINDINGS: &[&str] = &["tls.mtls.absent"];
 
 /// The finding ids of an event.
 pub fn ids(e: &Value) -> BTreeSet<String> {
@@ -65,14 +66,12 @@ pub fn assert_lab_events(events: &[Value], failures: usize) {
         assert_eq!(e["encrypted"], true, "{e}");
         assert_eq!(e["tls"]["sni"], SNI_HARDENED, "{e}");
         assert_eq!(e["tls"]["established"], true, "{e}");
-        let unexpected: Vec<_> = ids(e)
-            .into_iter()
-            .filter(|f| !HARDENED_ALLOWED.contains(&f.as_str()))
-            .collect();
-        assert!(
-            unexpected.is_empty(),
-            "findings on the hardened server: {unexpected:?} in {e}"
+        assert_eq!(
+            ids(e),
+            set(HARDENED_FINDINGS),
+            "findings on the hardened server: {e}"
         );
+        assert_eq!(e["tls"]["client_auth"], "none", "{e}");
     }
     let tls12 = hardened
         .iter()
@@ -95,11 +94,14 @@ pub fn assert_lab_events(events: &[Value], failures: usize) {
         "tls.client.max_version_low",
         // The weak server issues RFC 5077 tickets (info).
         "tls.session_ticket",
+        // Internal ends, no client certificate requested.
+        "tls.mtls.absent",
     ];
     let twelve = [
         "tls.cipher.no_forward_secrecy",
         "tls.cipher.cbc",
         "tls.session_ticket",
+        "tls.mtls.absent",
     ];
     for (version, want) in [
         ("TLS 1.0", &old[..]),
@@ -141,6 +143,7 @@ pub fn assert_lab_events(events: &[Value], failures: usize) {
     assert_eq!(fails.len(), failures, "one event per failed handshake");
     for e in &fails {
         assert!(ids(e).contains("tls.handshake.failure"), "{e}");
+        assert!(!ids(e).contains("tls.mtls.absent"), "not established: {e}");
         assert_eq!(e["tls"]["alert"], "protocol_version", "{e}");
         assert_eq!(e["tls"]["established"], false, "{e}");
     }

@@ -154,7 +154,9 @@ fn check_lab(lab: &[&Value]) {
                 assert_eq!(e["tls"]["sni"], SNI_HARDENED, "{e}");
                 assert_eq!(e["tls"]["version"], "TLS 1.3", "{e}");
                 assert!(e["tls"]["established"] == true, "{e}");
-                assert!(!ids.iter().any(|i| i.starts_with("tls.")), "{e}");
+                // Only the lab's missing mTLS (internal ends, no client certificate).
+                let tls: Vec<_> = ids.iter().filter(|i| i.starts_with("tls.")).collect();
+                assert_eq!(tls, ["tls.mtls.absent"], "{e}");
             }
             PORT_HTTP => assert!(ids.contains("plaintext.http"), "{e}"),
             _ => {

@@ -404,7 +404,7 @@ fn escape_label(out: &mut String, v: &str) {
 pub struct Metrics {
     pub flows: Family<4, Workloads>,
     pub flow_bytes: Family<4, Workloads>,
-    pub tls_handshakes: Family<5>,
+    pub tls_handshakes: Family<6>,
     pub handshake_failures: Family<1>,
     pub findings: Family<2, Workloads>,
     pub findings_suppressed: Family<1>,
@@ -473,9 +473,16 @@ impl Metrics {
             ),
             tls_handshakes: Family::new(
                 "plainsight_tls_handshakes_total",
-                "Completed TLS handshakes by negotiated version, cipher class, key-exchange group class, the client's first ALPN offer and the ALPN the server chose (unknown under TLS 1.3, where it is encrypted). Failed handshakes count in plainsight_tls_handshake_failures_total only.",
+                "Completed TLS handshakes by negotiated version, cipher class, key-exchange group class, the client's first ALPN offer and the server's ALPN (unknown under TLS 1.3: encrypted) and mTLS client_auth (none, requested, presented, unknown). Failures count in plainsight_tls_handshake_failures_total only.",
                 Counter,
-                ["tls_version", "cipher_class", "group_class", "alpn_offered", "alpn_negotiated"],
+                [
+                    "tls_version",
+                    "cipher_class",
+                    "group_class",
+                    "alpn_offered",
+                    "alpn_negotiated",
+                    "client_auth",
+                ],
             ),
             handshake_failures: Family::new(
                 "plainsight_tls_handshake_failures_total",
@@ -947,6 +954,7 @@ impl Metrics {
                 l.group_class,
                 l.alpn_offered,
                 l.alpn_negotiated,
+                l.client_auth,
             ]);
         }
         for id in &r.suppressed {

@@ -161,6 +161,46 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, TlsError> {
     })
 }
 
+/// The `client_cert` object of the JSON `tls` object: who the client said it was, by name
+/// only (never key material). Read from the client's Certificate message, which travels in
+/// the clear in TLS 1.2 and older only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClientCertInfo {
+    /// RFC 4514-style distinguished name, as x509-parser displays it.
+    pub subject: String,
+    /// subjectAltName entries: DNS names, URIs (a SPIFFE ID is a URI), e-mail addresses and
+    /// IP addresses, as text, in certificate order.
+    pub san: Vec<String>,
+}
+
+/// Names of a client certificate (subject and every subjectAltName kind a workload
+/// identity uses).
+pub fn parse_client(der: &[u8]) -> Result<ClientCertInfo, TlsError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|_| TlsError::Certificate)?;
+    let mut san = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            match n {
+                GeneralName::DNSName(d) | GeneralName::URI(d) | GeneralName::RFC822Name(d) => {
+                    san.push((*d).to_owned());
+                }
+                GeneralName::IPAddress(b) => {
+                    if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                        san.push(IpAddr::from(v4).to_string());
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
+                        san.push(IpAddr::from(v6).to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(ClientCertInfo {
+        subject: cert.subject().to_string(),
+        san,
+    })
+}
+
 /// DSA parameters are `SEQUENCE { p, q, g }`; the key size is the size of `p`.
 fn dsa_p_bits(params: &[u8]) -> Option<u32> {
     use x509_parser::der_parser::der::parse_der_integer;

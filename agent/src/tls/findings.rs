@@ -285,6 +285,17 @@ pub const SESSION_TICKET: FindingDef = FindingDef {
     references: &["RFC 5077 (TLS session resumption without server-side state)", "Mozilla Server Side TLS guidelines"],
 };
 
+pub const MTLS_ABSENT: FindingDef = FindingDef {
+    id: "tls.mtls.absent",
+    severity: Severity::Medium,
+    severity_note: "",
+    title: "TLS without a client certificate (no mTLS)",
+    description: "A completed TLS handshake in the `[mtls] require` scope (default: both ends internal) where the client presented no certificate: the event's `client_auth` is `none` (the server asked for none) or `requested` (the server asked and accepted an empty answer; a server that refused it raises nothing). Read from the handshake in TLS 1.2 and older, inferred from record sizes in TLS 1.3; `unknown` (resumption, ambiguous sizes, a handshake cut short) never raises it.",
+    evidence: "`client_auth` (`none`, `requested`), `client_auth_source` (`handshake`, `inferred`), `scope` (`internal`, `external`)",
+    remediation: "Require client certificates on the server (a service mesh's STRICT mTLS mode, nginx `ssl_verify_client on`, OpenSSL `-Verify`), or exempt the destination with an `[[allow]]` rule.",
+    references: &["RFC 8446 (TLS 1.3, §4.3.2 CertificateRequest, §4.4.2 Certificate)", "RFC 5246 (TLS 1.2, §7.4.4, §7.4.6)", "NIST SP 800-207 (Zero Trust Architecture)", "NIST SP 800-204A (service mesh security, mTLS between services)"],
+};
+
 pub static DEFS: &[FindingDef] = &[
     VERSION_DEPRECATED,
     CLIENT_MAX_VERSION_LOW,
@@ -311,6 +322,7 @@ pub static DEFS: &[FindingDef] = &[
     HEARTBEAT_HEARTBLEED,
     EARLY_DATA,
     SESSION_TICKET,
+    MTLS_ABSENT,
 ];
 
 const DAY: i64 = 86_400;

@@ -27,7 +27,7 @@ use crate::detect::Finding;
 use crate::flow::Direction;
 use crate::time::Timestamp;
 
-use cert::CertInfo;
+use cert::{CertInfo, ClientCertInfo};
 use handshake::{ClientHello, ServerHello, Ssl2ServerHello};
 use record::{Next, Record};
 
@@ -57,6 +57,14 @@ const MAX_ENCRYPTED_RECORDS: u32 = 4;
 /// Largest TLS 1.3 encrypted alert record body: the 2-byte alert, the inner content
 /// type and a 16-byte AEAD tag (RFC 8446 §5.2), unpadded.
 const ENCRYPTED_ALERT_MAX: usize = 2 + 1 + 16;
+/// Encrypted records the TLS 1.3 server may send before the client's flight: its flight is
+/// EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify and Finished, one
+/// record each in OpenSSL; the cap only bounds a server that never stops.
+const MAX_TLS13_SERVER_RECORDS: u32 = 12;
+/// Smallest client Certificate a TLS 1.3 client's first encrypted record can carry beyond
+/// an empty one: a DER certificate is well over 100 bytes (an Ed25519 self-signed one with
+/// a one-letter name is about 130).
+const MIN_CLIENT_CERT_DER: usize = 100;
 
 /// Whether a direction's first bytes look like TLS (or SSLv2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +154,51 @@ pub struct TlsInfo {
     /// Description of the last plaintext alert, e.g. `handshake_failure`.
     pub alert: Option<String>,
     pub cert: Option<CertInfo>,
+    /// Mutual TLS: whether the client presented a certificate (see [`ClientAuth`]).
+    pub client_auth: ClientAuth,
+    pub client_auth_source: ClientAuthSource,
+    /// The client certificate's names (TLS ≤ 1.2 only: encrypted in TLS 1.3).
+    pub client_cert: Option<ClientCertInfo>,
+}
+
+/// Whether the client authenticated with a certificate (mutual TLS): `tls.client_auth`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// The server asked for no certificate.
+    None,
+    /// The server sent a CertificateRequest; the client answered with an empty Certificate
+    /// (or none).
+    Requested,
+    /// The client sent a certificate.
+    Presented,
+    /// Not visible: the handshake was cut short, resumed (the authentication belongs to the
+    /// original handshake), or the TLS 1.3 record sizes fit no rule.
+    #[default]
+    Unknown,
+}
+
+impl ClientAuth {
+    /// The metric label and JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::None => "none",
+            ClientAuth::Requested => "requested",
+            ClientAuth::Presented => "presented",
+            ClientAuth::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where `tls.client_auth` comes from: `tls.client_auth_source`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuthSource {
+    /// The CertificateRequest and client Certificate messages, in the clear (TLS ≤ 1.2).
+    #[default]
+    Handshake,
+    /// The size of the TLS 1.3 client's first encrypted record (its messages are encrypted).
+    Inferred,
 }
 
 /// One plaintext alert (RFC 5246 §7.2).
@@ -204,6 +257,16 @@ pub struct Handshake {
     pub server_hello_done: bool,
     pub client_key_exchange: bool,
     pub new_session_ticket: bool,
+    /// The server sent a CertificateRequest in the clear (TLS ≤ 1.2).
+    pub certificate_request: bool,
+    /// Certificates in the client's Certificate message (TLS ≤ 1.2); `Some(0)`: empty.
+    pub client_cert_chain_len: Option<usize>,
+    /// TLS 1.3: length of the client's first encrypted record after the ServerHello (its
+    /// Finished, or Certificate first when the server asked for one), read from the header.
+    pub client_flight_len: Option<usize>,
+    /// TLS 1.3, the client answered a CertificateRequest with an empty Certificate: whether
+    /// the server's next record was alert-sized (it refused the handshake).
+    pub client_auth_refused: Option<bool>,
     pub alerts: Vec<AlertEvent>,
     /// Alert records seen after encryption started (their content is unreadable).
     pub encrypted_alerts: [u32; 2],
@@ -321,6 +384,8 @@ impl Session {
                 Ok(Next::Incomplete) => {
                     self.peek_certificate(dir, rest);
                     self.peek_heartbeat(dir, rest);
+                    self.peek_client_flight(dir, rest);
+                    self.update_client_auth();
                     return;
                 }
                 Ok(Next::Record(rec, used)) => {
@@ -367,12 +432,11 @@ impl Session {
     /// The capture budget often ends inside the record that carries the Certificate. Look
     /// into the incomplete record (without consuming it) for a complete leaf certificate.
     fn peek_certificate(&mut self, dir: Direction, rest: &[u8]) {
-        if dir != Direction::ToClient
-            || self.info.cert.is_some()
-            || self.hs.cert_unparsable
-            || self.is_tls13()
-            || rest.first() != Some(&record::CT_HANDSHAKE)
-        {
+        let wanted = match dir {
+            Direction::ToClient => self.info.cert.is_none() && !self.hs.cert_unparsable,
+            Direction::ToServer => self.hs.client_cert_chain_len.is_none(),
+        };
+        if !wanted || self.is_tls13() || rest.first() != Some(&record::CT_HANDSHAKE) {
             return;
         }
         let avail = rest.get(record::HEADER_LEN..).unwrap_or_default();
@@ -404,11 +468,103 @@ impl Session {
         };
         let chain = handshake::parse_certificate_list(body);
         if let Some(leaf) = chain.first() {
-            let n = chain.len();
-            self.info.cert = cert::parse(leaf).ok();
-            self.hs.cert_unparsable = self.info.cert.is_none();
-            self.hs.cert_chain_len = n;
+            self.on_leaf(dir, leaf, chain.len());
         }
+    }
+
+    /// A leaf certificate (possibly from an incomplete chain) of `dir`'s sender.
+    fn on_leaf(&mut self, dir: Direction, der: &[u8], chain_len: usize) {
+        match dir {
+            Direction::ToClient => {
+                self.info.cert = cert::parse(der).ok();
+                self.hs.cert_unparsable = self.info.cert.is_none();
+                self.hs.cert_chain_len = chain_len;
+            }
+            Direction::ToServer => {
+                self.info.client_cert = cert::parse_client(der).ok();
+                self.hs.client_cert_chain_len = Some(chain_len);
+            }
+        }
+    }
+
+    /// TLS 1.3: the client's first encrypted record after the ServerHello is often larger
+    /// than what is left of the capture budget when it carries a certificate chain; its
+    /// header alone gives the length the inference needs.
+    fn peek_client_flight(&mut self, dir: Direction, rest: &[u8]) {
+        // Not only under TLS 1.3: fed the client's bytes before the server's, the session
+        // learns the version later; the length is read only if TLS 1.3 was negotiated.
+        if dir != Direction::ToServer
+            || self.hs.client_flight_len.is_some()
+            || rest.first() != Some(&record::CT_APPLICATION_DATA)
+        {
+            return;
+        }
+        if let Some([hi, lo]) = rest.get(3..5) {
+            self.hs.client_flight_len = Some(usize::from(u16::from_be_bytes([*hi, *lo])));
+        }
+    }
+
+    /// Recomputes `client_auth` from what was seen so far.
+    fn update_client_auth(&mut self) {
+        let (auth, source) = self.client_auth();
+        self.info.client_auth = auth;
+        self.info.client_auth_source = source;
+    }
+
+    /// Mutual TLS, from the handshake (TLS ≤ 1.2) or inferred (TLS 1.3).
+    ///
+    /// TLS 1.3 rule: a client sends a Certificate only when asked, and must send one, empty
+    /// or not, when asked (RFC 8446 §4.4.2); it is the first message of its encrypted flight.
+    /// So the first encrypted record after the ServerHello is exactly a Finished
+    /// (4 + hash length, + 1 inner type + AEAD tag) without a request, an empty Certificate
+    /// (8 + 1 + tag, or 8 more than a Finished when both share the record) when the client
+    /// had none, and much larger when it presented one. Other sizes (record padding) and
+    /// PSK resumption (no Certificate messages at all) are `unknown`.
+    fn client_auth(&self) -> (ClientAuth, ClientAuthSource) {
+        let Some(sh) = &self.hs.server_hello else {
+            return (ClientAuth::Unknown, ClientAuthSource::Handshake);
+        };
+        if names::is_tls13_family(sh.negotiated()) {
+            let source = ClientAuthSource::Inferred;
+            // A client that offered 0-RTT sends early data before the ServerHello: its first
+            // encrypted record is not the flight the rule reads (and it offered a PSK).
+            let early = self.hs.client_hello.as_ref().is_some_and(|c| c.early_data);
+            let (Some(len), Some((hash, tag)), false, false) = (
+                self.hs.client_flight_len,
+                tls13_hash_and_tag(sh.cipher),
+                sh.psk,
+                early,
+            ) else {
+                return (ClientAuth::Unknown, source);
+            };
+            let finished = 4 + hash + 1 + tag;
+            let empty_cert = 8 + 1 + tag;
+            let auth = if len == finished {
+                ClientAuth::None
+            } else if len == empty_cert || len == finished + 8 {
+                ClientAuth::Requested
+            } else if len >= empty_cert + MIN_CLIENT_CERT_DER {
+                ClientAuth::Presented
+            } else {
+                ClientAuth::Unknown
+            };
+            return (auth, source);
+        }
+        let source = ClientAuthSource::Handshake;
+        let hs = &self.hs;
+        let client_flight = hs.client_key_exchange || hs.ccs.first() == Some(&true);
+        let auth = match hs.client_cert_chain_len {
+            Some(n) if n > 0 => ClientAuth::Presented,
+            Some(_) => ClientAuth::Requested,
+            None if hs.certificate_request && client_flight => ClientAuth::Requested,
+            None if hs.certificate_request => ClientAuth::Unknown,
+            // A full handshake's server flight ended without a request.
+            None if hs.server_hello_done => ClientAuth::None,
+            // Abbreviated handshake (resumption): the authentication, if any, was the
+            // original handshake's.
+            None => ClientAuth::Unknown,
+        };
+        (auth, source)
     }
 
     fn advance(&mut self, i: usize, used: usize) {
@@ -511,6 +667,11 @@ impl Session {
     }
 
     fn on_record(&mut self, dir: Direction, rec: Record<'_>) {
+        self.on_record_inner(dir, rec);
+        self.update_client_auth();
+    }
+
+    fn on_record_inner(&mut self, dir: Direction, rec: Record<'_>) {
         let i = dir.index();
         if self.dir(dir).encrypted {
             self.on_encrypted_record(dir, rec);
@@ -614,6 +775,14 @@ impl Session {
                 if dir == Direction::ToServer && rec.payload.len() <= ENCRYPTED_ALERT_MAX && first {
                     self.hs.client_short_encrypted = true;
                 }
+                if dir == Direction::ToServer && first {
+                    self.hs.client_flight_len.get_or_insert(rec.payload.len());
+                }
+                if dir == Direction::ToClient && self.awaiting_auth_verdict() {
+                    // Processed in arrival order: this server record came after the
+                    // client's empty Certificate. An alert refuses it (certificate_required).
+                    self.hs.client_auth_refused = Some(rec.payload.len() <= ENCRYPTED_ALERT_MAX);
+                }
             }
             record::CT_ALERT => {
                 if let Some(a) = self.hs.encrypted_alerts.get_mut(i) {
@@ -623,9 +792,26 @@ impl Session {
             _ => {}
         }
         self.update_established();
-        if n >= MAX_ENCRYPTED_RECORDS || self.info.established {
+        // The TLS 1.3 server's records are read through its whole flight and, after a
+        // client's empty Certificate, up to the one that accepts or refuses it.
+        let (cap, waiting) = if dir == Direction::ToClient && self.is_tls13() {
+            let before_client = self.hs.client_flight_len.is_none();
+            let waiting = before_client || self.awaiting_auth_verdict();
+            (MAX_TLS13_SERVER_RECORDS, waiting)
+        } else {
+            (MAX_ENCRYPTED_RECORDS, false)
+        };
+        if n >= cap || (self.info.established && !waiting) {
             self.stop(dir, Stop::Encrypted);
         }
+    }
+
+    /// TLS 1.3, the client sent an empty Certificate and the server's answer (an alert, or
+    /// anything else) has not been seen yet.
+    fn awaiting_auth_verdict(&self) -> bool {
+        self.is_tls13()
+            && self.info.client_auth == ClientAuth::Requested
+            && self.hs.client_auth_refused.is_none()
     }
 
     fn on_plain_alerts(&mut self, dir: Direction, payload: &[u8]) {
@@ -663,10 +849,11 @@ impl Session {
 
     fn drain_handshake(&mut self, dir: Direction) {
         loop {
-            let want_leaf = dir == Direction::ToClient
-                && self.info.cert.is_none()
-                && !self.hs.cert_unparsable
-                && !self.is_tls13();
+            let want_leaf = !self.is_tls13()
+                && match dir {
+                    Direction::ToClient => self.info.cert.is_none() && !self.hs.cert_unparsable,
+                    Direction::ToServer => self.hs.client_cert_chain_len.is_none(),
+                };
             let st = self.dir(dir);
             let mut r = handshake::Reader::new(&st.hs, "handshake header");
             let (Ok(typ), Ok(len)) = (r.u8(), r.u24()) else {
@@ -693,9 +880,7 @@ impl Session {
                     self.hs.certificate_seen = true;
                 }
                 if let Some((der, n)) = leaf {
-                    self.hs.cert_chain_len = n;
-                    self.info.cert = cert::parse(&der).ok();
-                    self.hs.cert_unparsable = self.info.cert.is_none();
+                    self.on_leaf(dir, &der, n);
                 }
                 return;
             };
@@ -709,6 +894,11 @@ impl Session {
     }
 
     fn on_handshake_message(&mut self, dir: Direction, typ: u8, body: &[u8]) {
+        self.on_handshake_message_inner(dir, typ, body);
+        self.update_client_auth();
+    }
+
+    fn on_handshake_message_inner(&mut self, dir: Direction, typ: u8, body: &[u8]) {
         match (dir, typ) {
             (Direction::ToServer, handshake::HS_CLIENT_HELLO) => {
                 match handshake::parse_client_hello(body) {
@@ -754,6 +944,16 @@ impl Session {
             }
             (Direction::ToClient, handshake::HS_SERVER_HELLO_DONE) => {
                 self.hs.server_hello_done = true;
+            }
+            (Direction::ToClient, handshake::HS_CERTIFICATE_REQUEST) if !self.is_tls13() => {
+                self.hs.certificate_request = true;
+            }
+            (Direction::ToServer, handshake::HS_CERTIFICATE) if !self.is_tls13() => {
+                let chain = handshake::parse_certificate_list(body);
+                match chain.first() {
+                    Some(leaf) => self.on_leaf(dir, leaf, chain.len()),
+                    None => self.hs.client_cert_chain_len = Some(0),
+                }
             }
             (Direction::ToClient, handshake::HS_NEW_SESSION_TICKET) => {
                 self.hs.new_session_ticket = true;
@@ -897,12 +1097,24 @@ impl Session {
     pub fn done(&self) -> bool {
         let both_stopped = self.hs.stopped.iter().all(Option::is_some);
         let fatal = self.hs.stopped.contains(&Some(Stop::FatalAlert));
-        self.info.established || both_stopped || fatal || self.hs.close.is_some()
+        let settled = self.info.established && !self.awaiting_auth_verdict();
+        settled || both_stopped || fatal || self.hs.close.is_some()
     }
 
     /// Findings for this connection, with `now` the packet (or wall) clock.
     pub fn findings(&self, now: Timestamp) -> Vec<Finding> {
         findings::evaluate(&self.info, &self.hs, now)
+    }
+}
+
+/// Hash length of the TLS 1.3 suite's PRF and the AEAD tag length (RFC 8446 §B.4,
+/// RFC 8998 for SM4), for the size of an encrypted Finished.
+fn tls13_hash_and_tag(suite: u16) -> Option<(usize, usize)> {
+    match suite {
+        0x1301 | 0x1303 | 0x1304 | 0x00c6 | 0x00c7 => Some((32, 16)),
+        0x1302 => Some((48, 16)),
+        0x1305 => Some((32, 8)),
+        _ => None,
     }
 }
 

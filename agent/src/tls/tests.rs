@@ -915,3 +915,91 @@ fn json_shape_is_the_contract() {
     let empty = serde_json::to_value(Session::new().info()).expect("json");
     assert!(empty["version"].is_null() && empty["cert"].is_null());
 }
+
+/// The illustrated TLS 1.3 handshake with the client's first encrypted record replaced by
+/// one of `len` bytes, of which only `present` travel (the capture budget may end inside).
+fn tls13_client_first_record(len: usize, present: usize) -> Session {
+    let mut c = illustrated("tls13", &["clienthello", "clientccs"]);
+    c.extend_from_slice(&[23, 3, 3]);
+    c.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+    c.extend(std::iter::repeat_n(0x42, present.min(len)));
+    let s = illustrated(
+        "tls13",
+        &["serverhello", "serverccs", "serverencextensions"],
+    );
+    run(&c, &s)
+}
+
+#[test]
+fn tls13_client_auth_is_inferred_from_the_client_first_record_length() {
+    use super::{ClientAuth, ClientAuthSource};
+    let probe = tls13_client_first_record(100, 100);
+    // The Finished length follows the suite's hash (RFC 8446 §4.4.4) and AEAD tag.
+    let fin = match probe.info().cipher.as_deref() {
+        Some("TLS_AES_256_GCM_SHA384") => 4 + 48 + 1 + 16,
+        Some("TLS_AES_128_GCM_SHA256" | "TLS_CHACHA20_POLY1305_SHA256") => 4 + 32 + 1 + 16,
+        other => panic!("illustrated suite {other:?}"),
+    };
+    for (len, want) in [
+        (fin, ClientAuth::None),
+        (8 + 1 + 16, ClientAuth::Requested),
+        (fin + 8, ClientAuth::Requested),
+        (1106, ClientAuth::Presented),
+        (125, ClientAuth::Presented),
+        // A padded Finished, or anything between: not guessed.
+        (fin + 1, ClientAuth::Unknown),
+        (124, ClientAuth::Unknown),
+        // An encrypted alert: the client refused the handshake.
+        (19, ClientAuth::Unknown),
+    ] {
+        let sess = tls13_client_first_record(len, len);
+        assert_eq!(sess.info().client_auth, want, "first record of {len} bytes");
+        assert_eq!(sess.info().client_auth_source, ClientAuthSource::Inferred);
+    }
+    // The header is enough: a chain past the capture budget still reads as presented.
+    let cut = tls13_client_first_record(4000, 10);
+    assert_eq!(cut.info().client_auth, ClientAuth::Presented);
+    // No client flight yet: unknown.
+    let c = illustrated("tls13", &["clienthello"]);
+    let s = illustrated("tls13", &["serverhello"]);
+    assert_eq!(run(&c, &s).info().client_auth, ClientAuth::Unknown);
+}
+
+#[test]
+fn tls13_refused_empty_certificate_waits_for_the_server_verdict() {
+    let mut c = illustrated("tls13", &["clienthello", "clientccs"]);
+    c.extend_from_slice(&[23, 3, 3, 0, 25]);
+    c.extend_from_slice(&[0x42; 25]);
+    let mut sess = Session::new();
+    let s = illustrated(
+        "tls13",
+        &["serverhello", "serverccs", "serverencextensions"],
+    );
+    sess.feed(Direction::ToClient, &s);
+    sess.feed(Direction::ToServer, &c);
+    assert!(sess.info().established);
+    assert!(
+        !sess.done(),
+        "the server's answer to the empty Certificate is still to come"
+    );
+    // certificate_required: an encrypted alert (2 + 1 + 16 bytes).
+    let mut s2 = s.clone();
+    s2.extend_from_slice(&[23, 3, 3, 0, 19]);
+    s2.extend_from_slice(&[0x42; 19]);
+    let mut refused = Session::new();
+    refused.feed(Direction::ToClient, &s);
+    refused.feed(Direction::ToServer, &c);
+    refused.feed(Direction::ToClient, &s2);
+    assert_eq!(refused.handshake().client_auth_refused, Some(true));
+    assert!(refused.done());
+    // A NewSessionTicket-sized record: accepted.
+    let mut s3 = s;
+    s3.extend_from_slice(&[23, 3, 3, 0, 250]);
+    s3.extend_from_slice(&[0x42; 250]);
+    let mut accepted = Session::new();
+    accepted.feed(Direction::ToClient, &s3[..s3.len() - 255]);
+    accepted.feed(Direction::ToServer, &c);
+    accepted.feed(Direction::ToClient, &s3);
+    assert_eq!(accepted.handshake().client_auth_refused, Some(false));
+    assert!(accepted.done());
+}
