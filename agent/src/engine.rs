@@ -12,6 +12,7 @@ use crate::flow::table::{Flow, Limits, Table};
 use crate::flow::{Direction, FlowKey, Transport};
 use crate::plaintext::findings::CREDENTIALS;
 use crate::plaintext::{self, PlaintextInfo};
+use crate::quic::{self, QuicInfo};
 use crate::time::Timestamp;
 use crate::tls::handshake::KeyExchangeParams;
 use crate::tls::{self, Close, TlsInfo};
@@ -22,7 +23,8 @@ pub struct FlowRecord {
     pub key: FlowKey,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
-    /// `tls`, a plaintext protocol name, `ssh`, `unknown_text`, `unknown_binary` or `none`.
+    /// `tls`, `quic`, a plaintext protocol name, `ssh`, `unknown_text`, `unknown_binary` or
+    /// `none`.
     pub protocol: &'static str,
     /// True when the payload is protected by TLS (directly or after STARTTLS) or SSH.
     pub encrypted: bool,
@@ -30,6 +32,8 @@ pub struct FlowRecord {
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
     pub tls: Option<TlsInfo>,
+    /// QUIC facts beyond the TLS handshake (its version), for `protocol: quic`.
+    pub quic: Option<QuicInfo>,
     pub plaintext: Option<PlaintextInfo>,
     pub findings: Vec<Finding>,
     /// Ids of the findings the policy silenced (`"off"` or an allow rule with `finding`).
@@ -63,6 +67,7 @@ impl FlowRecord {
             packets: [1, 1],
             bytes: [100, 100],
             tls: None,
+            quic: None,
             plaintext: None,
             findings: Vec::new(),
             suppressed: Vec::new(),
@@ -105,6 +110,8 @@ pub struct App {
     tls: Option<Box<tls::Session>>,
     /// DTLS framing state when `tls` runs over UDP datagrams.
     dtls: Option<tls::dtls::Dtls>,
+    /// QUIC state when `tls` is carried in QUIC Initial packets.
+    quic: Option<quic::Quic>,
     /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
     udp_watch: bool,
     /// OpenVPN over TCP: the TLS stream is the control channel's payload, per direction.
@@ -132,6 +139,7 @@ impl App {
             },
             tls: None,
             dtls: None,
+            quic: None,
             udp_watch: transport == Transport::Udp,
             openvpn: None,
             tls_start: [None; 2],
@@ -207,16 +215,20 @@ impl App {
 
     /// One UDP datagram, the `nth` of its direction. The first datagram of each direction
     /// feeds plaintext recognition, as datagrams are self-contained; the first
-    /// [`DTLS_MAX_DATAGRAMS`] of each direction are also looked at for a DTLS hello, and once
-    /// one is found each of them is fed to the TLS session record by record. STUN may come
-    /// first on the same 5-tuple (WebRTC, RFC 7983 §7), which is why it is not only the first.
+    /// [`DTLS_MAX_DATAGRAMS`] of each direction are also looked at for a QUIC client Initial
+    /// or a DTLS hello, and once one is found each of them is fed to the TLS session, packet
+    /// by packet or record by record. STUN may come first on the same 5-tuple (WebRTC, RFC
+    /// 7983 §7), which is why it is not only the first.
     fn on_datagram(&mut self, dir: Direction, nth: u64, data: &[u8]) {
         if nth > DTLS_MAX_DATAGRAMS {
             self.udp_watch = false;
             return;
         }
         if self.tls.is_none() {
-            if let Some(hs_type) = tls::dtls::probe(data) {
+            if let Some(q) = quic::Quic::start(dir, data) {
+                self.tls = Some(Box::default());
+                self.quic = Some(q);
+            } else if let Some(hs_type) = tls::dtls::probe(data) {
                 let client = if hs_type == tls::handshake::HS_CLIENT_HELLO {
                     dir
                 } else {
@@ -227,6 +239,9 @@ impl App {
             } else if nth == 1 {
                 self.plain.feed(dir, data);
             }
+        }
+        if let (Some(q), Some(t)) = (self.quic.as_mut(), self.tls.as_mut()) {
+            q.feed(t, dir, data);
         }
         if let (Some(d), Some(t)) = (self.dtls.as_mut(), self.tls.as_mut()) {
             d.feed(t, dir, data);
@@ -307,6 +322,8 @@ pub struct EngineStats {
     pub hpack_capped: u64,
     /// Out-of-order TCP segments (parts) dropped because the pending buffer was full.
     pub stream_ooo_dropped: u64,
+    /// QUIC CRYPTO frames refused at the reassembly cap.
+    pub quic_crypto_cap: u64,
 }
 
 #[derive(Debug)]
@@ -472,6 +489,9 @@ impl Engine {
         if let Some(d) = &flow.app.dtls {
             st.dtls_message_cap += d.refused;
         }
+        if let Some(q) = &flow.app.quic {
+            st.quic_crypto_cap += q.refused();
+        }
         let t = flow.app.plain.trouble();
         st.hpack_errors += u64::from(t.hpack_errors);
         st.hpack_capped += u64::from(t.hpack_capped);
@@ -510,9 +530,11 @@ impl Engine {
         let (findings, suppressed) = apply_policy(&self.policy, &flow.key, protocol, findings);
         // Encrypted once a TLS handshake completed (directly, after STARTTLS or a proxy
         // preamble), or SSH. A failed handshake protected nothing: the flow counts as
-        // unencrypted, and the failure in plainsight_tls_handshake_failures_total.
-        let encrypted =
-            flow.app.tls.as_ref().is_some_and(|t| t.info().established) || protocol == "ssh";
+        // unencrypted, and the failure in plainsight_tls_handshake_failures_total. QUIC
+        // has no cleartext mode: whatever it carried past its Initial packets is encrypted.
+        let encrypted = flow.app.tls.as_ref().is_some_and(|t| t.info().established)
+            || protocol == "ssh"
+            || protocol == "quic";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
             let cert = info.cert.as_ref()?;
@@ -535,6 +557,7 @@ impl Engine {
             packets: flow.packets,
             bytes: flow.bytes,
             tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
+            quic: flow.app.quic.as_ref().map(quic::Quic::info),
             plaintext: flow
                 .app
                 .plain
@@ -550,9 +573,13 @@ impl Engine {
     }
 }
 
-/// The plaintext protocol when one was recognised (TLS after STARTTLS keeps it, e.g.
-/// `smtp`), else `tls` when a handshake was seen, else the unknown-payload class.
+/// `quic` for a QUIC flow; the plaintext protocol when one was recognised (TLS after
+/// STARTTLS keeps it, e.g. `smtp`), else `tls` when a handshake was seen, else the
+/// unknown-payload class.
 fn protocol_name(app: &App) -> &'static str {
+    if app.quic.is_some() {
+        return "quic";
+    }
     match (app.plain.protocol(), &app.tls) {
         (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
         (Some(p), _) => p,

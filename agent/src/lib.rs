@@ -19,6 +19,7 @@ pub mod k8s;
 pub mod offline;
 pub mod plaintext;
 pub mod privilege;
+pub mod quic;
 pub mod redact;
 pub mod time;
 pub mod tls;
