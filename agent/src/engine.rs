@@ -224,9 +224,11 @@ impl App {
             self.udp_watch = false;
             return;
         }
-        if self.tls.is_none() {
+        if self.tls.is_none() && self.quic.is_none() {
             if let Some(q) = quic::Quic::start(dir, data) {
-                self.tls = Some(Box::default());
+                if q.readable() {
+                    self.tls = Some(Box::default());
+                }
                 self.quic = Some(q);
             } else if let Some(hs_type) = tls::dtls::probe(data) {
                 let client = if hs_type == tls::handshake::HS_CLIENT_HELLO {
@@ -257,6 +259,7 @@ impl App {
     /// Whether the protocol was recognised (the flow is evicted last under pressure).
     fn classified(&self) -> bool {
         self.tls.is_some()
+            || self.quic.is_some()
             || self
                 .plain
                 .protocol()
@@ -264,6 +267,9 @@ impl App {
     }
 
     fn done(&self) -> bool {
+        if self.quic.as_ref().is_some_and(|q| !q.readable()) {
+            return true; // QUIC whose Initial packets cannot be read: nothing more to learn
+        }
         match &self.tls {
             Some(t) => t.done(),
             None => self.plain.done() && !self.udp_watch,

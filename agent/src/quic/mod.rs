@@ -38,15 +38,23 @@ pub struct QuicInfo {
 /// one can only be an ACK or a CONNECTION_CLOSE.
 const CLIENT_FINISHED_MIN: usize = 36 + 16 + 1;
 
+/// Smallest datagram that carries a client's first Initial packet (RFC 9000 §14.1; gQUIC
+/// pads its CHLO the same way). With a QUIC-family version in a long header, a datagram this
+/// size is taken as QUIC even when its Initial cannot be read.
+const CLIENT_INITIAL_MIN: usize = 1200;
+
 /// Per-flow QUIC state, kept beside the flow's TLS [`tls::Session`].
 #[derive(Debug)]
 pub struct Quic {
-    version: Version,
+    /// The version on the wire of the client's first packet.
+    wire: u32,
     /// The flow direction the QUIC client's datagrams travel in.
     client: Direction,
-    /// Destination Connection ID the keys come from, and client (0) / server (1) keys.
+    /// Destination Connection ID the keys come from, and client (0) / server (1) keys;
+    /// `None` for a version whose Initial packets are not read (gQUIC, draft-22, a version
+    /// negotiation probe): the flow is QUIC, its handshake unknown.
     dcid: Vec<u8>,
-    keys: [Keys; 2],
+    keys: Option<[Keys; 2]>,
     /// CRYPTO streams by role (index = `Direction::index` of the role).
     streams: [crypto::Stream; 2],
     /// Bytes of each stream already handed to TLS as whole messages.
@@ -60,32 +68,55 @@ impl Quic {
     /// Starts QUIC analysis if `datagram` begins with a client Initial packet of a
     /// supported version that its own Destination Connection ID's keys open. AES-GCM
     /// authenticates, so anything else (DNS, DTLS, a guess on random bytes) is refused.
+    /// A datagram of at least [`CLIENT_INITIAL_MIN`] bytes starting with a long header
+    /// (form and fixed bits set) of another QUIC-family version also starts one, without
+    /// keys.
     pub fn start(dir: Direction, datagram: &[u8]) -> Option<Quic> {
-        let Parsed::Long(h) = packet::parse(datagram) else {
-            return None;
-        };
-        if h.typ != PacketType::Initial || h.dcid.len() < 8 {
-            // RFC 9000 §7.2: a client's first Destination Connection ID is at least 8 bytes.
-            return None;
+        match packet::parse(datagram) {
+            Parsed::Long(h) if h.typ == PacketType::Initial && h.dcid.len() >= 8 => {
+                // RFC 9000 §7.2: a client's first Destination Connection ID is at least 8
+                // bytes.
+                let keys = Keys::pair(&h.version, h.dcid)?;
+                packet::open(&keys[0], &h, datagram, None)?;
+                Some(Quic::new(dir, h.version.wire, h.dcid, Some(keys)))
+            }
+            Parsed::Long(_) => None,
+            _ => {
+                let wire = datagram.get(1..5)?;
+                let wire = u32::from_be_bytes([wire[0], wire[1], wire[2], wire[3]]);
+                let long = datagram.first().is_some_and(|b| b & 0xc0 == 0xc0);
+                let readable = Version::from_wire(wire).is_some();
+                (long && !readable && datagram.len() >= CLIENT_INITIAL_MIN)
+                    .then(|| version::family_name(wire))
+                    .flatten()
+                    .map(|_| Quic::new(dir, wire, &[], None))
+            }
         }
-        let keys = Keys::pair(&h.version, h.dcid)?;
-        packet::open(&keys[0], &h, datagram, None)?;
-        Some(Quic {
-            version: h.version,
-            client: dir,
-            dcid: h.dcid.to_vec(),
+    }
+
+    fn new(client: Direction, wire: u32, dcid: &[u8], keys: Option<[Keys; 2]>) -> Quic {
+        Quic {
+            wire,
+            client,
+            dcid: dcid.to_vec(),
             keys,
             streams: Default::default(),
             delivered: [0; 2],
             largest_pn: [None; 2],
             undecryptable: 0,
-        })
+        }
     }
 
     pub fn info(&self) -> QuicInfo {
         QuicInfo {
-            version: self.version.name(),
+            version: version::family_name(self.wire)
+                .unwrap_or_else(|| format!("0x{:08x}", self.wire)),
         }
+    }
+
+    /// Whether its Initial packets are read (a TLS session goes with it).
+    pub fn readable(&self) -> bool {
+        self.keys.is_some()
     }
 
     /// The flow direction of the QUIC client (the sender of the first Initial).
@@ -105,6 +136,9 @@ impl Quic {
 
     /// Feeds one UDP datagram of flow direction `dir`: each coalesced packet in turn.
     pub fn feed(&mut self, session: &mut tls::Session, dir: Direction, datagram: &[u8]) {
+        if self.keys.is_none() {
+            return;
+        }
         let role = if dir == self.client {
             Direction::ToServer
         } else {
@@ -151,7 +185,8 @@ impl Quic {
         let largest = self.largest_pn.get(i).copied().flatten();
         let opened = self
             .keys
-            .get(i)
+            .as_ref()
+            .and_then(|k| k.get(i))
             .and_then(|k| packet::open(k, h, bytes, largest));
         let opened = match opened {
             Some(o) => Some(o),
@@ -163,7 +198,7 @@ impl Quic {
                     .as_ref()
                     .and_then(|k| packet::open(&k[0], h, bytes, None));
                 if let (Some(k), Some(_)) = (keys, &o) {
-                    self.keys = k;
+                    self.keys = Some(k);
                     self.dcid = h.dcid.to_vec();
                     self.largest_pn = [None; 2];
                 }

@@ -86,7 +86,8 @@ pub fn parse(data: &[u8]) -> Parsed<'_> {
         // Long headers of unknown versions have no known length: the rest is skipped.
         return Parsed::Other { end: data.len() };
     };
-    if dcid.len() > MAX_CID || scid.len() > MAX_CID || b0 & 0x40 == 0 {
+    // The fixed bit (0x40) is not checked: peers may grease it (RFC 9287).
+    if dcid.len() > MAX_CID || scid.len() > MAX_CID {
         return Parsed::Invalid;
     }
     let typ = version.packet_type(b0);

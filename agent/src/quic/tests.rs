@@ -278,3 +278,23 @@ fn varints() {
     }
     assert_eq!(packet::varint(&[0x40], &mut 0), None);
 }
+
+#[test]
+fn unreadable_quic_family_versions_are_quic_without_a_handshake() {
+    // A version-negotiation probe (reserved version, RFC 9000 §15), as in nDPI's
+    // quic_interop_V.pcapng, and gQUIC Q050: long header, padded to 1,200 bytes.
+    for (wire, name) in [(0x0a0a_0a0au32, "0x0a0a0a0a"), (0x5130_3530, "Q050")] {
+        let mut d = vec![0xc6];
+        d.extend(wire.to_be_bytes());
+        d.extend([8, 1, 2, 3, 4, 5, 6, 7, 8, 0]);
+        d.resize(1200, 0);
+        let q = Quic::start(Direction::ToServer, &d).unwrap();
+        assert!(!q.readable());
+        assert_eq!(q.info().version, name);
+        // One byte short of a client Initial's minimum: not enough to call it QUIC.
+        assert!(Quic::start(Direction::ToServer, &d[..1199]).is_none());
+    }
+    let mut other = vec![0xc6, 0x12, 0x34, 0x56, 0x78];
+    other.resize(1200, 0);
+    assert!(Quic::start(Direction::ToServer, &other).is_none());
+}

@@ -104,14 +104,28 @@ impl Version {
         }
     }
 
-    /// The name events carry in `quic.version`: `1`, `2`, `draft-29`, `mvfst-27`…
+    /// The name events carry in `quic.version`.
     pub fn name(&self) -> String {
-        match self.wire {
-            V1 => "1".to_owned(),
-            V2 => "2".to_owned(),
-            MVFST_27 => "mvfst-27".to_owned(),
-            MVFST_EXP => "mvfst-exp".to_owned(),
-            w => format!("draft-{}", w & 0xff),
-        }
+        family_name(self.wire).unwrap_or_else(|| format!("0x{:08x}", self.wire))
     }
+}
+
+/// The name of a QUIC-family version, readable or not: `1`, `2`, `draft-29`, `mvfst-27`,
+/// `mvfst-exp`, gQUIC's `Q050`/`T051`, or `0x?a?a?a?a` for the reserved versions clients
+/// send to force version negotiation (RFC 9000 §15). `None` for anything else.
+pub fn family_name(wire: u32) -> Option<String> {
+    let b = wire.to_be_bytes();
+    Some(match wire {
+        V1 => "1".to_owned(),
+        V2 => "2".to_owned(),
+        MVFST_22 => "mvfst-22".to_owned(),
+        MVFST_27 => "mvfst-27".to_owned(),
+        MVFST_EXP => "mvfst-exp".to_owned(),
+        w if w & 0xffff_ff00 == 0xff00_0000 => format!("draft-{}", w & 0xff),
+        w if w & 0x0f0f_0f0f == 0x0a0a_0a0a => format!("0x{w:08x}"),
+        _ if (b[0] == b'Q' || b[0] == b'T') && b[1..].iter().all(u8::is_ascii_digit) => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        _ => return None,
+    })
 }
