@@ -884,13 +884,24 @@ impl Session {
     }
 
     /// QUIC (`crate::quic`): a handshake message from an Initial CRYPTO stream, where TLS
-    /// over TCP has records. The JA4 of a ClientHello takes QUIC's `q` prefix.
+    /// over TCP has records. The JA4 of a ClientHello takes QUIC's `q` prefix, and the
+    /// version is TLS 1.3 from the ClientHello on: QUIC runs TLS 1.3 only (RFC 9001 §4.2),
+    /// so a client offering it can end with nothing else.
     pub(crate) fn on_quic_message(&mut self, dir: Direction, typ: u8, body: &[u8]) {
         self.on_handshake_message(dir, typ, body);
-        if typ == handshake::HS_CLIENT_HELLO {
-            if let Some(ja4) = self.info.ja4.as_mut() {
-                *ja4 = fingerprint::with_transport(ja4, fingerprint::JA4_QUIC);
-            }
+        if typ != handshake::HS_CLIENT_HELLO {
+            return;
+        }
+        if let Some(ja4) = self.info.ja4.as_mut() {
+            *ja4 = fingerprint::with_transport(ja4, fingerprint::JA4_QUIC);
+        }
+        let tls13 = self
+            .hs
+            .client_hello
+            .as_ref()
+            .is_some_and(|c| c.supported_versions.contains(&names::TLS13));
+        if self.info.version.is_none() && tls13 {
+            self.info.version = Some("TLS 1.3".to_owned());
         }
     }
 
