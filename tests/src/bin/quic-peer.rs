@@ -35,7 +35,8 @@ async fn server(addr: SocketAddr, cert: &str, key: &str) -> Result<()> {
         .with_single_cert(certs, key)?;
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
-    let endpoint = quinn::Endpoint::server(quinn::ServerConfig::with_crypto(Arc::new(crypto)), addr)?;
+    let endpoint =
+        quinn::Endpoint::server(quinn::ServerConfig::with_crypto(Arc::new(crypto)), addr)?;
     println!("listening on {addr}");
     while let Some(incoming) = endpoint.accept().await {
         tokio::spawn(async move {
