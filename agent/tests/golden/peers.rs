@@ -91,6 +91,29 @@ pub fn parse_eve(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>,
                     }
                 }
             }
+            Some("quic") => {
+                // The client's Initial gives the event with `sni` (its src is the client);
+                // the server's carries only the version.
+                let Some(q) = ev.get("quic").filter(|q| q.get("sni").is_some()) else {
+                    continue;
+                };
+                rec.flow = Some(flow);
+                let t = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
+                let ja3 = q
+                    .get("ja3")
+                    .and_then(|x| x.get("hash"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                for (v, f) in [
+                    (t("sni"), Field::Sni),
+                    (ja3, Field::Ja3),
+                    (t("ja4"), Field::Ja4),
+                ] {
+                    if let Some(v) = v {
+                        rec.push(f, &v);
+                    }
+                }
+            }
             Some("flow") => {
                 if let Some(p) = s("app_proto").as_deref().and_then(map_protocol) {
                     rec.push(Field::Protocol, p);
