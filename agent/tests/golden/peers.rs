@@ -268,6 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn eve_quic_events_give_the_client_hello_facts() {
+        // Shaped as peers/suricata-7.0.10/ndpi/tests/cfgs/default/pcap/quic-29.pcap.eve.json:
+        // the client's event has sni and ja3, the server's only the version.
+        let text = r#"{"timestamp":"2020-06-14T21:54:31.664832+0000","flow_id":7,"event_type":"quic","src_ip":"10.9.0.1","src_port":36588,"dest_ip":"10.9.0.2","dest_port":443,"proto":"UDP","quic":{"version":"ff00001d","sni":"localhost","ja3":{"hash":"b3e43d74f4b790abca2f5fe7dd06e7cf"}}}
+{"timestamp":"2020-06-14T21:54:31.665593+0000","flow_id":7,"event_type":"quic","src_ip":"10.9.0.2","src_port":443,"dest_ip":"10.9.0.1","dest_port":36588,"proto":"UDP","quic":{"version":"ff00001d"}}
+{"timestamp":"2020-06-14T21:54:31.664832+0000","flow_id":7,"event_type":"flow","src_ip":"10.9.0.1","src_port":36588,"dest_ip":"10.9.0.2","dest_port":443,"proto":"UDP","app_proto":"quic"}
+"#;
+        let e = parse_eve("c", "o", text).unwrap();
+        let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
+        assert!(vals.contains(&(Field::Protocol, "quic")), "{vals:?}");
+        assert!(vals.contains(&(Field::Sni, "localhost")));
+        assert!(vals.contains(&(Field::Ja3, "b3e43d74f4b790abca2f5fe7dd06e7cf")));
+        assert!(e.iter().all(|x| x.transport == Some("udp")));
+        assert_eq!(e[0].flow.unwrap().server.1, 443);
+    }
+
+    #[test]
     fn tshark_rows_group_by_stream() {
         let text = "frame.number\ttcp.stream\tip.src\tipv6.src\ttcp.srcport\tip.dst\tipv6.dst\ttcp.dstport\ttls.record.version\ttls.handshake.type\ttls.handshake.version\ttls.handshake.extensions.supported_version\ttls.handshake.ciphersuite\ttls.handshake.extensions_server_name\ttls.handshake.extensions_alpn_str\ttls.handshake.extensions_supported_group\ttls.handshake.ja3\ttls.handshake.ja3_full\ttls.handshake.ja3s\ttls.handshake.ja3s_full
 4\t0\t172.130.128.76\t\t55318\t54.226.182.138\t\t443\t0x0301\t1\t0x0303\t0x2a2a,0x0304\t0xaaaa,0x1301\tbad.curveballtest.com\tH2,http/1.1\t0xcaca\t66918128f1b9b03303d77c6f2eefd128\t771,...\t\t
