@@ -110,8 +110,9 @@ pub struct App {
     tls: Option<Box<tls::Session>>,
     /// DTLS framing state when `tls` runs over UDP datagrams.
     dtls: Option<tls::dtls::Dtls>,
-    /// QUIC state when `tls` is carried in QUIC Initial packets.
-    quic: Option<quic::Quic>,
+    /// QUIC state when `tls` is carried in QUIC Initial packets. Boxed: its keys' AES
+    /// schedules would otherwise make every flow, TCP included, larger.
+    quic: Option<Box<quic::Quic>>,
     /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
     udp_watch: bool,
     /// OpenVPN over TCP: the TLS stream is the control channel's payload, per direction.
@@ -229,7 +230,7 @@ impl App {
                 if q.readable() {
                     self.tls = Some(Box::default());
                 }
-                self.quic = Some(q);
+                self.quic = Some(Box::new(q));
             } else if let Some(hs_type) = tls::dtls::probe(data) {
                 let client = if hs_type == tls::handshake::HS_CLIENT_HELLO {
                     dir
@@ -563,7 +564,7 @@ impl Engine {
             packets: flow.packets,
             bytes: flow.bytes,
             tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
-            quic: flow.app.quic.as_ref().map(quic::Quic::info),
+            quic: flow.app.quic.as_deref().map(quic::Quic::info),
             plaintext: flow
                 .app
                 .plain
@@ -853,6 +854,63 @@ mod tests {
         );
         assert!(!r.encrypted);
         assert!(r.tls.is_none());
+    }
+
+    /// One UDP datagram 10.0.0.1:50000 → 10.0.0.2:443 (or back) at time `n`.
+    fn datagram(engine: &mut Engine, n: u64, to_server: bool, payload: &[u8]) {
+        use std::net::{IpAddr, Ipv4Addr};
+        let (c, s) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let (src_ip, dst_ip, src_port, dst_port) = if to_server {
+            (c, s, 50000, 443)
+        } else {
+            (s, c, 443, 50000)
+        };
+        let mut out = Vec::new();
+        engine.process(
+            &Segment {
+                ts: Timestamp(n),
+                src_ip,
+                dst_ip,
+                src_port,
+                dst_port,
+                transport: Transport::Udp,
+                tcp: None,
+                payload,
+                wire_len: 42 + payload.len() as u32,
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn quic_initial_packets_make_a_quic_flow() {
+        let unhex = |s: &str| hex::decode(s.split_whitespace().collect::<String>()).unwrap();
+        let client = unhex(include_str!("quic/testdata/rfc9001-client-initial.hex"));
+        let server = unhex(include_str!("quic/testdata/rfc9001-server-initial.hex"));
+        let mut engine = Engine::new(&Config::default());
+        datagram(&mut engine, 1, true, &client);
+        datagram(&mut engine, 2, false, &server);
+        let mut out = Vec::new();
+        engine.finish(&mut out);
+        let [r] = &out[..] else {
+            panic!("one flow expected: {out:?}")
+        };
+        assert_eq!(r.protocol, "quic");
+        assert!(r.encrypted, "QUIC has no cleartext mode");
+        assert_eq!(r.quic.as_ref().map(|q| q.version.as_str()), Some("1"));
+        let tls = r.tls.as_ref().unwrap();
+        assert_eq!(tls.sni.as_deref(), Some("example.com"));
+        assert!(tls.ja4.as_deref().unwrap().starts_with("q13d"));
+        // A ClientHello but no completed handshake yet: labels, not counted as completed.
+        assert!(r.tls_labels.is_some_and(|l| !l.completed));
+        assert!(
+            r.plaintext.is_none(),
+            "the datagram went to QUIC, not plaintext"
+        );
     }
 
     #[test]
