@@ -331,11 +331,35 @@ fn truncated_and_garbled_input_never_panics() {
         q.feed(&mut s, Direction::ToClient, &d);
         let _ = frames_of(&d);
     }
-    assert!(s.info().sni.is_none(), "nothing was fed before the client Initial");
+    assert!(
+        s.info().sni.is_none(),
+        "nothing was fed before the client Initial"
+    );
 }
 
 fn frames_of(d: &[u8]) -> usize {
     match packet::frames(d) {
         Ok(f) | Err(f) => f.len(),
     }
+}
+
+#[test]
+fn a_tls_alert_in_connection_close_is_a_handshake_failure() {
+    let client = v1_client();
+    let mut q = Quic::start(Direction::ToServer, &client).unwrap();
+    let mut s = tls::Session::default();
+    q.feed(&mut s, Direction::ToServer, &client);
+    // What `on_initial` does with a server Initial's CONNECTION_CLOSE(0x0128): alert 40.
+    s.on_quic_close(Direction::ToClient, 0x0128);
+    assert_eq!(s.info().alert.as_deref(), Some("handshake_failure"));
+    let ids: Vec<&str> = s
+        .findings(crate::time::Timestamp(0))
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(ids.contains(&"tls.handshake.failure"), "{ids:?}");
+    // A transport error code (here NO_ERROR) is not an alert.
+    let mut s2 = tls::Session::default();
+    s2.on_quic_close(Direction::ToClient, 0);
+    assert!(s2.info().alert.is_none());
 }
