@@ -1359,4 +1359,20 @@ mod tests {
         assert!(all.contains(ip("1.2.3.4")));
         assert!(!all.contains(ip("::2")));
     }
+
+    /// QUIC over UDP: a client's first flight is two or three datagrams of at least 1,200
+    /// bytes (RFC 9000 §14.1), often sent as one GSO super-packet; with post-quantum key
+    /// shares the ClientHello alone needs two. The defaults must carry three full-MTU
+    /// datagrams (1,472 bytes of UDP payload each) in bytes, segments and the kernel's
+    /// largest single copy (tests/tests/quic.rs checks it live).
+    #[test]
+    fn default_budgets_carry_a_quic_first_flight() {
+        let c = Config::default().capture;
+        let kernel = agent_common::CaptureConfig::DEFAULT;
+        assert!(kernel.flags & agent_common::config_flag::CAPTURE_UDP != 0);
+        assert!(c.budget_bytes >= 3 * 1472, "{}", c.budget_bytes);
+        assert!(c.budget_segments >= 3, "{}", c.budget_segments);
+        let largest_copy = agent_common::MAX_EVENT_PAYLOAD;
+        assert!(largest_copy >= 3 * 1200, "{largest_copy}");
+    }
 }

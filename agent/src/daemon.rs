@@ -582,6 +582,7 @@ impl Agent {
         for (stage, reason, n) in [
             ("tls", "handshake_buffer_cap", stats.tls_buffer_cap),
             ("dtls", "message_cap", stats.dtls_message_cap),
+            ("quic", "crypto_cap", stats.quic_crypto_cap),
             ("hpack", "block_cap", stats.hpack_capped),
             ("stream", "out_of_order_full", stats.stream_ooo_dropped),
             ("spike", "overflow", self.engine.spikes().overflow),

@@ -12,6 +12,7 @@ use crate::flow::table::{Flow, Limits, Table};
 use crate::flow::{Direction, FlowKey, Transport};
 use crate::plaintext::findings::CREDENTIALS;
 use crate::plaintext::{self, PlaintextInfo};
+use crate::quic::{self, QuicInfo};
 use crate::time::Timestamp;
 use crate::tls::handshake::KeyExchangeParams;
 use crate::tls::{self, Close, TlsInfo};
@@ -22,7 +23,8 @@ pub struct FlowRecord {
     pub key: FlowKey,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
-    /// `tls`, a plaintext protocol name, `ssh`, `unknown_text`, `unknown_binary` or `none`.
+    /// `tls`, `quic`, a plaintext protocol name, `ssh`, `unknown_text`, `unknown_binary` or
+    /// `none`.
     pub protocol: &'static str,
     /// True when the payload is protected by TLS (directly or after STARTTLS) or SSH.
     pub encrypted: bool,
@@ -30,6 +32,8 @@ pub struct FlowRecord {
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
     pub tls: Option<TlsInfo>,
+    /// QUIC facts beyond the TLS handshake (its version), for `protocol: quic`.
+    pub quic: Option<QuicInfo>,
     pub plaintext: Option<PlaintextInfo>,
     pub findings: Vec<Finding>,
     /// Ids of the findings the policy silenced (`"off"` or an allow rule with `finding`).
@@ -61,6 +65,7 @@ impl FlowRecord {
             packets: [0, 0],
             bytes: [0, 0],
             tls: None,
+            quic: None,
             plaintext: None,
             findings: Vec::new(),
             suppressed: Vec::new(),
@@ -91,6 +96,7 @@ impl FlowRecord {
             packets: [1, 1],
             bytes: [100, 100],
             tls: None,
+            quic: None,
             plaintext: None,
             findings: Vec::new(),
             suppressed: Vec::new(),
@@ -136,6 +142,9 @@ pub struct App {
     tls: Option<Box<tls::Session>>,
     /// DTLS framing state when `tls` runs over UDP datagrams.
     dtls: Option<tls::dtls::Dtls>,
+    /// QUIC state when `tls` is carried in QUIC Initial packets. Boxed: its keys' AES
+    /// schedules would otherwise make every flow, TCP included, larger.
+    quic: Option<Box<quic::Quic>>,
     /// UDP flow still inside its DTLS look-out window ([`DTLS_MAX_DATAGRAMS`]).
     udp_watch: bool,
     /// OpenVPN over TCP: the TLS stream is the control channel's payload, per direction.
@@ -163,6 +172,7 @@ impl App {
             },
             tls: None,
             dtls: None,
+            quic: None,
             udp_watch: transport == Transport::Udp,
             openvpn: None,
             tls_start: [None; 2],
@@ -238,16 +248,22 @@ impl App {
 
     /// One UDP datagram, the `nth` of its direction. The first datagram of each direction
     /// feeds plaintext recognition, as datagrams are self-contained; the first
-    /// [`DTLS_MAX_DATAGRAMS`] of each direction are also looked at for a DTLS hello, and once
-    /// one is found each of them is fed to the TLS session record by record. STUN may come
-    /// first on the same 5-tuple (WebRTC, RFC 7983 §7), which is why it is not only the first.
+    /// [`DTLS_MAX_DATAGRAMS`] of each direction are also looked at for a QUIC client Initial
+    /// or a DTLS hello, and once one is found each of them is fed to the TLS session, packet
+    /// by packet or record by record. STUN may come first on the same 5-tuple (WebRTC, RFC
+    /// 7983 §7), which is why it is not only the first.
     fn on_datagram(&mut self, dir: Direction, nth: u64, data: &[u8]) {
         if nth > DTLS_MAX_DATAGRAMS {
             self.udp_watch = false;
             return;
         }
-        if self.tls.is_none() {
-            if let Some(hs_type) = tls::dtls::probe(data) {
+        if self.tls.is_none() && self.quic.is_none() {
+            if let Some(q) = quic::Quic::start(dir, data) {
+                if q.readable() {
+                    self.tls = Some(Box::default());
+                }
+                self.quic = Some(Box::new(q));
+            } else if let Some(hs_type) = tls::dtls::probe(data) {
                 let client = if hs_type == tls::handshake::HS_CLIENT_HELLO {
                     dir
                 } else {
@@ -258,6 +274,9 @@ impl App {
             } else if nth == 1 {
                 self.plain.feed(dir, data);
             }
+        }
+        if let (Some(q), Some(t)) = (self.quic.as_mut(), self.tls.as_mut()) {
+            q.feed(t, dir, data);
         }
         if let (Some(d), Some(t)) = (self.dtls.as_mut(), self.tls.as_mut()) {
             d.feed(t, dir, data);
@@ -273,6 +292,7 @@ impl App {
     /// Whether the protocol was recognised (the flow is evicted last under pressure).
     fn classified(&self) -> bool {
         self.tls.is_some()
+            || self.quic.is_some()
             || self
                 .plain
                 .protocol()
@@ -280,6 +300,9 @@ impl App {
     }
 
     fn done(&self) -> bool {
+        if self.quic.as_ref().is_some_and(|q| !q.readable()) {
+            return true; // QUIC whose Initial packets cannot be read: nothing more to learn
+        }
         match &self.tls {
             Some(t) => t.done(),
             None => self.plain.done() && !self.udp_watch,
@@ -338,6 +361,8 @@ pub struct EngineStats {
     pub hpack_capped: u64,
     /// Out-of-order TCP segments (parts) dropped because the pending buffer was full.
     pub stream_ooo_dropped: u64,
+    /// QUIC CRYPTO frames refused at the reassembly cap.
+    pub quic_crypto_cap: u64,
 }
 
 #[derive(Debug)]
@@ -503,6 +528,9 @@ impl Engine {
         if let Some(d) = &flow.app.dtls {
             st.dtls_message_cap += d.refused;
         }
+        if let Some(q) = &flow.app.quic {
+            st.quic_crypto_cap += q.refused();
+        }
         let t = flow.app.plain.trouble();
         st.hpack_errors += u64::from(t.hpack_errors);
         st.hpack_capped += u64::from(t.hpack_capped);
@@ -542,9 +570,11 @@ impl Engine {
         let (findings, suppressed) = apply_policy(&self.policy, &flow.key, protocol, findings);
         // Encrypted once a TLS handshake completed (directly, after STARTTLS or a proxy
         // preamble), or SSH. A failed handshake protected nothing: the flow counts as
-        // unencrypted, and the failure in plainsight_tls_handshake_failures_total.
-        let encrypted =
-            flow.app.tls.as_ref().is_some_and(|t| t.info().established) || protocol == "ssh";
+        // unencrypted, and the failure in plainsight_tls_handshake_failures_total. QUIC
+        // has no cleartext mode: whatever it carried past its Initial packets is encrypted.
+        let encrypted = flow.app.tls.as_ref().is_some_and(|t| t.info().established)
+            || protocol == "ssh"
+            || protocol == "quic";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
             let cert = info.cert.as_ref()?;
@@ -567,6 +597,7 @@ impl Engine {
             packets: flow.packets,
             bytes: flow.bytes,
             tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
+            quic: flow.app.quic.as_deref().map(quic::Quic::info),
             plaintext: flow
                 .app
                 .plain
@@ -583,9 +614,13 @@ impl Engine {
     }
 }
 
-/// The plaintext protocol when one was recognised (TLS after STARTTLS keeps it, e.g.
-/// `smtp`), else `tls` when a handshake was seen, else the unknown-payload class.
+/// `quic` for a QUIC flow; the plaintext protocol when one was recognised (TLS after
+/// STARTTLS keeps it, e.g. `smtp`), else `tls` when a handshake was seen, else the
+/// unknown-payload class.
 fn protocol_name(app: &App) -> &'static str {
+    if app.quic.is_some() {
+        return "quic";
+    }
     match (app.plain.protocol(), &app.tls) {
         (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
         (Some(p), _) => p,
@@ -886,6 +921,63 @@ mod tests {
         );
         assert!(!r.encrypted);
         assert!(r.tls.is_none());
+    }
+
+    /// One UDP datagram 10.0.0.1:50000 → 10.0.0.2:443 (or back) at time `n`.
+    fn datagram(engine: &mut Engine, n: u64, to_server: bool, payload: &[u8]) {
+        use std::net::{IpAddr, Ipv4Addr};
+        let (c, s) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let (src_ip, dst_ip, src_port, dst_port) = if to_server {
+            (c, s, 50000, 443)
+        } else {
+            (s, c, 443, 50000)
+        };
+        let mut out = Vec::new();
+        engine.process(
+            &Segment {
+                ts: Timestamp(n),
+                src_ip,
+                dst_ip,
+                src_port,
+                dst_port,
+                transport: Transport::Udp,
+                tcp: None,
+                payload,
+                wire_len: 42 + payload.len() as u32,
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn quic_initial_packets_make_a_quic_flow() {
+        let unhex = |s: &str| hex::decode(s.split_whitespace().collect::<String>()).unwrap();
+        let client = unhex(include_str!("quic/testdata/rfc9001-client-initial.hex"));
+        let server = unhex(include_str!("quic/testdata/rfc9001-server-initial.hex"));
+        let mut engine = Engine::new(&Config::default());
+        datagram(&mut engine, 1, true, &client);
+        datagram(&mut engine, 2, false, &server);
+        let mut out = Vec::new();
+        engine.finish(&mut out);
+        let [r] = &out[..] else {
+            panic!("one flow expected: {out:?}")
+        };
+        assert_eq!(r.protocol, "quic");
+        assert!(r.encrypted, "QUIC has no cleartext mode");
+        assert_eq!(r.quic.as_ref().map(|q| q.version.as_str()), Some("1"));
+        let tls = r.tls.as_ref().unwrap();
+        assert_eq!(tls.sni.as_deref(), Some("example.com"));
+        assert!(tls.ja4.as_deref().unwrap().starts_with("q13d"));
+        // A ClientHello but no completed handshake yet: labels, not counted as completed.
+        assert!(r.tls_labels.is_some_and(|l| !l.completed));
+        assert!(
+            r.plaintext.is_none(),
+            "the datagram went to QUIC, not plaintext"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod offline;
 pub mod plaintext;
 pub mod privilege;
 pub mod probe;
+pub mod quic;
 pub mod redact;
 pub mod time;
 pub mod tls;

@@ -13,6 +13,7 @@ use crate::detect::Finding;
 use crate::engine::FlowRecord;
 use crate::identity::Identity;
 use crate::plaintext::PlaintextInfo;
+use crate::quic::QuicInfo;
 use crate::time::Timestamp;
 use crate::tls::TlsInfo;
 
@@ -42,6 +43,10 @@ pub struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dst_k8s: Option<&'a Identity>,
     pub tls: Option<&'a TlsInfo>,
+    /// `protocol: quic` only: the QUIC version. Absent otherwise, so the other events keep
+    /// their shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<&'a QuicInfo>,
     pub plaintext: Option<&'a PlaintextInfo>,
     /// Finding ids, for simple consumers.
     pub findings: Vec<&'static str>,
@@ -77,6 +82,7 @@ impl<'a> Event<'a> {
             src_k8s: r.k8s.src.as_ref(),
             dst_k8s: r.k8s.dst.as_ref(),
             tls: r.tls.as_ref(),
+            quic: r.quic.as_ref(),
             plaintext: r.plaintext.as_ref(),
             findings: r.findings.iter().map(|f| f.id).collect(),
             finding_details: &r.findings,

@@ -173,6 +173,17 @@ pub fn ja4(ch: &ClientHello) -> String {
     format!("{prefix}_{}_{ext_hash}", sha12(&ciphers))
 }
 
+/// JA4's first character for QUIC (`t` is TCP, `d` DTLS; FoxIO technical_details/JA4.md).
+pub const JA4_QUIC: char = 'q';
+
+/// `ja4` with its transport character replaced by `transport`: the rest of the fingerprint
+/// is computed from the ClientHello alone, whatever carried it.
+pub fn with_transport(ja4: &str, transport: char) -> String {
+    let mut chars = ja4.chars();
+    chars.next();
+    format!("{transport}{}", chars.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +237,14 @@ mod tests {
         assert_eq!(ja4_version(&ch), "12");
         ch.version = 0x0300;
         assert_eq!(ja4_version(&ch), "s3");
+    }
+
+    #[test]
+    fn ja4_transport_prefix() {
+        assert_eq!(
+            with_transport("t13d0310h3_55b375c5d22e_cd85d2d88918", JA4_QUIC),
+            "q13d0310h3_55b375c5d22e_cd85d2d88918"
+        );
     }
 
     #[test]

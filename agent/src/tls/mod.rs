@@ -1083,6 +1083,45 @@ impl Session {
         }
     }
 
+    /// QUIC (`crate::quic`): a handshake message from an Initial CRYPTO stream, where TLS
+    /// over TCP has records. The JA4 of a ClientHello takes QUIC's `q` prefix, and the
+    /// version is TLS 1.3 from the ClientHello on: QUIC runs TLS 1.3 only (RFC 9001 §4.2),
+    /// so a client offering it can end with nothing else.
+    pub(crate) fn on_quic_message(&mut self, dir: Direction, typ: u8, body: &[u8]) {
+        self.on_handshake_message(dir, typ, body);
+        if typ != handshake::HS_CLIENT_HELLO {
+            return;
+        }
+        if let Some(ja4) = self.info.ja4.as_mut() {
+            *ja4 = fingerprint::with_transport(ja4, fingerprint::JA4_QUIC);
+        }
+        let tls13 = self
+            .hs
+            .client_hello
+            .as_ref()
+            .is_some_and(|c| c.supported_versions.contains(&names::TLS13));
+        if self.info.version.is_none() && tls13 {
+            self.info.version = Some("TLS 1.3".to_owned());
+        }
+    }
+
+    /// QUIC: after the ServerHello the client sent a Handshake packet big enough for its
+    /// Finished, or a 1-RTT packet. That is as far as an observer can see the handshake
+    /// complete (the TLS 1.3 rule over TCP is the client's first encrypted record).
+    pub(crate) fn on_quic_went_on(&mut self) {
+        if self.hs.server_hello.is_some() && self.hs.client_hello.is_some() {
+            self.info.established = true;
+        }
+    }
+
+    /// QUIC: a CONNECTION_CLOSE in an Initial packet. Codes 0x0100-0x01ff carry a TLS alert
+    /// (RFC 9001 §4.8) and count as a fatal alert, as over TCP.
+    pub(crate) fn on_quic_close(&mut self, dir: Direction, code: u64) {
+        if let Some(alert) = code.checked_sub(0x100).and_then(|a| u8::try_from(a).ok()) {
+            self.on_plain_alerts(dir, &[names::ALERT_FATAL, alert]);
+        }
+    }
+
     pub fn on_close(&mut self, close: Close) {
         if self.hs.close.is_none() {
             self.hs.close = Some(close);

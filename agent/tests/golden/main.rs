@@ -434,6 +434,7 @@ const FLOORS: &[(Source, &str, f64)] = &[
     (Source::Ndpi, "mongodb", 71.0),
     (Source::Ndpi, "mqtt", 49.0),
     (Source::Ndpi, "pop3", 99.0),
+    (Source::Ndpi, "quic", 92.0),
     (Source::Ndpi, "tls", 77.0),
 ];
 

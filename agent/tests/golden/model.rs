@@ -701,6 +701,7 @@ pub fn map_protocol(name: &str) -> Option<&'static str> {
         "memcached" => "memcached",
         "dns" => "dns",
         "ssh" => "ssh",
+        "quic" => "quic",
         _ => return None,
     })
 }

@@ -91,6 +91,29 @@ pub fn parse_eve(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>,
                     }
                 }
             }
+            Some("quic") => {
+                // The client's Initial gives the event with `sni` (its src is the client);
+                // the server's carries only the version.
+                let Some(q) = ev.get("quic").filter(|q| q.get("sni").is_some()) else {
+                    continue;
+                };
+                rec.flow = Some(flow);
+                let t = |k: &str| q.get(k).and_then(Value::as_str).map(str::to_string);
+                let ja3 = q
+                    .get("ja3")
+                    .and_then(|x| x.get("hash"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                for (v, f) in [
+                    (t("sni"), Field::Sni),
+                    (ja3, Field::Ja3),
+                    (t("ja4"), Field::Ja4),
+                ] {
+                    if let Some(v) = v {
+                        rec.push(f, &v);
+                    }
+                }
+            }
             Some("flow") => {
                 if let Some(p) = s("app_proto").as_deref().and_then(map_protocol) {
                     rec.push(Field::Protocol, p);
@@ -242,6 +265,23 @@ mod tests {
         assert!(vals.contains(&(Field::Version, "TLS 1.3")));
         assert!(vals.contains(&(Field::CertSerial, "A0B")));
         assert!(vals.contains(&(Field::Ja4, "t13d3613h2_018971650b2c_e7e754ef087b")));
+    }
+
+    #[test]
+    fn eve_quic_events_give_the_client_hello_facts() {
+        // Shaped as peers/suricata-7.0.10/ndpi/tests/cfgs/default/pcap/quic-29.pcap.eve.json:
+        // the client's event has sni and ja3, the server's only the version.
+        let text = r#"{"timestamp":"2020-06-14T21:54:31.664832+0000","flow_id":7,"event_type":"quic","src_ip":"10.9.0.1","src_port":36588,"dest_ip":"10.9.0.2","dest_port":443,"proto":"UDP","quic":{"version":"ff00001d","sni":"localhost","ja3":{"hash":"b3e43d74f4b790abca2f5fe7dd06e7cf"}}}
+{"timestamp":"2020-06-14T21:54:31.665593+0000","flow_id":7,"event_type":"quic","src_ip":"10.9.0.2","src_port":443,"dest_ip":"10.9.0.1","dest_port":36588,"proto":"UDP","quic":{"version":"ff00001d"}}
+{"timestamp":"2020-06-14T21:54:31.664832+0000","flow_id":7,"event_type":"flow","src_ip":"10.9.0.1","src_port":36588,"dest_ip":"10.9.0.2","dest_port":443,"proto":"UDP","app_proto":"quic"}
+"#;
+        let e = parse_eve("c", "o", text).unwrap();
+        let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
+        assert!(vals.contains(&(Field::Protocol, "quic")), "{vals:?}");
+        assert!(vals.contains(&(Field::Sni, "localhost")));
+        assert!(vals.contains(&(Field::Ja3, "b3e43d74f4b790abca2f5fe7dd06e7cf")));
+        assert!(e.iter().all(|x| x.transport == Some("udp")));
+        assert_eq!(e[0].flow.unwrap().server.1, 443);
     }
 
     #[test]
