@@ -43,6 +43,9 @@ pub struct FlowRecord {
     /// The ends' Kubernetes identities: empty here, set by the daemon's enrichment
     /// stage when `[kubernetes]` is on.
     pub k8s: crate::identity::FlowIdentity,
+    /// First seen mid-stream (no SYN) and recognised from mid-conversation messages: TLS
+    /// application-data records or a plaintext protocol's messages.
+    pub midstream: bool,
 }
 
 #[cfg(test)]
@@ -70,6 +73,7 @@ impl FlowRecord {
             tls_labels: None,
             cert_expiry: None,
             k8s: crate::identity::FlowIdentity::default(),
+            midstream: false,
         }
     }
 }
@@ -121,6 +125,15 @@ pub struct App {
     upgraded: bool,
     /// No TLS followed the go-ahead: the session stayed in the clear.
     upgrade_failed: bool,
+    /// A SYN (or SYN-ACK) was seen before the first payload, by the engine or, live, by the
+    /// kernel (`TcpMeta::first_flags`).
+    syn_seen: bool,
+    /// Decided at the first payload: the flow was first seen mid-stream (no SYN before it).
+    midstream: Option<bool>,
+    /// Mid-stream: TLS application-data records were found ([`tls::record::app_data_chain`]).
+    mid_tls: bool,
+    /// Mid-stream: a direction that is not a record run (stop looking at it).
+    mid_tls_no: [bool; 2],
 }
 
 impl App {
@@ -139,7 +152,29 @@ impl App {
             done_reported: false,
             upgraded: false,
             upgrade_failed: false,
+            syn_seen: false,
+            midstream: None,
+            mid_tls: false,
+            mid_tls_no: [false; 2],
         }
+    }
+
+    /// Mid-stream flows: looks for TLS application-data records in `data` until a direction
+    /// shows them or neither can. Returns true once the flow is known to be TLS.
+    fn midstream_tls(&mut self, dir: Direction, data: &[u8]) -> bool {
+        let i = dir.index();
+        let plain_known = self
+            .plain
+            .protocol()
+            .is_some_and(|p| !p.starts_with("unknown"));
+        if !self.mid_tls && !plain_known && self.tls.is_none() && !self.mid_tls_no[i] {
+            match tls::record::app_data_chain(data) {
+                tls::record::Chain::Yes => self.mid_tls = true,
+                tls::record::Chain::No => self.mid_tls_no[i] = true,
+                tls::record::Chain::Wait => {}
+            }
+        }
+        self.mid_tls
     }
 
     /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
@@ -169,6 +204,9 @@ impl App {
                 self.upgrade_failed = true;
                 return;
             }
+        }
+        if self.midstream == Some(true) && self.midstream_tls(dir, data) {
+            return;
         }
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
@@ -242,6 +280,7 @@ impl App {
     /// Whether the protocol was recognised (the flow is evicted last under pressure).
     fn classified(&self) -> bool {
         self.tls.is_some()
+            || self.mid_tls
             || self
                 .plain
                 .protocol()
@@ -249,6 +288,22 @@ impl App {
     }
 
     fn done(&self) -> bool {
+        if self.mid_tls {
+            return true;
+        }
+        // Mid-stream and nothing recognised yet: a direction may still turn out to carry
+        // TLS records.
+        let plain_known = self
+            .plain
+            .protocol()
+            .is_some_and(|p| !p.starts_with("unknown"));
+        if self.midstream == Some(true)
+            && self.tls.is_none()
+            && !plain_known
+            && self.mid_tls_no != [true; 2]
+        {
+            return false;
+        }
         match &self.tls {
             Some(t) => t.done(),
             None => self.plain.done() && !self.udp_watch,
@@ -381,6 +436,16 @@ impl Engine {
         let dir = outcome.direction;
         match seg.transport {
             Transport::Tcp => {
+                if let Some(t) = seg.tcp {
+                    flow.app.syn_seen |= t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
+                }
+                if flow.app.midstream.is_none() && !seg.payload.is_empty() {
+                    let mid = !flow.app.syn_seen;
+                    flow.app.midstream = Some(mid);
+                    if mid {
+                        flow.app.plain.set_midstream();
+                    }
+                }
                 if outcome.grew {
                     let data = flow.streams[dir.index()].contiguous();
                     flow.app.on_data(dir, data);
@@ -511,8 +576,9 @@ impl Engine {
         // Encrypted once a TLS handshake completed (directly, after STARTTLS or a proxy
         // preamble), or SSH. A failed handshake protected nothing: the flow counts as
         // unencrypted, and the failure in plainsight_tls_handshake_failures_total.
-        let encrypted =
-            flow.app.tls.as_ref().is_some_and(|t| t.info().established) || protocol == "ssh";
+        let encrypted = flow.app.tls.as_ref().is_some_and(|t| t.info().established)
+            || flow.app.mid_tls
+            || protocol == "ssh";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
             let info = t.info();
             let cert = info.cert.as_ref()?;
@@ -534,7 +600,14 @@ impl Engine {
             encrypted,
             packets: flow.packets,
             bytes: flow.bytes,
-            tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
+            tls: match &flow.app.tls {
+                Some(t) => Some(t.info().clone()),
+                None if flow.app.mid_tls => Some(TlsInfo {
+                    midstream: true,
+                    ..TlsInfo::default()
+                }),
+                None => None,
+            },
             plaintext: flow
                 .app
                 .plain
@@ -546,6 +619,7 @@ impl Engine {
             tls_labels,
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
+            midstream: flow.app.mid_tls || flow.app.plain.midstream(),
         }
     }
 }
@@ -554,6 +628,8 @@ impl Engine {
 /// `smtp`), else `tls` when a handshake was seen, else the unknown-payload class.
 fn protocol_name(app: &App) -> &'static str {
     match (app.plain.protocol(), &app.tls) {
+        (Some(p), _) if app.mid_tls && p.starts_with("unknown") => "tls",
+        (None, None) if app.mid_tls => "tls",
         (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
         (Some(p), _) => p,
         (None, Some(_)) => "tls",

@@ -40,6 +40,10 @@ pub struct Event<'a> {
     pub dst_k8s: Option<&'a Identity>,
     pub tls: Option<&'a TlsInfo>,
     pub plaintext: Option<&'a PlaintextInfo>,
+    /// First seen mid-stream and recognised from mid-conversation messages (no handshake
+    /// seen: handshake findings cannot fire). Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub midstream: bool,
     /// Finding ids, for simple consumers.
     pub findings: Vec<&'static str>,
     /// The same findings with severity and evidence.
@@ -74,6 +78,7 @@ impl<'a> Event<'a> {
             dst_k8s: r.k8s.dst.as_ref(),
             tls: r.tls.as_ref(),
             plaintext: r.plaintext.as_ref(),
+            midstream: r.midstream,
             findings: r.findings.iter().map(|f| f.id).collect(),
             finding_details: &r.findings,
             flow: FlowCounters {

@@ -38,6 +38,7 @@ mod imap;
 mod kafka;
 mod ldap;
 mod memcached;
+mod midstream;
 mod mongodb;
 mod mqtt;
 mod mysql;
@@ -451,6 +452,12 @@ pub struct Session {
     proxy: Option<(usize, &'static str)>,
     /// Weak candidates per direction while undecided.
     weak: [Vec<Protocol>; 2],
+    /// The flow was first seen mid-stream (no SYN): the mid-stream recognisers also run.
+    midstream: bool,
+    /// The protocol was recognised by a mid-stream recogniser.
+    mid_found: bool,
+    /// A mid-stream recogniser waits for more bytes: the verdict is not final.
+    mid_wait: bool,
     facts: Facts,
     info: PlaintextInfo,
 }
@@ -506,29 +513,30 @@ fn pick(weak: &[Protocol], other: &[Protocol], port: u16) -> Option<Protocol> {
         .copied()
 }
 
+type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
+// Order matters only among `Yes` answers, which are designed to be disjoint.
+const SNIFFERS: &[(Protocol, Sniffer)] = &[
+    (Protocol::Ssh, ssh::sniff),
+    (Protocol::Http2, http2::sniff),
+    (Protocol::Http, http::sniff),
+    (Protocol::Amqp, amqp::sniff),
+    (Protocol::Postgres, postgres::sniff),
+    (Protocol::Mysql, mysql::sniff),
+    (Protocol::Mongodb, mongodb::sniff),
+    (Protocol::Mqtt, mqtt::sniff),
+    (Protocol::Ldap, ldap::sniff),
+    (Protocol::Kafka, kafka::sniff),
+    (Protocol::Telnet, telnet::sniff),
+    (Protocol::Imap, imap::sniff),
+    (Protocol::Pop3, pop3::sniff),
+    (Protocol::Smtp, smtp::sniff),
+    (Protocol::Ftp, ftp::sniff),
+    (Protocol::Redis, redis::sniff),
+    (Protocol::Memcached, memcached::sniff),
+    (Protocol::Dns, dns::sniff),
+];
+
 fn sniff(dir: Direction, data: &[u8], first: bool, port: u16, other: &[Protocol]) -> Sniffed {
-    type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
-    // Order matters only among `Yes` answers, which are designed to be disjoint.
-    const SNIFFERS: &[(Protocol, Sniffer)] = &[
-        (Protocol::Ssh, ssh::sniff),
-        (Protocol::Http2, http2::sniff),
-        (Protocol::Http, http::sniff),
-        (Protocol::Amqp, amqp::sniff),
-        (Protocol::Postgres, postgres::sniff),
-        (Protocol::Mysql, mysql::sniff),
-        (Protocol::Mongodb, mongodb::sniff),
-        (Protocol::Mqtt, mqtt::sniff),
-        (Protocol::Ldap, ldap::sniff),
-        (Protocol::Kafka, kafka::sniff),
-        (Protocol::Telnet, telnet::sniff),
-        (Protocol::Imap, imap::sniff),
-        (Protocol::Pop3, pop3::sniff),
-        (Protocol::Smtp, smtp::sniff),
-        (Protocol::Ftp, ftp::sniff),
-        (Protocol::Redis, redis::sniff),
-        (Protocol::Memcached, memcached::sniff),
-        (Protocol::Dns, dns::sniff),
-    ];
     let mut weak: Vec<Protocol> = Vec::new();
     let mut maybe = false;
     for (proto, f) in SNIFFERS {
@@ -587,6 +595,32 @@ fn new_analyzer(p: Protocol, datagram: bool) -> Box<dyn Analyzer> {
     }
 }
 
+/// The mid-stream recognisers of one direction: the first-message ones with the direction
+/// reversed (the orientation of a flow seen mid-stream is a guess), then the chains of
+/// [`midstream::sniff`]. Only distinctive (`Yes`) first-message matches count.
+fn sniff_midstream(dir: Direction, data: &[u8]) -> midstream::Mid {
+    let reversed = SNIFFERS
+        .iter()
+        .find(|(_, f)| f(dir.reverse(), data, false) == Verdict::Yes);
+    if let Some((p, _)) = reversed {
+        return midstream::Mid::Found(*p);
+    }
+    midstream::sniff(data)
+}
+
+/// The analyzer of a protocol recognised mid-stream: the message parsers expect the
+/// conversation's start, so only the protocol is reported (its `plaintext.<protocol>`
+/// finding fires; credentials, sent at the start, are not seen).
+#[derive(Debug)]
+struct Midstream;
+
+impl Analyzer for Midstream {
+    fn feed(&mut self, _dir: Direction, _data: &[u8]) {}
+    fn facts(&self, facts: &mut Facts) {
+        facts.done = true;
+    }
+}
+
 impl Session {
     pub fn new(server_port: u16) -> Self {
         Session {
@@ -598,9 +632,23 @@ impl Session {
             unknown_text: [None; 2],
             weak: [Vec::new(), Vec::new()],
             proxy: None,
+            midstream: false,
+            mid_found: false,
+            mid_wait: false,
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
+    }
+
+    /// The flow was first seen mid-stream (no SYN before its first payload): when the
+    /// first-message recognisers find nothing, the mid-stream ones ([`midstream`]) run too.
+    pub fn set_midstream(&mut self) {
+        self.midstream = true;
+    }
+
+    /// The protocol came from a mid-stream recogniser (the event's `midstream`).
+    pub fn midstream(&self) -> bool {
+        self.mid_found
     }
 
     /// A session whose recogniser already chose `protocol`: `feed` goes straight to that
@@ -678,6 +726,22 @@ impl Session {
                 } else {
                     sniff(dir, data, first, self.server_port, &other)
                 };
+                if self.midstream && matches!(sniffed, Sniffed::No | Sniffed::Maybe) {
+                    self.mid_wait = false;
+                    match sniff_midstream(dir, data) {
+                        midstream::Mid::Found(p) => {
+                            self.facts.protocol = Some(p);
+                            self.stage = Stage::Active(Box::new(Midstream));
+                            self.mid_found = true;
+                            self.refresh();
+                            return;
+                        }
+                        // Called unknown meanwhile (as without the mid-stream
+                        // recognisers), but not done: more bytes may settle it.
+                        midstream::Mid::Wait => self.mid_wait = true,
+                        midstream::Mid::No => {}
+                    }
+                }
                 match sniffed {
                     Sniffed::Ambiguous(w) => {
                         if let Some(slot) = self.weak.get_mut(i) {
@@ -720,8 +784,9 @@ impl Session {
                 } else {
                     Protocol::UnknownBinary
                 });
-                facts.done = self.seen.iter().all(|&n| n >= UNKNOWN_MIN)
-                    || self.seen.iter().any(|&n| n >= SNIFF_MAX);
+                facts.done = (self.seen.iter().all(|&n| n >= UNKNOWN_MIN)
+                    || self.seen.iter().any(|&n| n >= SNIFF_MAX))
+                    && !self.mid_wait;
             }
             Stage::Sniffing | Stage::Tls => {}
         }

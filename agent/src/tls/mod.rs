@@ -146,6 +146,10 @@ pub struct TlsInfo {
     /// Description of the last plaintext alert, e.g. `handshake_failure`.
     pub alert: Option<String>,
     pub cert: Option<CertInfo>,
+    /// The flow was first seen mid-stream and its records are application data: TLS, with
+    /// no handshake fields. Absent (not `false`) otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub midstream: bool,
 }
 
 /// One plaintext alert (RFC 5246 §7.2).
