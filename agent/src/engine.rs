@@ -46,6 +46,8 @@ pub struct FlowRecord {
     /// First seen mid-stream (no SYN) and recognised from mid-conversation messages: TLS
     /// application-data records or a plaintext protocol's messages.
     pub midstream: bool,
+    /// The proxy preamble (SOCKS, HTTP CONNECT) the protocol was found behind.
+    pub proxy: Option<&'static str>,
 }
 
 #[cfg(test)]
@@ -74,6 +76,7 @@ impl FlowRecord {
             cert_expiry: None,
             k8s: crate::identity::FlowIdentity::default(),
             midstream: false,
+            proxy: None,
         }
     }
 }
@@ -612,6 +615,7 @@ impl Engine {
                 .app
                 .plain
                 .protocol()
+                .filter(|_| !flow.app.mid_tls)
                 .map(|_| flow.app.plain.info().clone()),
             findings,
             suppressed,
@@ -620,6 +624,7 @@ impl Engine {
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
             midstream: flow.app.mid_tls || flow.app.plain.midstream(),
+            proxy: flow.app.plain.proxy(),
         }
     }
 }

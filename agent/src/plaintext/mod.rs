@@ -49,6 +49,7 @@ mod smtp;
 mod ssh;
 mod telnet;
 mod textproto;
+mod tunnel;
 mod wire;
 
 #[cfg(test)]
@@ -434,6 +435,18 @@ enum Stage {
     Active(Box<dyn Analyzer>),
 }
 
+/// Where a flow stands with a proxy preamble ([`tunnel`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tunnel {
+    /// The client's first bytes may still be a preamble.
+    Undecided,
+    /// The client's preamble is complete (this long): waiting for the proxy's answer.
+    Asked(tunnel::Kind, usize),
+    /// The proxy granted the tunnel: recognition starts at these offsets (client, server).
+    Open(tunnel::Kind, [usize; 2]),
+    Off,
+}
+
 /// Per-flow plaintext state, fed by the engine with each direction's prefix.
 ///
 /// `Debug` is written by hand and shows only the verdict, never analyzer
@@ -458,6 +471,10 @@ pub struct Session {
     mid_found: bool,
     /// A mid-stream recogniser waits for more bytes: the verdict is not final.
     mid_wait: bool,
+    /// A SOCKS or HTTP CONNECT preamble in front of the tunnelled protocol.
+    tunnel: Tunnel,
+    /// Credentials the preamble carried (CONNECT `Proxy-Authorization`, SOCKS 5 password).
+    tunnel_cred: Option<Cred>,
     facts: Facts,
     info: PlaintextInfo,
 }
@@ -635,6 +652,8 @@ impl Session {
             midstream: false,
             mid_found: false,
             mid_wait: false,
+            tunnel: Tunnel::Undecided,
+            tunnel_cred: None,
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
@@ -644,6 +663,60 @@ impl Session {
     /// first-message recognisers find nothing, the mid-stream ones ([`midstream`]) run too.
     pub fn set_midstream(&mut self) {
         self.midstream = true;
+    }
+
+    /// The proxy preamble the protocol was found behind (`socks5`, `http_connect`…).
+    pub fn proxy(&self) -> Option<&'static str> {
+        match self.tunnel {
+            Tunnel::Open(k, _) => Some(k.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The part of `data` after a proxy preamble ([`tunnel`]), or `None` while the preamble
+    /// or the proxy's answer is incomplete (the next `feed` carries the whole prefix again).
+    /// A refused or absent preamble leaves the bytes as they are.
+    fn tunnel_view<'a>(&mut self, dir: Direction, data: &'a [u8]) -> Option<&'a [u8]> {
+        if self.datagram {
+            return Some(data);
+        }
+        let to_server = dir == Direction::ToServer;
+        match self.tunnel {
+            Tunnel::Off => Some(data),
+            Tunnel::Open(_, skip) => data
+                .get(skip.get(dir.index()).copied().unwrap_or(0)..)
+                .filter(|d| !d.is_empty()),
+            Tunnel::Undecided if to_server => match tunnel::client(data) {
+                tunnel::Client::None => {
+                    self.tunnel = Tunnel::Off;
+                    Some(data)
+                }
+                tunnel::Client::Pending => None,
+                tunnel::Client::Found(k, n) => {
+                    self.tunnel = Tunnel::Asked(k, n);
+                    self.tunnel_cred = tunnel::credentials(k, data);
+                    None
+                }
+            },
+            // The server answers a preamble still being sent (SOCKS 5 method selection).
+            Tunnel::Undecided if self.seen[0] > 0 => None,
+            Tunnel::Undecided => {
+                self.tunnel = Tunnel::Off;
+                Some(data)
+            }
+            Tunnel::Asked(..) if to_server => None,
+            Tunnel::Asked(k, n) => match tunnel::server(k, data) {
+                tunnel::Server::Pending => None,
+                tunnel::Server::No => {
+                    self.tunnel = Tunnel::Off;
+                    Some(data)
+                }
+                tunnel::Server::Granted(s) => {
+                    self.tunnel = Tunnel::Open(k, [n, s]);
+                    data.get(s..).filter(|d| !d.is_empty())
+                }
+            },
+        }
     }
 
     /// The protocol came from a mid-stream recogniser (the event's `midstream`).
@@ -699,6 +772,9 @@ impl Session {
         } else {
             data
         };
+        let Some(data) = self.tunnel_view(dir, data) else {
+            return;
+        };
         match &mut self.stage {
             Stage::Tls => return,
             Stage::Active(a) => a.feed(dir, data),
@@ -713,6 +789,12 @@ impl Session {
                         self.facts.tls_offsets = Some([skip, 0]);
                         self.info.tls_offsets = Some([skip, 0]);
                         self.info.attrs.insert("proxy_protocol", version.into());
+                    }
+                    // Behind a SOCKS or CONNECT preamble: TLS starts after it, both ways.
+                    if let Tunnel::Open(_, [c, s]) = self.tunnel {
+                        let c = c + self.proxy.map_or(0, |(n, _)| n);
+                        self.facts.tls_offsets = Some([c, s]);
+                        self.info.tls_offsets = Some([c, s]);
                     }
                     return;
                 }
@@ -790,12 +872,23 @@ impl Session {
             }
             Stage::Sniffing | Stage::Tls => {}
         }
-        // Offsets are relative to the client's bytes after a PROXY header.
+        // Offsets are relative to the bytes after a proxy preamble, then a PROXY header.
+        if let (Tunnel::Open(_, [c, s]), Some(o)) = (self.tunnel, facts.tls_offsets.as_mut()) {
+            o[0] += c;
+            o[1] += s;
+        }
         if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
             if let Some(o) = facts.tls_offsets.as_mut() {
                 o[0] += skip;
             }
             facts.attrs.insert("proxy_protocol", version.into());
+        }
+        // Nothing recognised behind an HTTP CONNECT yet: the flow is the CONNECT's HTTP, as
+        // it was before the tunnel was looked into.
+        if facts.protocol.is_none()
+            && matches!(self.tunnel, Tunnel::Open(tunnel::Kind::HttpConnect, _))
+        {
+            facts.protocol = Some(Protocol::Http);
         }
         // Undecided but with generic matches: report the best guess so a flow
         // that ends here is not lost (its analyzer never ran, so no findings
@@ -867,7 +960,13 @@ impl Session {
     /// names appear only with `report_usernames`.
     pub fn findings(&self, key: &FlowKey, policy: &Policy) -> Vec<Finding> {
         let f = &self.facts;
-        let Some(proto) = f.protocol else {
+        // TLS behind an HTTP CONNECT: the credentials of the CONNECT are still reported.
+        let connect = matches!(self.tunnel, Tunnel::Open(tunnel::Kind::HttpConnect, _))
+            .then_some(Protocol::Http);
+        let Some(proto) = f
+            .protocol
+            .or(connect.filter(|_| self.tunnel_cred.is_some()))
+        else {
             return Vec::new();
         };
         if f.encrypted {
@@ -916,7 +1015,9 @@ impl Session {
         }
 
         let mut mechs: BTreeSet<&'static str> = BTreeSet::new();
-        for c in &f.creds {
+        // The preamble's credentials crossed the wire whether or not the proxy granted the
+        // tunnel (a refused CONNECT's own analyser reports the same mechanism once).
+        for c in self.tunnel_cred.iter().chain(&f.creds) {
             if !mechs.insert(c.mechanism) {
                 continue;
             }
