@@ -636,6 +636,9 @@ fn protocol_name(app: &App) -> &'static str {
         (Some(p), _) if app.mid_tls && p.starts_with("unknown") => "tls",
         (None, None) if app.mid_tls => "tls",
         (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
+        // TLS inside an HTTP CONNECT tunnel: the CONNECT was only the way in (Suricata's
+        // `app_proto` is `tls` too).
+        (Some("http"), Some(_)) if app.plain.proxy() == Some("http_connect") => "tls",
         (Some(p), _) => p,
         (None, Some(_)) => "tls",
         (None, None) => "none",

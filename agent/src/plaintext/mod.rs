@@ -683,9 +683,18 @@ impl Session {
         let to_server = dir == Direction::ToServer;
         match self.tunnel {
             Tunnel::Off => Some(data),
-            Tunnel::Open(_, skip) => data
-                .get(skip.get(dir.index()).copied().unwrap_or(0)..)
-                .filter(|d| !d.is_empty()),
+            Tunnel::Open(kind, mut skip) => {
+                let i = dir.index();
+                let at = skip.get(i).copied().unwrap_or(0);
+                let start = tunnel::tunnel_start(kind, data, at);
+                if start != at {
+                    if let Some(s) = skip.get_mut(i) {
+                        *s = start;
+                    }
+                    self.tunnel = Tunnel::Open(kind, skip);
+                }
+                data.get(start..).filter(|d| !d.is_empty())
+            }
             Tunnel::Undecided if to_server => match tunnel::client(data) {
                 tunnel::Client::None => {
                     self.tunnel = Tunnel::Off;
@@ -712,6 +721,7 @@ impl Session {
                     Some(data)
                 }
                 tunnel::Server::Granted(s) => {
+                    let s = tunnel::tunnel_start(k, data, s);
                     self.tunnel = Tunnel::Open(k, [n, s]);
                     data.get(s..).filter(|d| !d.is_empty())
                 }
@@ -791,10 +801,16 @@ impl Session {
                         self.info.attrs.insert("proxy_protocol", version.into());
                     }
                     // Behind a SOCKS or CONNECT preamble: TLS starts after it, both ways.
-                    if let Tunnel::Open(_, [c, s]) = self.tunnel {
+                    // A CONNECT is HTTP to this module, as before tunnels were looked into
+                    // (the engine names such a flow `tls`).
+                    if let Tunnel::Open(kind, [c, s]) = self.tunnel {
                         let c = c + self.proxy.map_or(0, |(n, _)| n);
                         self.facts.tls_offsets = Some([c, s]);
                         self.info.tls_offsets = Some([c, s]);
+                        if kind == tunnel::Kind::HttpConnect {
+                            self.facts.protocol = Some(Protocol::Http);
+                            self.info.protocol = Some(Protocol::Http.as_str());
+                        }
                     }
                     return;
                 }

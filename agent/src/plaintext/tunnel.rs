@@ -295,17 +295,23 @@ fn connect(data: &[u8]) -> Client {
     }
 }
 
-/// The end of an HTTP head (past its blank line). A stray LF right after the blank line is
-/// taken as part of the head, as Suricata does (suricata-verify `http-connect-tls`: its
-/// client and server both send `\r\n\r\n\n`, and the TLS record follows).
+/// The end of an HTTP head (past its blank line).
 fn head_end(data: &[u8]) -> Option<usize> {
     let d = data.get(..MAX_HTTP_HEAD.min(data.len()))?;
-    let end = d.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    Some(if data.get(end) == Some(&b'\n') {
+    d.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Where the tunnel starts in a direction's bytes, given where the preamble (or answer)
+/// ended: a stray LF right after a CONNECT head belongs to the head, as Suricata takes it
+/// (suricata-verify `http-connect-tls`: client and server both send `\r\n\r\n\n`, and
+/// the TLS record follows). Decided only once that byte is there, so feeding byte by
+/// byte gives the same answer.
+pub(crate) fn tunnel_start(kind: Kind, data: &[u8], end: usize) -> usize {
+    if kind == Kind::HttpConnect && data.get(end) == Some(&b'\n') {
         end + 1
     } else {
         end
-    })
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +380,8 @@ mod tests {
         assert_eq!(client(b"CONNECTED\r\n"), Client::None);
         let s = b"HTTP/1.1 200 Connection established\r\n\r\n220 mail ESMTP\r\n";
         assert_eq!(server(Kind::HttpConnect, s), Server::Granted(39));
+        assert_eq!(tunnel_start(Kind::HttpConnect, s, 39), 39);
+        assert_eq!(tunnel_start(Kind::HttpConnect, b"x\r\n\r\n\n", 5), 6);
         assert_eq!(
             server(
                 Kind::HttpConnect,
