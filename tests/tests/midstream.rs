@@ -100,11 +100,13 @@ fn counted(agent: &LiveAgent) -> String {
     }
 }
 
-/// The events of the flows to `port` on the server.
+/// The events of the flows to `port` on the server that carried payload (a packet after a
+/// close can open a payload-less flow of its own: `none`, no finding).
 fn to_port(events: &[Value], port: u16) -> Vec<Value> {
     events
         .iter()
         .filter(|e| e["dst_port"] == port || e["src_port"] == port)
+        .filter(|e| e["protocol"] != "none")
         .cloned()
         .collect()
 }

@@ -919,6 +919,11 @@ impl Session {
             }
         }
         self.info = facts.info();
+        if let Some(c) = &self.tunnel_cred {
+            if !self.info.credentials.contains(&c.mechanism) {
+                self.info.credentials.insert(0, c.mechanism);
+            }
+        }
         self.facts = facts;
     }
 

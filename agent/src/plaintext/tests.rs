@@ -2020,6 +2020,7 @@ fn smtp_behind_socks5_with_a_password_is_smtp_and_a_credential() {
     let found = ids(&sess);
     assert!(found.contains(&"plaintext.credentials"), "{found:?}");
     assert!(found.contains(&"plaintext.smtp"), "{found:?}");
+    assert_eq!(sess.info().credentials, vec!["socks5"]);
     assert_secret_absent(&sess, "Sox5Pw");
 }
 
