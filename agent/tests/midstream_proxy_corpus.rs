@@ -131,3 +131,31 @@ fn tls_behind_socks_and_connect_is_tls_with_the_proxy_named() {
         ("tls", Some("socks5"), true)
     );
 }
+
+#[test]
+fn recorded_tls_and_postgres_seen_mid_stream() {
+    // tests/corpus/local/midstream/README.md: recorded after both connections opened.
+    let recs = records("local/midstream/tls-postgres-midstream.pcap");
+    let tls = flow(&recs, 24301);
+    assert_eq!((tls.protocol, tls.encrypted, tls.midstream), ("tls", true, true));
+    let pg = flow(&recs, 5432);
+    assert_eq!((pg.protocol, pg.encrypted, pg.midstream), ("postgres", false, true));
+    let ids: Vec<_> = pg.findings.iter().map(|f| f.id).collect();
+    assert_eq!(ids, vec!["plaintext.postgres"]);
+}
+
+#[test]
+fn recorded_smtp_behind_socks5_with_a_password() {
+    // tests/corpus/local/proxy/README.md: curl through a SOCKS 5 server wanting a password.
+    let recs = records("local/proxy/smtp-socks5-auth.pcap");
+    let r = flow(&recs, 24302);
+    assert_eq!((r.protocol, r.proxy), ("smtp", Some("socks5")));
+    let cred = r
+        .findings
+        .iter()
+        .find(|f| f.id == "plaintext.credentials")
+        .expect("the SOCKS 5 password is a cleartext credential");
+    let text = format!("{:?} {:?}", cred, r.plaintext);
+    assert!(text.contains("socks5"), "{text}");
+    assert!(!text.contains("Sox5-23004"), "the password must not be reported");
+}
