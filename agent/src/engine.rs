@@ -623,7 +623,7 @@ impl Engine {
             tls_labels,
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
-            midstream: flow.app.mid_tls || flow.app.plain.midstream(),
+            midstream: flow.app.mid_tls || flow.app.plain.recognised_midstream(),
             proxy: flow.app.plain.proxy(),
         }
     }

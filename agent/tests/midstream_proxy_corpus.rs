@@ -137,9 +137,15 @@ fn recorded_tls_and_postgres_seen_mid_stream() {
     // tests/corpus/local/midstream/README.md: recorded after both connections opened.
     let recs = records("local/midstream/tls-postgres-midstream.pcap");
     let tls = flow(&recs, 24301);
-    assert_eq!((tls.protocol, tls.encrypted, tls.midstream), ("tls", true, true));
+    assert_eq!(
+        (tls.protocol, tls.encrypted, tls.midstream),
+        ("tls", true, true)
+    );
     let pg = flow(&recs, 5432);
-    assert_eq!((pg.protocol, pg.encrypted, pg.midstream), ("postgres", false, true));
+    assert_eq!(
+        (pg.protocol, pg.encrypted, pg.midstream),
+        ("postgres", false, true)
+    );
     let ids: Vec<_> = pg.findings.iter().map(|f| f.id).collect();
     assert_eq!(ids, vec!["plaintext.postgres"]);
 }
@@ -157,5 +163,8 @@ fn recorded_smtp_behind_socks5_with_a_password() {
         .expect("the SOCKS 5 password is a cleartext credential");
     let text = format!("{:?} {:?}", cred, r.plaintext);
     assert!(text.contains("socks5"), "{text}");
-    assert!(!text.contains("Sox5-23004"), "the password must not be reported");
+    assert!(
+        !text.contains("Sox5-23004"),
+        "the password must not be reported"
+    );
 }

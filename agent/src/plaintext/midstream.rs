@@ -172,12 +172,12 @@ fn h2_frame_ok(typ: u8, flags: u8, sid: u32, len: usize) -> bool {
         1 => stream && flags & !0x2d == 0 && len > 0, // HEADERS
         2 => stream && flags == 0 && len == 5, // PRIORITY
         3 => stream && flags == 0 && len == 4, // RST_STREAM
-        4 => !stream && flags & !0x01 == 0 && len % 6 == 0 && (flags == 0 || len == 0), // SETTINGS
+        4 => !stream && flags & !0x01 == 0 && len.is_multiple_of(6) && (flags == 0 || len == 0), // SETTINGS
         5 => stream && flags & !0x0c == 0 && len >= 4, // PUSH_PROMISE
         6 => !stream && flags & !0x01 == 0 && len == 8, // PING
-        7 => !stream && flags == 0 && len >= 8, // GOAWAY
-        8 => flags == 0 && len == 4,       // WINDOW_UPDATE
-        9 => stream && flags & !0x04 == 0, // CONTINUATION
+        7 => !stream && flags == 0 && len >= 8,        // GOAWAY
+        8 => flags == 0 && len == 4,                   // WINDOW_UPDATE
+        9 => stream && flags & !0x04 == 0,             // CONTINUATION
         _ => false,
     }
 }

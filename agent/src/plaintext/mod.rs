@@ -730,7 +730,7 @@ impl Session {
     }
 
     /// The protocol came from a mid-stream recogniser (the event's `midstream`).
-    pub fn midstream(&self) -> bool {
+    pub fn recognised_midstream(&self) -> bool {
         self.mid_found
     }
 
