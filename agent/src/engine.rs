@@ -50,6 +50,11 @@ pub struct FlowRecord {
     /// `Some("probe")` for the record of an active `[probe]` connection; `None` for
     /// every flow the capture saw.
     pub source: Option<&'static str>,
+    /// First seen mid-stream (no SYN) and recognised from mid-conversation messages: TLS
+    /// application-data records or a plaintext protocol's messages.
+    pub midstream: bool,
+    /// The proxy preamble (SOCKS, HTTP CONNECT) the protocol was found behind.
+    pub proxy: Option<&'static str>,
 }
 
 impl FlowRecord {
@@ -74,6 +79,8 @@ impl FlowRecord {
             cert_expiry: None,
             k8s: crate::identity::FlowIdentity::default(),
             source: Some("probe"),
+            midstream: false,
+            proxy: None,
         }
     }
 }
@@ -105,6 +112,8 @@ impl FlowRecord {
             cert_expiry: None,
             k8s: crate::identity::FlowIdentity::default(),
             source: None,
+            midstream: false,
+            proxy: None,
         }
     }
 }
@@ -161,6 +170,15 @@ pub struct App {
     upgraded: bool,
     /// No TLS followed the go-ahead: the session stayed in the clear.
     upgrade_failed: bool,
+    /// A SYN (or SYN-ACK) was seen before the first payload, by the engine or, live, by the
+    /// kernel (`TcpMeta::first_flags`).
+    syn_seen: bool,
+    /// Decided at the first payload: the flow was first seen mid-stream (no SYN before it).
+    midstream: Option<bool>,
+    /// Mid-stream: TLS application-data records were found ([`tls::record::app_data_chain`]).
+    mid_tls: bool,
+    /// Mid-stream: a direction that is not a record run (stop looking at it).
+    mid_tls_no: [bool; 2],
 }
 
 impl App {
@@ -180,7 +198,29 @@ impl App {
             done_reported: false,
             upgraded: false,
             upgrade_failed: false,
+            syn_seen: false,
+            midstream: None,
+            mid_tls: false,
+            mid_tls_no: [false; 2],
         }
+    }
+
+    /// Mid-stream flows: looks for TLS application-data records in `data` until a direction
+    /// shows them or neither can. Returns true once the flow is known to be TLS.
+    fn midstream_tls(&mut self, dir: Direction, data: &[u8]) -> bool {
+        let i = dir.index();
+        let plain_known = self
+            .plain
+            .protocol()
+            .is_some_and(|p| !p.starts_with("unknown"));
+        if !self.mid_tls && !plain_known && self.tls.is_none() && !self.mid_tls_no[i] {
+            match tls::record::app_data_chain(data) {
+                tls::record::Chain::Yes => self.mid_tls = true,
+                tls::record::Chain::No => self.mid_tls_no[i] = true,
+                tls::record::Chain::Wait => {}
+            }
+        }
+        self.mid_tls
     }
 
     /// Routes a direction's contiguous prefix to TLS or to plaintext recognition.
@@ -210,6 +250,9 @@ impl App {
                 self.upgrade_failed = true;
                 return;
             }
+        }
+        if self.midstream == Some(true) && self.midstream_tls(dir, data) {
+            return;
         }
         if self.tls.is_none() {
             if self.plain.protocol().is_none() && tls::probe(data) == tls::Probe::Yes {
@@ -293,6 +336,7 @@ impl App {
     fn classified(&self) -> bool {
         self.tls.is_some()
             || self.quic.is_some()
+            || self.mid_tls
             || self
                 .plain
                 .protocol()
@@ -302,6 +346,22 @@ impl App {
     fn done(&self) -> bool {
         if self.quic.as_ref().is_some_and(|q| !q.readable()) {
             return true; // QUIC whose Initial packets cannot be read: nothing more to learn
+        }
+        if self.mid_tls {
+            return true;
+        }
+        // Mid-stream and nothing recognised yet: a direction may still turn out to carry
+        // TLS records.
+        let plain_known = self
+            .plain
+            .protocol()
+            .is_some_and(|p| !p.starts_with("unknown"));
+        if self.midstream == Some(true)
+            && self.tls.is_none()
+            && !plain_known
+            && self.mid_tls_no != [true; 2]
+        {
+            return false;
         }
         match &self.tls {
             Some(t) => t.done(),
@@ -437,6 +497,16 @@ impl Engine {
         let dir = outcome.direction;
         match seg.transport {
             Transport::Tcp => {
+                if let Some(t) = seg.tcp {
+                    flow.app.syn_seen |= t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
+                }
+                if flow.app.midstream.is_none() && !seg.payload.is_empty() {
+                    let mid = !flow.app.syn_seen;
+                    flow.app.midstream = Some(mid);
+                    if mid {
+                        flow.app.plain.set_midstream();
+                    }
+                }
                 if outcome.grew {
                     let data = flow.streams[dir.index()].contiguous();
                     flow.app.on_data(dir, data);
@@ -573,6 +643,7 @@ impl Engine {
         // unencrypted, and the failure in plainsight_tls_handshake_failures_total. QUIC
         // has no cleartext mode: whatever it carried past its Initial packets is encrypted.
         let encrypted = flow.app.tls.as_ref().is_some_and(|t| t.info().established)
+            || flow.app.mid_tls
             || protocol == "ssh"
             || protocol == "quic";
         let cert_expiry = flow.app.tls.as_ref().and_then(|t| {
@@ -596,12 +667,20 @@ impl Engine {
             encrypted,
             packets: flow.packets,
             bytes: flow.bytes,
-            tls: flow.app.tls.as_ref().map(|t| t.info().clone()),
+            tls: match &flow.app.tls {
+                Some(t) => Some(t.info().clone()),
+                None if flow.app.mid_tls => Some(TlsInfo {
+                    midstream: true,
+                    ..TlsInfo::default()
+                }),
+                None => None,
+            },
             quic: flow.app.quic.as_deref().map(quic::Quic::info),
             plaintext: flow
                 .app
                 .plain
                 .protocol()
+                .filter(|_| !flow.app.mid_tls)
                 .map(|_| flow.app.plain.info().clone()),
             findings,
             suppressed,
@@ -610,6 +689,8 @@ impl Engine {
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
             source: None,
+            midstream: flow.app.mid_tls || flow.app.plain.recognised_midstream(),
+            proxy: flow.app.plain.proxy(),
         }
     }
 }
@@ -622,7 +703,12 @@ fn protocol_name(app: &App) -> &'static str {
         return "quic";
     }
     match (app.plain.protocol(), &app.tls) {
+        (Some(p), _) if app.mid_tls && p.starts_with("unknown") => "tls",
+        (None, None) if app.mid_tls => "tls",
         (Some(p), Some(_)) if p.starts_with("unknown") => "tls",
+        // TLS inside an HTTP CONNECT tunnel: the CONNECT was only the way in (Suricata's
+        // `app_proto` is `tls` too).
+        (Some("http"), Some(_)) if app.plain.proxy() == Some("http_connect") => "tls",
         (Some(p), _) => p,
         (None, Some(_)) => "tls",
         (None, None) => "none",

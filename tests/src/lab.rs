@@ -604,7 +604,8 @@ http {{
         self.nginx = Some(Guard(child));
     }
 
-    fn pg_bin(tool: &str) -> String {
+    /// A PostgreSQL program of the newest installed major version.
+    pub fn pg_bin(tool: &str) -> String {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();

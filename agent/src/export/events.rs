@@ -48,6 +48,14 @@ pub struct Event<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic: Option<&'a QuicInfo>,
     pub plaintext: Option<&'a PlaintextInfo>,
+    /// First seen mid-stream and recognised from mid-conversation messages (no handshake
+    /// seen: handshake findings cannot fire). Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub midstream: bool,
+    /// The proxy preamble (`socks4`, `socks4a`, `socks5`, `http_connect`) the protocol was
+    /// found behind. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<&'static str>,
     /// Finding ids, for simple consumers.
     pub findings: Vec<&'static str>,
     /// The same findings with severity and evidence.
@@ -84,6 +92,8 @@ impl<'a> Event<'a> {
             tls: r.tls.as_ref(),
             quic: r.quic.as_ref(),
             plaintext: r.plaintext.as_ref(),
+            midstream: r.midstream,
+            proxy: r.proxy,
             findings: r.findings.iter().map(|f| f.id).collect(),
             finding_details: &r.findings,
             flow: FlowCounters {

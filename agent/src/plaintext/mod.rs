@@ -38,6 +38,7 @@ mod imap;
 mod kafka;
 mod ldap;
 mod memcached;
+mod midstream;
 mod mongodb;
 mod mqtt;
 mod mysql;
@@ -48,6 +49,7 @@ mod smtp;
 mod ssh;
 mod telnet;
 mod textproto;
+mod tunnel;
 mod wire;
 
 #[cfg(test)]
@@ -433,6 +435,18 @@ enum Stage {
     Active(Box<dyn Analyzer>),
 }
 
+/// Where a flow stands with a proxy preamble ([`tunnel`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tunnel {
+    /// The client's first bytes may still be a preamble.
+    Undecided,
+    /// The client's preamble is complete (this long): waiting for the proxy's answer.
+    Asked(tunnel::Kind, usize),
+    /// The proxy granted the tunnel: recognition starts at these offsets (client, server).
+    Open(tunnel::Kind, [usize; 2]),
+    Off,
+}
+
 /// Per-flow plaintext state, fed by the engine with each direction's prefix.
 ///
 /// `Debug` is written by hand and shows only the verdict, never analyzer
@@ -451,6 +465,16 @@ pub struct Session {
     proxy: Option<(usize, &'static str)>,
     /// Weak candidates per direction while undecided.
     weak: [Vec<Protocol>; 2],
+    /// The flow was first seen mid-stream (no SYN): the mid-stream recognisers also run.
+    midstream: bool,
+    /// The protocol was recognised by a mid-stream recogniser.
+    mid_found: bool,
+    /// A mid-stream recogniser waits for more bytes: the verdict is not final.
+    mid_wait: bool,
+    /// A SOCKS or HTTP CONNECT preamble in front of the tunnelled protocol.
+    tunnel: Tunnel,
+    /// Credentials the preamble carried (CONNECT `Proxy-Authorization`, SOCKS 5 password).
+    tunnel_cred: Option<Cred>,
     facts: Facts,
     info: PlaintextInfo,
 }
@@ -506,29 +530,30 @@ fn pick(weak: &[Protocol], other: &[Protocol], port: u16) -> Option<Protocol> {
         .copied()
 }
 
+type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
+// Order matters only among `Yes` answers, which are designed to be disjoint.
+const SNIFFERS: &[(Protocol, Sniffer)] = &[
+    (Protocol::Ssh, ssh::sniff),
+    (Protocol::Http2, http2::sniff),
+    (Protocol::Http, http::sniff),
+    (Protocol::Amqp, amqp::sniff),
+    (Protocol::Postgres, postgres::sniff),
+    (Protocol::Mysql, mysql::sniff),
+    (Protocol::Mongodb, mongodb::sniff),
+    (Protocol::Mqtt, mqtt::sniff),
+    (Protocol::Ldap, ldap::sniff),
+    (Protocol::Kafka, kafka::sniff),
+    (Protocol::Telnet, telnet::sniff),
+    (Protocol::Imap, imap::sniff),
+    (Protocol::Pop3, pop3::sniff),
+    (Protocol::Smtp, smtp::sniff),
+    (Protocol::Ftp, ftp::sniff),
+    (Protocol::Redis, redis::sniff),
+    (Protocol::Memcached, memcached::sniff),
+    (Protocol::Dns, dns::sniff),
+];
+
 fn sniff(dir: Direction, data: &[u8], first: bool, port: u16, other: &[Protocol]) -> Sniffed {
-    type Sniffer = fn(Direction, &[u8], bool) -> Verdict;
-    // Order matters only among `Yes` answers, which are designed to be disjoint.
-    const SNIFFERS: &[(Protocol, Sniffer)] = &[
-        (Protocol::Ssh, ssh::sniff),
-        (Protocol::Http2, http2::sniff),
-        (Protocol::Http, http::sniff),
-        (Protocol::Amqp, amqp::sniff),
-        (Protocol::Postgres, postgres::sniff),
-        (Protocol::Mysql, mysql::sniff),
-        (Protocol::Mongodb, mongodb::sniff),
-        (Protocol::Mqtt, mqtt::sniff),
-        (Protocol::Ldap, ldap::sniff),
-        (Protocol::Kafka, kafka::sniff),
-        (Protocol::Telnet, telnet::sniff),
-        (Protocol::Imap, imap::sniff),
-        (Protocol::Pop3, pop3::sniff),
-        (Protocol::Smtp, smtp::sniff),
-        (Protocol::Ftp, ftp::sniff),
-        (Protocol::Redis, redis::sniff),
-        (Protocol::Memcached, memcached::sniff),
-        (Protocol::Dns, dns::sniff),
-    ];
     let mut weak: Vec<Protocol> = Vec::new();
     let mut maybe = false;
     for (proto, f) in SNIFFERS {
@@ -587,6 +612,32 @@ fn new_analyzer(p: Protocol, datagram: bool) -> Box<dyn Analyzer> {
     }
 }
 
+/// The mid-stream recognisers of one direction: the first-message ones with the direction
+/// reversed (the orientation of a flow seen mid-stream is a guess), then the chains of
+/// [`midstream::sniff`]. Only distinctive (`Yes`) first-message matches count.
+fn sniff_midstream(dir: Direction, data: &[u8]) -> midstream::Mid {
+    let reversed = SNIFFERS
+        .iter()
+        .find(|(_, f)| f(dir.reverse(), data, false) == Verdict::Yes);
+    if let Some((p, _)) = reversed {
+        return midstream::Mid::Found(*p);
+    }
+    midstream::sniff(data)
+}
+
+/// The analyzer of a protocol recognised mid-stream: the message parsers expect the
+/// conversation's start, so only the protocol is reported (its `plaintext.<protocol>`
+/// finding fires; credentials, sent at the start, are not seen).
+#[derive(Debug)]
+struct Midstream;
+
+impl Analyzer for Midstream {
+    fn feed(&mut self, _dir: Direction, _data: &[u8]) {}
+    fn facts(&self, facts: &mut Facts) {
+        facts.done = true;
+    }
+}
+
 impl Session {
     pub fn new(server_port: u16) -> Self {
         Session {
@@ -598,9 +649,89 @@ impl Session {
             unknown_text: [None; 2],
             weak: [Vec::new(), Vec::new()],
             proxy: None,
+            midstream: false,
+            mid_found: false,
+            mid_wait: false,
+            tunnel: Tunnel::Undecided,
+            tunnel_cred: None,
             facts: Facts::default(),
             info: PlaintextInfo::default(),
         }
+    }
+
+    /// The flow was first seen mid-stream (no SYN before its first payload): when the
+    /// first-message recognisers find nothing, the mid-stream ones ([`midstream`]) run too.
+    pub fn set_midstream(&mut self) {
+        self.midstream = true;
+    }
+
+    /// The proxy preamble the protocol was found behind (`socks5`, `http_connect`…).
+    pub fn proxy(&self) -> Option<&'static str> {
+        match self.tunnel {
+            Tunnel::Open(k, _) => Some(k.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The part of `data` after a proxy preamble ([`tunnel`]), or `None` while the preamble
+    /// or the proxy's answer is incomplete (the next `feed` carries the whole prefix again).
+    /// A refused or absent preamble leaves the bytes as they are.
+    fn tunnel_view<'a>(&mut self, dir: Direction, data: &'a [u8]) -> Option<&'a [u8]> {
+        if self.datagram {
+            return Some(data);
+        }
+        let to_server = dir == Direction::ToServer;
+        match self.tunnel {
+            Tunnel::Off => Some(data),
+            Tunnel::Open(kind, mut skip) => {
+                let i = dir.index();
+                let at = skip.get(i).copied().unwrap_or(0);
+                let start = tunnel::tunnel_start(kind, data, at);
+                if start != at {
+                    if let Some(s) = skip.get_mut(i) {
+                        *s = start;
+                    }
+                    self.tunnel = Tunnel::Open(kind, skip);
+                }
+                data.get(start..).filter(|d| !d.is_empty())
+            }
+            Tunnel::Undecided if to_server => match tunnel::client(data) {
+                tunnel::Client::None => {
+                    self.tunnel = Tunnel::Off;
+                    Some(data)
+                }
+                tunnel::Client::Pending => None,
+                tunnel::Client::Found(k, n) => {
+                    self.tunnel = Tunnel::Asked(k, n);
+                    self.tunnel_cred = tunnel::credentials(k, data);
+                    None
+                }
+            },
+            // The server answers a preamble still being sent (SOCKS 5 method selection).
+            Tunnel::Undecided if self.seen[0] > 0 => None,
+            Tunnel::Undecided => {
+                self.tunnel = Tunnel::Off;
+                Some(data)
+            }
+            Tunnel::Asked(..) if to_server => None,
+            Tunnel::Asked(k, n) => match tunnel::server(k, data) {
+                tunnel::Server::Pending => None,
+                tunnel::Server::No => {
+                    self.tunnel = Tunnel::Off;
+                    Some(data)
+                }
+                tunnel::Server::Granted(s) => {
+                    let s = tunnel::tunnel_start(k, data, s);
+                    self.tunnel = Tunnel::Open(k, [n, s]);
+                    data.get(s..).filter(|d| !d.is_empty())
+                }
+            },
+        }
+    }
+
+    /// The protocol came from a mid-stream recogniser (the event's `midstream`).
+    pub fn recognised_midstream(&self) -> bool {
+        self.mid_found
     }
 
     /// A session whose recogniser already chose `protocol`: `feed` goes straight to that
@@ -651,6 +782,9 @@ impl Session {
         } else {
             data
         };
+        let Some(data) = self.tunnel_view(dir, data) else {
+            return;
+        };
         match &mut self.stage {
             Stage::Tls => return,
             Stage::Active(a) => a.feed(dir, data),
@@ -666,6 +800,18 @@ impl Session {
                         self.info.tls_offsets = Some([skip, 0]);
                         self.info.attrs.insert("proxy_protocol", version.into());
                     }
+                    // Behind a SOCKS or CONNECT preamble: TLS starts after it, both ways.
+                    // A CONNECT is HTTP to this module, as before tunnels were looked into
+                    // (the engine names such a flow `tls`).
+                    if let Tunnel::Open(kind, [c, s]) = self.tunnel {
+                        let c = c + self.proxy.map_or(0, |(n, _)| n);
+                        self.facts.tls_offsets = Some([c, s]);
+                        self.info.tls_offsets = Some([c, s]);
+                        if kind == tunnel::Kind::HttpConnect {
+                            self.facts.protocol = Some(Protocol::Http);
+                            self.info.protocol = Some(Protocol::Http.as_str());
+                        }
+                    }
                     return;
                 }
                 let other = self
@@ -678,6 +824,22 @@ impl Session {
                 } else {
                     sniff(dir, data, first, self.server_port, &other)
                 };
+                if self.midstream && matches!(sniffed, Sniffed::No | Sniffed::Maybe) {
+                    self.mid_wait = false;
+                    match sniff_midstream(dir, data) {
+                        midstream::Mid::Found(p) => {
+                            self.facts.protocol = Some(p);
+                            self.stage = Stage::Active(Box::new(Midstream));
+                            self.mid_found = true;
+                            self.refresh();
+                            return;
+                        }
+                        // Called unknown meanwhile (as without the mid-stream
+                        // recognisers), but not done: more bytes may settle it.
+                        midstream::Mid::Wait => self.mid_wait = true,
+                        midstream::Mid::No => {}
+                    }
+                }
                 match sniffed {
                     Sniffed::Ambiguous(w) => {
                         if let Some(slot) = self.weak.get_mut(i) {
@@ -720,17 +882,29 @@ impl Session {
                 } else {
                     Protocol::UnknownBinary
                 });
-                facts.done = self.seen.iter().all(|&n| n >= UNKNOWN_MIN)
-                    || self.seen.iter().any(|&n| n >= SNIFF_MAX);
+                facts.done = (self.seen.iter().all(|&n| n >= UNKNOWN_MIN)
+                    || self.seen.iter().any(|&n| n >= SNIFF_MAX))
+                    && !self.mid_wait;
             }
             Stage::Sniffing | Stage::Tls => {}
         }
-        // Offsets are relative to the client's bytes after a PROXY header.
+        // Offsets are relative to the bytes after a proxy preamble, then a PROXY header.
+        if let (Tunnel::Open(_, [c, s]), Some(o)) = (self.tunnel, facts.tls_offsets.as_mut()) {
+            o[0] += c;
+            o[1] += s;
+        }
         if let Some((skip, version)) = self.proxy.filter(|(n, _)| *n > 0) {
             if let Some(o) = facts.tls_offsets.as_mut() {
                 o[0] += skip;
             }
             facts.attrs.insert("proxy_protocol", version.into());
+        }
+        // Nothing recognised behind an HTTP CONNECT yet: the flow is the CONNECT's HTTP, as
+        // it was before the tunnel was looked into.
+        if facts.protocol.is_none()
+            && matches!(self.tunnel, Tunnel::Open(tunnel::Kind::HttpConnect, _))
+        {
+            facts.protocol = Some(Protocol::Http);
         }
         // Undecided but with generic matches: report the best guess so a flow
         // that ends here is not lost (its analyzer never ran, so no findings
@@ -745,6 +919,11 @@ impl Session {
             }
         }
         self.info = facts.info();
+        if let Some(c) = &self.tunnel_cred {
+            if !self.info.credentials.contains(&c.mechanism) {
+                self.info.credentials.insert(0, c.mechanism);
+            }
+        }
         self.facts = facts;
     }
 
@@ -802,7 +981,13 @@ impl Session {
     /// names appear only with `report_usernames`.
     pub fn findings(&self, key: &FlowKey, policy: &Policy) -> Vec<Finding> {
         let f = &self.facts;
-        let Some(proto) = f.protocol else {
+        // TLS behind an HTTP CONNECT: the credentials of the CONNECT are still reported.
+        let connect = matches!(self.tunnel, Tunnel::Open(tunnel::Kind::HttpConnect, _))
+            .then_some(Protocol::Http);
+        let Some(proto) = f
+            .protocol
+            .or(connect.filter(|_| self.tunnel_cred.is_some()))
+        else {
             return Vec::new();
         };
         if f.encrypted {
@@ -858,7 +1043,9 @@ impl Session {
         }
 
         let mut mechs: BTreeSet<&'static str> = BTreeSet::new();
-        for c in &f.creds {
+        // The preamble's credentials crossed the wire whether or not the proxy granted the
+        // tunnel (a refused CONNECT's own analyser reports the same mechanism once).
+        for c in self.tunnel_cred.iter().chain(&f.creds) {
             if !mechs.insert(c.mechanism) {
                 continue;
             }

@@ -2078,3 +2078,47 @@ fn http2_hpack_caps_and_errors_are_counted() {
     assert_eq!(s.trouble().hpack_errors, 1);
     assert_eq!(s.trouble().hpack_capped, 0);
 }
+
+#[test]
+fn smtp_behind_socks5_with_a_password_is_smtp_and_a_credential() {
+    // RFC 1928 greeting offering username/password, RFC 1929 sub-negotiation, CONNECT to
+    // port 25, then SMTP in the tunnel.
+    let mut c = vec![5, 1, 2, 1, 5, b'a', b'l', b'i', b'c', b'e', 6];
+    c.extend_from_slice(b"Sox5Pw");
+    c.extend_from_slice(&[5, 1, 0, 1, 10, 0, 0, 2, 0, 25]);
+    let pre = c.len();
+    let mut s = vec![5, 2, 1, 0, 5, 0, 0, 1, 10, 0, 0, 2, 0, 25];
+    let granted = s.len();
+    s.extend_from_slice(b"220 mx.lab ESMTP\r\n");
+    c.extend_from_slice(b"EHLO client\r\nMAIL FROM:<a@b>\r\n");
+    let sess = run(
+        1080,
+        &[
+            (C, &c[..3]),
+            (S, &s[..2]),
+            (C, &c[3..pre]),
+            (S, &s[2..granted]),
+            (S, &s[granted..]),
+            (C, &c[pre..]),
+        ],
+    );
+    assert_eq!(sess.protocol(), Some("smtp"));
+    assert_eq!(sess.proxy(), Some("socks5"));
+    let found = ids(&sess);
+    assert!(found.contains(&"plaintext.credentials"), "{found:?}");
+    assert!(found.contains(&"plaintext.smtp"), "{found:?}");
+    assert_eq!(sess.info().credentials, vec!["socks5"]);
+    assert_secret_absent(&sess, "Sox5Pw");
+}
+
+#[test]
+fn a_refused_socks_request_is_not_a_tunnel() {
+    let c = [5, 1, 0, 5, 1, 0, 1, 10, 0, 0, 2, 0, 25];
+    let s = [5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0];
+    let sess = run(
+        1080,
+        &[(C, &c[..3]), (S, &s[..2]), (C, &c[3..]), (S, &s[2..])],
+    );
+    assert_eq!(sess.proxy(), None);
+    assert_ne!(sess.protocol(), Some("smtp"));
+}

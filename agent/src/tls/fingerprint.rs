@@ -67,17 +67,27 @@ fn ja4_version_code(v: u16) -> &'static str {
     }
 }
 
-/// JA4's version: the highest `supported_versions` value, else `legacy_version`. GREASE and
-/// other values without a JA4 code (TLS 1.3 drafts 0x7fNN, Facebook's 0xfb1a) are skipped,
-/// as Suricata does: the corpus README counts nDPI's `00` for such hellos (tunnelbear.pcap)
-/// as a bug.
+/// JA4's version: the highest `supported_versions` value, else `legacy_version`, mapped to its
+/// code; a TLS 1.3 draft (0x7fNN) has none and gives `00`. "Highest" is numeric, as in FoxIO's
+/// spec ("the highest value in the extension"), Arkime and Suricata (`t00…` for the seven
+/// draft-16..23 hellos of the corpus). Values that are not IETF TLS versions (GREASE, Facebook's
+/// 0xfb1a, Google's experiment 0x7e01) are skipped, as Suricata does in twelve corpus hellos
+/// (`instagram.pcap`, `chrome-63.0.3211.0-canary-tls_experiment.pcap`: `t13`, `t12`). Suricata
+/// also skips draft 14, which it does not know: those four flows are excused in
+/// `agent/tests/golden/exceptions.toml`. DTLS values count down (0xfeff is DTLS 1.0), so a DTLS
+/// list is ordered by version rank instead.
 fn ja4_version(ch: &ClientHello) -> &'static str {
-    let best = ch
+    let offered = ch
         .supported_versions
         .iter()
         .copied()
-        .filter(|v| !is_grease(*v) && ja4_version_code(*v) != "00")
-        .max_by_key(|v| names::version_rank(*v));
+        .filter(|v| ja4_version_code(*v) != "00" || v >> 8 == 0x7f);
+    let dtls = ch.supported_versions.iter().any(|v| v >> 8 == 0xfe);
+    let best = if dtls {
+        offered.max_by_key(|v| names::version_rank(*v))
+    } else {
+        offered.max()
+    };
     match best {
         Some(v) => ja4_version_code(v),
         None if ch.supported_versions.is_empty() => ja4_version_code(ch.version),
@@ -222,15 +232,23 @@ mod tests {
     }
 
     #[test]
-    fn ja4_version_skips_unknown_values() {
+    fn ja4_version_is_the_highest_value() {
         let mut ch = ClientHello {
             version: 0x0303,
-            supported_versions: vec![0x0304, 0xfb1a],
+            supported_versions: vec![0x0304, 0x0303],
             ..ClientHello::default()
         };
         assert_eq!(ja4_version(&ch), "13");
-        ch.supported_versions = vec![0x5a5a, 0x7f0e, 0x0303, 0x0302];
+        ch.supported_versions = vec![0x0304, 0xfb1a];
+        assert_eq!(ja4_version(&ch), "13");
+        ch.supported_versions = vec![0x7a7a, 0x7e01, 0x0303];
         assert_eq!(ja4_version(&ch), "12");
+        ch.supported_versions = vec![0x5a5a, 0x7f0e, 0x0303, 0x0302];
+        assert_eq!(ja4_version(&ch), "00");
+        ch.supported_versions = vec![0xdada, 0x7f17, 0x0304, 0x0303];
+        assert_eq!(ja4_version(&ch), "00");
+        ch.supported_versions = vec![0xfefc, 0xfefd];
+        assert_eq!(ja4_version(&ch), "d3");
         ch.supported_versions = vec![0x7f12];
         assert_eq!(ja4_version(&ch), "00");
         ch.supported_versions.clear();

@@ -159,6 +159,10 @@ pub struct TlsInfo {
     pub client_auth_source: ClientAuthSource,
     /// The client certificate's names (TLS ≤ 1.2 only: encrypted in TLS 1.3).
     pub client_cert: Option<ClientCertInfo>,
+    /// The flow was first seen mid-stream and its records are application data: TLS, with
+    /// no handshake fields. Absent (not `false`) otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub midstream: bool,
 }
 
 /// Whether the client authenticated with a certificate (mutual TLS): `tls.client_auth`.

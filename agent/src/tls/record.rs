@@ -139,6 +139,75 @@ pub fn next_ssl2_record(data: &[u8]) -> Result<Option<(Ssl2Record<'_>, usize)>, 
     }
 }
 
+/// Verdict of [`app_data_chain`] on one direction of a flow seen mid-stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// Two or more application-data records, back to back.
+    Yes,
+    /// Not enough bytes to tell yet.
+    Wait,
+    No,
+}
+
+/// Record headers a chain needs before a mid-stream flow is called TLS.
+const CHAIN_MIN_RECORDS: usize = 2;
+/// Ciphertext of an AEAD record carries at least a 16-byte tag (RFC 8446 §5.2; TLS 1.2 GCM
+/// and ChaCha20-Poly1305 too), and a CBC record a MAC and a block.
+const MIN_APP_DATA_LEN: usize = 16;
+
+/// Whether one direction of a flow first seen mid-stream (no handshake captured) is a run of
+/// TLS application-data records (RFC 8446 §5.1): type 23, one record-layer version for the
+/// run (3.0 to 3.3), lengths within the ciphertext limit, each header exactly where the
+/// previous record ends, at least two headers. The capture may start inside a record, so the
+/// run may start at any offset within the first record's worth of bytes; the run must then
+/// continue to the end of the data. Random bytes pass two such headers with odds around
+/// 2^-40 per offset.
+pub fn app_data_chain(data: &[u8]) -> Chain {
+    let scan = data.len().min(MAX_RECORD_LEN + HEADER_LEN);
+    let mut wait = false;
+    for start in 0..scan {
+        match chain_at(data.get(start..).unwrap_or(&[])) {
+            Chain::Yes => return Chain::Yes,
+            Chain::Wait => wait = true,
+            Chain::No => {}
+        }
+    }
+    // A plausible first header waits for its record to end, up to one maximal record.
+    if (wait || data.len() < HEADER_LEN) && data.len() <= 2 * (MAX_RECORD_LEN + HEADER_LEN) {
+        Chain::Wait
+    } else {
+        Chain::No
+    }
+}
+
+fn chain_at(data: &[u8]) -> Chain {
+    let mut at = 0usize;
+    let mut headers = 0;
+    let mut version = None;
+    while let Some(h) = data.get(at..at + HEADER_LEN) {
+        let v = u16::from_be_bytes([h[1], h[2]]);
+        let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+        let ok = h[0] == CT_APPLICATION_DATA
+            && (0x0300..=0x0303).contains(&v)
+            && version.is_none_or(|first| first == v)
+            && (MIN_APP_DATA_LEN..=MAX_RECORD_LEN).contains(&len);
+        if !ok {
+            return Chain::No;
+        }
+        version = Some(v);
+        headers += 1;
+        at += HEADER_LEN + len;
+    }
+    if headers >= CHAIN_MIN_RECORDS {
+        Chain::Yes
+    } else if headers == 1 {
+        // The first record, whole or not: the next header decides.
+        Chain::Wait
+    } else {
+        Chain::No
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +241,43 @@ mod tests {
             "oversized length"
         );
         assert!(next_record(&[22, 2, 0]).is_err());
+    }
+
+    #[test]
+    fn application_data_chain() {
+        let rec = |len: usize| {
+            let mut r = vec![23, 3, 3, (len >> 8) as u8, len as u8];
+            r.resize(HEADER_LEN + len, 0xa5);
+            r
+        };
+        let one = rec(40);
+        assert_eq!(app_data_chain(&one), Chain::Wait, "one record is not a run");
+        let mut two = one.clone();
+        two.extend(rec(100));
+        assert_eq!(app_data_chain(&two), Chain::Yes);
+        // The second header may be all that is there of the second record.
+        assert_eq!(app_data_chain(&two[..one.len() + 5]), Chain::Yes);
+        // A capture that starts inside a record finds the run further on.
+        let mut tail = vec![0x11; 30];
+        tail.extend(&two);
+        assert_eq!(app_data_chain(&tail), Chain::Yes);
+        // Handshake records, mixed versions and too-short records are not a run.
+        let mut hs = two.clone();
+        hs[0] = 22;
+        hs[one.len()] = 22;
+        assert_eq!(app_data_chain(&hs), Chain::No);
+        // Two versions: not a run (the second header alone may start one: wait).
+        let mut mixed = two.clone();
+        mixed[one.len() + 2] = 1;
+        assert_eq!(app_data_chain(&mixed), Chain::Wait);
+        assert_eq!(
+            app_data_chain(&[rec(3), rec(3), rec(3)].concat()),
+            Chain::No
+        );
+        assert_eq!(
+            app_data_chain(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"),
+            Chain::No
+        );
     }
 
     #[test]
