@@ -214,11 +214,22 @@ fn main() {
          header field had its own bounds check and unaligned read (the BPF backend splits \
          those into byte loads, shifts and ors) and the key was assembled field by field \
          (LLVM split it into forty bytes and spilled each); 102-111 ns/run after the \
-         changes. The aim of staying within 1.5x of the empty program is still **not \
-         met**: the map lookup, the clock read and the packet counter are each a helper \
-         call, and the empty program does none. LLVM 22's `allows-misaligned-mem-access` \
-         (bpf-linker `--cpu-features`) was tried earlier: the backend then also emits \
-         misaligned stack accesses, which the verifier rejects.\n",
+         changes; 89-91 with the precise clock and 59-60 with the coarse one since. What \
+         is left is the LRU lookup (`htab_map_hash` over the 40-byte key and the bucket \
+         walk, `lookup_nulls_elem_raw`, the top two kernel symbols under `perf record` of \
+         the test-run loop besides the TSC read of the loop's own timer) and the packet \
+         counter (about 2 ns, measured by removing it). LLVM 22's \
+         `allows-misaligned-mem-access` (bpf-linker `--cpu-features`) was tried earlier: \
+         the backend then also emits misaligned stack accesses, which the verifier \
+         rejects.\n\n\
+         Where a short connection's time goes (the packet-by-packet table): a new \
+         direction's insert into the LRU map (`bpf_lru_pop_free`, the bucket walk) and \
+         the first touch of a `DONE` bucket are cache misses on maps of 64 Ki and 16 Ki \
+         entries; the ring-buffer reservation and submit are the rest of a captured \
+         segment. A SYN now inserts before it looks up, and only payload looks at `DONE` \
+         (bare ACKs and FINs of a capturing direction used to). Not done: folding `DONE` \
+         into the flow entry (userspace would rewrite LRU values the programs are \
+         updating), and per-CPU LRU lists (`BPF_F_NO_COMMON_LRU`: no change measured).\n",
         kernel.trim(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     );
