@@ -260,11 +260,148 @@ const fn s(
 
 /// Look a suite up by its two-byte code.
 pub fn lookup(code: u16) -> Option<&'static Suite> {
-    SUITES
-        .binary_search_by_key(&code, |s| s.code)
+    let all = table();
+    all.binary_search_by_key(&code, |s| s.code)
         .ok()
-        .and_then(|i| SUITES.get(i))
+        .and_then(|i| all.get(i))
 }
+
+/// Every suite, sorted by code: tls-parser's IANA table (`tls_parser::CIPHERS`, generated
+/// from the registry when tls-parser is built) classified by [`classify`], plus the GOST
+/// suites it lacks. Built once, at the first lookup.
+pub fn table() -> &'static [Suite] {
+    static TABLE: std::sync::OnceLock<Vec<Suite>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all: Vec<Suite> = tls_parser::CIPHERS.values().map(classify).collect();
+        let missing: Vec<Suite> = GOST
+            .iter()
+            .filter(|g| !all.iter().any(|s| s.code == g.code))
+            .copied()
+            .collect();
+        all.extend(missing);
+        all.sort_unstable_by_key(|s| s.code);
+        all
+    })
+}
+
+/// Our classification of one tls-parser record. tls-parser's fields map one to one except
+/// where its data is wrong or says less than the findings need (each checked against the
+/// RFC, and listed in docs/dependencies.md):
+/// - export grade is not a field: the IANA name says it (`EXPORT`, `EXPORT1024`);
+/// - signalling values (`_SCSV`) are not suites;
+/// - 3DES counts its effective strength, 112 bits, not the 168-bit key;
+/// - CCM with an 8-byte tag is told apart by its name (`_CCM_8`);
+/// - ChaCha20-Poly1305 keys are 256 bits (RFC 8439 §2.3), tls-parser says 128;
+/// - AEGIS is an AEAD (RFC 9800-draft, `TLS_AEGIS_*`), tls-parser gives the PRF hash as MAC;
+/// - `TLS_PSK_DHE_WITH_AES_*_CCM_8` (RFC 6655 §3) are DHE-PSK, tls-parser says PSK, no auth;
+/// - RSA-PSK servers authenticate with an RSA certificate (RFC 4279 §4), tls-parser says PSK.
+fn classify(t: &tls_parser::TlsCipherSuite) -> Suite {
+    use tls_parser::{TlsCipherAu as A, TlsCipherEnc as E, TlsCipherEncMode as M};
+    use tls_parser::{TlsCipherKx as K, TlsCipherMac as H};
+    let name = t.name;
+    let psk = t.au == A::Psk;
+    let anon = t.au == A::Null;
+    let kx = if name.ends_with("_SCSV") {
+        Kx::Scsv
+    } else if name.starts_with("TLS_PSK_DHE_") {
+        Kx::DhePsk
+    } else {
+        match t.kx {
+            K::Null => Kx::Null,
+            K::Psk => Kx::Psk,
+            K::Krb5 => Kx::Krb5,
+            K::Srp => Kx::Srp,
+            K::Rsa if psk => Kx::RsaPsk,
+            K::Rsa => Kx::Rsa,
+            K::Dh if anon => Kx::DhAnon,
+            K::Dh => Kx::DhStatic,
+            K::Dhe if psk => Kx::DhePsk,
+            K::Dhe => Kx::Dhe,
+            K::Ecdh if anon => Kx::EcdhAnon,
+            K::Ecdh => Kx::EcdhStatic,
+            K::Ecdhe if psk => Kx::EcdhePsk,
+            K::Ecdhe => Kx::Ecdhe,
+            K::Aecdh => Kx::EcdhAnon,
+            K::Eccpwd => Kx::EccPwd,
+            K::Tls13 => Kx::Tls13,
+        }
+    };
+    let auth = match (kx, t.au) {
+        (Kx::Scsv | Kx::Null, _) => Auth::Null,
+        (Kx::RsaPsk, _) => Auth::Rsa,
+        (Kx::DhePsk, _) => Auth::Psk,
+        (_, A::Null | A::Dhe) => Auth::Anon,
+        (_, A::Psk) => Auth::Psk,
+        (_, A::Krb5) => Auth::Krb5,
+        (_, A::Srp) => Auth::Srp,
+        (_, A::Srp_Dss | A::Dss) => Auth::Dss,
+        (_, A::Srp_Rsa | A::Rsa) => Auth::Rsa,
+        (_, A::Ecdsa) => Auth::Ecdsa,
+        (_, A::Eccpwd) => Auth::EccPwd,
+        (_, A::Tls13) => Auth::Tls13,
+    };
+    let cipher = match (t.enc, t.enc_mode) {
+        _ if kx == Kx::Scsv => Cipher::Null,
+        (E::Null, _) => Cipher::Null,
+        (E::Des, _) => Cipher::Des,
+        (E::TripleDes, _) => Cipher::TripleDes,
+        (E::Rc2, _) => Cipher::Rc2,
+        (E::Rc4, _) => Cipher::Rc4,
+        (E::Idea, _) => Cipher::Idea,
+        (E::Seed, _) => Cipher::Seed,
+        (E::Aes, M::Gcm) => Cipher::AesGcm,
+        (E::Aes, M::Ccm) if name.contains("_CCM_8") => Cipher::AesCcm8,
+        (E::Aes, M::Ccm) => Cipher::AesCcm,
+        (E::Aes, _) => Cipher::AesCbc,
+        (E::Camellia, M::Gcm) => Cipher::CamelliaGcm,
+        (E::Camellia, _) => Cipher::CamelliaCbc,
+        (E::Aria, M::Gcm) => Cipher::AriaGcm,
+        (E::Aria, _) => Cipher::AriaCbc,
+        (E::Chacha20_Poly1305, _) => Cipher::Chacha20Poly1305,
+        (E::Sm4, M::Ccm) => Cipher::Sm4Ccm,
+        (E::Sm4, _) => Cipher::Sm4Gcm,
+        (E::Aegis, _) => Cipher::Aegis,
+    };
+    let bits = match cipher {
+        Cipher::Null => 0,
+        Cipher::TripleDes => 112,
+        Cipher::Chacha20Poly1305 => 256,
+        _ => t.enc_size,
+    };
+    let mac = match t.mac {
+        _ if kx == Kx::Scsv => Mac::Null,
+        _ if cipher == Cipher::Aegis => Mac::Aead,
+        H::Null => Mac::Null,
+        H::HmacMd5 => Mac::Md5,
+        H::HmacSha1 => Mac::Sha1,
+        H::HmacSha256 => Mac::Sha256,
+        H::HmacSha384 => Mac::Sha384,
+        H::HmacSha512 => Mac::Sha512,
+        H::Aead => Mac::Aead,
+    };
+    Suite {
+        code: t.id.0,
+        name,
+        kx,
+        auth,
+        cipher,
+        bits,
+        mac,
+        export: name.contains("EXPORT"),
+    }
+}
+
+/// The GOST suites (RFC 9189 for TLS 1.2, RFC 9367 for TLS 1.3) tls-parser 0.12 lacks.
+#[rustfmt::skip]
+static GOST: [Suite; 7] = [
+    s(0xC100, "TLS_GOSTR341112_256_WITH_KUZNYECHIK_CTR_OMAC", Kx::Gost, Auth::Gost, Cipher::Kuznyechik, 256, Mac::Gost, false),
+    s(0xC101, "TLS_GOSTR341112_256_WITH_MAGMA_CTR_OMAC", Kx::Gost, Auth::Gost, Cipher::Magma, 256, Mac::Gost, false),
+    s(0xC102, "TLS_GOSTR341112_256_WITH_28147_CNT_IMIT", Kx::Gost, Auth::Gost, Cipher::Gost28147, 256, Mac::Gost, false),
+    s(0xC103, "TLS_GOSTR341112_256_WITH_KUZNYECHIK_MGM_L", Kx::Tls13, Auth::Tls13, Cipher::Kuznyechik, 256, Mac::Aead, false),
+    s(0xC104, "TLS_GOSTR341112_256_WITH_MAGMA_MGM_L", Kx::Tls13, Auth::Tls13, Cipher::Magma, 256, Mac::Aead, false),
+    s(0xC105, "TLS_GOSTR341112_256_WITH_KUZNYECHIK_MGM_S", Kx::Tls13, Auth::Tls13, Cipher::Kuznyechik, 256, Mac::Aead, false),
+    s(0xC106, "TLS_GOSTR341112_256_WITH_MAGMA_MGM_S", Kx::Tls13, Auth::Tls13, Cipher::Magma, 256, Mac::Aead, false),
+];
 
 /// The suite's IANA name, or `0xNNNN` for unassigned codes (and GREASE, RFC 8701).
 pub fn name(code: u16) -> String {
@@ -348,9 +485,9 @@ pub fn ssl2_lookup(code: u32) -> Option<&'static Ssl2Spec> {
     SSL2_SPECS.iter().find(|s| s.code == code)
 }
 
-/// Sorted by code; the test below checks it.
+#[cfg(test)]
 #[rustfmt::skip]
-pub static SUITES: &[Suite] = &[
+static OLD_SUITES: &[Suite] = &[
     s(0x0000, "TLS_NULL_WITH_NULL_NULL", Kx::Null, Auth::Null, Cipher::Null, 0, Mac::Null, false),
     s(0x0001, "TLS_RSA_WITH_NULL_MD5", Kx::Rsa, Auth::Rsa, Cipher::Null, 0, Mac::Md5, false),
     s(0x0002, "TLS_RSA_WITH_NULL_SHA", Kx::Rsa, Auth::Rsa, Cipher::Null, 0, Mac::Sha1, false),
@@ -717,13 +854,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn derived_table_equals_the_hand_written_one() {
+        assert_eq!(table(), OLD_SUITES);
+    }
+
+    #[test]
     fn codes_sorted_and_unique() {
-        assert!(
-            SUITES.len() > 340,
-            "table looks truncated: {}",
-            SUITES.len()
-        );
-        for w in SUITES.windows(2) {
+        let all = table();
+        assert!(all.len() > 340, "table looks truncated: {}", all.len());
+        for w in all.windows(2) {
             assert!(
                 w[0].code < w[1].code,
                 "{:04x} !< {:04x}",
@@ -731,10 +870,10 @@ mod tests {
                 w[1].code
             );
         }
-        let mut names: Vec<_> = SUITES.iter().map(|s| s.name).collect();
+        let mut names: Vec<_> = all.iter().map(|s| s.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), SUITES.len());
+        assert_eq!(names.len(), all.len());
     }
 
     #[test]
