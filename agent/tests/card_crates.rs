@@ -503,3 +503,79 @@ fn tls_parser_handshake_parsers_against_handshake_rs() {
         cert.theirs_fail
     );
 }
+
+/// The same series through `export::metrics` and the two Prometheus crates: what the
+/// metrics golden test (tests/tests/metrics_golden.rs) would see change.
+#[test]
+fn prometheus_crates_cannot_reproduce_the_exposition() {
+    use plainsight::export::metrics::{Metrics, Workloads};
+    let mut m = Metrics::new();
+    let w = Workloads::of(["shop", "web", "", "", ""]);
+    m.flows
+        .add_with(["http", "false", "internal", "tcp"], &w, 2.0);
+    let ours: String = m
+        .render_at(1_800_000_000)
+        .lines()
+        .filter(|l| l.starts_with("plainsight_flows_total"))
+        .collect::<Vec<_>>()
+        .join("\n");
+
+    let names = [
+        "protocol",
+        "encrypted",
+        "scope",
+        "transport",
+        "src_namespace",
+        "src_workload",
+        "dst_namespace",
+        "dst_workload",
+        "dst_service",
+    ];
+    let values = [
+        "http", "false", "internal", "tcp", "shop", "web", "", "", "",
+    ];
+    let reg = prometheus::Registry::new();
+    let v = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("plainsight_flows_total", "Flows seen."),
+        &names,
+    )
+    .unwrap();
+    reg.register(Box::new(v.clone())).unwrap();
+    v.with_label_values(&values).inc_by(2);
+    let tikv = prometheus::TextEncoder::new()
+        .encode_to_string(&reg.gather())
+        .unwrap();
+
+    let mut creg = prometheus_client::registry::Registry::default();
+    let fam = prometheus_client::metrics::family::Family::<
+        Vec<(String, String)>,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    creg.register("plainsight_flows", "Flows seen.", fam.clone());
+    let labels: Vec<(String, String)> = names
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+        .collect();
+    fam.get_or_create(&labels).inc_by(2);
+    let mut client = String::new();
+    prometheus_client::encoding::text::encode(&mut client, &creg).unwrap();
+    eprintln!("ours:\n{ours}\nprometheus:\n{tikv}\nprometheus-client:\n{client}");
+    assert_eq!(
+        ours,
+        "plainsight_flows_total{protocol=\"http\",encrypted=\"false\",scope=\"internal\",transport=\"tcp\",src_namespace=\"shop\",src_workload=\"web\"} 2"
+    );
+    // prometheus: label pairs sorted by name, empty values written out.
+    assert!(
+        tikv.contains("plainsight_flows_total{dst_namespace=\"\",dst_service=\"\""),
+        "{tikv}"
+    );
+    // prometheus-client: OpenMetrics text (`# EOF`), not the 0.0.4 format the golden holds;
+    // HELP and TYPE name the family without `_total`, and the help text gains a period.
+    assert!(client.ends_with("# EOF\n"), "{client}");
+    assert!(
+        client.contains("# HELP plainsight_flows Flows seen..\n"),
+        "{client}"
+    );
+}
