@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use plainsight::capture::pcap::{PcapSource, Skip, Stats};
 use plainsight::config::Config;
@@ -20,7 +20,7 @@ fn corpus(rel: &str) -> PathBuf {
 
 /// The link type in a capture's header (legacy pcap) or its interfaces (pcapng), so each
 /// test proves it reads the link type it is named after.
-fn linktypes(path: &PathBuf) -> BTreeSet<u32> {
+fn linktypes(path: &Path) -> BTreeSet<u32> {
     let d = std::fs::read(path).unwrap();
     let u32_at = |at: usize, le: bool| {
         let b: [u8; 4] = d[at..at + 4].try_into().unwrap();
@@ -78,7 +78,7 @@ fn line(r: &FlowRecord) -> String {
 }
 
 /// Run a capture through the pipeline: its flows (sorted lines) and the reader's counters.
-fn run(path: &PathBuf) -> (Vec<String>, Stats) {
+fn run(path: &Path) -> (Vec<String>, Stats) {
     let mut engine = Engine::new(&Config::default());
     let mut src = PcapSource::open(path).unwrap();
     let mut records = Vec::new();
