@@ -39,6 +39,126 @@ pub mod linktype {
     pub const IPV6: u32 = 229;
     /// Linux "cooked" capture v2 (SLL2).
     pub const LINUX_SLL2: u32 = 276;
+    /// PPP (RFC 1661), with or without the RFC 1662 address/control bytes.
+    pub const PPP: u32 = 9;
+    /// PPP in HDLC-like framing (RFC 1662), libpcap's DLT_PPP_SERIAL.
+    pub const PPP_HDLC: u32 = 50;
+    /// PPPoE: the session header (RFC 2516 §4) without the Ethernet header.
+    pub const PPP_ETHER: u32 = 51;
+    /// Raw IEEE 802.11 frames.
+    pub const IEEE802_11: u32 = 105;
+    /// OpenBSD loopback: like [`NULL`] but the address family is always big-endian.
+    pub const LOOP: u32 = 108;
+    /// IEEE 802.11 behind a radiotap header (<https://www.radiotap.org>).
+    pub const IEEE802_11_RADIOTAP: u32 = 127;
+    /// Linux netfilter log messages (iptables/nftables `NFLOG`/`log group`).
+    pub const NFLOG: u32 = 239;
+
+    /// Every link type [`super::decode`] reads, for messages and docs.
+    pub const SUPPORTED: [u32; 16] = [
+        NULL,
+        ETHERNET,
+        PPP,
+        DLT_RAW_12,
+        DLT_RAW_14,
+        PPP_HDLC,
+        PPP_ETHER,
+        RAW,
+        IEEE802_11,
+        LOOP,
+        LINUX_SLL,
+        IEEE802_11_RADIOTAP,
+        IPV4,
+        IPV6,
+        NFLOG,
+        LINUX_SLL2,
+    ];
+
+    /// Whether [`super::decode`] reads this link type.
+    pub fn supported(linktype: u32) -> bool {
+        SUPPORTED.contains(&linktype)
+    }
+
+    /// The registry name of a link type (without the `LINKTYPE_` prefix), so an error can
+    /// name what it refuses. Names of the common values only; the rest are "unknown".
+    pub fn name(linktype: u32) -> &'static str {
+        const USER: [&str; 16] = [
+            "USER0", "USER1", "USER2", "USER3", "USER4", "USER5", "USER6", "USER7", "USER8",
+            "USER9", "USER10", "USER11", "USER12", "USER13", "USER14", "USER15",
+        ];
+        match linktype {
+            0 => "NULL",
+            1 => "ETHERNET",
+            3 => "AX25",
+            6 => "IEEE802_5",
+            7 => "ARCNET_BSD",
+            8 => "SLIP",
+            9 => "PPP",
+            10 => "FDDI",
+            12 | 14 | 101 => "RAW",
+            50 => "PPP_HDLC",
+            51 => "PPP_ETHER",
+            100 => "ATM_RFC1483",
+            104 => "C_HDLC",
+            105 => "IEEE802_11",
+            107 => "FRELAY",
+            108 => "LOOP",
+            113 => "LINUX_SLL",
+            114 => "LTALK",
+            117 => "PFLOG",
+            119 => "IEEE802_11_PRISM",
+            122 => "IP_OVER_FC",
+            123 => "SUNATM",
+            127 => "IEEE802_11_RADIOTAP",
+            129 => "ARCNET_LINUX",
+            138 => "APPLE_IP_OVER_IEEE1394",
+            143 => "DOCSIS",
+            144 => "LINUX_IRDA",
+            147..=162 => USER
+                .get(usize::try_from(linktype - 147).unwrap_or(usize::MAX))
+                .copied()
+                .unwrap_or("USER"),
+            163 => "IEEE802_11_AVS",
+            166 => "PPP_PPPD",
+            169 => "GPRS_LLC",
+            177 => "LINUX_LAPD",
+            187 => "BLUETOOTH_HCI_H4",
+            189 => "USB_LINUX",
+            192 => "PPI",
+            195 => "IEEE802_15_4_WITHFCS",
+            201 => "BLUETOOTH_HCI_H4_WITH_PHDR",
+            204 => "PPP_WITH_DIR",
+            209 => "IPMB_LINUX",
+            220 => "USB_LINUX_MMAPPED",
+            227 => "CAN_SOCKETCAN",
+            228 => "IPV4",
+            229 => "IPV6",
+            230 => "IEEE802_15_4_NOFCS",
+            231 => "DBUS",
+            239 => "NFLOG",
+            240 => "NETANALYZER",
+            241 => "NETANALYZER_TRANSPARENT",
+            242 => "IPOIB",
+            243 => "MPEG_2_TS",
+            247 => "INFINIBAND",
+            248 => "SCTP",
+            249 => "USBPCAP",
+            251 => "BLUETOOTH_LE_LL",
+            252 => "WIRESHARK_UPPER_PDU",
+            253 => "NETLINK",
+            254 => "BLUETOOTH_LINUX_MONITOR",
+            256 => "BLUETOOTH_LE_LL_WITH_PHDR",
+            258 => "PKTAP",
+            263 => "WATTSTOPPER_DLM",
+            271 => "VSOCK",
+            272 => "NORDIC_BLE",
+            274 => "ETHERNET_MPACKET",
+            276 => "LINUX_SLL2",
+            281 => "DSA_TAG_BRCM",
+            283 => "IEEE802_15_4_TAP",
+            _ => "unknown",
+        }
+    }
 }
 
 /// EtherType values (IEEE 802 numbers registry; IPv4 RFC 894, IPv6 RFC 2464).
@@ -110,11 +230,13 @@ pub enum Skip {
     Malformed,
     /// A pcapng packet that names an interface no IDB described.
     UnknownInterface,
+    /// An IEEE 802.11 frame with the Protected bit set: WEP/WPA-encrypted, nothing readable.
+    Protected,
 }
 
 impl Skip {
     /// Every reason, in a stable order (for metrics and reports).
-    pub const ALL: [Skip; 7] = [
+    pub const ALL: [Skip; 8] = [
         Skip::NonIp,
         Skip::Truncated,
         Skip::Fragment,
@@ -122,6 +244,7 @@ impl Skip {
         Skip::OtherL4,
         Skip::Malformed,
         Skip::UnknownInterface,
+        Skip::Protected,
     ];
 
     /// A stable label, usable as a bounded metric label value.
@@ -134,6 +257,7 @@ impl Skip {
             Skip::OtherL4 => "other_l4",
             Skip::Malformed => "malformed",
             Skip::UnknownInterface => "unknown_interface",
+            Skip::Protected => "protected",
         }
     }
 
@@ -146,13 +270,14 @@ impl Skip {
             Skip::OtherL4 => 4,
             Skip::Malformed => 5,
             Skip::UnknownInterface => 6,
+            Skip::Protected => 7,
         }
     }
 }
 
 /// Counts of skipped packets, one per [`Skip`] reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SkipCounts([u64; 7]);
+pub struct SkipCounts([u64; 8]);
 
 impl SkipCounts {
     pub fn add(&mut self, reason: Skip) {
@@ -212,6 +337,15 @@ pub fn decode(
         linktype::LINUX_SLL => sll(frame)?,
         linktype::LINUX_SLL2 => sll2(frame)?,
         linktype::NULL => null(frame)?,
+        linktype::LOOP => loopback(frame)?,
+        linktype::PPP | linktype::PPP_HDLC => ppp_frame(frame)?,
+        linktype::PPP_ETHER => pppoe(frame)?,
+        linktype::NFLOG => nflog(frame)?,
+        linktype::IEEE802_11 => ieee80211(frame, false, false)?,
+        linktype::IEEE802_11_RADIOTAP => {
+            let (body, datapad) = radiotap(frame)?;
+            ieee80211(body, false, datapad)?
+        }
         _ => return Err(Skip::UnsupportedLinktype),
     };
     let l4 = network(l3, 0)?;
@@ -326,43 +460,121 @@ fn capwap_data(c: &[u8]) -> Option<L3<'_>> {
     }
 }
 
+/// An unprotected IEEE 802.11 data frame inside CAPWAP, or `None` (the outer flow stays).
+fn ieee80211_data(f: &[u8]) -> Option<L3<'_>> {
+    ieee80211(f, true, false).ok()
+}
+
 /// An unprotected IEEE 802.11 data frame (IEEE 802.11-2020 §9.2.4, §9.3.2.1) with an
 /// LLC/SNAP header (RFC 1042) before the EtherType. Some access points (Cisco) send the
-/// frame control field byte-swapped, flags first; the version bits (always 0) tell which.
-fn ieee80211_data(f: &[u8]) -> Option<L3<'_>> {
+/// frame control field byte-swapped inside CAPWAP, flags first; with `swapped_ok` the
+/// version bits (always 0) tell which. Management and control frames, and data frames
+/// without a body (Null, QoS Null), are not IP; protected frames are counted apart because
+/// their payload is encrypted, not absent. `datapad`: the header is padded to 4 bytes
+/// (radiotap's DATAPAD flag).
+fn ieee80211(f: &[u8], swapped_ok: bool, datapad: bool) -> Result<L3<'_>, Skip> {
     const TO_DS: u8 = 0x01;
     const FROM_DS: u8 = 0x02;
     const PROTECTED: u8 = 0x40;
     const ORDER: u8 = 0x80;
-    let (b0, b1) = (*f.first()?, *f.get(1)?);
+    /// Subtype bit 2 of a data frame: "no data" (Null, CF-Ack/Poll without data, QoS Null).
+    const NO_DATA: u8 = 0x40;
+    /// Subtype bit 3 of a data frame: QoS data, with a 2-byte QoS control field.
+    const QOS: u8 = 0x80;
+    /// QoS control bit 7: the body is an A-MSDU (several subframes), not one MSDU.
+    const AMSDU: u8 = 0x80;
+    let (b0, b1) = (
+        *f.first().ok_or(Skip::Truncated)?,
+        *f.get(1).ok_or(Skip::Truncated)?,
+    );
     let is_data = |t: u8| t & 0x03 == 0 && (t >> 2) & 0x03 == 2;
     let (typ, flags) = if is_data(b0) {
         (b0, b1)
-    } else if is_data(b1) {
+    } else if swapped_ok && is_data(b1) {
         (b1, b0)
+    } else if b0 & 0x03 != 0 {
+        return Err(Skip::Malformed);
     } else {
-        return None;
+        return Err(Skip::NonIp);
     };
-    if flags & PROTECTED != 0 {
-        return None;
+    if typ & NO_DATA != 0 {
+        return Err(Skip::NonIp);
     }
-    let qos = typ & 0x80 != 0; // subtype bit 3: QoS data
+    if flags & PROTECTED != 0 {
+        return Err(Skip::Protected);
+    }
     let mut len = 24;
     if flags & TO_DS != 0 && flags & FROM_DS != 0 {
         len += 6; // address 4
     }
-    if qos {
+    if typ & QOS != 0 {
+        if f.get(len).ok_or(Skip::Truncated)? & AMSDU != 0 {
+            return Err(Skip::NonIp);
+        }
         len += 2;
         if flags & ORDER != 0 {
             len += 4; // HT control
         }
     }
-    let llc = f.get(len..)?;
-    const SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
-    if llc.get(..6)? != SNAP {
-        return None;
+    if datapad {
+        len = len.next_multiple_of(4);
     }
-    by_ethertype(be16(llc, 6)?, llc.get(8..)?).ok()
+    let llc = f.get(len..).ok_or(Skip::Truncated)?;
+    const SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
+    if llc.get(..6).ok_or(Skip::Truncated)? != SNAP {
+        return Err(Skip::NonIp);
+    }
+    by_ethertype(
+        be16(llc, 6).ok_or(Skip::Truncated)?,
+        llc.get(8..).ok_or(Skip::Truncated)?,
+    )
+}
+
+/// Radiotap (<https://www.radiotap.org/>): version(1) = 0, pad(1), length(2, little-endian,
+/// the whole header), then present bitmaps. The 802.11 frame starts `length` bytes in, unless
+/// the Flags field (present bit 1, after the 8-byte TSFT of bit 0) has DATAPAD (0x20): then
+/// the 802.11 header is padded to a multiple of 4 bytes (some drivers do), returned as the
+/// second value. The trailing FCS (flag 0x10) needs nothing: the IP length
+/// ends the packet before it.
+fn radiotap(f: &[u8]) -> Result<(&[u8], bool), Skip> {
+    const DATAPAD: u8 = 0x20;
+    if *f.first().ok_or(Skip::Truncated)? != 0 {
+        return Err(Skip::Malformed);
+    }
+    let hlen = usize::from(u16::from_le_bytes([
+        *f.get(2).ok_or(Skip::Truncated)?,
+        *f.get(3).ok_or(Skip::Truncated)?,
+    ]));
+    if hlen < 8 {
+        return Err(Skip::Malformed);
+    }
+    let body = f.get(hlen..).ok_or(Skip::Truncated)?;
+    let header = f.get(..hlen).ok_or(Skip::Truncated)?;
+    // Walk the present words (bit 31 chains another) to where the fields start.
+    let mut at = 4;
+    let first = le32(header, 4).ok_or(Skip::Truncated)?;
+    let mut word = first;
+    for _ in 0..16 {
+        at += 4;
+        if word & 0x8000_0000 == 0 {
+            break;
+        }
+        word = le32(header, at).ok_or(Skip::Truncated)?;
+    }
+    if first & 0b10 == 0 {
+        return Ok((body, false));
+    }
+    if first & 0b1 != 0 {
+        at = at.next_multiple_of(8) + 8; // TSFT: u64, 8-aligned
+    }
+    let flags = *header.get(at).ok_or(Skip::Truncated)?;
+    Ok((body, flags & DATAPAD != 0))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    let a: [u8; 4] = s.try_into().ok()?;
+    Some(u32::from_le_bytes(a))
 }
 
 /// GRE version 0 (RFC 2784 §2.1, optional key and sequence fields RFC 2890 §2).
@@ -432,15 +644,49 @@ fn by_ethertype(mut etype: u16, mut rest: &[u8]) -> Result<L3<'_>, Skip> {
     Err(Skip::Malformed)
 }
 
-/// PPPoE session header (RFC 2516 §4): ver/type(1) code(1) session(2) length(2), then the
-/// PPP protocol field (RFC 1661 §2; IPv4 0x0021 RFC 1332, IPv6 0x0057 RFC 5072).
+/// PPPoE session header (RFC 2516 §4): ver/type(1) = 0x11, code(1) = 0 for session data,
+/// session(2), length(2), then a PPP protocol field and its packet.
 fn pppoe(p: &[u8]) -> Result<L3<'_>, Skip> {
-    let proto = be16(p, 6).ok_or(Skip::Truncated)?;
-    let rest = p.get(8..).ok_or(Skip::Truncated)?;
+    let vt = *p.first().ok_or(Skip::Truncated)?;
+    let code = *p.get(1).ok_or(Skip::Truncated)?;
+    if vt != 0x11 {
+        return Err(Skip::Malformed);
+    }
+    if code != 0 {
+        return Err(Skip::NonIp);
+    }
+    ppp(p.get(6..).ok_or(Skip::Truncated)?)
+}
+
+/// A PPP packet from its protocol field (RFC 1661 §2): two bytes, or one when the peers
+/// negotiated protocol-field compression (the low bit of the first byte is then set, §6.5).
+/// IPv4 0x0021 (RFC 1332), IPv6 0x0057 (RFC 5072), MPLS unicast 0x0281 (RFC 3032 §4.3);
+/// LCP, IPCP, CCP and compressed (Van Jacobson) TCP are not IP packets we can read.
+fn ppp(p: &[u8]) -> Result<L3<'_>, Skip> {
+    let first = *p.first().ok_or(Skip::Truncated)?;
+    let (proto, rest) = if first & 1 == 1 {
+        (u16::from(first), p.get(1..).ok_or(Skip::Truncated)?)
+    } else {
+        (
+            be16(p, 0).ok_or(Skip::Truncated)?,
+            p.get(2..).ok_or(Skip::Truncated)?,
+        )
+    };
     match proto {
         0x0021 => Ok(L3::V4(rest)),
         0x0057 => Ok(L3::V6(rest)),
+        0x0281 => mpls(rest),
         _ => Err(Skip::NonIp),
+    }
+}
+
+/// LINKTYPE_PPP and LINKTYPE_PPP_HDLC (<https://www.tcpdump.org/linktypes/LINKTYPE_PPP.html>):
+/// the RFC 1662 address and control bytes (0xff 0x03) when present, then the PPP header;
+/// peers may drop them (address-and-control-field compression, RFC 1661 §6.6).
+fn ppp_frame(f: &[u8]) -> Result<L3<'_>, Skip> {
+    match f {
+        [0xff, 0x03, rest @ ..] => ppp(rest),
+        _ => ppp(f),
     }
 }
 
@@ -494,6 +740,74 @@ fn null(f: &[u8]) -> Result<L3<'_>, Skip> {
         10 | 24 | 28 | 30 => Ok(L3::V6(rest)),
         _ => Err(Skip::NonIp),
     }
+}
+
+/// OpenBSD loopback (<https://www.tcpdump.org/linktypes/LINKTYPE_LOOP.html>): as NULL, but
+/// the address family is always in network byte order.
+fn loopback(f: &[u8]) -> Result<L3<'_>, Skip> {
+    let family = be32(f, 0).ok_or(Skip::Truncated)?;
+    let rest = f.get(4..).ok_or(Skip::Truncated)?;
+    match family {
+        2 => Ok(L3::V4(rest)),
+        10 | 24 | 28 | 30 => Ok(L3::V6(rest)),
+        _ => Err(Skip::NonIp),
+    }
+}
+
+/// NFLOG (<https://www.tcpdump.org/linktypes/LINKTYPE_NFLOG.html>): family(1) version(1)
+/// resource id(2), then TLVs of length(2) type(2) value, padded to 4 bytes, whose length and
+/// type are in the capturing host's byte order. The packet is the NFULA_PAYLOAD (type 9)
+/// value, starting at the IP header. A rule logging 0 bytes (`--nflog-size 0`) leaves no
+/// payload: that message counts as truncated.
+fn nflog(f: &[u8]) -> Result<L3<'_>, Skip> {
+    const NFULA_PAYLOAD: u16 = 9;
+    /// The highest NFULA_* type Linux defines is 20 (NFULA_VLAN/L2HDR): anything larger
+    /// read little-endian means the writer was big-endian.
+    const MAX_TYPE: u16 = 0xff;
+    let family = *f.first().ok_or(Skip::Truncated)?;
+    if *f.get(1).ok_or(Skip::Truncated)? != 0 {
+        return Err(Skip::Malformed); // only version 0 exists
+    }
+    let mut rest = f.get(4..).ok_or(Skip::Truncated)?;
+    let mut little = None;
+    for _ in 0..64 {
+        let raw: [u8; 4] = rest
+            .get(..4)
+            .ok_or(Skip::Truncated)?
+            .try_into()
+            .map_err(|_| Skip::Truncated)?;
+        let le = |a: u8, b: u8| u16::from_le_bytes([a, b]);
+        let be = |a: u8, b: u8| u16::from_be_bytes([a, b]);
+        let is_le = *little.get_or_insert_with(|| {
+            let (len, typ) = (le(raw[0], raw[1]), le(raw[2], raw[3]));
+            len >= 4 && typ <= MAX_TYPE
+        });
+        let (len, typ) = if is_le {
+            (le(raw[0], raw[1]), le(raw[2], raw[3]))
+        } else {
+            (be(raw[0], raw[1]), be(raw[2], raw[3]))
+        };
+        let len = usize::from(len);
+        if len < 4 {
+            return Err(Skip::Malformed);
+        }
+        // The type's top bits are netlink flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
+        if typ & 0x3fff == NFULA_PAYLOAD {
+            // A snap length may have cut the value: the IP decoder judges what is left.
+            let value = rest.get(4..).ok_or(Skip::Truncated)?;
+            let payload = value.get(..len - 4).unwrap_or(value);
+            return match family {
+                2 => Ok(L3::V4(payload)),
+                10 => Ok(L3::V6(payload)),
+                _ => by_version(payload),
+            };
+        }
+        rest = rest.get(len.next_multiple_of(4)..).ok_or(Skip::Truncated)?;
+        if rest.is_empty() {
+            return Err(Skip::Truncated);
+        }
+    }
+    Err(Skip::Malformed)
 }
 
 /// An IP packet reduced to what the transport decoder needs.
@@ -958,5 +1272,165 @@ mod tests {
         let frame = ipv4_udp(40000, 5247, &cw[..20]);
         let seg = decode(linktype::IPV4, Timestamp(0), &frame, 0).expect("outer capwap");
         assert_eq!(seg.dst_port, 5247);
+    }
+
+    /// Hand-written frames for decoder edge cases that no recorded capture has (the captures
+    /// themselves are tested in `agent/tests/linktypes.rs`).
+    #[test]
+    fn loop_ppp_and_pppoe_headers() {
+        let ip = ipv4_tcp(b"p", 0, &[]);
+        let with = |head: &[u8]| {
+            let mut f = head.to_vec();
+            f.extend_from_slice(&ip);
+            f
+        };
+        let ok = |lt: u32, f: &[u8]| decode(lt, Timestamp(0), f, 0).map(|s| s.payload.to_vec());
+        // LOOP: big-endian family whatever the writer's byte order; little-endian is not IP.
+        assert_eq!(ok(linktype::LOOP, &with(&[0, 0, 0, 2])), Ok(b"p".to_vec()));
+        assert_eq!(ok(linktype::LOOP, &with(&[2, 0, 0, 0])), Err(Skip::NonIp));
+        // PPP with and without address/control, with a compressed 1-byte protocol field.
+        assert_eq!(
+            ok(linktype::PPP, &with(&[0xff, 0x03, 0x00, 0x21])),
+            Ok(b"p".to_vec())
+        );
+        assert_eq!(ok(linktype::PPP, &with(&[0x00, 0x21])), Ok(b"p".to_vec()));
+        assert_eq!(
+            ok(linktype::PPP_HDLC, &with(&[0xff, 0x03, 0x21])),
+            Ok(b"p".to_vec())
+        );
+        // LCP is PPP's own control traffic.
+        assert_eq!(
+            ok(linktype::PPP, &with(&[0xff, 0x03, 0xc0, 0x21])),
+            Err(Skip::NonIp)
+        );
+        // PPPoE session data, then a discovery-stage code on the session type.
+        let sess = [0x11, 0x00, 0x00, 0x01, 0x00, 0x2a, 0x00, 0x21];
+        assert_eq!(ok(linktype::PPP_ETHER, &with(&sess)), Ok(b"p".to_vec()));
+        let mut padt = sess;
+        padt[1] = 0xa7;
+        assert_eq!(ok(linktype::PPP_ETHER, &with(&padt)), Err(Skip::NonIp));
+        let e = eth(0x8864, &[0x8100], &with(&sess));
+        assert_eq!(ok(linktype::ETHERNET, &e), Ok(b"p".to_vec()));
+    }
+
+    #[test]
+    fn nflog_in_either_byte_order() {
+        let ip = ipv4_tcp(b"nf", 0, &[]);
+        let tlv = |le: bool, typ: u16, v: &[u8]| {
+            let len = (4 + v.len()) as u16;
+            let mut t = if le {
+                [len.to_le_bytes(), typ.to_le_bytes()].concat()
+            } else {
+                [len.to_be_bytes(), typ.to_be_bytes()].concat()
+            };
+            t.extend_from_slice(v);
+            while t.len() % 4 != 0 {
+                t.push(0);
+            }
+            t
+        };
+        for le in [true, false] {
+            let mut f = vec![2, 0, 0, 5];
+            f.extend(tlv(le, 1, &[0x08, 0x00, 3, 0])); // NFULA_PACKET_HDR
+            f.extend(tlv(le, 10, b"lk-pre\0")); // NFULA_PREFIX
+            f.extend(tlv(le, 9, &ip)); // NFULA_PAYLOAD
+            let s = decode(linktype::NFLOG, Timestamp(0), &f, 0).expect("nflog");
+            assert_eq!(s.payload, b"nf", "le={le}");
+            // Without the payload TLV the message logged no packet bytes.
+            let cut = f.get(..f.len() - tlv(le, 9, &ip).len()).expect("len");
+            assert_eq!(
+                decode(linktype::NFLOG, Timestamp(0), cut, 0).err(),
+                Some(Skip::Truncated)
+            );
+        }
+    }
+
+    #[test]
+    fn radiotap_80211_data_qos_four_address_and_skips() {
+        let ip = ipv4_tcp(b"w", 0, &[]);
+        let snap = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
+        // 802.11 header: frame control, duration, addresses, sequence control.
+        let dot11 = |fc0: u8, fc1: u8, four: bool, qos: bool, pad: usize| {
+            let mut f = vec![fc0, fc1, 0, 0];
+            f.extend_from_slice(&[0u8; 18]);
+            f.extend_from_slice(&[0, 0]);
+            if four {
+                f.extend_from_slice(&[0u8; 6]);
+            }
+            if qos {
+                f.extend_from_slice(&[0, 0]);
+            }
+            f.extend(std::iter::repeat_n(0u8, pad));
+            f.extend_from_slice(&snap);
+            f.extend_from_slice(&ip);
+            f
+        };
+        // Radiotap with TSFT and Flags present; `flags` is the Flags field.
+        let rt = |flags: u8, body: &[u8]| {
+            let mut f = vec![0, 0, 18, 0, 0b11, 0, 0, 0];
+            f.extend_from_slice(&[0u8; 8]); // TSFT (already 8-aligned at 8)
+            f.push(flags);
+            f.push(0); // pad to 18
+            f.extend_from_slice(body);
+            f
+        };
+        let dec = |f: &[u8]| {
+            decode(linktype::IEEE802_11_RADIOTAP, Timestamp(0), f, 0).map(|s| s.payload.to_vec())
+        };
+        // Plain data frame (type 2, subtype 0), from the AP.
+        assert_eq!(
+            dec(&rt(0, &dot11(0x08, 0x02, false, false, 0))),
+            Ok(b"w".to_vec())
+        );
+        // QoS data, 4-address (WDS): 30-byte header + 2 of QoS control = 32.
+        assert_eq!(
+            dec(&rt(0, &dot11(0x88, 0x03, true, true, 0))),
+            Ok(b"w".to_vec())
+        );
+        // QoS data with DATAPAD: the 26-byte header padded to 28.
+        assert_eq!(
+            dec(&rt(0x20, &dot11(0x88, 0x01, false, true, 2))),
+            Ok(b"w".to_vec())
+        );
+        // With an FCS at the end (flag 0x10): the IP length ends the packet before it.
+        let mut fcs = rt(0x10, &dot11(0x08, 0x02, false, false, 0));
+        fcs.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(dec(&fcs), Ok(b"w".to_vec()));
+        // Protected, beacon (management), QoS Null.
+        assert_eq!(
+            dec(&rt(0, &dot11(0x08, 0x42, false, false, 0))),
+            Err(Skip::Protected)
+        );
+        assert_eq!(
+            dec(&rt(0, &dot11(0x80, 0x00, false, false, 0))),
+            Err(Skip::NonIp)
+        );
+        assert_eq!(
+            dec(&rt(0, &dot11(0xc8, 0x01, false, true, 0))),
+            Err(Skip::NonIp)
+        );
+        // Raw 802.11 without radiotap.
+        let raw = dot11(0x08, 0x01, false, false, 0);
+        assert!(decode(linktype::IEEE802_11, Timestamp(0), &raw, 0).is_ok());
+        // A radiotap length past the frame.
+        assert_eq!(dec(&[0, 0, 200, 0, 0, 0, 0, 0]), Err(Skip::Truncated));
+    }
+
+    #[test]
+    fn link_type_names() {
+        assert_eq!(linktype::name(147), "USER0");
+        assert_eq!(linktype::name(162), "USER15");
+        assert_eq!(linktype::name(239), "NFLOG");
+        assert_eq!(linktype::name(65000), "unknown");
+        for lt in linktype::SUPPORTED {
+            assert_ne!(linktype::name(lt), "unknown", "{lt}");
+            // A supported type never comes back as unsupported.
+            assert_ne!(
+                decode(lt, Timestamp(0), &[], 0).err(),
+                Some(Skip::UnsupportedLinktype),
+                "{lt}"
+            );
+        }
+        assert!(!linktype::supported(147));
     }
 }

@@ -26,7 +26,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError as ParserError};
 
-use super::decode::decode;
+use super::decode::{decode, linktype};
 pub use super::decode::{Skip, SkipCounts};
 use super::{Segment, TcpMeta};
 use crate::flow::Transport;
@@ -58,7 +58,25 @@ pub enum PcapError {
     Corrupt { offset: u64, parser: String },
     #[error("block at byte offset {offset} is larger than the {limit}-byte limit")]
     BlockTooLarge { offset: u64, limit: usize },
+    /// Reported at the end of the input, after every decodable packet was delivered: a
+    /// pcapng file may mix interfaces, and only the packets of the unknown one are lost.
+    #[error(
+        "link type {linktype} ({name}) is not supported: {packets} packets not decoded, \
+         the first at byte offset {offset} (supported: {supported})",
+        name = linktype::name(*linktype),
+        supported = SUPPORTED_NAMES
+    )]
+    UnsupportedLinktype {
+        linktype: u32,
+        packets: u64,
+        offset: u64,
+    },
 }
+
+/// The link types [`PcapSource`] decodes, for the error that refuses the others.
+const SUPPORTED_NAMES: &str = "ETHERNET (with VLAN, QinQ, PPPoE, MPLS), LINUX_SLL, \
+     LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP, PPP, PPP_HDLC, PPP_ETHER, NFLOG, IEEE802_11, \
+     IEEE802_11_RADIOTAP";
 
 impl PcapError {
     /// The byte offset the error refers to, where there is one (all but `Open`).
@@ -70,7 +88,8 @@ impl PcapError {
             | PcapError::UnknownFormat { offset }
             | PcapError::Truncated { offset }
             | PcapError::Corrupt { offset, .. }
-            | PcapError::BlockTooLarge { offset, .. } => Some(*offset),
+            | PcapError::BlockTooLarge { offset, .. }
+            | PcapError::UnsupportedLinktype { offset, .. } => Some(*offset),
         }
     }
 }
@@ -231,6 +250,11 @@ struct State {
     /// Last packet time, used for pcapng Simple Packet Blocks, which carry none.
     last_ts: Timestamp,
     stats: Stats,
+    /// The first link type refused, with the byte offset of its first packet and how many
+    /// packets it cost; reported when the input ends.
+    unsupported: Option<(u32, u64, u64)>,
+    /// Byte offset of the block being handled.
+    block_offset: u64,
 }
 
 impl std::fmt::Debug for PcapSource {
@@ -310,6 +334,8 @@ impl PcapSource {
                 interfaces: Vec::new(),
                 last_ts: Timestamp(0),
                 stats: Stats::default(),
+                unsupported: None,
+                block_offset: 0,
             },
         })
     }
@@ -365,6 +391,7 @@ impl PcapSource {
             let step = match self.reader.next() {
                 Ok((len, block)) => {
                     stalls = 0;
+                    self.state.block_offset = offset;
                     Step::Block(len, self.state.handle_block(block, data_start))
                 }
                 Err(ParserError::Eof) => Step::Eof,
@@ -399,6 +426,13 @@ impl PcapSource {
                         return Err(self.read_error(offset));
                     }
                     self.done = true;
+                    if let Some((linktype, offset, packets)) = self.state.unsupported {
+                        return Err(PcapError::UnsupportedLinktype {
+                            linktype,
+                            packets,
+                            offset,
+                        });
+                    }
                     return Ok(None);
                 }
                 Step::Refill => {
@@ -470,7 +504,9 @@ impl State {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 self.format = Format::Pcap;
-                self.legacy_linktype = h.network.0 as u32;
+                // The low 16 bits are the link type; above them are FCS-length bits
+                // (draft-ietf-opsawg-pcap §4, LinkType and additional information).
+                self.legacy_linktype = (h.network.0 as u32) & 0xFFFF;
                 self.legacy_nanos = h.is_nanosecond_precision();
                 None
             }
@@ -565,6 +601,13 @@ impl State {
             }
             Err(reason) => {
                 self.stats.skipped.add(reason);
+                if reason == Skip::UnsupportedLinktype {
+                    match &mut self.unsupported {
+                        Some((lt, _, n)) if *lt == linktype => *n += 1,
+                        Some(_) => {}
+                        None => self.unsupported = Some((linktype, self.block_offset, 1)),
+                    }
+                }
                 None
             }
         }
@@ -750,6 +793,32 @@ mod tests {
         );
         assert_eq!(stats.packets, 3);
         assert_eq!(stats.skipped.get(Skip::UnknownInterface), 1);
+    }
+
+    #[test]
+    fn unsupported_link_type_is_named_at_the_end_after_the_other_interfaces() {
+        let mut f = shb();
+        f.extend(idb(1, None)); // Ethernet
+        f.extend(idb(147, None)); // USER0: nothing to decode
+        f.extend(idb(249, None)); // USBPCAP, but no packet on it: no error for it
+        f.extend(epb(0, 1, &ethernet(&ipv4_udp(b"a"))));
+        let first_bad = f.len() as u64;
+        f.extend(epb(1, 2, &ipv4_udp(b"x")));
+        f.extend(epb(1, 3, &ipv4_udp(b"y")));
+        f.extend(epb(0, 4, &ethernet(&ipv4_udp(b"b"))));
+        let (segs, r) = collect(f);
+        assert_eq!(segs.len(), 2, "both Ethernet packets delivered");
+        let e = r.expect_err("unsupported");
+        assert_eq!(e.offset(), Some(first_bad));
+        let text = e.to_string();
+        assert!(text.contains("link type 147 (USER0)"), "{text}");
+        assert!(text.contains("2 packets"), "{text}");
+        // Legacy pcap: the same, with the FCS bits above the link type ignored.
+        let (segs, r) = collect(legacy(false, false, 0x1000_0000 | 249, &[(1, 0, b"??")]));
+        assert!(segs.is_empty());
+        let text = r.expect_err("unsupported").to_string();
+        assert!(text.contains("link type 249 (USBPCAP)"), "{text}");
+        assert!(text.contains("byte offset 24"), "{text}");
     }
 
     #[test]
