@@ -10,10 +10,14 @@
 //! TLS findings come from the same code. Handshake, 0-RTT and 1-RTT packets are only
 //! framed and skipped: their keys come from the key exchange.
 //!
+//! Google QUIC before TLS (Q046, Q050) carries a `CHLO` of its own instead ([`gquic`]): its
+//! server name and user agent go to the `quic` object, and `tls` stays null.
+//!
 //! Why a separate module beside `tls::dtls`: DTLS frames records, QUIC frames packets with
 //! their own protection; the TLS side is shared either way.
 
 pub mod crypto;
+pub mod gquic;
 pub mod keys;
 pub mod packet;
 pub mod version;
@@ -31,6 +35,13 @@ use version::{PacketType, Version};
 pub struct QuicInfo {
     /// `1`, `2`, `draft-29`, `mvfst-27`…: the version of the client's Initial packets.
     pub version: String,
+    /// gQUIC Q046/Q050 only: the `SNI` tag of the client's `CHLO` (IETF QUIC has it in
+    /// `tls.sni`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// gQUIC Q046/Q050 only: the `UAID` tag (the client's user agent) of its `CHLO`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 /// Smallest Handshake packet payload (length field) from the client that can hold its
@@ -62,6 +73,8 @@ pub struct Quic {
     largest_pn: [Option<u64>; 2],
     /// Initial packets of a known version that the keys did not open.
     pub undecryptable: u64,
+    /// gQUIC Q046/Q050: what the client's `CHLO` said.
+    gquic: Option<gquic::Hello>,
 }
 
 impl Quic {
@@ -70,7 +83,7 @@ impl Quic {
     /// authenticates, so anything else (DNS, DTLS, a guess on random bytes) is refused.
     /// A datagram of at least [`CLIENT_INITIAL_MIN`] bytes starting with a long header
     /// (form and fixed bits set) of another QUIC-family version also starts one, without
-    /// keys.
+    /// keys; for gQUIC Q046/Q050 its `CHLO` is read then.
     pub fn start(dir: Direction, datagram: &[u8]) -> Option<Quic> {
         match packet::parse(datagram) {
             Parsed::Long(h) if h.typ == PacketType::Initial && h.dcid.len() >= 8 => {
@@ -89,7 +102,10 @@ impl Quic {
                 (long && !readable && datagram.len() >= CLIENT_INITIAL_MIN)
                     .then(|| version::family_name(wire))
                     .flatten()
-                    .map(|_| Quic::new(dir, wire, &[], None))
+                    .map(|_| Quic {
+                        gquic: gquic::client_hello(wire, datagram),
+                        ..Quic::new(dir, wire, &[], None)
+                    })
             }
         }
     }
@@ -104,6 +120,7 @@ impl Quic {
             delivered: [0; 2],
             largest_pn: [None; 2],
             undecryptable: 0,
+            gquic: None,
         }
     }
 
@@ -111,6 +128,8 @@ impl Quic {
         QuicInfo {
             version: version::family_name(self.wire)
                 .unwrap_or_else(|| format!("0x{:08x}", self.wire)),
+            sni: self.gquic.as_ref().and_then(|h| h.sni.clone()),
+            user_agent: self.gquic.as_ref().and_then(|h| h.user_agent.clone()),
         }
     }
 

@@ -61,6 +61,11 @@ pub enum Parsed<'a> {
 /// Parses the long header at the start of `data` (a datagram, or what follows a
 /// coalesced packet in it).
 pub fn parse(data: &[u8]) -> Parsed<'_> {
+    parse_as(data, Version::from_wire)
+}
+
+/// [`parse`], with `known` telling which wire versions have readable Initial packets.
+pub fn parse_as(data: &[u8], known: impl Fn(u32) -> Option<Version>) -> Parsed<'_> {
     let Some(&b0) = data.first() else {
         return Parsed::Invalid;
     };
@@ -82,7 +87,7 @@ pub fn parse(data: &[u8]) -> Parsed<'_> {
     let (Some(dcid), Some(scid)) = (cid(&mut at), cid(&mut at)) else {
         return Parsed::Invalid;
     };
-    let Some(version) = Version::from_wire(wire) else {
+    let Some(version) = known(wire) else {
         // Long headers of unknown versions have no known length: the rest is skipped.
         return Parsed::Other { end: data.len() };
     };

@@ -33,6 +33,15 @@ const SALT_V2: [u8; 20] = [
     0xf9, 0xbd, 0x2e, 0xd9,
 ];
 
+/// Google QUIC Q050: Initial packets protected as in draft-23 (same labels, AES-128-GCM and
+/// header protection) with Google's own salt. From Wireshark's
+/// epan/dissectors/packet-quic.c, `quic_derive_initial_secrets` (`hanshake_salt_draft_q50`).
+pub const GQUIC_Q050: u32 = 0x5130_3530;
+const SALT_Q050: [u8; 20] = [
+    0x50, 0x45, 0x74, 0xef, 0xd0, 0x66, 0xfe, 0x2f, 0x9d, 0x94, 0x5c, 0xfc, 0xdb, 0xd3, 0xa7, 0xf0,
+    0xd3, 0xb5, 0x6b, 0x45,
+];
+
 /// Long-header packet types, whatever their code on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PacketType {
@@ -90,6 +99,19 @@ impl Version {
             hp_label: b"quic hp",
             v2: false,
         })
+    }
+
+    /// gQUIC Q050's Initial protection. Kept apart from [`Version::from_wire`]: what it
+    /// protects is a gQUIC `CHLO`, not TLS (see [`super::gquic`]).
+    pub fn gquic_q050() -> Version {
+        Version {
+            wire: GQUIC_Q050,
+            salt: &SALT_Q050,
+            key_label: b"quic key",
+            iv_label: b"quic iv",
+            hp_label: b"quic hp",
+            v2: false,
+        }
     }
 
     /// The long-header type of the first byte's bits 4-5 (RFC 9000 §17.2; RFC 9369 §3.2
