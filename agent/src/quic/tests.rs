@@ -363,3 +363,221 @@ fn a_tls_alert_in_connection_close_is_a_handshake_failure() {
     s2.on_quic_close(Direction::ToClient, 0);
     assert!(s2.info().alert.is_none());
 }
+
+// gQUIC. `testdata/gquic-*.hex` are the UDP payloads of the client's first packet in nDPI's
+// corpus captures (`tshark -r FILE -c 1 -T fields -e udp.payload`, tshark 4.0.17):
+// q050 from tests/corpus/ndpi/tests/cfgs/default/pcap/quic_q50.pcap, q050-canary from
+// gquic.pcap, q046 from quic_q46.pcap. nDPI's results name the same SNI and user agent.
+
+fn q050() -> Vec<u8> {
+    unhex(include_str!("testdata/gquic-q050-client-initial.hex"))
+}
+fn q050_canary() -> Vec<u8> {
+    unhex(include_str!(
+        "testdata/gquic-q050-canary-client-initial.hex"
+    ))
+}
+fn q046() -> Vec<u8> {
+    unhex(include_str!("testdata/gquic-q046-client-initial.hex"))
+}
+
+#[test]
+fn gquic_chlo_from_corpus_captures_gives_sni_and_user_agent() {
+    for (d, version, sni, ua) in [
+        (
+            q050(),
+            "Q050",
+            "www.googletagmanager.com",
+            "Chrome/83.0.4103.101 Android 8.0.0; LDN-L21",
+        ),
+        (
+            q050_canary(),
+            "Q050",
+            "www.gstatic.com",
+            "canary Chrome/85.0.4169.0 Windows NT 10.0; Win64; x64",
+        ),
+        (
+            q046(),
+            "Q046",
+            "play.google.com",
+            "Chrome/74.0.3729.157 Android 8.0.0; BND-L21",
+        ),
+    ] {
+        let q = Quic::start(Direction::ToServer, &d).unwrap();
+        assert!(!q.readable(), "a CHLO is not TLS: no TLS session");
+        let info = q.info();
+        assert_eq!(info.version, version);
+        assert_eq!(info.sni.as_deref(), Some(sni));
+        assert_eq!(info.user_agent.as_deref(), Some(ua));
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["sni"], sni);
+        assert_eq!(json["user_agent"], ua);
+    }
+    // IETF QUIC keeps its SNI in `tls`: the `quic` object has no `sni` key.
+    let v1 = Quic::start(Direction::ToServer, &v1_client()).unwrap();
+    let json = serde_json::to_value(v1.info()).unwrap();
+    assert_eq!(json, serde_json::json!({"version": "1"}));
+}
+
+#[test]
+fn gquic_packets_that_do_not_authenticate_give_no_hello() {
+    // Q046: one bit of the CHLO changed breaks the FNV-1a hash; Q050: AES-GCM's tag.
+    for (wire, d) in [(gquic::GQUIC_Q046, q046()), (version::GQUIC_Q050, q050())] {
+        assert!(gquic::client_hello(wire, &d).is_some());
+        for i in [0usize, 7, 40, 100, 600, d.len() - 1] {
+            let mut bad = d.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(gquic::client_hello(wire, &bad), None, "byte {i} flipped");
+        }
+        // The wrong version's reading of the same bytes.
+        let other = if wire == gquic::GQUIC_Q046 {
+            version::GQUIC_Q050
+        } else {
+            gquic::GQUIC_Q046
+        };
+        assert_eq!(gquic::client_hello(other, &d), None);
+        assert_eq!(gquic::client_hello(version::V1, &d), None);
+        // Still QUIC by its long header and size, without a hello.
+        let mut bad = d.clone();
+        bad[600] ^= 0x01;
+        let q = Quic::start(Direction::ToServer, &bad).unwrap();
+        assert_eq!((q.info().sni, q.info().user_agent), (None, None));
+    }
+}
+
+#[test]
+fn truncated_gquic_packets_never_panic_nor_give_a_hello() {
+    for (wire, d) in [
+        (gquic::GQUIC_Q046, q046()),
+        (version::GQUIC_Q050, q050()),
+        (version::GQUIC_Q050, q050_canary()),
+    ] {
+        for cut in 0..d.len() {
+            assert_eq!(gquic::client_hello(wire, &d[..cut]), None, "cut at {cut}");
+        }
+    }
+}
+
+/// A CHLO built from (tag, value) pairs, in the order given.
+fn chlo(entries: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut m = b"CHLO".to_vec();
+    m.extend((entries.len() as u16).to_le_bytes());
+    m.extend([0, 0]);
+    let mut end = 0u32;
+    for (tag, value) in entries {
+        end += value.len() as u32;
+        m.extend(*tag);
+        m.extend(end.to_le_bytes());
+    }
+    for (_, value) in entries {
+        m.extend(*value);
+    }
+    m
+}
+
+#[test]
+fn chlo_parse_checks_count_order_and_offsets() {
+    let good = chlo(&[
+        (b"PAD\0", b"----"),
+        (b"SNI\0", b"example.org"),
+        (b"VER\0", b"Q050"),
+        (b"UAID", b"curl/8"),
+    ]);
+    let h = gquic::parse_chlo(&good).unwrap();
+    assert_eq!(h.sni.as_deref(), Some("example.org"));
+    assert_eq!(h.user_agent.as_deref(), Some("curl/8"));
+    // No SNI tag: a hello without a name.
+    let h = gquic::parse_chlo(&chlo(&[(b"VER\0", b"Q050")])).unwrap();
+    assert_eq!(h, gquic::Hello::default());
+    // Tags out of order, or repeated.
+    assert_eq!(
+        gquic::parse_chlo(&chlo(&[(b"SNI\0", b"a"), (b"PAD\0", b"b")])),
+        None
+    );
+    assert_eq!(
+        gquic::parse_chlo(&chlo(&[(b"SNI\0", b"a"), (b"SNI\0", b"b")])),
+        None
+    );
+    // An end offset going back.
+    let mut back = good.clone();
+    back[8 + 8 + 4] = 0; // SNI's end offset before PAD's
+    assert_eq!(gquic::parse_chlo(&back), None);
+    // More entries than any client sends, and a count the table does not hold.
+    let mut many = good.clone();
+    many[4..6].copy_from_slice(&129u16.to_le_bytes());
+    assert_eq!(gquic::parse_chlo(&many), None);
+    let mut short = chlo(&[(b"SNI\0", b"a")]);
+    short.truncate(10);
+    assert_eq!(gquic::parse_chlo(&short), None);
+    // Not a CHLO (a server's REJ, random bytes).
+    let mut rej = good.clone();
+    rej[..4].copy_from_slice(b"REJ\0");
+    assert_eq!(gquic::parse_chlo(&rej), None);
+    assert_eq!(gquic::parse_chlo(b""), None);
+}
+
+#[test]
+fn chlo_cut_short_keeps_only_whole_values() {
+    let good = chlo(&[
+        (b"PAD\0", b"----"),
+        (b"SNI\0", b"example.org"),
+        (b"UAID", b"curl/8"),
+    ]);
+    let values_at = 8 + 3 * 8;
+    for cut in 0..=good.len() {
+        let got = gquic::parse_chlo(&good[..cut]);
+        if cut < values_at {
+            assert_eq!(got, None, "table cut at {cut}");
+            continue;
+        }
+        let got = got.unwrap();
+        let sni_whole = cut >= values_at + 4 + 11;
+        assert_eq!(got.sni.is_some(), sni_whole, "cut at {cut}");
+        if let Some(s) = got.sni {
+            assert_eq!(s, "example.org");
+        }
+        assert_eq!(got.user_agent.is_some(), cut == good.len(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn chlo_strings_are_capped_and_escaped() {
+    let long = vec![b'a'; 1000];
+    let h = gquic::parse_chlo(&chlo(&[(b"SNI\0", &long), (b"UAID", &long)])).unwrap();
+    assert_eq!(h.sni.map(|s| s.len()), Some(255));
+    assert_eq!(h.user_agent.map(|s| s.len()), Some(256));
+    let h = gquic::parse_chlo(&chlo(&[
+        (b"SNI\0", b"evil\n.com\x1b[31m\xff"),
+        (b"UAID", b"ua\r\0"),
+    ]))
+    .unwrap();
+    assert_eq!(h.sni.as_deref(), Some("evil\\n.com\\u{1b}[31m\u{fffd}"));
+    assert_eq!(h.user_agent.as_deref(), Some("ua\\r\\u{0}"));
+}
+
+#[test]
+fn chlo_and_gquic_frames_survive_garbage() {
+    let mut x = 0x9e37_79b9u32;
+    let mut seen = 0;
+    for _ in 0..3000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let len = (x % 300) as usize;
+        let mut d: Vec<u8> = (0..len)
+            .map(|i| (x.rotate_left(i as u32 % 32) >> 5) as u8)
+            .collect();
+        if d.len() >= 8 {
+            d[..4].copy_from_slice(b"CHLO");
+            d[4] = (x % 8) as u8;
+            d[5] = 0;
+        }
+        if gquic::parse_chlo(&d).is_some() {
+            seen += 1;
+        }
+        let _ = gquic::client_hello(gquic::GQUIC_Q046, &d);
+        let _ = gquic::client_hello(version::GQUIC_Q050, &d);
+    }
+    // Some random tables pass the order checks (count 0 always does): the parser ran.
+    assert!(seen > 0);
+}
