@@ -1,7 +1,7 @@
 //! nDPI `ndpi/tests/cfgs/default/result/<pcap>.out`.
 //!
 //! One line per flow: `N  TCP a:p <-> b:p [proto: 91.126/TLS.Google][…]`.
-//! Used: `Hostname/SNI` (TLS lines only), `(Advertised) ALPNs`,
+//! Used: `Hostname/SNI` (TLS and QUIC lines), `(Advertised) ALPNs`,
 //! `(Negotiated) ALPN`, the version token (`[TLSv1.2]`), `JA3C`, `JA3S`,
 //! `Cipher`, `Issuer`, `Subject`, `Validity`, and the master protocol of
 //! `proto:`. nDPI's JA4 is not used (the corpus README: wrong SNI flag, `ht`
@@ -83,6 +83,8 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
                 || k.starts_with("SSLv")
                 || k.starts_with("JA3C:")
         });
+        // gQUIC (Q046, Q050) lines name the CHLO's server name with no TLS token.
+        let is_quic = toks.iter().any(|k| k.starts_with("QUIC ver:"));
         for tok in toks {
             let (key, val) = match tok.split_once(": ") {
                 Some((k, v)) => (k, v.trim()),
@@ -97,7 +99,7 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
                         r.push(Field::Protocol, p);
                     }
                 }
-                "Hostname/SNI" if is_tls => r.push(Field::Sni, val),
+                "Hostname/SNI" if is_tls || is_quic => r.push(Field::Sni, val),
                 // nDPI separates ALPN values with `;` (or `,`).
                 "(Advertised) ALPNs" => r.push(Field::Alpn, &val.replace(';', ",")),
                 "(Negotiated) ALPN" => r.push(Field::AlpnSelected, val),
@@ -152,5 +154,15 @@ mod tests {
         }
         assert!(!vals.contains(&(Field::Sni, "plain.example")));
         assert!(!vals.iter().any(|(f, _)| *f == Field::Ja4));
+    }
+
+    #[test]
+    fn gquic_lines_give_their_sni() {
+        // Shaped as ndpi/tests/cfgs/default/result/quic_q46.pcap.out: no TLS token.
+        let text = "\t1\tUDP 172.29.42.236:38292 <-> 153.20.183.203:443 [proto: 188.126/QUIC.Google][Encrypted][Hostname/SNI: play.google.com][User-Agent: Chrome/74.0.3729.157 Android 8.0.0; BND-L21][QUIC ver: Q046][PLAIN TEXT (play.google.comL)]\n";
+        let e = parse("c", "o", text).unwrap();
+        let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
+        assert!(vals.contains(&(Field::Sni, "play.google.com")), "{vals:?}");
+        assert!(vals.contains(&(Field::Protocol, "quic")), "{vals:?}");
     }
 }

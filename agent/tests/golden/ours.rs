@@ -78,6 +78,12 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
             put(Field::CertSan, c("san"));
         }
     }
+    // gQUIC (Q046, Q050) has no TLS handshake: its CHLO's server name is `quic.sni`, and
+    // `tls` is null. Sources report it as the flow's SNI all the same.
+    if tls_obj.is_none() {
+        let quic_sni = v.get("quic").and_then(|q| q.get("sni")).and_then(as_text);
+        put(Field::Sni, quic_sni);
+    }
     let findings = v
         .get("findings")
         .and_then(Value::as_array)
@@ -119,5 +125,22 @@ mod tests {
         assert_eq!(e.values[&Field::CertSan], "bad.curveballtest.com");
         assert!(e.has_tls);
         assert!(parse_event("{\"ts\": 1}").unwrap_err().contains("src_ip"));
+    }
+
+    #[test]
+    fn gquic_sni_is_read_from_the_quic_object_when_tls_is_null() {
+        let ev = |tls: &str| {
+            format!(
+                r#"{{"ts":1.5,"src_ip":"10.0.0.1","src_port":40000,"dst_ip":"10.0.0.2","dst_port":443,"transport":"udp","protocol":"quic","tls":{tls},"quic":{{"version":"Q050","sni":"WWW.Example.com","user_agent":"Chrome/83"}}}}"#
+            )
+        };
+        let e = parse_event(&ev("null")).unwrap();
+        assert!(!e.has_tls);
+        assert_eq!(e.values[&Field::Sni], "www.example.com");
+        // With a `tls` object its SNI is the one compared, never the `quic` object's.
+        let e = parse_event(&ev(r#"{"sni":"tls.example"}"#)).unwrap();
+        assert_eq!(e.values[&Field::Sni], "tls.example");
+        let e = parse_event(&ev("{}")).unwrap();
+        assert!(!e.values.contains_key(&Field::Sni));
     }
 }
