@@ -83,10 +83,12 @@ pub enum Field {
     CertNotAfter,
     CertSan,
     Protocol,
+    /// gQUIC `CHLO`'s `UAID` (our `quic.user_agent`).
+    UserAgent,
 }
 
 impl Field {
-    pub const ALL: [Field; 15] = [
+    pub const ALL: [Field; 16] = [
         Field::Version,
         Field::Cipher,
         Field::Sni,
@@ -102,6 +104,7 @@ impl Field {
         Field::CertNotAfter,
         Field::CertSan,
         Field::Protocol,
+        Field::UserAgent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +124,7 @@ impl Field {
             Field::CertNotAfter => "cert.not_after",
             Field::CertSan => "cert.san",
             Field::Protocol => "protocol",
+            Field::UserAgent => "user_agent",
         }
     }
 
@@ -336,6 +340,7 @@ pub fn normalize(field: Field, raw: &str) -> Option<String> {
         Field::CertNotBefore | Field::CertNotAfter => norm_date(raw).map(|t| t.to_string()),
         Field::CertSan => Some(norm_san(raw)),
         Field::Protocol => Some(raw.to_ascii_lowercase()),
+        Field::UserAgent => Some(raw.to_string()),
     }
 }
 

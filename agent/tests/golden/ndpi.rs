@@ -1,7 +1,7 @@
 //! nDPI `ndpi/tests/cfgs/default/result/<pcap>.out`.
 //!
 //! One line per flow: `N  TCP a:p <-> b:p [proto: 91.126/TLS.Google][…]`.
-//! Used: `Hostname/SNI` (TLS and QUIC lines), `(Advertised) ALPNs`,
+//! Used: `Hostname/SNI` (TLS and QUIC lines), `User-Agent` (gQUIC lines), `(Advertised) ALPNs`,
 //! `(Negotiated) ALPN`, the version token (`[TLSv1.2]`), `JA3C`, `JA3S`,
 //! `Cipher`, `Issuer`, `Subject`, `Validity`, and the master protocol of
 //! `proto:`. nDPI's JA4 is not used (the corpus README: wrong SNI flag, `ht`
@@ -85,6 +85,9 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
         });
         // gQUIC (Q046, Q050) lines name the CHLO's server name with no TLS token.
         let is_quic = toks.iter().any(|k| k.starts_with("QUIC ver:"));
+        // nDPI also reports IETF QUIC's Google user-agent transport parameter, which we do
+        // not read: only gQUIC's (Q0NN) is compared.
+        let is_gquic = toks.iter().any(|k| k.starts_with("QUIC ver: Q"));
         for tok in toks {
             let (key, val) = match tok.split_once(": ") {
                 Some((k, v)) => (k, v.trim()),
@@ -100,6 +103,8 @@ pub fn parse(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>, Str
                     }
                 }
                 "Hostname/SNI" if is_tls || is_quic => r.push(Field::Sni, val),
+                // HTTP lines have one too; only gQUIC's (its CHLO's UAID) is compared.
+                "User-Agent" if is_gquic => r.push(Field::UserAgent, val),
                 // nDPI separates ALPN values with `;` (or `,`).
                 "(Advertised) ALPNs" => r.push(Field::Alpn, &val.replace(';', ",")),
                 "(Negotiated) ALPN" => r.push(Field::AlpnSelected, val),
@@ -163,6 +168,13 @@ mod tests {
         let e = parse("c", "o", text).unwrap();
         let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
         assert!(vals.contains(&(Field::Sni, "play.google.com")), "{vals:?}");
+        assert!(
+            vals.contains(&(
+                Field::UserAgent,
+                "Chrome/74.0.3729.157 Android 8.0.0; BND-L21"
+            )),
+            "{vals:?}"
+        );
         assert!(vals.contains(&(Field::Protocol, "quic")), "{vals:?}");
     }
 }

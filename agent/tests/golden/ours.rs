@@ -84,6 +84,8 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
         let quic_sni = v.get("quic").and_then(|q| q.get("sni")).and_then(as_text);
         put(Field::Sni, quic_sni);
     }
+    let quic_ua = v.get("quic").and_then(|q| q.get("user_agent"));
+    put(Field::UserAgent, quic_ua.and_then(as_text));
     let findings = v
         .get("findings")
         .and_then(Value::as_array)
@@ -137,6 +139,7 @@ mod tests {
         let e = parse_event(&ev("null")).unwrap();
         assert!(!e.has_tls);
         assert_eq!(e.values[&Field::Sni], "www.example.com");
+        assert_eq!(e.values[&Field::UserAgent], "Chrome/83");
         // With a `tls` object its SNI is the one compared, never the `quic` object's.
         let e = parse_event(&ev(r#"{"sni":"tls.example"}"#)).unwrap();
         assert_eq!(e.values[&Field::Sni], "tls.example");

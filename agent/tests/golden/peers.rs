@@ -3,8 +3,9 @@
 //! Suricata: events are grouped by `flow_id` (only meaningful within one
 //! file), one record per flow ordered by its first timestamp. `tls` events
 //! give version, sni, ja3/ja3s hashes, ja4, subject, issuerdn, serial,
-//! notbefore, notafter; `flow` events give `app_proto`. Suricata 7 logs no
-//! cipher and no ALPN.
+//! notbefore, notafter; `flow` events give `app_proto`; the client's `quic`
+//! event gives sni, ja3, ja4 and (gQUIC) ua. Suricata 7 logs no cipher and no
+//! ALPN.
 //!
 //! tshark: rows are grouped by `tcp.stream` (rows without one, i.e. DTLS and
 //! QUIC, carry no ports in the TSV and are skipped). The first ClientHello
@@ -108,6 +109,7 @@ pub fn parse_eve(capture: &str, origin: &str, text: &str) -> Result<Vec<Expect>,
                     (t("sni"), Field::Sni),
                     (ja3, Field::Ja3),
                     (t("ja4"), Field::Ja4),
+                    (t("ua"), Field::UserAgent),
                 ] {
                     if let Some(v) = v {
                         rec.push(f, &v);
@@ -282,6 +284,23 @@ mod tests {
         assert!(vals.contains(&(Field::Ja3, "b3e43d74f4b790abca2f5fe7dd06e7cf")));
         assert!(e.iter().all(|x| x.transport == Some("udp")));
         assert_eq!(e[0].flow.unwrap().server.1, 443);
+    }
+
+    #[test]
+    fn eve_gquic_events_give_sni_and_user_agent() {
+        // Shaped as peers/suricata-7.0.10/ndpi/tests/cfgs/default/pcap/quic_q50.pcap.eve.json.
+        let text = r#"{"timestamp":"2020-06-17T10:01:28.469619+0000","flow_id":4,"event_type":"quic","src_ip":"10.0.0.1","src_port":39203,"dest_ip":"10.0.0.2","dest_port":443,"proto":"UDP","quic":{"version":"51303530","sni":"www.googletagmanager.com","ua":"Chrome/83.0.4103.101 Android 8.0.0; LDN-L21"}}
+"#;
+        let e = parse_eve("c", "o", text).unwrap();
+        let vals: Vec<(Field, &str)> = e.iter().map(|x| (x.field, x.value.as_str())).collect();
+        assert!(vals.contains(&(Field::Sni, "www.googletagmanager.com")));
+        assert!(
+            vals.contains(&(
+                Field::UserAgent,
+                "Chrome/83.0.4103.101 Android 8.0.0; LDN-L21"
+            )),
+            "{vals:?}"
+        );
     }
 
     #[test]
