@@ -189,17 +189,20 @@ pub fn parse_chlo(msg: &[u8]) -> Option<Hello> {
     Some(hello)
 }
 
-/// Untrusted bytes as event text: at most `max` bytes, invalid UTF-8 replaced, control
+/// Untrusted bytes as event text of at most `max` bytes: invalid UTF-8 replaced, control
 /// characters escaped (`\n`, `\u{1b}`) so they cannot forge lines in text output.
 fn text(v: &[u8], max: usize) -> String {
-    let v = v.get(..max).unwrap_or(v);
-    let mut out = String::with_capacity(v.len());
-    for c in String::from_utf8_lossy(v).chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
+    let mut out = String::with_capacity(max.min(v.len()));
+    for c in String::from_utf8_lossy(v.get(..max).unwrap_or(v)).chars() {
+        let piece: String = if c.is_control() {
+            c.escape_default().collect()
         } else {
-            out.push(c);
+            c.into()
+        };
+        if out.len() + piece.len() > max {
+            break;
         }
+        out.push_str(&piece);
     }
     out
 }

@@ -553,6 +553,16 @@ fn chlo_strings_are_capped_and_escaped() {
     .unwrap();
     assert_eq!(h.sni.as_deref(), Some("evil\\n.com\\u{1b}[31m\u{fffd}"));
     assert_eq!(h.user_agent.as_deref(), Some("ua\\r\\u{0}"));
+    // The cap holds after escaping and replacement: never more than 255 bytes, never a
+    // piece of an escape.
+    let mut sni = vec![b'a'; 249];
+    sni.extend(b"\x1b\x1b");
+    let h = gquic::parse_chlo(&chlo(&[(b"SNI\0", &sni)])).unwrap();
+    assert_eq!(h.sni, Some(format!("{}\\u{{1b}}", "a".repeat(249))));
+    let mut sni = vec![b'a'; 254];
+    sni.extend("é".as_bytes());
+    let h = gquic::parse_chlo(&chlo(&[(b"SNI\0", &sni)])).unwrap();
+    assert_eq!(h.sni, Some("a".repeat(254)));
 }
 
 #[test]
