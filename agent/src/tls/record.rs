@@ -165,7 +165,14 @@ const MIN_APP_DATA_LEN: usize = 16;
 pub fn app_data_chain(data: &[u8]) -> Chain {
     let scan = data.len().min(MAX_RECORD_LEN + HEADER_LEN);
     let mut wait = false;
-    for start in 0..scan {
+    // Only a content-type byte can start a run: the other offsets are skipped without a
+    // header parse (this scan runs again on every segment until the flow is decided).
+    let starts = data[..scan]
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == CT_APPLICATION_DATA)
+        .map(|(i, _)| i);
+    for start in starts {
         match chain_at(data.get(start..).unwrap_or(&[])) {
             Chain::Yes => return Chain::Yes,
             Chain::Wait => wait = true,
