@@ -35,9 +35,13 @@ pub const PORT_WEAK: u16 = 8443;
 /// TLS 1.2 only: a TLS 1.3-only client fails here with a protocol_version alert.
 pub const PORT_STRICT: u16 = 9443;
 pub const PORT_PG: u16 = 5432;
+/// The hardened server again, requiring a client certificate (mutual TLS).
+pub const PORT_HARDENED_MTLS: u16 = 4443;
 pub const SNI_HARDENED: &str = "hardened.lab.test";
 pub const SNI_WEAK: &str = "weak.lab.test";
 pub const SNI_STRICT: &str = "strict.lab.test";
+/// The SAN of the lab's client certificate (`web-client.pem`).
+pub const WEB_CLIENT_SPIFFE: &str = "spiffe://lab.test/ns/lab/sa/web";
 
 /// The suites the hardened server allows (also the hardened TLS 1.2 client's list).
 pub const HARDENED_CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
@@ -408,7 +412,8 @@ impl Lab {
     }
 
     /// A lab CA and leaf certificates signed by it, SAN = the SNI clients use:
-    /// hardened (EC P-256), weak (RSA 2048), strict (EC P-256). Valid for a year, so no
+    /// hardened (EC P-256), weak (RSA 2048), strict (EC P-256); and `web-client` (EC P-256,
+    /// SAN = a SPIFFE ID, clientAuth) for the mutual-TLS server. Valid for a year, so no
     /// tls.cert.* finding is expected from them (they are not self-signed either).
     pub fn make_certs(&self) {
         let ca_key = self.path("ca.key");
@@ -435,16 +440,22 @@ impl Lab {
             ("hardened", SNI_HARDENED, false),
             ("weak", SNI_WEAK, true),
             ("strict", SNI_STRICT, false),
+            ("web-client", WEB_CLIENT_SPIFFE, false),
         ] {
             let key = self.path(&format!("{leaf}.key"));
             let csr = self.path(&format!("{leaf}.csr"));
             let crt = self.path(&format!("{leaf}.pem"));
             let ext = self.path(&format!("{leaf}.ext"));
+            let (san, usage) = if leaf == "web-client" {
+                (format!("URI:{sni}"), "clientAuth")
+            } else {
+                (format!("DNS:{sni}"), "serverAuth")
+            };
             std::fs::write(
                 &ext,
                 format!(
-                    "subjectAltName=DNS:{sni}\nbasicConstraints=CA:FALSE\n\
-                     keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+                    "subjectAltName={san}\nbasicConstraints=CA:FALSE\n\
+                     keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n"
                 ),
             )
             .unwrap();
@@ -459,7 +470,7 @@ impl Lab {
                     "ec_paramgen_curve:prime256v1",
                 ]);
             }
-            let subj = format!("/CN={sni}");
+            let subj = format!("/CN={}", if leaf == "web-client" { leaf } else { sni });
             req.extend_from_slice(&["-subj", &subj, "-keyout", &key, "-out", &csr]);
             sh(&req);
             let serial = format!("{}", 1000 + std::process::id());
@@ -491,7 +502,14 @@ impl Lab {
         self.make_certs();
         self.start_nginx();
         self.start_postgres();
-        for port in [PORT_HTTP, PORT_HARDENED, PORT_WEAK, PORT_STRICT, PORT_PG] {
+        for port in [
+            PORT_HTTP,
+            PORT_HARDENED,
+            PORT_HARDENED_MTLS,
+            PORT_WEAK,
+            PORT_STRICT,
+            PORT_PG,
+        ] {
             self.wait_port(port);
         }
     }
@@ -533,6 +551,19 @@ http {{
     ssl_session_tickets off;
     location / {{ return 200 "hardened hello\n"; }}
   }}
+  # (a') hardened, and a client certificate signed by the lab CA required (mutual TLS)
+  server {{
+    listen {ip}:{hardened_mtls} ssl;
+    server_name {sni_h};
+    {tls_h}
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {hc};
+    ssl_prefer_server_ciphers off;
+    ssl_session_tickets off;
+    ssl_verify_client on;
+    ssl_client_certificate {d}/ca.pem;
+    location / {{ return 200 "hardened mtls hello\n"; }}
+  }}
   # (b) weak: TLS 1.0/1.1 allowed, static-RSA CBC suites
   server {{
     listen {ip}:{weak} ssl;
@@ -558,6 +589,7 @@ http {{
             ip = SERVER_IP,
             http = PORT_HTTP,
             hardened = PORT_HARDENED,
+            hardened_mtls = PORT_HARDENED_MTLS,
             weak = PORT_WEAK,
             strict = PORT_STRICT,
             sni_h = SNI_HARDENED,
@@ -777,6 +809,40 @@ http {{
     }
 
     /// [`Lab::hardened_curl`] with extra curl arguments (e.g. `--local-port`).
+    /// curl with the lab's `web-client` certificate to the hardened server that requires
+    /// one (mutual TLS); TLS 1.2 when `tls12`, else TLS 1.3.
+    pub fn hardened_mtls_curl(&self, tls12: bool) {
+        let (ca, cert, key) = (
+            self.path("ca.pem"),
+            self.path("web-client.pem"),
+            self.path("web-client.key"),
+        );
+        let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED_MTLS}:{SERVER_IP}");
+        let url = format!("https://{SNI_HARDENED}:{PORT_HARDENED_MTLS}/");
+        let mut a = vec![
+            "curl",
+            "-sS",
+            "--fail",
+            "--http1.1",
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--resolve",
+            &resolve,
+        ];
+        if tls12 {
+            a.extend_from_slice(&["--tlsv1.2", "--tls-max", "1.2"]);
+        } else {
+            a.push("--tlsv1.3");
+        }
+        a.push(&url);
+        let out = self.client(&a, None);
+        self.expect_ok("curl to the mutual-TLS server", &out, "hardened mtls hello");
+    }
+
     pub fn hardened_curl_from(&self, tls12: bool, extra: &[&str]) {
         let ca = self.path("ca.pem");
         let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED}:{SERVER_IP}");

@@ -3,9 +3,9 @@
 //! Debian's Prometheus scraping it and evaluating `dashboards/alerts.yml`. Two
 //! scenarios, each its own lab, agent and Prometheus: weak (TLS 1.0/1.1 and CBC
 //! suites, plain HTTP with credentials, psql in the clear, SMTP without STARTTLS and
-//! past an offered one, handshake failures) and
-//! hardened (`hardened_curl` only). The lab client is a pod of Deployment `web`, the
-//! server a pod of StatefulSet `db`, in one test namespace.
+//! past an offered one, handshake failures) and hardened (`hardened_mtls_curl` only:
+//! mutual TLS). The lab client is a pod of Deployment `web`, the server a pod of
+//! StatefulSet `db`, in one test namespace.
 //!
 //! Every panel query of `dashboards/plainsight.json` (with `$namespace` = the test
 //! namespace and `$workload` = `.*`, `web` and `db`), both variable queries and every
@@ -344,9 +344,11 @@ impl Scenario {
                 let took = lab.failing_handshakes(12);
                 assert!(took < Duration::from_secs(9), "failures took {took:?}");
             }
+            // Hardened is mutual TLS too: internal TLS without a client certificate
+            // raises tls.mtls.absent (the default `[mtls] require = "internal"`).
             Scenario::Hardened => {
-                lab.hardened_curl(false);
-                lab.hardened_curl(true);
+                lab.hardened_mtls_curl(false);
+                lab.hardened_mtls_curl(true);
             }
         }
     }
