@@ -808,45 +808,29 @@ http {{
         self.hardened_curl_from(tls12, &[]);
     }
 
-    /// [`Lab::hardened_curl`] with extra curl arguments (e.g. `--local-port`).
     /// curl with the lab's `web-client` certificate to the hardened server that requires
     /// one (mutual TLS); TLS 1.2 when `tls12`, else TLS 1.3.
     pub fn hardened_mtls_curl(&self, tls12: bool) {
-        let (ca, cert, key) = (
-            self.path("ca.pem"),
-            self.path("web-client.pem"),
-            self.path("web-client.key"),
+        let (cert, key) = (self.path("web-client.pem"), self.path("web-client.key"));
+        self.curl_hardened(
+            PORT_HARDENED_MTLS,
+            tls12,
+            &["--cert", &cert, "--key", &key],
+            "hardened mtls hello",
         );
-        let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED_MTLS}:{SERVER_IP}");
-        let url = format!("https://{SNI_HARDENED}:{PORT_HARDENED_MTLS}/");
-        let mut a = vec![
-            "curl",
-            "-sS",
-            "--fail",
-            "--http1.1",
-            "--cacert",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--resolve",
-            &resolve,
-        ];
-        if tls12 {
-            a.extend_from_slice(&["--tlsv1.2", "--tls-max", "1.2"]);
-        } else {
-            a.push("--tlsv1.3");
-        }
-        a.push(&url);
-        let out = self.client(&a, None);
-        self.expect_ok("curl to the mutual-TLS server", &out, "hardened mtls hello");
     }
 
+    /// [`Lab::hardened_curl`] with extra curl arguments (e.g. `--local-port`).
     pub fn hardened_curl_from(&self, tls12: bool, extra: &[&str]) {
+        self.curl_hardened(PORT_HARDENED, tls12, extra, "hardened hello");
+    }
+
+    /// curl to a hardened nginx server on `port` (TLS 1.2 when `tls12`, else 1.3), which
+    /// must answer `body`.
+    fn curl_hardened(&self, port: u16, tls12: bool, extra: &[&str], body: &str) {
         let ca = self.path("ca.pem");
-        let resolve = format!("{SNI_HARDENED}:{PORT_HARDENED}:{SERVER_IP}");
-        let url = format!("https://{SNI_HARDENED}:{PORT_HARDENED}/");
+        let resolve = format!("{SNI_HARDENED}:{port}:{SERVER_IP}");
+        let url = format!("https://{SNI_HARDENED}:{port}/");
         let mut a = vec![
             "curl",
             "-sS",
@@ -865,7 +849,7 @@ http {{
         a.extend_from_slice(extra);
         a.push(&url);
         let out = self.client(&a, None);
-        self.expect_ok("curl to the hardened server", &out, "hardened hello");
+        self.expect_ok(&format!("curl to the hardened server :{port}"), &out, body);
     }
 
     /// `openssl s_client` to the weak server with `flags` (e.g. `-tls1`), an HTTP/1.0
