@@ -90,30 +90,19 @@ impl FlowRecord {
     /// A finished TCP flow 10.0.0.1:40000 → 10.0.0.2:`port` of `protocol`, one packet and
     /// 100 bytes each way, nothing else: the base the unit tests of the sinks edit.
     pub(crate) fn for_test(protocol: &'static str, port: u16) -> Self {
+        let key = FlowKey {
+            client: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
+            server: std::net::SocketAddr::from(([10, 0, 0, 2], port)),
+            transport: Transport::Tcp,
+        };
         FlowRecord {
-            key: FlowKey {
-                client: std::net::SocketAddr::from(([10, 0, 0, 1], 40000)),
-                server: std::net::SocketAddr::from(([10, 0, 0, 2], port)),
-                transport: Transport::Tcp,
-            },
-            first_seen: Timestamp(1),
             last_seen: Timestamp(2),
             protocol,
             encrypted: false,
             packets: [1, 1],
             bytes: [100, 100],
-            tls: None,
-            quic: None,
-            plaintext: None,
-            findings: Vec::new(),
-            suppressed: Vec::new(),
-            gap: false,
-            tls_labels: None,
-            cert_expiry: None,
-            k8s: crate::identity::FlowIdentity::default(),
             source: None,
-            midstream: false,
-            proxy: None,
+            ..FlowRecord::probe(key, Timestamp(1))
         }
     }
 }

@@ -1280,6 +1280,24 @@ impl LiveAgent {
 #[path = "../../agent/tests/common/schema.rs"]
 mod schema;
 
+/// `plainsight pcap --no-summary [ARGS] FILE` with the binary under test: its standard
+/// output, once it has exited successfully (the live tests' pcap/live parity runs).
+pub fn pcap_stdout(pcap: &str, args: &[&str]) -> String {
+    let out = Command::new(crate::agent_bin())
+        .args(["pcap", "--no-summary"])
+        .args(args)
+        .arg(pcap)
+        .output()
+        .expect("plainsight pcap");
+    assert!(
+        out.status.success(),
+        "plainsight pcap {pcap}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// JSON lines → values; panics on a line that is not JSON or not per
 /// `docs/event.schema.json`, so every live lab checks the schema of what it reads.
 pub fn parse_events(text: &str) -> Vec<serde_json::Value> {

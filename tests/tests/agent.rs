@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    attached, metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_HTTP,
-    PORT_WEAK, SERVER_IP, SNI_HARDENED, SNI_WEAK,
+    attached, metric_sum, ns_cmd, parse_events, parse_metrics, pcap_stdout, Hub, Lab, LiveAgent,
+    PORT_HTTP, PORT_WEAK, SERVER_IP, SNI_HARDENED, SNI_WEAK,
 };
 use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard, VethPair};
 use serde_json::Value;
@@ -224,17 +224,7 @@ fn live_agent_reports_every_lab_scenario_and_matches_pcap() {
     }
 
     // pcap/live parity on the same interface.
-    let out = Command::new(agent_bin())
-        .args(["pcap", "--no-summary", "--config", &cfg, &pcap])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "plainsight pcap: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let offline = parse_events(&pcap_stdout(&pcap, &["--config", &cfg]));
     let live = parity_view(&events);
     let off = parity_view(&offline);
     let only_live: Vec<_> = live.keys().filter(|k| !off.contains_key(*k)).collect();

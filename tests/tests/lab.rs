@@ -3,12 +3,11 @@
 //! eBPF involved (when a live test fails and this passes, look at the live path).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use plainsight_tests::expect::assert_lab_events;
-use plainsight_tests::lab::{parse_events, Hub, Lab};
-use plainsight_tests::{agent_bin, start_tcpdump};
+use plainsight_tests::lab::{parse_events, pcap_stdout, Hub, Lab};
+use plainsight_tests::start_tcpdump;
 
 #[test]
 fn lab_traffic_analysed_offline_gives_the_expected_findings() {
@@ -25,17 +24,7 @@ fn lab_traffic_analysed_offline_gives_the_expected_findings() {
     std::thread::sleep(Duration::from_millis(300));
     let st = tcpdump.interrupt();
     assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
-    let out = Command::new(agent_bin())
-        .args(["pcap", "--no-summary", &pcap])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "plainsight pcap: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = pcap_stdout(&pcap, &[]);
     assert!(!text.contains(&lab.pg_password), "password in the events");
     assert_lab_events(&parse_events(&text), 25);
 }

@@ -19,10 +19,10 @@ use std::process::{ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
-    metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, LiveAgent, PORT_PG, PYTHON,
-    SERVER_IP, SMTP_PLAIN_PORT,
+    metric_sum, ns_cmd, parse_events, parse_metrics, pcap_stdout, Hub, Lab, LiveAgent, PORT_PG,
+    PYTHON, SERVER_IP, SMTP_PLAIN_PORT,
 };
-use plainsight_tests::{agent_bin, start_tcpdump, Guard};
+use plainsight_tests::{start_tcpdump, Guard};
 use serde_json::Value;
 
 /// This file's ports (the `ms` lab's range, 24300-24399): /metrics, the TLS server, the
@@ -250,12 +250,7 @@ fn open_tls_and_postgres_flows_keep_their_class_across_an_agent_restart() {
 
 /// `plainsight pcap` on a recording: its events.
 fn offline_events(pcap: &str) -> Vec<Value> {
-    let out = std::process::Command::new(agent_bin())
-        .args(["pcap", pcap])
-        .output()
-        .expect("plainsight pcap");
-    assert!(out.status.success(), "plainsight pcap {pcap}: {out:?}");
-    parse_events(&String::from_utf8_lossy(&out.stdout))
+    parse_events(&pcap_stdout(pcap, &[]))
 }
 
 /// A SOCKS 5 server (RFC 1928, CONNECT only) that wants RFC 1929 username/password:

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use plainsight_tests::expect::ids;
 use plainsight_tests::lab::{
-    metric_sum, ns_cmd, parse_events, parse_metrics, Hub, Lab, LiveAgent, SERVER_IP, SNI_HARDENED,
+    metric_sum, ns_cmd, parse_events, parse_metrics, pcap_stdout, Hub, Lab, LiveAgent, SERVER_IP,
+    SNI_HARDENED,
 };
-use plainsight_tests::{agent_bin, sh, start_tcpdump, Guard};
+use plainsight_tests::{sh, start_tcpdump, Guard};
 use serde_json::Value;
 
 /// Ports of this test (24000-24099): servers, then the clients' local ports, then /metrics.
@@ -326,12 +327,7 @@ fn client_auth_events_findings_and_metric_label_live() {
     }
     let st = tcpdump.interrupt();
     assert!(st.success() || st.code().is_none(), "tcpdump: {st}");
-    let out = std::process::Command::new(agent_bin())
-        .args(["pcap", "--no-summary", &pcap])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "plainsight pcap: {out:?}");
-    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let offline = parse_events(&pcap_stdout(&pcap, &[]));
     let view = |events: &[Value]| {
         let mut v: Vec<String> = events
             .iter()

@@ -7,14 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use plainsight_tests::lab::{
-    metric_sum, ns_cmd, parse_events, parse_metrics, run_timeout, Hub, Lab, LiveAgent, SERVER_IP,
-    SNI_HARDENED,
+    metric_sum, ns_cmd, parse_events, parse_metrics, pcap_stdout, run_timeout, Hub, Lab, LiveAgent,
+    SERVER_IP, SNI_HARDENED,
 };
-use plainsight_tests::{agent_bin, start_tcpdump, Guard};
+use plainsight_tests::{start_tcpdump, Guard};
 use serde_json::Value;
 
 /// The QUIC server's UDP port and the agent's metrics port (this test's range: 24200-24299).
@@ -205,17 +205,7 @@ fn live_quic_handshakes_are_reported_and_match_pcap() {
     );
 
     // pcap/live parity on the same interface.
-    let out = Command::new(agent_bin())
-        .args(["pcap", "--no-summary", "--config", &cfg, &pcap])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "plainsight pcap: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let offline = parse_events(&String::from_utf8_lossy(&out.stdout));
+    let offline = parse_events(&pcap_stdout(&pcap, &["--config", &cfg]));
     assert_eq!(
         quic_view(&events),
         quic_view(&offline),
