@@ -507,13 +507,19 @@ impl Agent {
     /// Completes finished flows (kernel counters, spikes) and hands them to the sinks.
     fn flush_records(&mut self, cap: &mut LiveCapture, events: &mut EventWriter) {
         let now = Timestamp::now();
+        let clock = cap.clock();
         for mut r in std::mem::take(&mut self.records) {
             kernel_counters(cap, &mut r);
             self.k8s.enrich(&mut r);
-            if cap.unmark_done(&endpoints(&r.key)).is_err() {
+            let ep = endpoints(&r.key);
+            if cap.unmark_done(&ep).is_err() {
                 self.metrics
                     .dropped
                     .inc(["kernel_done_map", "remove_failed"]);
+            }
+            match cap.forget_closed(&ep, clock.mono(r.last_seen)) {
+                Ok(n) => self.kernel_removed += n as u64,
+                Err(e) => tracing::warn!(error = %e, "closed flow not removed from the kernel map"),
             }
             self.metrics.observe(&r, &self.policy, now.secs());
             if let Some(p) = self.planner.as_mut() {
@@ -546,6 +552,7 @@ impl Agent {
         self.metrics
             .dropped
             .set(["kernel", "flow_map_lru_evicted"], evicted as f64);
+        self.metrics.kernel_flows.set([], entries as f64);
     }
 
     /// Refreshes gauges and copies the kernel's counters into the drop metrics.

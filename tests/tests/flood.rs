@@ -21,7 +21,7 @@ use plainsight_tests::expect::ids;
 use plainsight_tests::flood::{self, RawSender};
 use plainsight_tests::lab::{
     metric_sum, parse_metrics, Hub, Lab, LiveAgent, Sample, CLIENT_IP, PORT_HARDENED, PORT_HTTP,
-    PORT_PG, SNI_HARDENED,
+    PORT_PG, PYTHON, SERVER_IP, SNI_HARDENED,
 };
 use serde_json::{json, Value};
 
@@ -271,6 +271,45 @@ fn syn_flood_of_100k_tuples_is_counted_in_the_kernel_map() {
         "peak_rss": peak, "baseline_rss": b.baseline_rss, "state_bytes": state,
         "lab_flows_ok": true,
     }));
+}
+
+#[test]
+fn closed_connections_leave_the_kernel_map_so_a_stream_of_them_evicts_nothing() {
+    // 2,000 real HTTP connections, paced at 250 a second, are 4,000 flow directions
+    // against a kernel map of 2 × MAX_FLOWS = 2,048 entries. Each closed connection's
+    // entries go when its record is written (after the 2 s linger), so the map holds
+    // only the last seconds' connections and its LRU never has to evict a live one.
+    const N: u32 = 2_000;
+    let b = Bench::start("close", &config(""));
+    let script = format!(
+        "import socket, time\n\
+         t0 = time.monotonic()\n\
+         for i in range({N}):\n\
+         \x20   s = socket.create_connection(('{SERVER_IP}', {PORT_HTTP}))\n\
+         \x20   s.sendall(b'GET / HTTP/1.1\\r\\nHost: lab\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         \x20   while s.recv(65536): pass\n\
+         \x20   s.close()\n\
+         \x20   time.sleep(max(0.0, t0 + (i + 1) / 250 - time.monotonic()))\n\
+         print('done')\n"
+    );
+    let out = b.lab.client(&[PYTHON, "-c", &script], None);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("done"),
+        "client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = settle(&b, "every connection reported", |s| {
+        metric_sum(s, "plainsight_flows_total", &[("protocol", "http")]) >= f64::from(N)
+    });
+    assert_eq!(dropped(&s, "kernel", "flow_map_lru_evicted"), 0);
+    assert_eq!(dropped(&s, "kernel", "flow_map_update_failed"), 0);
+    assert_eq!(flow_table_given_up(&s), 0);
+    // A walk (every second here) after the last record: nothing but stray entries left.
+    let left = metric_sum(&s, "plainsight_kernel_flows", &[]) as u64;
+    assert!(
+        left <= 16,
+        "{left} kernel flow entries left after {N} closed connections"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use agent_common::parse::{Endpoints, Event, EventKind, Hook, ParseError, Protocol};
-use agent_common::{config_flag, counter, names, CaptureConfig, FlowKey, FlowStats};
+use agent_common::{config_flag, counter, names, tcp_flag, CaptureConfig, FlowKey, FlowStats};
 use aya::maps::{HashMap as BpfHashMap, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::tc::{self, NlOptions, SchedClassifierLinkId, TcAttachOptions, TcError};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
@@ -812,6 +812,35 @@ impl LiveCapture {
             let _ = done.remove(&k);
         }
         Ok(())
+    }
+
+    /// Removes both kernel entries of a TCP connection whose record was just written and
+    /// that the kernel saw close (FIN or RST), returning how many went. Left to the idle
+    /// walk, closed connections would fill the LRU map under a flood of short ones, and
+    /// its evictions would then take live flows. An entry that started after
+    /// `last_seen_mono` (the record's last segment) belongs to a new connection on the same
+    /// tuple and stays.
+    pub fn forget_closed(
+        &mut self,
+        flow: &Endpoints,
+        last_seen_mono: u64,
+    ) -> Result<usize, LiveError> {
+        if flow.protocol != Protocol::Tcp {
+            return Ok(0);
+        }
+        let mut m: BpfHashMap<_, FlowKey, FlowStats> = hash_map_mut(&mut self.ebpf, names::FLOWS)?;
+        let key = flow.to_key();
+        let mut removed = 0;
+        for k in [key, key.reversed()] {
+            let Ok(st) = m.get(&k, 0) else {
+                continue;
+            };
+            let closed = st.tcp_flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
+            if closed && st.first_seen_ns <= last_seen_mono && m.remove(&k).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Tells the kernel both directions of a flow need no more capture.

@@ -419,6 +419,7 @@ pub struct Metrics {
     pub parse_errors: Family<1>,
     pub events_read: Family<1>,
     pub flows_tracked: Family<0>,
+    pub kernel_flows: Family<0>,
     pub handshake_failure_rate: CappedGauge,
     pub failure_spike_active: CappedGauge,
     /// Bytes of bounded state, by part (flow table, spike detector, label sets).
@@ -548,6 +549,12 @@ impl Metrics {
             flows_tracked: Family::new(
                 "plainsight_flows_tracked",
                 "Flows currently held in the userspace flow table.",
+                Gauge,
+                [],
+            ),
+            kernel_flows: Family::new(
+                "plainsight_kernel_flows",
+                "Flow directions held in the kernel flow map at its last walk (capacity: twice limits.max_flows).",
                 Gauge,
                 [],
             ),
@@ -772,6 +779,7 @@ impl Metrics {
             self.parse_errors.name,
             self.events_read.name,
             self.flows_tracked.name,
+            self.kernel_flows.name,
             self.handshake_failure_rate.name,
             self.failure_spike_active.name,
             self.state_bytes.name,
@@ -825,6 +833,7 @@ impl Metrics {
         self.parse_errors.render(&mut out);
         self.events_read.render(&mut out);
         self.flows_tracked.render(&mut out);
+        self.kernel_flows.render(&mut out);
         self.handshake_failure_rate.render(&mut out);
         self.failure_spike_active.render(&mut out);
         self.state_bytes.render(&mut out);
