@@ -33,7 +33,8 @@ const _: () = assert!(MAX_EVENT_PAYLOAD.is_power_of_two() && MEDIUM < MAX_EVENT_
 #[inline(always)]
 pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     count(counter::PACKETS);
-    let p = parse::parse(ctx)?;
+    let mut slot = core::mem::MaybeUninit::uninit();
+    let p = parse::parse(ctx, &mut slot)?;
     let cfg = maps::config();
     let wire_len = ctx.len();
     // SAFETY: ctx.skb points to the program's __sk_buff context.
@@ -47,7 +48,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     let syn = p.tcp_flags & tcp_flag::SYN != 0;
     let created = syn && insert_fresh(&p.key, wire_len, p.tcp_flags, ifindex);
     if created && !wants_payload {
-        return end_event(ctx, &p, hook, p.tcp_flags);
+        return end_event(ctx, p, hook, p.tcp_flags);
     }
     let stats = match FLOWS.get_ptr_mut(&p.key) {
         // SAFETY: a live pointer into the map value; concurrent writers on other CPUs
@@ -86,7 +87,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
             insert_fresh(&p.key, wire_len, p.tcp_flags, ifindex);
             if !wants_payload {
                 // Nothing to capture, so no second lookup for the value just inserted.
-                return end_event(ctx, &p, hook, p.tcp_flags);
+                return end_event(ctx, p, hook, p.tcp_flags);
             }
             match FLOWS.get_ptr_mut(&p.key) {
                 // SAFETY: pointer from a successful lookup; see above on concurrent writers.
@@ -100,12 +101,12 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     // Bare ACKs, SYNs and FINs of a direction still capturing have nothing to copy, so
     // they skip the `DONE` lookup too: the mark is noticed at the next payload.
     if stats.capture_state != capture_state::ACTIVE || !wants_payload {
-        return end_event(ctx, &p, hook, opened);
+        return end_event(ctx, p, hook, opened);
     }
     if DONE.get_ptr(&p.key).is_some() {
         stats.capture_state = capture_state::DONE;
         count(counter::CAPTURE_DONE);
-        return end_event(ctx, &p, hook, opened);
+        return end_event(ctx, p, hook, opened);
     }
 
     let left = cfg.byte_budget.saturating_sub(stats.captured_bytes);
@@ -113,7 +114,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
         // Only reachable with a budget of zero: a spent budget is noticed below.
         stats.capture_state = capture_state::BUDGET_SPENT;
         count(counter::CAPTURE_BUDGET_SPENT);
-        return end_event(ctx, &p, hook, opened);
+        return end_event(ctx, p, hook, opened);
     }
     let mut copy = p.payload_len;
     if copy > left {
@@ -124,7 +125,7 @@ pub fn handle(ctx: &TcContext, hook: u8) -> Result<(), u32> {
     }
     let hdr = header(
         ctx,
-        &p,
+        p,
         hook,
         precise_now(),
         event_kind::SEGMENT,
