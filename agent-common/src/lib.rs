@@ -204,8 +204,10 @@ pub struct FlowStats {
     /// TCP flags of the packet that opened this direction (or restarted it on reuse).
     /// Payload-less SYNs raise no event, so this is how userspace learns who connected.
     pub first_flags: u8,
-    /// Padding as whole words: a `[u8; 7]` costs the BPF backend a memset call.
-    pub _pad: [u8; 3],
+    /// Padding as scalars: an array (`[u8; 3]`, `[u8; 7]`) costs the BPF backend a call
+    /// to memset on every flow insert.
+    pub _pad8: u8,
+    pub _pad16: u16,
     /// The interface that owns this direction: the first one it was seen on (or the
     /// one a reused tuple restarted on). A packet crossing two attached interfaces
     /// (pod veth, then uplink) is counted and captured on its first hop only.

@@ -223,7 +223,8 @@ fn fresh(wire_len: u32, flags: u8, now: u64, ifindex: u32) -> FlowStats {
         tcp_flags: flags,
         capture_state: capture_state::ACTIVE,
         first_flags: flags,
-        _pad: [0; 3],
+        _pad8: 0,
+        _pad16: 0,
         ifindex,
     }
 }
