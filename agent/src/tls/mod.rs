@@ -205,6 +205,16 @@ pub enum ClientAuthSource {
     Inferred,
 }
 
+impl ClientAuthSource {
+    /// The JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthSource::Handshake => "handshake",
+            ClientAuthSource::Inferred => "inferred",
+        }
+    }
+}
+
 /// One plaintext alert (RFC 5246 §7.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertEvent {
