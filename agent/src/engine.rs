@@ -648,6 +648,21 @@ impl Engine {
                 not_after_unix: cert.not_after_unix,
             })
         });
+        // The flow ends here: its facts move into the record rather than being copied.
+        let tls = match flow.app.tls.as_mut() {
+            Some(t) => Some(t.take_info()),
+            None if flow.app.mid_tls => Some(TlsInfo {
+                midstream: true,
+                ..TlsInfo::default()
+            }),
+            None => None,
+        };
+        let midstream = flow.app.mid_tls || flow.app.plain.recognised_midstream();
+        let proxy = flow.app.plain.proxy();
+        let plaintext = match flow.app.plain.protocol() {
+            Some(_) if !flow.app.mid_tls => Some(flow.app.plain.take_info()),
+            _ => None,
+        };
         FlowRecord {
             key: flow.key,
             first_seen: flow.first_seen,
@@ -656,21 +671,9 @@ impl Engine {
             encrypted,
             packets: flow.packets,
             bytes: flow.bytes,
-            tls: match &flow.app.tls {
-                Some(t) => Some(t.info().clone()),
-                None if flow.app.mid_tls => Some(TlsInfo {
-                    midstream: true,
-                    ..TlsInfo::default()
-                }),
-                None => None,
-            },
+            tls,
             quic: flow.app.quic.as_deref().map(quic::Quic::info),
-            plaintext: flow
-                .app
-                .plain
-                .protocol()
-                .filter(|_| !flow.app.mid_tls)
-                .map(|_| flow.app.plain.info().clone()),
+            plaintext,
             findings,
             suppressed,
             gap,
@@ -678,8 +681,8 @@ impl Engine {
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
             source: None,
-            midstream: flow.app.mid_tls || flow.app.plain.recognised_midstream(),
-            proxy: flow.app.plain.proxy(),
+            midstream,
+            proxy,
         }
     }
 }

@@ -283,14 +283,36 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Whether any byte of `bytes` needs an escape, eight bytes at a time (a byte-wise scan
+/// cost about 3 instructions per byte of output).
+fn any_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Exact tests for "some byte is zero" and "some byte is below n" (n <= 128).
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_less = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let v = u64::from_ne_bytes(word);
+        if has_less(v, 0x20)
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| needs_escape(b))
+}
+
 /// A JSON string, escaped exactly as serde_json does. Titles, remediations and most values
-/// need no escape: one pass without early exit (which the compiler vectorises) says so,
-/// and the bytes are copied whole.
+/// need no escape: [`any_escape`] says so and the bytes are copied whole.
 fn string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if bytes.iter().fold(false, |acc, &b| acc | needs_escape(b)) {
+    if any_escape(bytes) {
         escaped(out, bytes);
     } else {
         out.extend_from_slice(bytes);
@@ -438,6 +460,21 @@ mod tests {
         r.first_seen = Timestamp(0);
         r.last_seen = Timestamp(0);
         same_as_serde(&r);
+    }
+
+    #[test]
+    fn escape_check_finds_every_escaped_byte_at_every_offset() {
+        for b in 0u8..0x80 {
+            for at in 0..17 {
+                let mut s = vec![b'a'; 17];
+                s[at] = b;
+                assert_eq!(any_escape(&s), needs_escape(b), "byte {b:#x} at {at}");
+            }
+        }
+        // Bytes just above the limits, and non-ASCII, need none.
+        assert!(!any_escape(
+            "   !#[]^é€𝄞 plain text, long enough".as_bytes()
+        ));
     }
 
     #[test]

@@ -702,7 +702,7 @@ impl<V> Table<V> {
                 }
             }
         }
-        out.sort_by_key(Flow::sort_key);
+        out.sort_by_cached_key(Flow::sort_key);
         out
     }
 
@@ -723,7 +723,7 @@ impl<V> Table<V> {
             out.push(f);
         }
         self.stream_bytes = 0;
-        out.sort_by_key(Flow::sort_key);
+        out.sort_by_cached_key(Flow::sort_key);
         out
     }
 }

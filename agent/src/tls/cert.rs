@@ -161,6 +161,41 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, TlsError> {
     })
 }
 
+/// Certificates remembered by [`parse_cached`]; past this, the cache starts over.
+const CACHE_ENTRIES: usize = 256;
+
+thread_local! {
+    /// DER bytes to their summary (`None`: unparsable), see [`parse_cached`].
+    static CACHE: std::cell::RefCell<std::collections::HashMap<Box<[u8]>, Option<CertInfo>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`parse`], remembering the last few hundred distinct certificates. Real traffic repeats
+/// one server chain over thousands of connections, and x509-parser cost about 41,000
+/// instructions per certificate (10% of the recorded handshake mix). The summary is a
+/// function of the DER bytes alone (time-dependent conclusions such as expiry are drawn
+/// per event from `not_after_unix`), so a hit returns the same value a parse would. The
+/// map hashes with SipHash keyed per process: certificates are chosen by whoever sends
+/// them.
+pub fn parse_cached(der: &[u8]) -> Result<CertInfo, TlsError> {
+    let hit = CACHE.with(|c| c.borrow().get(der).cloned());
+    let parsed = match hit {
+        Some(v) => v,
+        None => {
+            let v = parse(der).ok();
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= CACHE_ENTRIES {
+                    c.clear();
+                }
+                c.insert(der.into(), v.clone());
+            });
+            v
+        }
+    };
+    parsed.ok_or(TlsError::Certificate)
+}
+
 /// The `client_cert` object of the JSON `tls` object: who the client said it was, by name
 /// only (never key material). Read from the client's Certificate message, which travels in
 /// the clear in TLS 1.2 and older only.
