@@ -484,21 +484,30 @@ impl Engine {
         };
         let flow = outcome.flow;
         let dir = outcome.direction;
+        // Whether the application state may have changed (else its classification stands:
+        // a bulk segment past the stream cap costs no re-check).
+        let mut fed = outcome.created;
         match seg.transport {
             Transport::Tcp => {
-                if let Some(t) = seg.tcp {
-                    flow.app.syn_seen |= t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
-                }
-                if flow.app.midstream.is_none() && !seg.payload.is_empty() {
-                    let mid = !flow.app.syn_seen;
-                    flow.app.midstream = Some(mid);
-                    if mid {
-                        flow.app.plain.set_midstream();
+                // Mid-stream is decided once, at the first payload.
+                if flow.app.midstream.is_none() {
+                    if let Some(t) = seg.tcp {
+                        flow.app.syn_seen |=
+                            t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
+                    }
+                    if !seg.payload.is_empty() {
+                        let mid = !flow.app.syn_seen;
+                        flow.app.midstream = Some(mid);
+                        if mid {
+                            flow.app.plain.set_midstream();
+                        }
+                        fed = true;
                     }
                 }
                 if outcome.grew {
                     let data = flow.streams[dir.index()].contiguous();
                     flow.app.on_data(dir, data);
+                    fed = true;
                 }
                 if let (Some(tcp), Some(tls)) = (seg.tcp, flow.app.tls.as_mut()) {
                     if tcp.has(TcpMeta::RST) {
@@ -512,10 +521,13 @@ impl Engine {
                 let nth = flow.packets.get(dir.index()).copied().unwrap_or(0);
                 if !seg.payload.is_empty() {
                     flow.app.on_datagram(dir, nth, seg.payload);
+                    fed = true;
                 }
             }
         }
-        flow.classified = flow.app.classified();
+        if fed {
+            flow.classified = flow.app.classified();
+        }
         if !flow.app.done_reported && flow.app.done() {
             flow.app.done_reported = true;
             let key = flow.key;
