@@ -163,6 +163,9 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, TlsError> {
 
 /// Certificates remembered by [`parse_cached`]; past this, the cache starts over.
 const CACHE_ENTRIES: usize = 256;
+/// Larger certificates are parsed each time, not kept: the cache stays under about 2 MiB
+/// whatever peers send (real leaf certificates are 1–2 KB).
+const CACHE_MAX_DER: usize = 8 * 1024;
 
 thread_local! {
     /// DER bytes to their summary (`None`: unparsable), see [`parse_cached`].
@@ -178,6 +181,9 @@ thread_local! {
 /// map hashes with SipHash keyed per process: certificates are chosen by whoever sends
 /// them.
 pub fn parse_cached(der: &[u8]) -> Result<CertInfo, TlsError> {
+    if der.len() > CACHE_MAX_DER {
+        return parse(der);
+    }
     let hit = CACHE.with(|c| c.borrow().get(der).cloned());
     let parsed = match hit {
         Some(v) => v,

@@ -89,6 +89,9 @@ pub fn ja3s(sh: &ServerHello) -> String {
 
 /// Distinct hellos remembered by [`client`] and [`server`]; past this a memo starts over.
 const MEMO_ENTRIES: usize = 256;
+/// Hellos with longer keys (thousands of offered values) are fingerprinted each time, not
+/// kept: a memo stays under about 1 MiB whatever peers send.
+const MEMO_MAX_KEY: usize = 4 * 1024;
 
 thread_local! {
     /// [`client_key`] to (JA3, JA4).
@@ -137,6 +140,9 @@ fn memoised<V: Clone>(
     key: Vec<u8>,
     make: impl FnOnce() -> V,
 ) -> V {
+    if key.len() > MEMO_MAX_KEY {
+        return make();
+    }
     if let Some(v) = memo.with(|m| m.borrow().get(&key).cloned()) {
         return v;
     }
