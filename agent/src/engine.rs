@@ -425,6 +425,8 @@ pub struct Engine {
     spike: Detector,
     /// Free a flow's stream buffers once it is done (live mode, see [`Engine::live`]).
     free_when_done: bool,
+    /// Flows the table handed back, kept empty between calls to reuse its capacity.
+    ended: Vec<Flow<App>>,
 }
 
 impl Engine {
@@ -436,6 +438,7 @@ impl Engine {
             done: Vec::new(),
             spike: Detector::new(spike_params(config)),
             free_when_done: false,
+            ended: Vec::new(),
         }
     }
 
@@ -542,9 +545,12 @@ impl Engine {
     /// Expires idle and closed flows as of `now`.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
         self.spike.advance(now);
-        for flow in self.table.expire(now) {
+        let mut ended = std::mem::take(&mut self.ended);
+        self.table.expire_into(now, &mut ended);
+        for flow in ended.drain(..) {
             out.push(self.finish_flow(flow));
         }
+        self.ended = ended;
     }
 
     /// Ends every flow (end of capture, or shutdown).
