@@ -545,6 +545,9 @@ impl Engine {
     /// Expires idle and closed flows as of `now`.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
         self.spike.advance(now);
+        if !self.table.expiry_due(now) {
+            return;
+        }
         let mut ended = std::mem::take(&mut self.ended);
         self.table.expire_into(now, &mut ended);
         for flow in ended.drain(..) {
