@@ -404,13 +404,13 @@ mod tests {
             fallback_scsv: true,
             established: true,
             alert: Some("handshake_failure".into()),
-            cert: Some(CertInfo {
+            cert: Some(Arc::new(CertInfo {
                 subject: "CN=a, O=b\tc".into(),
                 key_bits: Some(2048),
                 san: vec!["a.test".into()],
                 self_signed: true,
                 ..CertInfo::default()
-            }),
+            })),
             client_auth: ClientAuth::Presented,
             client_auth_source: ClientAuthSource::Handshake,
             client_cert: Some(ClientCertInfo {

@@ -153,7 +153,9 @@ pub struct TlsInfo {
     pub resumed: bool,
     /// Description of the last plaintext alert, e.g. `handshake_failure`.
     pub alert: Option<String>,
-    pub cert: Option<CertInfo>,
+    /// Shared with the certificate cache ([`cert::parse_cached`]): real traffic repeats one
+    /// chain over many connections, and a copy of its strings per flow was measurable.
+    pub cert: Option<std::sync::Arc<CertInfo>>,
     /// Mutual TLS: whether the client presented a certificate (see [`ClientAuth`]).
     pub client_auth: ClientAuth,
     pub client_auth_source: ClientAuthSource,
