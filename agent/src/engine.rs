@@ -425,6 +425,8 @@ pub struct Engine {
     spike: Detector,
     /// Free a flow's stream buffers once it is done (live mode, see [`Engine::live`]).
     free_when_done: bool,
+    /// Flows the table handed back, kept empty between calls to reuse its capacity.
+    ended: Vec<Flow<App>>,
 }
 
 impl Engine {
@@ -436,6 +438,7 @@ impl Engine {
             done: Vec::new(),
             spike: Detector::new(spike_params(config)),
             free_when_done: false,
+            ended: Vec::new(),
         }
     }
 
@@ -484,21 +487,30 @@ impl Engine {
         };
         let flow = outcome.flow;
         let dir = outcome.direction;
+        // Whether the application state may have changed (else its classification stands:
+        // a bulk segment past the stream cap costs no re-check).
+        let mut fed = outcome.created;
         match seg.transport {
             Transport::Tcp => {
-                if let Some(t) = seg.tcp {
-                    flow.app.syn_seen |= t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
-                }
-                if flow.app.midstream.is_none() && !seg.payload.is_empty() {
-                    let mid = !flow.app.syn_seen;
-                    flow.app.midstream = Some(mid);
-                    if mid {
-                        flow.app.plain.set_midstream();
+                // Mid-stream is decided once, at the first payload.
+                if flow.app.midstream.is_none() {
+                    if let Some(t) = seg.tcp {
+                        flow.app.syn_seen |=
+                            t.has(TcpMeta::SYN) || t.first_flags & TcpMeta::SYN != 0;
+                    }
+                    if !seg.payload.is_empty() {
+                        let mid = !flow.app.syn_seen;
+                        flow.app.midstream = Some(mid);
+                        if mid {
+                            flow.app.plain.set_midstream();
+                        }
+                        fed = true;
                     }
                 }
                 if outcome.grew {
                     let data = flow.streams[dir.index()].contiguous();
                     flow.app.on_data(dir, data);
+                    fed = true;
                 }
                 if let (Some(tcp), Some(tls)) = (seg.tcp, flow.app.tls.as_mut()) {
                     if tcp.has(TcpMeta::RST) {
@@ -512,10 +524,13 @@ impl Engine {
                 let nth = flow.packets.get(dir.index()).copied().unwrap_or(0);
                 if !seg.payload.is_empty() {
                     flow.app.on_datagram(dir, nth, seg.payload);
+                    fed = true;
                 }
             }
         }
-        flow.classified = flow.app.classified();
+        if fed {
+            flow.classified = flow.app.classified();
+        }
         if !flow.app.done_reported && flow.app.done() {
             flow.app.done_reported = true;
             let key = flow.key;
@@ -530,9 +545,15 @@ impl Engine {
     /// Expires idle and closed flows as of `now`.
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
         self.spike.advance(now);
-        for flow in self.table.expire(now) {
+        if !self.table.expiry_due(now) {
+            return;
+        }
+        let mut ended = std::mem::take(&mut self.ended);
+        self.table.expire_into(now, &mut ended);
+        for flow in ended.drain(..) {
             out.push(self.finish_flow(flow));
         }
+        self.ended = ended;
     }
 
     /// Ends every flow (end of capture, or shutdown).
@@ -648,6 +669,21 @@ impl Engine {
                 not_after_unix: cert.not_after_unix,
             })
         });
+        // The flow ends here: its facts move into the record rather than being copied.
+        let tls = match flow.app.tls.as_mut() {
+            Some(t) => Some(t.take_info()),
+            None if flow.app.mid_tls => Some(TlsInfo {
+                midstream: true,
+                ..TlsInfo::default()
+            }),
+            None => None,
+        };
+        let midstream = flow.app.mid_tls || flow.app.plain.recognised_midstream();
+        let proxy = flow.app.plain.proxy();
+        let plaintext = match flow.app.plain.protocol() {
+            Some(_) if !flow.app.mid_tls => Some(flow.app.plain.take_info()),
+            _ => None,
+        };
         FlowRecord {
             key: flow.key,
             first_seen: flow.first_seen,
@@ -656,21 +692,9 @@ impl Engine {
             encrypted,
             packets: flow.packets,
             bytes: flow.bytes,
-            tls: match &flow.app.tls {
-                Some(t) => Some(t.info().clone()),
-                None if flow.app.mid_tls => Some(TlsInfo {
-                    midstream: true,
-                    ..TlsInfo::default()
-                }),
-                None => None,
-            },
+            tls,
             quic: flow.app.quic.as_deref().map(quic::Quic::info),
-            plaintext: flow
-                .app
-                .plain
-                .protocol()
-                .filter(|_| !flow.app.mid_tls)
-                .map(|_| flow.app.plain.info().clone()),
+            plaintext,
             findings,
             suppressed,
             gap,
@@ -678,8 +702,8 @@ impl Engine {
             cert_expiry,
             k8s: crate::identity::FlowIdentity::default(),
             source: None,
-            midstream: flow.app.mid_tls || flow.app.plain.recognised_midstream(),
-            proxy: flow.app.plain.proxy(),
+            midstream,
+            proxy,
         }
     }
 }

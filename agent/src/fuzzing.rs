@@ -237,8 +237,15 @@ pub fn pcap(data: &[u8]) {
         }
     }
     engine.finish(&mut out);
+    let mut line = Vec::new();
     for r in &out {
-        let _ = serde_json::to_string(&crate::export::events::Event::from_record(r));
+        // The hand-written event line must match the serde reference byte for byte.
+        line.clear();
+        let reference = serde_json::to_vec(&crate::export::events::Event::from_record(r));
+        let mine = crate::export::json::event(&mut line, r);
+        if let (Ok(reference), Ok(())) = (reference, mine) {
+            assert_eq!(line, reference);
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub fn run(args: &PcapArgs) -> Result<Outcome, OfflineError> {
     };
     let mut engine = Engine::new(&config);
     let mut writer = match args.format {
-        Format::Json => EventWriter::stdout(),
+        Format::Json => EventWriter::stdout_buffered(),
         Format::Table => EventWriter::sink(),
     };
     let mut outcome = Outcome::default();

@@ -2,5 +2,6 @@
 
 pub mod events;
 pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod summary;

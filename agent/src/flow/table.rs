@@ -677,12 +677,28 @@ impl<V> Table<V> {
     /// Flows that ended by `now`: idle ones, closed TCP flows past their linger, and flows
     /// finished since the last call. Sorted by first seen, then key.
     pub fn expire(&mut self, now: Timestamp) -> Vec<Flow<V>> {
-        let due = self.next_scan.is_none_or(|t| now >= t);
-        if !due && self.finished.is_empty() {
+        let mut out = Vec::new();
+        self.expire_into(now, &mut out);
+        out
+    }
+
+    /// Whether [`expire`](Self::expire) at `now` has anything to do: a scan is due or
+    /// flows finished since the last call. Cheap, for the per-packet path.
+    pub fn expiry_due(&self, now: Timestamp) -> bool {
+        self.next_scan.is_none_or(|t| now >= t) || !self.finished.is_empty()
+    }
+
+    /// [`expire`](Self::expire), appending to `out`: a caller that keeps `out` between
+    /// calls reuses its capacity (flows are large; growing a fresh `Vec` for every batch
+    /// was 17 M instructions of reallocation on the recorded handshake mix).
+    pub fn expire_into(&mut self, now: Timestamp, out: &mut Vec<Flow<V>>) {
+        if !self.expiry_due(now) {
             // The common case, once per packet: nothing to hand back.
-            return Vec::new();
+            return;
         }
-        let mut out = std::mem::take(&mut self.finished);
+        let due = self.next_scan.is_none_or(|t| now >= t);
+        let start = out.len();
+        out.append(&mut self.finished);
         if due {
             self.next_scan = Some(Timestamp(now.0.saturating_add(self.limits.scan_interval)));
             let limits = self.limits;
@@ -702,8 +718,9 @@ impl<V> Table<V> {
                 }
             }
         }
-        out.sort_by_key(Flow::sort_key);
-        out
+        if let Some(batch) = out.get_mut(start..) {
+            batch.sort_by_cached_key(Flow::sort_key);
+        }
     }
 
     /// Take one flow out (e.g. the engine is done with it).
@@ -723,7 +740,7 @@ impl<V> Table<V> {
             out.push(f);
         }
         self.stream_bytes = 0;
-        out.sort_by_key(Flow::sort_key);
+        out.sort_by_cached_key(Flow::sort_key);
         out
     }
 }

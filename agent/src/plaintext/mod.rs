@@ -968,6 +968,11 @@ impl Session {
         &self.info
     }
 
+    /// Moves the facts out (the flow is ending), without a copy.
+    pub fn take_info(&mut self) -> PlaintextInfo {
+        std::mem::take(&mut self.info)
+    }
+
     /// Parse failures and caps met by the active analyzer.
     pub fn trouble(&self) -> Trouble {
         match &self.stage {

@@ -220,7 +220,7 @@ impl Probed {
             alpn: vec!["h2".into(), "http/1.1".into()],
             alpn_selected: self.alpn.clone(),
             established: true,
-            cert: Some(cert),
+            cert: Some(Arc::new(cert)),
             ..TlsInfo::default()
         });
         r.findings = kept;

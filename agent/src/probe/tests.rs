@@ -71,7 +71,7 @@ fn tls13_record(server: &str, sni: Option<&str>, cert: bool) -> FlowRecord {
     r.tls = Some(TlsInfo {
         version: Some("TLS 1.3".into()),
         sni: sni.map(str::to_owned),
-        cert: cert.then(CertInfo::default),
+        cert: cert.then(|| Arc::new(CertInfo::default())),
         ..TlsInfo::default()
     });
     r

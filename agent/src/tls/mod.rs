@@ -153,7 +153,9 @@ pub struct TlsInfo {
     pub resumed: bool,
     /// Description of the last plaintext alert, e.g. `handshake_failure`.
     pub alert: Option<String>,
-    pub cert: Option<CertInfo>,
+    /// Shared with the certificate cache ([`cert::parse_cached`]): real traffic repeats one
+    /// chain over many connections, and a copy of its strings per flow was measurable.
+    pub cert: Option<std::sync::Arc<CertInfo>>,
     /// Mutual TLS: whether the client presented a certificate (see [`ClientAuth`]).
     pub client_auth: ClientAuth,
     pub client_auth_source: ClientAuthSource,
@@ -203,6 +205,16 @@ pub enum ClientAuthSource {
     Handshake,
     /// The size of the TLS 1.3 client's first encrypted record (its messages are encrypted).
     Inferred,
+}
+
+impl ClientAuthSource {
+    /// The JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthSource::Handshake => "handshake",
+            ClientAuthSource::Inferred => "inferred",
+        }
+    }
 }
 
 /// One plaintext alert (RFC 5246 §7.2).
@@ -480,7 +492,7 @@ impl Session {
     fn on_leaf(&mut self, dir: Direction, der: &[u8], chain_len: usize) {
         match dir {
             Direction::ToClient => {
-                self.info.cert = cert::parse(der).ok();
+                self.info.cert = cert::parse_cached(der).ok();
                 self.hs.cert_unparsable = self.info.cert.is_none();
                 self.hs.cert_chain_len = chain_len;
             }
@@ -646,7 +658,7 @@ impl Session {
                     self.info.version = names::version_name(names::SSL2).map(str::to_owned);
                     if !sh.certificate.is_empty() {
                         self.hs.cert_chain_len = 1;
-                        self.info.cert = cert::parse(&sh.certificate).ok();
+                        self.info.cert = cert::parse_cached(&sh.certificate).ok();
                     }
                     self.hs.ssl2_server_hello = Some(sh);
                     // Everything the server sends next (SERVER-VERIFY…) is encrypted.
@@ -921,7 +933,7 @@ impl Session {
                 let chain = handshake::parse_certificate_list(body);
                 self.hs.cert_chain_len = chain.len();
                 if let Some(leaf) = chain.first() {
-                    self.info.cert = cert::parse(leaf).ok();
+                    self.info.cert = cert::parse_cached(leaf).ok();
                     self.hs.cert_unparsable = self.info.cert.is_none();
                 }
             }
@@ -996,8 +1008,9 @@ impl Session {
             .collect();
         info.fallback_scsv = ch.offers_cipher(handshake::SCSV_FALLBACK);
         if !ch.sslv2_record {
-            info.ja3 = Some(fingerprint::ja3(&ch));
-            info.ja4 = Some(fingerprint::ja4(&ch));
+            let (ja3, ja4) = fingerprint::client(&ch);
+            info.ja3 = Some(ja3);
+            info.ja4 = Some(ja4);
         }
         self.hs.client_hello = Some(ch);
     }
@@ -1006,7 +1019,7 @@ impl Session {
         // JA3S fingerprints the first ServerHello-format message, a HelloRetryRequest
         // included, as tshark and Suricata do (zeek/Traces/tls/hrr.pcap).
         if self.info.ja3s.is_none() {
-            self.info.ja3s = Some(fingerprint::ja3s(&sh));
+            self.info.ja3s = Some(fingerprint::server(&sh));
         }
         if sh.hello_retry {
             self.hs.hello_retry_request = Some(sh);
@@ -1134,6 +1147,12 @@ impl Session {
 
     pub fn info(&self) -> &TlsInfo {
         &self.info
+    }
+
+    /// Moves the facts out (the flow is ending): the record takes them without a copy of
+    /// every string.
+    pub fn take_info(&mut self) -> TlsInfo {
+        std::mem::take(&mut self.info)
     }
 
     /// True once nothing more in the clear is expected (handshake encrypted or failed).
