@@ -122,6 +122,11 @@ impl From<String> for Evidence {
         Evidence::Text(v)
     }
 }
+impl From<std::borrow::Cow<'_, str>> for Evidence {
+    fn from(v: std::borrow::Cow<'_, str>) -> Self {
+        Evidence::Text(v.into_owned())
+    }
+}
 impl From<&str> for Evidence {
     fn from(v: &str) -> Self {
         Evidence::Text(v.to_owned())
