@@ -437,7 +437,7 @@ mod tests {
                 severity: Severity::Critical,
                 title: "T \"quoted\"",
                 remediation: "R",
-                evidence: BTreeMap::new(),
+                evidence: crate::detect::EvidenceMap::new(),
             }
             .with("text", "v")
             .with("count", 3u64)
@@ -450,7 +450,7 @@ mod tests {
                 severity: Severity::Info,
                 title: "",
                 remediation: "",
-                evidence: BTreeMap::new(),
+                evidence: crate::detect::EvidenceMap::new(),
             },
         ];
         same_as_serde(&r);
