@@ -272,3 +272,41 @@ impl Finding {
         self.evidence.get(key).map(ToString::to_string)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// The sorted `Vec` keeps the `BTreeMap`'s contract: key order, last value wins, the same
+    /// JSON and the same `Debug`.
+    #[test]
+    fn evidence_map_behaves_like_the_btreemap() {
+        let entries: [(&'static str, Evidence); 5] = [
+            ("version", "TLS 1.0".into()),
+            ("cipher", "TLS_RSA_WITH_RC4_128_SHA".into()),
+            ("days_left", 3u64.into()),
+            ("version", "TLS 1.1".into()),
+            ("alpn", Evidence::List(vec!["h2".into()])),
+        ];
+        let mut map = EvidenceMap::new();
+        let mut reference = BTreeMap::new();
+        for (k, v) in entries {
+            assert_eq!(map.insert(k, v.clone()), reference.insert(k, v));
+        }
+        assert_eq!(map.len(), 4);
+        let got: Vec<_> = map.iter().collect();
+        let want: Vec<_> = reference.iter().collect();
+        assert_eq!(got, want);
+        assert_eq!(map.get("version"), reference.get("version"));
+        assert!(map.get("absent").is_none() && !map.contains_key("absent"));
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            serde_json::to_string(&reference).unwrap()
+        );
+        assert_eq!(format!("{map:?}"), format!("{reference:?}"));
+        assert!(EvidenceMap::default().is_empty());
+    }
+}

@@ -692,6 +692,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signature_check_ignores_case_like_the_lowered_copy() {
+        for (alg, want) in [
+            ("sha1WithRSAEncryption", true),
+            ("SHA1-RSA", true),
+            ("ecdsa-with-SHA-1", true),
+            ("sha256WithRSAEncryption", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                contains_ignore_case(alg, "sha1") || contains_ignore_case(alg, "sha-1"),
+                want,
+                "{alg}"
+            );
+            assert_eq!(
+                contains_ignore_case(alg, "sha1"),
+                alg.to_ascii_lowercase().contains("sha1"),
+                "{alg}"
+            );
+        }
+        assert!(contains_ignore_case("md5WithRSAEncryption", "md5"));
+        assert!(!contains_ignore_case("md", "md5"));
+    }
+
+    #[test]
     fn ids_unique_and_dotted() {
         let mut ids: Vec<_> = DEFS.iter().map(|d| d.id).collect();
         ids.sort_unstable();
