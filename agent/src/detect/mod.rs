@@ -3,7 +3,6 @@
 //! Each analyser (`tls`, `plaintext`) owns the definitions of its findings in its own
 //! `findings` module; [`catalogue`] joins them so that docs, metrics and tests see one list.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -122,6 +121,11 @@ impl From<String> for Evidence {
         Evidence::Text(v)
     }
 }
+impl From<std::borrow::Cow<'_, str>> for Evidence {
+    fn from(v: std::borrow::Cow<'_, str>) -> Self {
+        Evidence::Text(v.into_owned())
+    }
+}
 impl From<&str> for Evidence {
     fn from(v: &str) -> Self {
         Evidence::Text(v.to_owned())
@@ -160,6 +164,75 @@ impl From<f64> for Evidence {
     }
 }
 
+/// A finding's evidence, in key order (the event's `evidence` object). A handful of
+/// entries, so a sorted `Vec`: the `BTreeMap` it replaces allocated, filled and walked a
+/// node per finding, 4% of the handshake mix (docs/profile-pcap.md, third pass).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EvidenceMap(Vec<(&'static str, Evidence)>);
+
+impl EvidenceMap {
+    pub fn new() -> Self {
+        EvidenceMap(Vec::new())
+    }
+
+    /// Adds or replaces the value of `key`; returns the value replaced.
+    pub fn insert(&mut self, key: &'static str, value: Evidence) -> Option<Evidence> {
+        match self.0.binary_search_by(|(k, _)| (*k).cmp(key)) {
+            Ok(i) => self.0.get_mut(i).map(|(_, v)| std::mem::replace(v, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Evidence> {
+        let i = self.0.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
+        self.0.get(i).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Entries in key order, as `BTreeMap::iter` gives them.
+    pub fn iter(&self) -> impl Iterator<Item = (&&'static str, &Evidence)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<'a> IntoIterator for &'a EvidenceMap {
+    type Item = (&'a &'static str, &'a Evidence);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (&'static str, Evidence)>,
+        fn(&'a (&'static str, Evidence)) -> (&'a &'static str, &'a Evidence),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+/// As a map, like the `BTreeMap` it replaces.
+impl fmt::Debug for EvidenceMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for EvidenceMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
 /// One concrete finding on one flow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -169,7 +242,7 @@ pub struct Finding {
     pub title: &'static str,
     pub remediation: &'static str,
     /// Facts that justify it: versions, suite names, protocol verbs. Never a secret.
-    pub evidence: BTreeMap<&'static str, Evidence>,
+    pub evidence: EvidenceMap,
 }
 
 impl Finding {
@@ -180,7 +253,7 @@ impl Finding {
             severity: def.severity,
             title: def.title,
             remediation: def.remediation,
-            evidence: BTreeMap::new(),
+            evidence: EvidenceMap::new(),
         }
     }
 
@@ -197,5 +270,43 @@ impl Finding {
     /// An evidence value as text (tests and table output).
     pub fn evidence_text(&self, key: &str) -> Option<String> {
         self.evidence.get(key).map(ToString::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// The sorted `Vec` keeps the `BTreeMap`'s contract: key order, last value wins, the same
+    /// JSON and the same `Debug`.
+    #[test]
+    fn evidence_map_behaves_like_the_btreemap() {
+        let entries: [(&'static str, Evidence); 5] = [
+            ("version", "TLS 1.0".into()),
+            ("cipher", "TLS_RSA_WITH_RC4_128_SHA".into()),
+            ("days_left", 3u64.into()),
+            ("version", "TLS 1.1".into()),
+            ("alpn", Evidence::List(vec!["h2".into()])),
+        ];
+        let mut map = EvidenceMap::new();
+        let mut reference = BTreeMap::new();
+        for (k, v) in entries {
+            assert_eq!(map.insert(k, v.clone()), reference.insert(k, v));
+        }
+        assert_eq!(map.len(), 4);
+        let got: Vec<_> = map.iter().collect();
+        let want: Vec<_> = reference.iter().collect();
+        assert_eq!(got, want);
+        assert_eq!(map.get("version"), reference.get("version"));
+        assert!(map.get("absent").is_none() && !map.contains_key("absent"));
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            serde_json::to_string(&reference).unwrap()
+        );
+        assert_eq!(format!("{map:?}"), format!("{reference:?}"));
+        assert!(EvidenceMap::default().is_empty());
     }
 }

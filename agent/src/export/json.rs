@@ -133,7 +133,7 @@ fn tls(out: &mut Vec<u8>, t: &TlsInfo) {
     out.extend_from_slice(b"{\"version\":");
     opt_string(out, t.version.as_deref());
     out.extend_from_slice(b",\"client_versions\":");
-    list(out, t.client_versions.iter().map(String::as_str));
+    list(out, t.client_versions.iter().map(|v| &**v));
     out.extend_from_slice(b",\"cipher\":");
     opt_string(out, t.cipher.as_deref());
     out.extend_from_slice(b",\"sni\":");
@@ -143,7 +143,7 @@ fn tls(out: &mut Vec<u8>, t: &TlsInfo) {
     out.extend_from_slice(b",\"alpn_selected\":");
     opt_string(out, t.alpn_selected.as_deref());
     out.extend_from_slice(b",\"groups\":");
-    list(out, t.groups.iter().map(String::as_str));
+    list(out, t.groups.iter().map(|g| &**g));
     out.extend_from_slice(b",\"group_selected\":");
     opt_string(out, t.group_selected.as_deref());
     out.extend_from_slice(b",\"ja3\":");
@@ -437,7 +437,7 @@ mod tests {
                 severity: Severity::Critical,
                 title: "T \"quoted\"",
                 remediation: "R",
-                evidence: BTreeMap::new(),
+                evidence: crate::detect::EvidenceMap::new(),
             }
             .with("text", "v")
             .with("count", 3u64)
@@ -450,7 +450,7 @@ mod tests {
                 severity: Severity::Info,
                 title: "",
                 remediation: "",
-                evidence: BTreeMap::new(),
+                evidence: crate::detect::EvidenceMap::new(),
             },
         ];
         same_as_serde(&r);

@@ -25,6 +25,7 @@ impl Summary {
             .or_insert((0, r.encrypted));
         e.0 += 1;
         if let Some(v) = r.tls.as_ref().and_then(|t| t.version.clone()) {
+            let v = v.into_owned();
             *self.tls_versions.entry(v).or_insert(0) += 1;
         }
         for f in &r.findings {
@@ -220,10 +221,10 @@ fn tls_detail(r: &FlowRecord) -> String {
     let mut detail = Vec::new();
     if let Some(t) = &r.tls {
         if let Some(v) = &t.version {
-            detail.push(v.clone());
+            detail.push(v.to_string());
         }
         if let Some(c) = &t.cipher {
-            detail.push(c.clone());
+            detail.push(c.to_string());
         }
         if let Some(s) = &t.sni {
             detail.push(format!("sni={s}"));

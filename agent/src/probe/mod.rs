@@ -214,8 +214,8 @@ impl Probed {
             self.at,
         );
         r.tls = Some(TlsInfo {
-            version: self.version.clone(),
-            cipher: self.cipher.clone(),
+            version: self.version.clone().map(Into::into),
+            cipher: self.cipher.clone().map(Into::into),
             sni: self.target.sni.clone(),
             alpn: vec!["h2".into(), "http/1.1".into()],
             alpn_selected: self.alpn.clone(),

@@ -586,6 +586,14 @@ fn failure(info: &TlsInfo, hs: &Handshake, out: &mut Vec<Finding>) {
     }
 }
 
+/// Whether `hay` contains `needle` (lowercase ASCII) in any ASCII case, without the
+/// lowered copy of `hay` that `to_ascii_lowercase` allocated for every certificate.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 pub(crate) fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: &mut Vec<Finding>) {
     let now = now.secs();
     if now > c.not_after_unix {
@@ -628,10 +636,10 @@ pub(crate) fn certificate(c: &CertInfo, sni: Option<&str>, now: Timestamp, out: 
                 .with("key_bits", c.key_bits.unwrap_or(0)),
         );
     }
-    let sig = c.sig_alg.to_ascii_lowercase();
-    let sig_sev = if sig.contains("md5") || sig.contains("md2") || sig.contains("md4") {
+    let sig = |needle: &str| contains_ignore_case(&c.sig_alg, needle);
+    let sig_sev = if sig("md5") || sig("md2") || sig("md4") {
         Some(Severity::High)
-    } else if sig.contains("sha1") || sig.contains("sha-1") {
+    } else if sig("sha1") || sig("sha-1") {
         Some(Severity::Medium)
     } else {
         None
@@ -682,6 +690,30 @@ fn heartbeat(hs: &Handshake, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signature_check_ignores_case_like_the_lowered_copy() {
+        for (alg, want) in [
+            ("sha1WithRSAEncryption", true),
+            ("SHA1-RSA", true),
+            ("ecdsa-with-SHA-1", true),
+            ("sha256WithRSAEncryption", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                contains_ignore_case(alg, "sha1") || contains_ignore_case(alg, "sha-1"),
+                want,
+                "{alg}"
+            );
+            assert_eq!(
+                contains_ignore_case(alg, "sha1"),
+                alg.to_ascii_lowercase().contains("sha1"),
+                "{alg}"
+            );
+        }
+        assert!(contains_ignore_case("md5WithRSAEncryption", "md5"));
+        assert!(!contains_ignore_case("md", "md5"));
+    }
 
     #[test]
     fn ids_unique_and_dotted() {

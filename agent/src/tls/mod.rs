@@ -21,6 +21,8 @@ pub mod openvpn;
 pub mod record;
 pub mod suites;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::detect::Finding;
@@ -131,20 +133,20 @@ pub enum Close {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TlsInfo {
     /// Negotiated version (`SSL 2.0` … `TLS 1.3`), `null` until a ServerHello says it.
-    pub version: Option<String>,
+    pub version: Option<Cow<'static, str>>,
     /// Versions the client offered: `supported_versions` (GREASE removed) when present,
     /// else its single legacy maximum.
-    pub client_versions: Vec<String>,
+    pub client_versions: Vec<Cow<'static, str>>,
     /// IANA name of the negotiated suite (or SSLv2 cipher kind).
-    pub cipher: Option<String>,
+    pub cipher: Option<Cow<'static, str>>,
     pub sni: Option<String>,
     /// The client's ALPN list (non-UTF-8 bytes shown lossily).
     pub alpn: Vec<String>,
     pub alpn_selected: Option<String>,
     /// The client's supported groups, GREASE removed.
-    pub groups: Vec<String>,
+    pub groups: Vec<Cow<'static, str>>,
     /// From the ServerHello key_share (TLS 1.3) or the ServerKeyExchange curve (TLS ≤ 1.2).
-    pub group_selected: Option<String>,
+    pub group_selected: Option<Cow<'static, str>>,
     pub ja3: Option<String>,
     pub ja3s: Option<String>,
     pub ja4: Option<String>,
@@ -648,14 +650,14 @@ impl Session {
                 if let Some([a, b, c]) = rec.payload.get(1..4) {
                     let kind = (u32::from(*a) << 16) | (u32::from(*b) << 8) | u32::from(*c);
                     self.hs.ssl2_cipher = Some(kind);
-                    self.info.cipher = suites::ssl2_lookup(kind).map(|s| s.name.to_owned());
+                    self.info.cipher = suites::ssl2_lookup(kind).map(|s| Cow::Borrowed(s.name));
                 }
                 self.stop(dir, Stop::Encrypted);
                 self.update_established();
             }
             _ => match handshake::parse_ssl2_server_hello(rec.payload) {
                 Ok(sh) => {
-                    self.info.version = names::version_name(names::SSL2).map(str::to_owned);
+                    self.info.version = names::version_name(names::SSL2).map(Cow::Borrowed);
                     if !sh.certificate.is_empty() {
                         self.hs.cert_chain_len = 1;
                         self.info.cert = cert::parse_cached(&sh.certificate).ok();
@@ -1032,8 +1034,8 @@ impl Session {
         let info = &mut self.info;
         info.version = names::version_name(v)
             .or_else(|| names::is_tls13_draft(v).then_some("TLS 1.3"))
-            .map(str::to_owned);
-        info.cipher = Some(suites::name(sh.cipher));
+            .map(Cow::Borrowed);
+        info.cipher = Some(suites::label(sh.cipher));
         info.alpn_selected = sh.alpn.as_deref().map(lossy);
         if let Some(g) = sh.key_share_group {
             info.group_selected = Some(names::group_name(g));
@@ -1118,7 +1120,7 @@ impl Session {
             .as_ref()
             .is_some_and(|c| c.supported_versions.contains(&names::TLS13));
         if self.info.version.is_none() && tls13 {
-            self.info.version = Some("TLS 1.3".to_owned());
+            self.info.version = Some(Cow::Borrowed("TLS 1.3"));
         }
     }
 

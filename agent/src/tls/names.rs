@@ -1,6 +1,10 @@
 //! Human names for wire values: protocol versions, named groups, alerts.
 //!
 //! The names are part of the JSON contract, so they live in one place and are tested.
+//! Known values are `Cow::Borrowed`: a ClientHello names several groups and versions, and
+//! a `String` for each was measurable (profile-pcap.md, third pass).
+
+use std::borrow::Cow;
 
 /// SSL 2.0's version number (draft-hickman-netscape-ssl-00 §2.5).
 pub const SSL2: u16 = 0x0002;
@@ -45,12 +49,12 @@ pub fn version_name(v: u16) -> Option<&'static str> {
 }
 
 /// Like [`version_name`] but never empty: drafts read `TLS 1.3 draft N`, others `0xNNNN`.
-pub fn version_label(v: u16) -> String {
+pub fn version_label(v: u16) -> Cow<'static, str> {
     match version_name(v) {
-        Some(n) => n.to_owned(),
-        None if (v >> 8) == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
-        None if is_tls13_draft(v) => format!("TLS 1.3 variant 0x{v:04X}"),
-        None => format!("0x{v:04X}"),
+        Some(n) => Cow::Borrowed(n),
+        None if (v >> 8) == 0x7f => Cow::Owned(format!("TLS 1.3 draft {}", v & 0xff)),
+        None if is_tls13_draft(v) => Cow::Owned(format!("TLS 1.3 variant 0x{v:04X}")),
+        None => Cow::Owned(format!("0x{v:04X}")),
     }
 }
 
@@ -72,7 +76,7 @@ pub fn version_rank(v: u16) -> u32 {
 
 /// IANA "TLS Supported Groups" names (RFC 8422 §5.1.1, RFC 7919, RFC 8446 §4.2.7,
 /// draft-ietf-tls-ecdhe-mlkem, draft-tls-westerbaan-xyber768d00).
-pub fn group_name(g: u16) -> String {
+pub fn group_name(g: u16) -> Cow<'static, str> {
     let n = match g {
         1 => "sect163k1",
         2 => "sect163r1",
@@ -130,9 +134,9 @@ pub fn group_name(g: u16) -> String {
         0x639a => "SecP256r1Kyber768Draft00",
         0xff01 => "arbitrary_explicit_prime_curves",
         0xff02 => "arbitrary_explicit_char2_curves",
-        _ => return format!("0x{g:04X}"),
+        _ => return Cow::Owned(format!("0x{g:04X}")),
     };
-    n.to_owned()
+    Cow::Borrowed(n)
 }
 
 /// Whether the group is a hybrid or pure post-quantum KEM.

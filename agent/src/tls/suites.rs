@@ -407,9 +407,14 @@ static GOST: [Suite; 7] = [
 
 /// The suite's IANA name, or `0xNNNN` for unassigned codes (and GREASE, RFC 8701).
 pub fn name(code: u16) -> String {
+    label(code).into_owned()
+}
+
+/// [`name`] without a copy for a known suite.
+pub fn label(code: u16) -> std::borrow::Cow<'static, str> {
     match lookup(code) {
-        Some(s) => s.name.to_owned(),
-        None => format!("0x{code:04X}"),
+        Some(s) => std::borrow::Cow::Borrowed(s.name),
+        None => std::borrow::Cow::Owned(format!("0x{code:04X}")),
     }
 }
 
