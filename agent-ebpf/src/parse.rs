@@ -149,8 +149,8 @@ const FAST_LEN: usize = ETH_HLEN + 20 + 20;
 
 /// The common frame, untagged IPv4 without options carrying TCP, read under a single
 /// bounds check: per-field checks and reloads of `data`/`data_end` were a large part of
-/// the established-flow cost. `None` hands the frame to the general parser (which also
-/// does the counting of anything odd).
+/// the established-flow cost. Writes `out` and returns true; false (with `out` untouched)
+/// hands the frame to the general parser (which also does the counting of anything odd).
 #[inline(always)]
 fn fast_ipv4_tcp(ctx: &TcContext, out: &mut MaybeUninit<Parsed>) -> bool {
     let start = ctx.data();

@@ -1283,19 +1283,11 @@ mod schema;
 /// `plainsight pcap --no-summary [ARGS] FILE` with the binary under test: its standard
 /// output, once it has exited successfully (the live tests' pcap/live parity runs).
 pub fn pcap_stdout(pcap: &str, args: &[&str]) -> String {
-    let out = Command::new(crate::agent_bin())
-        .args(["pcap", "--no-summary"])
-        .args(args)
-        .arg(pcap)
-        .output()
-        .expect("plainsight pcap");
-    assert!(
-        out.status.success(),
-        "plainsight pcap {pcap}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let bin = crate::agent_bin().display().to_string();
+    let mut a = vec![bin.as_str(), "pcap", "--no-summary"];
+    a.extend_from_slice(args);
+    a.push(pcap);
+    sh(&a)
 }
 
 /// JSON lines → values; panics on a line that is not JSON or not per

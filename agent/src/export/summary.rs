@@ -24,9 +24,8 @@ impl Summary {
             .entry(r.protocol)
             .or_insert((0, r.encrypted));
         e.0 += 1;
-        if let Some(v) = r.tls.as_ref().and_then(|t| t.version.clone()) {
-            let v = v.into_owned();
-            *self.tls_versions.entry(v).or_insert(0) += 1;
+        if let Some(v) = r.tls.as_ref().and_then(|t| t.version.as_deref()) {
+            *self.tls_versions.entry(v.to_owned()).or_insert(0) += 1;
         }
         for f in &r.findings {
             *self.findings.entry((f.severity, f.id)).or_insert(0) += 1;

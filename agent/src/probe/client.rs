@@ -118,7 +118,7 @@ pub async fn probe(connector: &TlsConnector, t: &Target, cfg: &ProbeConfig) -> P
         });
         p.cipher = conn
             .negotiated_cipher_suite()
-            .map(|s| crate::tls::suites::name(u16::from(s.suite())));
+            .map(|s| crate::tls::suites::label(u16::from(s.suite())).into_owned());
         p.alpn = conn
             .alpn_protocol()
             .map(|a| String::from_utf8_lossy(a).into_owned());

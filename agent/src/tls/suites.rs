@@ -405,12 +405,8 @@ static GOST: [Suite; 7] = [
     s(0xC106, "TLS_GOSTR341112_256_WITH_MAGMA_MGM_S", Kx::Tls13, Auth::Tls13, Cipher::Magma, 256, Mac::Aead, false),
 ];
 
-/// The suite's IANA name, or `0xNNNN` for unassigned codes (and GREASE, RFC 8701).
-pub fn name(code: u16) -> String {
-    label(code).into_owned()
-}
-
-/// [`name`] without a copy for a known suite.
+/// The suite's IANA name (borrowed), or `0xNNNN` for unassigned codes (and GREASE,
+/// RFC 8701).
 pub fn label(code: u16) -> std::borrow::Cow<'static, str> {
     match lookup(code) {
         Some(s) => std::borrow::Cow::Borrowed(s.name),
@@ -581,7 +577,7 @@ mod tests {
 
         assert_eq!(lookup(0x5600).map(|s| s.kx), Some(Kx::Scsv));
         assert_eq!(lookup(0x0a0a), None, "GREASE is not a suite");
-        assert_eq!(name(0x0a0a), "0x0A0A");
+        assert_eq!(label(0x0a0a), "0x0A0A");
         assert_eq!(
             lookup(0x0001).and_then(|s| s.weakness()),
             Some("null cipher")
