@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_common::counter;
 use agent_common::parse::{Endpoints, Protocol};
+use agent_common::{counter, FlowStats};
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
@@ -519,15 +519,15 @@ impl Agent {
         let now = Timestamp::now();
         let clock = cap.clock();
         for mut r in std::mem::take(&mut self.records) {
-            kernel_counters(cap, &mut r);
-            self.k8s.enrich(&mut r);
             let ep = endpoints(&r.key);
+            let kernel = kernel_counters(cap, &ep, &mut r);
+            self.k8s.enrich(&mut r);
             if cap.unmark_done(&ep).is_err() {
                 self.metrics
                     .dropped
                     .inc(["kernel_done_map", "remove_failed"]);
             }
-            match cap.forget_closed(&ep, clock.mono(r.last_seen)) {
+            match cap.forget_closed(&ep, kernel, clock.mono(r.last_seen)) {
                 Ok(n) => self.kernel_removed += n as u64,
                 Err(e) => tracing::warn!(error = %e, "closed flow not removed from the kernel map"),
             }
@@ -708,21 +708,26 @@ fn endpoints(key: &FlowKey) -> Endpoints {
 }
 
 /// Replaces the engine's per-direction counts (captured segments only, in live mode)
-/// with the kernel's, which saw every packet.
-fn kernel_counters(cap: &LiveCapture, r: &mut FlowRecord) {
-    let protocol = match r.key.transport {
-        Transport::Tcp => Protocol::Tcp,
-        Transport::Udp => Protocol::Udp,
+/// with the kernel's, which saw every packet. Returns the kernel entries of `ep` (client
+/// to server) and of its reverse, as read.
+fn kernel_counters(
+    cap: &LiveCapture,
+    ep: &Endpoints,
+    r: &mut FlowRecord,
+) -> [Option<FlowStats>; 2] {
+    let reverse = Endpoints {
+        src: ep.dst,
+        dst: ep.src,
+        protocol: ep.protocol,
     };
-    for (i, (src, dst)) in [(r.key.client, r.key.server), (r.key.server, r.key.client)]
-        .into_iter()
-        .enumerate()
-    {
-        if let Ok(Some(s)) = cap.flow_stats(&Endpoints { src, dst, protocol }) {
+    let seen = [ep, &reverse].map(|e| cap.flow_stats(e).ok().flatten());
+    for (i, s) in seen.iter().enumerate() {
+        if let Some(s) = s {
             r.packets[i] = r.packets[i].max(s.packets);
             r.bytes[i] = r.bytes[i].max(s.bytes);
         }
     }
+    seen
 }
 
 fn resident_bytes() -> Option<u64> {

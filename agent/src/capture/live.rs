@@ -817,12 +817,14 @@ impl LiveCapture {
     /// Removes both kernel entries of a TCP connection whose record was just written and
     /// that the kernel saw close (FIN or RST), returning how many went. Left to the idle
     /// walk, closed connections would fill the LRU map under a flood of short ones, and
-    /// its evictions would then take live flows. An entry that started after
-    /// `last_seen_mono` (the record's last segment) belongs to a new connection on the same
-    /// tuple and stays.
+    /// its evictions would then take live flows. `seen` is the entries of `flow` and of its
+    /// reverse as the caller just read them ([`flow_stats`](Self::flow_stats)). An entry
+    /// that started after `last_seen_mono` (the record's last segment) belongs to a new
+    /// connection on the same tuple and stays.
     pub fn forget_closed(
         &mut self,
         flow: &Endpoints,
+        seen: [Option<FlowStats>; 2],
         last_seen_mono: u64,
     ) -> Result<usize, LiveError> {
         if flow.protocol != Protocol::Tcp {
@@ -831,8 +833,8 @@ impl LiveCapture {
         let mut m: BpfHashMap<_, FlowKey, FlowStats> = hash_map_mut(&mut self.ebpf, names::FLOWS)?;
         let key = flow.to_key();
         let mut removed = 0;
-        for k in [key, key.reversed()] {
-            let Ok(st) = m.get(&k, 0) else {
+        for (k, st) in [key, key.reversed()].into_iter().zip(seen) {
+            let Some(st) = st else {
                 continue;
             };
             let closed = st.tcp_flags & (tcp_flag::FIN | tcp_flag::RST) != 0;
